@@ -1,0 +1,90 @@
+"""assistant_bridge: ask an OpenAI assistant, wait for the run, get a parsed reply you can trust.
+
+The public API lives here; implementation modules are private (``_name``). Errors are in
+:mod:`assistant_bridge.exceptions`, test doubles in :mod:`assistant_bridge.testing`.
+"""
+
+from __future__ import annotations
+
+from ._models import (
+    ACTIVE_STATUSES,
+    Assistant,
+    ImageFileContent,
+    IncompleteDetails,
+    LastError,
+    Message,
+    MessagePage,
+    RequiredAction,
+    Run,
+    RunStatus,
+    TextAnnotation,
+    TextContent,
+    Thread,
+    ToolCall,
+    ToolOutput,
+    UnknownContent,
+    Usage,
+)
+from ._openai_transport import OpenAITransport, map_openai_errors
+from ._ops import ToolHandler
+from ._parsers import JsonParser, Parser, SchemaParser, TextParser
+from ._polling import AdaptivePolling, FixedInterval, PollPolicy
+from ._reply import Reply
+from ._session import ThreadSession
+from ._state import (
+    DEFAULT_TABLE,
+    Finish,
+    FinishIncomplete,
+    Handler,
+    HandleRequiredAction,
+    KeepWaiting,
+    RaiseError,
+    RunStateMachine,
+)
+from ._transport import RunRequest, Transport
+from ._version import __version__
+from .exceptions import AssistantBridgeError
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "DEFAULT_TABLE",
+    "AdaptivePolling",
+    "Assistant",
+    "AssistantBridgeError",
+    "Finish",
+    "FinishIncomplete",
+    "FixedInterval",
+    "HandleRequiredAction",
+    "Handler",
+    "ImageFileContent",
+    "IncompleteDetails",
+    "JsonParser",
+    "KeepWaiting",
+    "LastError",
+    "Message",
+    "MessagePage",
+    "OpenAITransport",
+    "Parser",
+    "PollPolicy",
+    "RaiseError",
+    "Reply",
+    "RequiredAction",
+    "Run",
+    "RunRequest",
+    "RunStateMachine",
+    "RunStatus",
+    "SchemaParser",
+    "TextAnnotation",
+    "TextContent",
+    "TextParser",
+    "Thread",
+    "ThreadSession",
+    "ToolCall",
+    "ToolHandler",
+    "ToolOutput",
+    "Transport",
+    "UnknownContent",
+    "Usage",
+    "__version__",
+    "map_openai_errors",
+]

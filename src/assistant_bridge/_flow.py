@@ -1,0 +1,304 @@
+"""What an ask does, written once as a sans-I/O flow.
+
+:func:`ask_flow` and :func:`wait_flow` are generators: they yield operations (:mod:`._ops`),
+receive results, and decide with the state table (:mod:`._state`). They never touch the
+network or sleep; the sync driver (:func:`._ops.drive`), and an async one later, do that. So
+every decision (when to poll, when to give up, what a status means, how to clean up) exists
+in exactly one place.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from ._models import ACTIVE_STATUSES, Message, Run, RunStatus
+from ._ops import (
+    AddMessage,
+    CallTools,
+    CancelRun,
+    CreateThread,
+    CreateThreadAndRun,
+    Flow,
+    GetRun,
+    ListRunMessages,
+    Sleep,
+    StartRun,
+    SubmitToolOutputs,
+    ToolHandler,
+    perform,
+)
+from ._parsers import Parser
+from ._polling import PollPolicy
+from ._reply import Reply
+from ._state import (
+    Finish,
+    FinishIncomplete,
+    HandleRequiredAction,
+    KeepWaiting,
+    RaiseError,
+    RunStateMachine,
+)
+from ._transport import RunRequest
+from .exceptions import (
+    ActionRequiredError,
+    AssistantBridgeError,
+    ParseError,
+    RunIncompleteError,
+    RunTimeoutError,
+    TransportError,
+)
+
+logger = logging.getLogger("assistant_bridge")
+
+
+@attrs.frozen
+class WaitSettings:
+    """How a session waits for a run: table, poll policy, clock, deadline and tool handling."""
+
+    machine: RunStateMachine
+    poll: PollPolicy
+    clock: Callable[[], float]
+    timeout: float
+    cancel_grace: float
+    tool_handler: ToolHandler | None
+    max_tool_rounds: int
+
+
+@attrs.frozen
+class AskPlan:
+    """One question: the prompt, where it goes, how to run it and how to read the answer."""
+
+    prompt: str
+    request: RunRequest
+    thread_id: str | None
+    parser: Parser[Any]
+    message_metadata: Mapping[str, str] | None = None
+    thread_metadata: Mapping[str, str] | None = None
+
+
+def ask_flow(
+    plan: AskPlan, settings: WaitSettings, on_thread: Callable[[str], None]
+) -> Flow[Reply[Any]]:
+    """Post the prompt (creating the thread with the run when there is none), then wait.
+
+    ``on_thread`` learns the thread id as soon as it exists, so a session keeps its thread
+    even when the ask later fails.
+    """
+    deadline = settings.clock() + settings.timeout
+    if plan.thread_id is not None:
+        yield from perform(AddMessage(plan.thread_id, plan.prompt, plan.message_metadata))
+        run = yield from perform(StartRun(plan.thread_id, plan.request))
+    elif plan.request.additional_instructions is None and plan.message_metadata is None:
+        run = yield from perform(
+            CreateThreadAndRun(plan.prompt, plan.request, plan.thread_metadata)
+        )
+    else:
+        # create-and-run cannot carry additional_instructions or message metadata.
+        thread = yield from perform(CreateThread(plan.thread_metadata))
+        on_thread(thread.id)
+        yield from perform(AddMessage(thread.id, plan.prompt, plan.message_metadata))
+        run = yield from perform(StartRun(thread.id, plan.request))
+    on_thread(run.thread_id)
+    logger.debug("started run %s on thread %s", run.id, run.thread_id)
+    return (yield from wait_flow(run, plan.parser, settings, deadline))
+
+
+def wait_flow(
+    run: Run, parser: Parser[Any], settings: WaitSettings, deadline: float
+) -> Flow[Reply[Any]]:
+    """Follow ``run`` until the state table finishes it or raises; cancel it on the way out."""
+    attempt = 0
+    tool_rounds = 0
+    warned = False
+    try:
+        while True:
+            handler = settings.machine.decide(run.status)
+            logger.debug("run %s is %s: %s", run.id, run.status, type(handler).__name__)
+            if isinstance(handler, Finish):
+                return (yield from _finish(run, parser))
+            if isinstance(handler, FinishIncomplete):
+                partial = yield from _collect_reply(run, parser, lenient=True)
+                reason = run.incomplete_details.reason if run.incomplete_details else None
+                msg = (
+                    f"Run {run.id} on thread {run.thread_id} ended incomplete "
+                    f"({reason or 'no reason given'}); the partial reply is in .partial. "
+                    "Raise the token limits or ask for a shorter answer."
+                )
+                raise RunIncompleteError(
+                    msg, thread_id=run.thread_id, run_id=run.id, reason=reason, partial=partial
+                )
+            if isinstance(handler, RaiseError):
+                raise handler.factory(run)
+            if isinstance(handler, HandleRequiredAction):
+                if settings.tool_handler is None or tool_rounds >= settings.max_tool_rounds:
+                    yield from _refuse_action(run, settings, tool_rounds)
+                run = yield from _answer_tools(run, settings.tool_handler)
+                tool_rounds += 1
+                attempt = 0
+                continue
+            if not isinstance(handler, KeepWaiting):  # pragma: no cover - Handler is closed
+                msg = f"unknown handler {handler!r}"
+                raise TypeError(msg)
+            if not settings.machine.is_known(run.status) and not warned:
+                warned = True
+                logger.warning(
+                    "run %s has status %r, which this version of assistant_bridge does not "
+                    "know; waiting for it to change until the deadline",
+                    run.id,
+                    str(run.status),
+                )
+            remaining = deadline - settings.clock()
+            if remaining <= 0:
+                return (yield from _time_out(run, parser, settings))
+            delay = settings.poll.delay(attempt, run.poll_after_ms)
+            yield from perform(Sleep(max(0.0, min(delay, remaining))))
+            attempt += 1
+            run = yield from perform(GetRun(run.thread_id, run.id))
+    except (AssistantBridgeError, GeneratorExit):
+        raise
+    except BaseException:
+        # Interrupted (Ctrl-C, task cancelled, a bug in a tool handler): do not leave the
+        # thread locked by a run nobody waits for.
+        if run.status in ACTIVE_STATUSES:
+            yield from _cancel_quietly(run)
+        raise
+
+
+def _cancel_quietly(run: Run) -> Flow[None]:
+    try:
+        yield from perform(CancelRun(run.thread_id, run.id))
+    except Exception:  # best effort while another exception is on its way out
+        logger.warning("could not cancel run %s on thread %s", run.id, run.thread_id)
+
+
+def _finish(run: Run, parser: Parser[Any]) -> Flow[Reply[Any]]:
+    return (yield from _collect_reply(run, parser, lenient=False))
+
+
+def _collect_reply(run: Run, parser: Parser[Any], *, lenient: bool) -> Flow[Reply[Any]]:
+    messages = yield from _collect_messages(run)
+    text = "\n\n".join(m.text for m in messages if m.text)
+    reply: Reply[Any] = Reply(
+        text=text,
+        parsed=None,
+        thread_id=run.thread_id,
+        run_id=run.id,
+        status=run.status,
+        messages=messages,
+        usage=run.usage,
+        run=run,
+    )
+    try:
+        parsed = parser.parse(text)
+    except ParseError as exc:
+        if lenient:
+            return reply
+        exc.reply = reply
+        raise
+    return attrs.evolve(reply, parsed=parsed)
+
+
+def _collect_messages(run: Run) -> Flow[tuple[Message, ...]]:
+    """Every message this run wrote, all pages, oldest first, and no other run's."""
+    collected: list[Message] = []
+    after: str | None = None
+    while True:
+        page = yield from perform(ListRunMessages(run.thread_id, run.id, after))
+        collected.extend(page.messages)
+        if not page.has_more or not page.messages:
+            break
+        after = page.last_id or page.messages[-1].id
+    return tuple(m for m in collected if m.run_id == run.id)
+
+
+def _answer_tools(run: Run, handler: ToolHandler | None) -> Flow[Run]:
+    assert handler is not None
+    calls = run.required_action.tool_calls if run.required_action else ()
+    outputs = yield from perform(CallTools(handler, calls))
+    ids = {c.id for c in calls}
+    answered = {o.tool_call_id for o in outputs}
+    if answered != ids:
+        # Sending a partial set is refused by the server; say which ids are off instead.
+        missing = sorted(ids - answered)
+        unknown = sorted(answered - ids)
+        msg = (
+            f"The tool handler must return one output per tool call of run {run.id}; "
+            f"missing: {missing}, not asked for: {unknown}."
+        )
+        raise TypeError(msg)
+    return (yield from perform(SubmitToolOutputs(run.thread_id, run.id, tuple(outputs))))
+
+
+def _refuse_action(run: Run, settings: WaitSettings, rounds: int) -> Flow[None]:
+    calls = run.required_action.tool_calls if run.required_action else ()
+    confirmed, final = yield from _cancel_and_confirm(run, settings)
+    listing = ", ".join(f"{c.name}({c.arguments})" for c in calls) or "none listed"
+    why = (
+        "no tool handler is set; pass tool_handler= to ThreadSession to answer them"
+        if settings.tool_handler is None
+        else f"the tool handler already answered {rounds} rounds (max_tool_rounds)"
+    )
+    msg = (
+        f"Run {run.id} on thread {run.thread_id} asked for tool calls [{listing}] but {why}. "
+        f"The run was cancelled ({'confirmed' if confirmed else 'not yet confirmed'})."
+    )
+    raise ActionRequiredError(
+        msg,
+        thread_id=run.thread_id,
+        run_id=run.id,
+        status=str(final.status),
+        tool_calls=calls,
+        cancel_confirmed=confirmed,
+    )
+
+
+def _time_out(run: Run, parser: Parser[Any], settings: WaitSettings) -> Flow[Reply[Any]]:
+    confirmed, final = yield from _cancel_and_confirm(run, settings)
+    if final.status == RunStatus.COMPLETED:
+        # It finished while we were cancelling: the answer is worth more than the deadline.
+        return (yield from _finish(final, parser))
+    state = "confirmed" if confirmed else f"not confirmed, the run is still {final.status}"
+    msg = (
+        f"Run {run.id} on thread {run.thread_id} did not finish within {settings.timeout:g}s. "
+        f"It was cancelled ({state}). Resume with thread_id={run.thread_id!r} or ask again "
+        "with a longer timeout."
+    )
+    raise RunTimeoutError(
+        msg,
+        thread_id=run.thread_id,
+        run_id=run.id,
+        status=str(final.status),
+        timeout=settings.timeout,
+        cancel_confirmed=confirmed,
+    )
+
+
+def _cancel_and_confirm(run: Run, settings: WaitSettings) -> Flow[tuple[bool, Run]]:
+    """Cancel ``run`` and poll briefly until it leaves the active states."""
+    try:
+        run = yield from perform(CancelRun(run.thread_id, run.id))
+    except TransportError as exc:
+        # Usually "Cannot cancel run with status 'completed'": it ended meanwhile. Look.
+        logger.debug("cancel of run %s refused: %s", run.id, exc)
+        try:
+            run = yield from perform(GetRun(run.thread_id, run.id))
+        except TransportError:
+            return False, run
+    grace_end = settings.clock() + settings.cancel_grace
+    attempt = 0
+    while run.status in ACTIVE_STATUSES:
+        remaining = grace_end - settings.clock()
+        if remaining <= 0:
+            return False, run
+        delay = settings.poll.delay(attempt, run.poll_after_ms)
+        yield from perform(Sleep(max(0.0, min(delay, remaining))))
+        attempt += 1
+        try:
+            run = yield from perform(GetRun(run.thread_id, run.id))
+        except TransportError:
+            return False, run
+    return True, run

@@ -1,0 +1,261 @@
+"""Domain values: threads, messages, runs, tool calls and usage, as frozen attrs classes.
+
+Only a transport builds these from the wire; everything above it reads them. Each value keeps
+the wire object it came from in ``raw`` so that nothing the server sent is lost.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "Assistant",
+    "ImageFileContent",
+    "IncompleteDetails",
+    "LastError",
+    "Message",
+    "MessagePage",
+    "RequiredAction",
+    "Run",
+    "RunStatus",
+    "TextAnnotation",
+    "TextContent",
+    "Thread",
+    "ToolCall",
+    "ToolOutput",
+    "UnknownContent",
+    "Usage",
+]
+
+JsonObject = Mapping[str, Any]
+
+
+def _empty() -> Mapping[str, Any]:
+    return {}
+
+
+class RunStatus(enum.StrEnum):
+    """The nine statuses a run can have in the Assistants API."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    REQUIRES_ACTION = "requires_action"
+    CANCELLING = "cancelling"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+    EXPIRED = "expired"
+
+    @classmethod
+    def parse(cls, value: str) -> RunStatus | str:
+        """Return the member for ``value``, or ``value`` itself if this version does not know it."""
+        try:
+            return cls(value)
+        except ValueError:
+            return value
+
+
+#: Statuses in which a run still holds its thread: no message or new run can be added.
+ACTIVE_STATUSES = frozenset(
+    {RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.REQUIRES_ACTION, RunStatus.CANCELLING}
+)
+
+
+@attrs.frozen
+class Usage:
+    """Tokens a run consumed."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@attrs.frozen
+class TextAnnotation:
+    """A citation inside message text: a ``file_citation`` or a ``file_path``."""
+
+    type: str
+    text: str
+    start_index: int | None = None
+    end_index: int | None = None
+    file_id: str | None = None
+    quote: str | None = None
+
+
+@attrs.frozen
+class TextContent:
+    """A text part of a message, with its annotations."""
+
+    text: str
+    annotations: tuple[TextAnnotation, ...] = ()
+    type: str = "text"
+
+
+@attrs.frozen
+class ImageFileContent:
+    """An image part of a message, by file id."""
+
+    file_id: str
+    detail: str | None = None
+    type: str = "image_file"
+
+
+@attrs.frozen
+class UnknownContent:
+    """A content part of a type this version does not model; ``raw`` keeps it whole."""
+
+    type: str
+    raw: JsonObject = attrs.field(factory=_empty, repr=False)
+
+
+ContentPart = TextContent | ImageFileContent | UnknownContent
+
+
+@attrs.frozen
+class Message:
+    """One message of a thread."""
+
+    id: str
+    thread_id: str
+    role: str
+    content: tuple[ContentPart, ...] = ()
+    run_id: str | None = None
+    assistant_id: str | None = None
+    created_at: int | None = None
+    status: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+    raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)
+
+    @property
+    def text(self) -> str:
+        """The message's text parts joined by blank lines."""
+        return "\n\n".join(part.text for part in self.content if isinstance(part, TextContent))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: id, role, text, run id, creation time and annotations."""
+        return {
+            "id": self.id,
+            "role": self.role,
+            "content": self.text,
+            "run_id": self.run_id,
+            "created_at": self.created_at,
+            "annotations": [
+                attrs.asdict(a)
+                for part in self.content
+                if isinstance(part, TextContent)
+                for a in part.annotations
+            ],
+        }
+
+
+@attrs.frozen
+class MessagePage:
+    """One page of a message listing, oldest first."""
+
+    messages: tuple[Message, ...]
+    has_more: bool = False
+    last_id: str | None = None
+
+
+@attrs.frozen
+class Thread:
+    """A conversation: a thread of the Assistants API."""
+
+    id: str
+    created_at: int | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+    raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)
+
+
+@attrs.frozen
+class ToolCall:
+    """A call the run asks the caller to make: a function name and its JSON arguments."""
+
+    id: str
+    name: str
+    arguments: str
+    type: str = "function"
+
+
+@attrs.frozen
+class ToolOutput:
+    """The answer to one tool call."""
+
+    tool_call_id: str
+    output: str
+
+
+@attrs.frozen
+class RequiredAction:
+    """What a run in ``requires_action`` waits for: outputs for these tool calls."""
+
+    tool_calls: tuple[ToolCall, ...]
+    type: str = "submit_tool_outputs"
+
+
+@attrs.frozen
+class LastError:
+    """Why a run failed: ``server_error``, ``rate_limit_exceeded`` or ``invalid_prompt``."""
+
+    code: str | None
+    message: str | None
+
+
+@attrs.frozen
+class IncompleteDetails:
+    """Why a run ended incomplete, e.g. ``max_completion_tokens``."""
+
+    reason: str | None
+
+
+@attrs.frozen
+class Run:
+    """A run of an assistant on a thread, as last seen.
+
+    ``status`` is a :class:`RunStatus`, or the raw string when a newer server sends a status
+    this version does not know. ``poll_after_ms`` is the server's ``openai-poll-after-ms``
+    hint from the response that delivered this run, if it sent one.
+    """
+
+    id: str
+    thread_id: str
+    status: RunStatus | str
+    assistant_id: str | None = None
+    created_at: int | None = None
+    started_at: int | None = None
+    completed_at: int | None = None
+    cancelled_at: int | None = None
+    failed_at: int | None = None
+    expires_at: int | None = None
+    required_action: RequiredAction | None = None
+    last_error: LastError | None = None
+    incomplete_details: IncompleteDetails | None = None
+    usage: Usage | None = None
+    model: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+    poll_after_ms: int | None = None
+    raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)
+
+    @property
+    def is_active(self) -> bool:
+        """True while the run still holds its thread."""
+        return self.status in ACTIVE_STATUSES
+
+
+@attrs.frozen
+class Assistant:
+    """An assistant object: model, instructions and tools."""
+
+    id: str
+    name: str | None = None
+    model: str | None = None
+    instructions: str | None = None
+    tools: tuple[JsonObject, ...] = ()
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+    raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)

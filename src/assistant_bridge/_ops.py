@@ -1,0 +1,183 @@
+"""The operations a session asks its driver to perform, as values.
+
+Session logic (:mod:`._flow`) is a generator that yields these and receives their results; it
+never does I/O itself. A driver (sync today, async later) performs each one: transport
+operations on a transport, sleeps on a sleep function, tool calls on the user's handler. This
+is how one piece of logic serves every driver, as h11 serves every socket library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Mapping, Sequence
+from typing import Any, Generic, TypeVar, cast
+
+import attrs
+
+from ._models import Message, MessagePage, Run, Thread, ToolCall, ToolOutput
+from ._transport import RunRequest, Transport
+
+T = TypeVar("T")
+
+ToolHandler = Callable[[Sequence[ToolCall]], Sequence[ToolOutput]]
+"""Answers a run's tool calls with one output each."""
+
+
+class Op(Generic[T]):
+    """An operation whose result has type ``T``."""
+
+
+class TransportOp(Op[T]):
+    """An operation a transport performs."""
+
+    def apply(self, transport: Transport) -> T:
+        """Perform the operation on ``transport``."""
+        raise NotImplementedError
+
+
+@attrs.frozen
+class Sleep(Op[None]):
+    """Wait ``seconds`` before the next operation."""
+
+    seconds: float
+
+
+@attrs.frozen
+class CallTools(Op[Sequence[ToolOutput]]):
+    """Run the user's tool handler on a run's tool calls."""
+
+    handler: ToolHandler
+    calls: tuple[ToolCall, ...]
+
+
+@attrs.frozen
+class CreateThread(TransportOp[Thread]):
+    """Create an empty thread."""
+
+    metadata: Mapping[str, str] | None = None
+
+    def apply(self, transport: Transport) -> Thread:
+        return transport.create_thread(metadata=self.metadata)
+
+
+@attrs.frozen
+class AddMessage(TransportOp[Message]):
+    """Add the user's message to a thread."""
+
+    thread_id: str
+    content: str
+    metadata: Mapping[str, str] | None = None
+
+    def apply(self, transport: Transport) -> Message:
+        return transport.add_message(self.thread_id, self.content, metadata=self.metadata)
+
+
+@attrs.frozen
+class StartRun(TransportOp[Run]):
+    """Start a run on a thread."""
+
+    thread_id: str
+    request: RunRequest
+
+    def apply(self, transport: Transport) -> Run:
+        return transport.start_run(self.thread_id, self.request)
+
+
+@attrs.frozen
+class CreateThreadAndRun(TransportOp[Run]):
+    """Create a thread with the user's message and start a run, in one request."""
+
+    content: str
+    request: RunRequest
+    thread_metadata: Mapping[str, str] | None = None
+
+    def apply(self, transport: Transport) -> Run:
+        return transport.create_thread_and_run(
+            self.content, self.request, thread_metadata=self.thread_metadata
+        )
+
+
+@attrs.frozen
+class GetRun(TransportOp[Run]):
+    """Fetch a run."""
+
+    thread_id: str
+    run_id: str
+
+    def apply(self, transport: Transport) -> Run:
+        return transport.get_run(self.thread_id, self.run_id)
+
+
+@attrs.frozen
+class CancelRun(TransportOp[Run]):
+    """Ask the server to cancel a run."""
+
+    thread_id: str
+    run_id: str
+
+    def apply(self, transport: Transport) -> Run:
+        return transport.cancel_run(self.thread_id, self.run_id)
+
+
+@attrs.frozen
+class SubmitToolOutputs(TransportOp[Run]):
+    """Send tool outputs to a run waiting for them."""
+
+    thread_id: str
+    run_id: str
+    outputs: tuple[ToolOutput, ...]
+
+    def apply(self, transport: Transport) -> Run:
+        return transport.submit_tool_outputs(self.thread_id, self.run_id, self.outputs)
+
+
+@attrs.frozen
+class ListRunMessages(TransportOp[MessagePage]):
+    """Fetch one page of a run's messages."""
+
+    thread_id: str
+    run_id: str
+    after: str | None = None
+
+    def apply(self, transport: Transport) -> MessagePage:
+        return transport.list_run_messages(self.thread_id, self.run_id, after=self.after)
+
+
+Flow = Generator[Op[Any], Any, T]
+"""Session logic: yields operations, receives each one's result, returns ``T``."""
+
+
+def perform(op: Op[T]) -> Generator[Op[Any], Any, T]:
+    """Yield ``op`` to the driver and return its result, typed: ``x = yield from perform(op)``."""
+    result = yield op
+    return cast(T, result)
+
+
+def drive(flow: Flow[T], transport: Transport, sleep: Callable[[float], None]) -> T:
+    """Run a flow to its end, performing every operation synchronously.
+
+    An exception raised by an operation is thrown back into the flow, so the flow's own
+    ``try``/``finally`` blocks (cancel on timeout, for one) see it as if it were local.
+    """
+    try:
+        op = next(flow)
+        while True:
+            try:
+                result = _perform_sync(op, transport, sleep)
+            except BaseException as exc:  # handed to the flow, which decides
+                op = flow.throw(exc)
+            else:
+                op = flow.send(result)
+    except StopIteration as stop:
+        return cast(T, stop.value)
+
+
+def _perform_sync(op: Op[Any], transport: Transport, sleep: Callable[[float], None]) -> Any:
+    if isinstance(op, TransportOp):
+        return op.apply(transport)
+    if isinstance(op, Sleep):
+        sleep(op.seconds)
+        return None
+    if isinstance(op, CallTools):
+        return tuple(op.handler(op.calls))
+    msg = f"the sync driver cannot perform {op!r}"
+    raise TypeError(msg)

@@ -1,0 +1,245 @@
+"""ThreadSession: one conversation with an assistant, asked synchronously."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar, overload
+
+from ._flow import AskPlan, WaitSettings, ask_flow, wait_flow
+from ._ops import GetRun, ToolHandler, drive, perform
+from ._parsers import Parser, TextParser
+from ._polling import AdaptivePolling, PollPolicy
+from ._reply import Reply
+from ._state import RunStateMachine
+from ._transport import RunRequest, Transport
+from .exceptions import ConfigurationError
+
+__all__ = ["ThreadSession"]
+
+T = TypeVar("T")
+
+_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,256}$")
+MAX_PROMPT_CHARS = 256_000
+"""The Assistants API refuses message content longer than this."""
+
+
+def check_id(value: object, what: str, prefix: str) -> str:
+    """Refuse an id that cannot be sent safely, naming what is wrong."""
+    if not isinstance(value, str) or not _ID.match(value):
+        msg = (
+            f"{what} must be a non-empty id of letters, digits, '_', '-', '.' or ':' "
+            f"(like '{prefix}abc123'), got {value!r}."
+        )
+        raise ConfigurationError(msg)
+    return value
+
+
+def check_prompt(prompt: object) -> str:
+    """Refuse an empty or oversized prompt before anything is sent."""
+    if not isinstance(prompt, str):
+        msg = f"prompt must be a str, got {type(prompt).__name__}."
+        raise ConfigurationError(msg)
+    if not prompt.strip():
+        msg = "prompt is empty; the assistant needs a question or an alert to work on."
+        raise ConfigurationError(msg)
+    if len(prompt) > MAX_PROMPT_CHARS:
+        msg = (
+            f"prompt is {len(prompt)} characters, over the API's limit of {MAX_PROMPT_CHARS}; "
+            "attach long material as a file (file_search) instead."
+        )
+        raise ConfigurationError(msg)
+    return prompt
+
+
+def check_metadata(metadata: Mapping[str, str] | None) -> Mapping[str, str] | None:
+    """Refuse metadata the API would reject: 16 pairs, keys <= 64, values <= 512 characters."""
+    if metadata is None:
+        return None
+    problems = []
+    if len(metadata) > 16:
+        problems.append(f"{len(metadata)} pairs (at most 16)")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            problems.append(f"{key!r}: keys and values must be str")
+        elif len(key) > 64:
+            problems.append(f"key {key[:20]!r}… is {len(key)} characters (at most 64)")
+        elif len(value) > 512:
+            problems.append(f"value of {key!r} is {len(value)} characters (at most 512)")
+    if problems:
+        msg = f"metadata is beyond the API's limits: {'; '.join(problems)}."
+        raise ConfigurationError(msg)
+    return dict(metadata)
+
+
+class ThreadSession:
+    """One conversation with an assistant: ask, wait, get a parsed :class:`Reply`.
+
+    The thread is created with the first run (one request), or adopted from ``thread_id``, and
+    reused by every later ask so the assistant keeps the context. Asks on one session queue up
+    behind each other; sessions share nothing mutable, so use one per conversation.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        assistant_id: str,
+        *,
+        thread_id: str | None = None,
+        parser: Parser[Any] | None = None,
+        timeout: float = 60.0,
+        poll_policy: PollPolicy | None = None,
+        state_machine: RunStateMachine | None = None,
+        tool_handler: ToolHandler | None = None,
+        max_tool_rounds: int = 8,
+        cancel_grace: float = 5.0,
+        thread_metadata: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._transport = transport
+        self._assistant_id = check_id(assistant_id, "assistant_id", "asst_")
+        self._thread_id = None if thread_id is None else check_id(thread_id, "thread_id", "thread_")
+        self._parser: Parser[Any] = parser if parser is not None else TextParser()
+        self._timeout = _check_timeout(timeout)
+        self._poll = poll_policy if poll_policy is not None else AdaptivePolling()
+        self._machine = state_machine if state_machine is not None else RunStateMachine()
+        self._tool_handler = tool_handler
+        self._max_tool_rounds = max_tool_rounds
+        self._cancel_grace = cancel_grace
+        self._thread_metadata = check_metadata(thread_metadata)
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return (
+            f"<ThreadSession(assistant_id={self._assistant_id!r}, thread_id={self._thread_id!r})>"
+        )
+
+    @property
+    def thread_id(self) -> str | None:
+        """The thread this session talks on; None until the first ask creates it."""
+        return self._thread_id
+
+    @property
+    def assistant_id(self) -> str:
+        """The assistant every ask runs."""
+        return self._assistant_id
+
+    @overload
+    def ask(
+        self,
+        prompt: str,
+        *,
+        parser: None = None,
+        timeout: float | None = None,
+        instructions: str | None = None,
+        additional_instructions: str | None = None,
+        model: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Reply[Any]: ...
+
+    @overload
+    def ask(
+        self,
+        prompt: str,
+        *,
+        parser: Parser[T],
+        timeout: float | None = None,
+        instructions: str | None = None,
+        additional_instructions: str | None = None,
+        model: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Reply[T]: ...
+
+    def ask(
+        self,
+        prompt: str,
+        *,
+        parser: Parser[Any] | None = None,
+        timeout: float | None = None,
+        instructions: str | None = None,
+        additional_instructions: str | None = None,
+        model: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Reply[Any]:
+        """Post ``prompt``, wait for the run and return its parsed reply.
+
+        Keyword arguments override the assistant's settings for this run only. Raises a
+        :class:`~assistant_bridge.exceptions.RunError` when the run ends without a reply,
+        :class:`~assistant_bridge.exceptions.RunTimeoutError` after ``timeout`` seconds (the
+        run is cancelled), and :class:`~assistant_bridge.exceptions.ParseError` when the
+        parser refuses the text (the reply is on the error).
+        """
+        request = RunRequest(
+            assistant_id=self._assistant_id,
+            instructions=instructions,
+            additional_instructions=additional_instructions,
+            model=model,
+            tools=tools,
+            metadata=check_metadata(metadata),
+        )
+        with self._lock:
+            plan = AskPlan(
+                prompt=check_prompt(prompt),
+                request=request,
+                thread_id=self._thread_id,
+                parser=parser if parser is not None else self._parser,
+                thread_metadata=self._thread_metadata,
+            )
+            flow = ask_flow(plan, self._settings(timeout), self._adopt_thread)
+            return drive(flow, self._transport, self._sleep)
+
+    def resume(
+        self, run_id: str, *, parser: Parser[Any] | None = None, timeout: float | None = None
+    ) -> Reply[Any]:
+        """Wait for a run that already exists on this session's thread and return its reply.
+
+        Use it after a crash or a timeout: nothing new is posted or started.
+        """
+        if self._thread_id is None:
+            msg = "resume() needs a thread: create the session with thread_id=..."
+            raise ConfigurationError(msg)
+        thread_id = self._thread_id
+        run_id = check_id(run_id, "run_id", "run_")
+        settings = self._settings(timeout)
+
+        def flow() -> Any:
+            deadline = settings.clock() + settings.timeout
+            run = yield from perform(GetRun(thread_id, run_id))
+            return (
+                yield from wait_flow(
+                    run, parser if parser is not None else self._parser, settings, deadline
+                )
+            )
+
+        with self._lock:
+            result: Reply[Any] = drive(flow(), self._transport, self._sleep)
+            return result
+
+    def _settings(self, timeout: float | None) -> WaitSettings:
+        return WaitSettings(
+            machine=self._machine,
+            poll=self._poll,
+            clock=self._clock,
+            timeout=self._timeout if timeout is None else _check_timeout(timeout),
+            cancel_grace=self._cancel_grace,
+            tool_handler=self._tool_handler,
+            max_tool_rounds=self._max_tool_rounds,
+        )
+
+    def _adopt_thread(self, thread_id: str) -> None:
+        self._thread_id = thread_id
+
+
+def _check_timeout(timeout: float) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        msg = f"timeout must be a number of seconds > 0, got {timeout!r}."
+        raise ConfigurationError(msg)
+    return float(timeout)

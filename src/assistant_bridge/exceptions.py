@@ -1,0 +1,275 @@
+"""Every error assistant_bridge raises, in one tree.
+
+    AssistantBridgeError
+    ├── ConfigurationError          the library was set up wrongly (missing key, bad id, ...)
+    ├── TransportError              the server or the network said no
+    │   ├── AuthenticationError     401/403: the key is missing, wrong or lacks a permission
+    │   ├── NotFoundError           404: the assistant, thread or run does not exist
+    │   ├── BadRequestError         400/422: the server rejected what was sent
+    │   │   └── ActiveRunError      400: the thread already has an active run
+    │   ├── ConflictError           409: the resource changed under us
+    │   ├── RateLimitError          429: too many requests or no quota left
+    │   ├── ServerError             5xx: the service failed
+    │   └── APIConnectionError      no answer: connection refused, reset or timed out
+    ├── RunError                    the run itself did not end well
+    │   ├── RunFailedError          status "failed", with last_error code and message
+    │   ├── RunCancelledError       status "cancelled"
+    │   ├── RunExpiredError         status "expired"
+    │   ├── RunIncompleteError      status "incomplete", with the partial reply
+    │   ├── RunTimeoutError         our deadline passed; the run was cancelled
+    │   ├── ActionRequiredError     the run wants tool outputs and nobody can give them
+    │   └── UnexpectedStatusError   a status the state table cannot handle
+    └── ParseError                  the reply text is not what the parser expects
+        └── SchemaValidationError   the JSON does not match the schema, at ``path``
+
+Foreign exceptions (``openai``'s) are translated at one boundary, in the transport, so code
+above it only ever catches these. Messages never contain an API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._models import ToolCall
+    from ._reply import Reply
+
+__all__ = [
+    "AssistantBridgeError",
+    "ConfigurationError",
+    "TransportError",
+    "AuthenticationError",
+    "NotFoundError",
+    "BadRequestError",
+    "ActiveRunError",
+    "ConflictError",
+    "RateLimitError",
+    "ServerError",
+    "APIConnectionError",
+    "RunError",
+    "RunFailedError",
+    "RunCancelledError",
+    "RunExpiredError",
+    "RunIncompleteError",
+    "RunTimeoutError",
+    "ActionRequiredError",
+    "UnexpectedStatusError",
+    "ParseError",
+    "SchemaValidationError",
+]
+
+
+class AssistantBridgeError(Exception):
+    """Base class of every error this library raises."""
+
+
+class ConfigurationError(AssistantBridgeError, ValueError):
+    """The library was configured or called with values it cannot use."""
+
+
+class TransportError(AssistantBridgeError):
+    """The server answered with an error, or did not answer at all."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.request_id = request_id
+        self.code = code
+        self.param = param
+
+    def __str__(self) -> str:
+        extra = []
+        if self.status_code is not None:
+            extra.append(f"status {self.status_code}")
+        if self.code:
+            extra.append(f"code {self.code}")
+        if self.request_id:
+            extra.append(f"request id {self.request_id}")
+        return f"{self.message} ({', '.join(extra)})" if extra else self.message
+
+
+class AuthenticationError(TransportError):
+    """The API key is missing, wrong, revoked or lacks a permission (401/403)."""
+
+
+class NotFoundError(TransportError):
+    """The assistant, thread, run or path does not exist (404)."""
+
+
+class BadRequestError(TransportError):
+    """The server rejected the request as invalid (400/422)."""
+
+
+class ActiveRunError(BadRequestError):
+    """The thread already has an active run, so no message or run can be added (400)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        thread_id: str | None = None,
+        run_id: str | None = None,
+        status_code: int | None = 400,
+        request_id: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, request_id=request_id, code=code, param=param
+        )
+        self.thread_id = thread_id
+        self.run_id = run_id
+
+
+class ConflictError(TransportError):
+    """The resource was changed by someone else meanwhile (409)."""
+
+
+class RateLimitError(TransportError):
+    """Too many requests, or the account has no quota left (429)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status_code: int | None = 429,
+        request_id: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, request_id=request_id, code=code, param=param
+        )
+        self.retry_after = retry_after
+
+
+class ServerError(TransportError):
+    """The service failed to handle a valid request (5xx)."""
+
+
+class APIConnectionError(TransportError):
+    """No answer came back: the connection was refused, reset or timed out."""
+
+
+class RunError(AssistantBridgeError):
+    """A run ended, or was left, in a state that gives no reply."""
+
+    def __init__(self, message: str, *, thread_id: str, run_id: str, status: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.thread_id = thread_id
+        self.run_id = run_id
+        self.status = status
+
+
+class RunFailedError(RunError):
+    """The run ended with status "failed"; ``code`` and ``error_message`` come from last_error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        thread_id: str,
+        run_id: str,
+        code: str | None,
+        error_message: str | None,
+    ) -> None:
+        super().__init__(message, thread_id=thread_id, run_id=run_id, status="failed")
+        self.code = code
+        self.error_message = error_message
+
+
+class RunCancelledError(RunError):
+    """The run ended with status "cancelled" (someone cancelled it)."""
+
+
+class RunExpiredError(RunError):
+    """The run ended with status "expired": it waited too long, usually for tool outputs."""
+
+
+class RunIncompleteError(RunError):
+    """The run ended "incomplete"; ``reason`` says why and ``partial`` holds what was written."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        thread_id: str,
+        run_id: str,
+        reason: str | None,
+        partial: Reply[Any],
+    ) -> None:
+        super().__init__(message, thread_id=thread_id, run_id=run_id, status="incomplete")
+        self.reason = reason
+        self.partial = partial
+
+
+class RunTimeoutError(RunError, TimeoutError):
+    """The ask's deadline passed; the run was cancelled, ``cancel_confirmed`` says if it stopped."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        thread_id: str,
+        run_id: str,
+        status: str,
+        timeout: float,
+        cancel_confirmed: bool,
+    ) -> None:
+        super().__init__(message, thread_id=thread_id, run_id=run_id, status=status)
+        self.timeout = timeout
+        self.cancel_confirmed = cancel_confirmed
+
+
+class ActionRequiredError(RunError):
+    """The run asked for tool outputs that no handler could give; it was cancelled."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        thread_id: str,
+        run_id: str,
+        status: str,
+        tool_calls: Sequence[ToolCall],
+        cancel_confirmed: bool,
+    ) -> None:
+        super().__init__(message, thread_id=thread_id, run_id=run_id, status=status)
+        self.tool_calls = tuple(tool_calls)
+        self.cancel_confirmed = cancel_confirmed
+
+
+class UnexpectedStatusError(RunError):
+    """The run reached a status the state table was told to refuse."""
+
+
+class ParseError(AssistantBridgeError, ValueError):
+    """The reply text could not be parsed; ``raw_text`` keeps it whole."""
+
+    def __init__(self, message: str, *, raw_text: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.raw_text = raw_text
+        #: The reply whose text failed to parse (``parsed`` is None), when a session parsed it.
+        self.reply: Reply[Any] | None = None
+
+
+class SchemaValidationError(ParseError):
+    """The reply is JSON but does not match the schema; ``path`` names the failing place."""
+
+    def __init__(self, message: str, *, raw_text: str, path: str, errors: Sequence[str]) -> None:
+        super().__init__(message, raw_text=raw_text)
+        self.path = path
+        self.errors = tuple(errors)
