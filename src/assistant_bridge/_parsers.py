@@ -7,6 +7,7 @@ assistant said is lost when it says it in the wrong shape.
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import re
 import types
@@ -55,12 +56,14 @@ class JsonParser:
 
     ``strict`` (the default) raises :class:`ParseError` when no JSON is found; with
     ``strict=False`` the text itself is returned, as the seed provider's "try JSON parse" did.
-    ``max_chars`` and ``max_depth`` refuse replies too large or too deeply nested to trust.
+    ``max_chars`` and ``max_depth`` refuse replies too large or too deeply nested to trust;
+    ``max_candidates`` bounds how many brackets in prose are tried as a JSON start.
     """
 
     strict: bool = True
     max_chars: int = 1_000_000
     max_depth: int = 64
+    max_candidates: int = 1_000
 
     def parse(self, text: str) -> Any:
         try:
@@ -100,33 +103,41 @@ class JsonParser:
     def _load(self, candidate: str, text: str) -> Any:
         try:
             value = json.loads(candidate)
-        except (ValueError, RecursionError):
+        except RecursionError:
+            raise self._too_deep(text) from None
+        except ValueError:
             return _MISSING
         self._check_depth(value, text)
         return value
 
     def _first_embedded(self, text: str) -> Any:
         decoder = json.JSONDecoder()
-        for match in re.finditer(r"[\[{]", text):
+        starts = re.finditer(r"[\[{]", text)
+        for match in itertools.islice(starts, self.max_candidates):
             try:
                 value, _end = decoder.raw_decode(text, match.start())
-            except (ValueError, RecursionError):
+            except RecursionError:
+                raise self._too_deep(text) from None
+            except ValueError:
                 continue
             if isinstance(value, (dict, list)):
                 self._check_depth(value, text)
                 return value
         return _MISSING
 
+    def _too_deep(self, text: str) -> ParseError:
+        msg = (
+            f"The reply's JSON is nested deeper than max_depth={self.max_depth}; "
+            "raise the limit if such replies are expected."
+        )
+        return ParseError(msg, raw_text=text)
+
     def _check_depth(self, value: Any, text: str) -> None:
         stack: list[tuple[Any, int]] = [(value, 1)]
         while stack:
             node, depth = stack.pop()
             if depth > self.max_depth:
-                msg = (
-                    f"The reply's JSON is nested deeper than max_depth={self.max_depth}; "
-                    "raise the limit if such replies are expected."
-                )
-                raise ParseError(msg, raw_text=text)
+                raise self._too_deep(text)
             children = node.values() if isinstance(node, dict) else node
             if isinstance(node, (dict, list)):
                 stack.extend((child, depth + 1) for child in children)

@@ -1,0 +1,35 @@
+"""Shared fixtures: a fake clock, a scripted backend and a session factory over them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from assistant_bridge import ThreadSession
+from assistant_bridge.testing import FakeClock, FakeTransport, RunScript, ScriptedBackend
+
+SessionFactory = Callable[..., tuple[ThreadSession, FakeTransport, ScriptedBackend]]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_session(clock: FakeClock) -> SessionFactory:
+    """Build a session over a ScriptedBackend playing the given run scripts."""
+
+    def make(
+        *scripts: RunScript, page_size: int = 100, **kwargs: Any
+    ) -> tuple[ThreadSession, FakeTransport, ScriptedBackend]:
+        backend = ScriptedBackend(*scripts, page_size=page_size)
+        transport = FakeTransport(backend)
+        kwargs.setdefault("clock", clock.now)
+        kwargs.setdefault("sleep", clock.sleep)
+        session = ThreadSession(transport, kwargs.pop("assistant_id", "asst_test"), **kwargs)
+        return session, transport, backend
+
+    return make
