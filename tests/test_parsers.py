@@ -47,7 +47,7 @@ class TestJsonParser:
 
     def test_first_array_inside_prose(self) -> None:
         """Arrays count as well as objects."""
-        assert JsonParser().parse("hosts: [\"a\", \"b\"] done") == ["a", "b"]
+        assert JsonParser().parse('hosts: ["a", "b"] done') == ["a", "b"]
 
     def test_braces_that_are_not_json_are_skipped(self) -> None:
         """A stray brace before the real object does not stop the search."""
