@@ -15,6 +15,7 @@ from assistant_bridge import (
     MessagePage,
     RaiseError,
     Run,
+    RunRequest,
     RunStateMachine,
     RunStatus,
     TextContent,
@@ -78,7 +79,7 @@ class TestAsk:
 
     def test_adopts_an_existing_thread(self, make_session: SessionFactory) -> None:
         """A session given a thread id never creates one."""
-        session, transport, backend = make_session()
+        _, transport, backend = make_session()
         thread = backend(Call("create_thread", {"metadata": None}))
         later = ThreadSession(transport, "asst_test", thread_id=thread.id, sleep=lambda _: None)
         reply = later.ask("hi")
@@ -295,7 +296,7 @@ class TestRequiredAction:
 
     def test_handler_missing_an_output_cancels(self, make_session: SessionFactory) -> None:
         """A handler answering the wrong ids is caught before sending; the run is cancelled."""
-        session, transport, backend = make_session(
+        session, transport, _ = make_session(
             RunScript(steps=["requires_action"], tool_calls=[CALL]),
             tool_handler=lambda calls: [],
         )
@@ -380,6 +381,14 @@ class TestDeadline:
         assert session.ask("again").thread_id == info.value.thread_id
 
 
+def _start_run(backend: ScriptedBackend, thread_id: str) -> Run:
+    """Start a run directly on the backend, as another worker would."""
+    run: Run = backend(
+        Call("start_run", {"thread_id": thread_id, "request": RunRequest("asst_test")})
+    )
+    return run
+
+
 class TestInterrupt:
     def test_keyboard_interrupt_cancels_the_run(self) -> None:
         """Ctrl-C while waiting: the run is cancelled before the interrupt goes on."""
@@ -402,8 +411,7 @@ class TestResume:
         with pytest.raises(RunTimeoutError) as info:
             session.ask("q", timeout=1)
         # pretend the run is still going elsewhere: a fresh run on the same thread
-        run = backend(Call("start_run", {"thread_id": info.value.thread_id,
-                                          "request": transport.calls[0].args["request"]}))  # fmt: skip
+        run = _start_run(backend, info.value.thread_id)
         other = ThreadSession(transport, "asst_test", thread_id=info.value.thread_id,
                               sleep=lambda _: None)  # fmt: skip
         before = len(transport.calls)
@@ -431,8 +439,7 @@ class TestConcurrencyAndState:
             )
         thread_id = session.thread_id
         assert thread_id is not None
-        run = backend(Call("start_run", {"thread_id": thread_id,
-                                          "request": transport.calls[0].args["request"]}))  # fmt: skip
+        run = _start_run(backend, thread_id)
         with pytest.raises(ActiveRunError) as info:
             session.ask("again")
         assert info.value.run_id == run.id
