@@ -431,7 +431,7 @@ class TestResume:
 class TestConcurrencyAndState:
     def test_active_run_error_is_typed(self, make_session: SessionFactory) -> None:
         """Posting to a thread with an active run raises ActiveRunError with both ids."""
-        session, transport, backend = make_session(RunScript(steps=["in_progress"]))
+        session, _transport, backend = make_session(RunScript(steps=["in_progress"]))
         with pytest.raises(RunTimeoutError):
             session.ask(
                 "q",
