@@ -103,7 +103,8 @@ def main() -> int:
         target = DEST / f"{owner}__{Path(name).stem}.yaml"
         target.write_text(yaml.safe_dump(convert(SRC / owner / name), sort_keys=False))
     for name in VCRPY:
-        shutil.copyfile(SRC / "traceloop__openllmetry" / name, DEST / f"traceloop__openllmetry__{name}")
+        target = DEST / f"traceloop__openllmetry__{name}"
+        shutil.copyfile(SRC / "traceloop__openllmetry" / name, target)
     for owner in ("openai__openai-dotnet", "alexrudall__ruby-openai", "traceloop__openllmetry"):
         shutil.copyfile(SRC / owner / "LICENSE", DEST / f"LICENSE.{owner}")
     return 0
