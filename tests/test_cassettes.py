@@ -164,11 +164,13 @@ class TestRealPayloads:
         self, transport: OpenAITransport, tmp_path: Path
     ) -> None:
         """The real 400 for outputs sent too early becomes BadRequestError with its text."""
-        with replay("alexrudall__ruby-openai__runs_submit_tool_outputs.yaml", tmp_path),\
-                pytest.raises(BadRequestError, match="do not accept tool outputs") as info:  # fmt: skip
-            transport.submit_tool_outputs("thread_xS5kDdrGgAiEmfBgu8W9hUDM",
-                                          "run_Q5GQ1iQ8Dz6yxMZviOVhfg3Z",
-                                          [ToolOutput("call_1", "x")])  # fmt: skip
+        cassette = "alexrudall__ruby-openai__runs_submit_tool_outputs.yaml"
+        thread_id, run_id = "thread_xS5kDdrGgAiEmfBgu8W9hUDM", "run_Q5GQ1iQ8Dz6yxMZviOVhfg3Z"
+        with (
+            replay(cassette, tmp_path),
+            pytest.raises(BadRequestError, match="do not accept tool outputs") as info,
+        ):
+            transport.submit_tool_outputs(thread_id, run_id, [ToolOutput("call_1", "x")])
         assert info.value.status_code == 400
 
     def test_get_assistant(self, transport: OpenAITransport, tmp_path: Path) -> None:
