@@ -44,11 +44,26 @@ class StubServer:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 stub.seen.append(
-                    Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                         json.loads(raw) if raw else None)
-                )  # fmt: skip
-                canned = stub.script.pop(0) if stub.script else Canned(404, {"error": {
-                    "message": "no scripted answer", "type": "invalid_request_error"}})  # fmt: skip
+                    Seen(
+                        self.command,
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        json.loads(raw) if raw else None,
+                    )
+                )
+                canned = (
+                    stub.script.pop(0)
+                    if stub.script
+                    else Canned(
+                        404,
+                        {
+                            "error": {
+                                "message": "no scripted answer",
+                                "type": "invalid_request_error",
+                            }
+                        },
+                    )
+                )
                 data = json.dumps(canned.body).encode()
                 self.send_response(canned.status)
                 self.send_header("content-type", "application/json")

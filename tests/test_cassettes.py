@@ -77,8 +77,11 @@ class TestRealSessions:
             seen.extend(calls)
             return [ToolOutput(c.id, "tacos") for c in calls]
 
-        with replay("openai__openai-dotnet__FunctionToolsWork.yaml", tmp_path,
-                    drop=lambda n, _: 4 <= n <= 11) as cassette:  # fmt: skip
+        with replay(
+            "openai__openai-dotnet__FunctionToolsWork.yaml",
+            tmp_path,
+            drop=lambda n, _: 4 <= n <= 11,
+        ) as cassette:
             reply = session(transport, "asst_LtiaO4m2KzcEDhNxZLOWffZY", tool_handler=tools).ask(
                 "What should I eat on Thursday?"
             )
@@ -100,9 +103,10 @@ class TestRealSessions:
         """add message, start run, 14 polls to completed, one listing (openllmetry recording)."""
         with replay("traceloop__openllmetry__test_new_assistant.yaml", tmp_path) as cassette:
             ask = session(
-                transport, "asst_qQvNSM3qEfhTQNJeS9JRyV5n",
+                transport,
+                "asst_qQvNSM3qEfhTQNJeS9JRyV5n",
                 thread_id="thread_YqClQbqizTwAw9b6MZcodIJN",
-            )  # fmt: skip
+            )
             reply = ask.ask("I need to solve the equation `3x + 11 = 14`. Can you help me?")
         assert reply.run_id == "run_FEFAUboptcjXZ5dto9CKLzF8"
         assert len(reply.messages) == 1
@@ -116,8 +120,11 @@ class TestRealSessions:
 
         Dropped: the recorder's own run and message listings made between two polls.
         """
-        with replay("openai__openai-dotnet__BasicRunOperationsWork.yaml", tmp_path,
-                    drop=lambda n, _: n in (6, 7)):  # fmt: skip
+        with replay(
+            "openai__openai-dotnet__BasicRunOperationsWork.yaml",
+            tmp_path,
+            drop=lambda n, _: n in (6, 7),
+        ):
             later = session(transport, "asst_x", thread_id="thread_VVo2xsJmQsaNxuYdqPloUXQm")
             reply = later.resume("run_qESlsiZnlYfeC0h6lJTOMVcy")
         assert reply.text == "Hello! How can I assist you today?"
@@ -128,8 +135,9 @@ class TestRealPayloads:
     def test_file_search_citations(self, transport: OpenAITransport, tmp_path: Path) -> None:
         """file_citation annotations and the 【n:m†source】 marker survive conversion."""
         with replay("openai__openai-dotnet__FileSearchWorks.yaml", tmp_path):
-            run = transport.get_run("thread_Q1yKHOMIqQaRApLIyDkJgISP",
-                                    "run_6QwP49pI2IbnMIXITa0gjzw7")  # fmt: skip
+            run = transport.get_run(
+                "thread_Q1yKHOMIqQaRApLIyDkJgISP", "run_6QwP49pI2IbnMIXITa0gjzw7"
+            )
             page = transport.list_run_messages(run.thread_id, run.id)
         assert run.status is RunStatus.COMPLETED
         answer = next(m for m in page.messages if m.run_id == run.id)
@@ -155,8 +163,9 @@ class TestRealPayloads:
     def test_cancel_answers_cancelling(self, transport: OpenAITransport, tmp_path: Path) -> None:
         """The real cancel answer is the run in status cancelling."""
         with replay("alexrudall__ruby-openai__runs_cancel.yaml", tmp_path):
-            run = transport.cancel_run("thread_9MtWbBZu0yAmytdTFV3qer0c",
-                                       "run_NhnmoyTlc8xFfnJKQ2UNiWMj")  # fmt: skip
+            run = transport.cancel_run(
+                "thread_9MtWbBZu0yAmytdTFV3qer0c", "run_NhnmoyTlc8xFfnJKQ2UNiWMj"
+            )
         assert run.status is RunStatus.CANCELLING
         assert run.is_active
 

@@ -48,8 +48,9 @@ RUN = {
 
 
 def error(status: int, message: str, code: str | None = None, **headers: str) -> Canned:
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": None,
-                      "code": code}}  # fmt: skip
+    body = {
+        "error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}
+    }
     return Canned(status, body, headers)
 
 
@@ -93,9 +94,10 @@ class TestOperations:
         """One POST /threads/runs with the thread's first message and the overrides."""
         stub.script.append(Canned(200, RUN))
         run = transport.create_thread_and_run(
-            "CPU at 100%", RunRequest("asst_abc", model="gpt-4o", metadata={"a": "1"}),
+            "CPU at 100%",
+            RunRequest("asst_abc", model="gpt-4o", metadata={"a": "1"}),
             thread_metadata={"alert": "7"},
-        )  # fmt: skip
+        )
         assert run.status is RunStatus.QUEUED
         assert run.expires_at == 1761862279
         seen = stub.seen[0]
@@ -125,8 +127,18 @@ class TestOperations:
         self, stub: StubServer, transport: OpenAITransport
     ) -> None:
         """The listing asks for one run's messages, ascending, after a cursor."""
-        stub.script.append(Canned(200, {"object": "list", "data": [], "has_more": False,
-                                        "first_id": None, "last_id": None}))  # fmt: skip
+        stub.script.append(
+            Canned(
+                200,
+                {
+                    "object": "list",
+                    "data": [],
+                    "has_more": False,
+                    "first_id": None,
+                    "last_id": None,
+                },
+            )
+        )
         page = transport.list_run_messages("thread_abc", "run_abc", after="msg_1")
         assert page.messages == ()
         path = stub.seen[0].path
@@ -143,10 +155,19 @@ class TestOperations:
     def test_add_message_and_start_run(self, stub: StubServer, transport: OpenAITransport) -> None:
         """A follow-up posts the message, then the run with additional instructions."""
         stub.script += [
-            Canned(200, {"id": "msg_1", "object": "thread.message", "thread_id": "thread_abc",
-                         "role": "user", "content": [], "run_id": None}),
+            Canned(
+                200,
+                {
+                    "id": "msg_1",
+                    "object": "thread.message",
+                    "thread_id": "thread_abc",
+                    "role": "user",
+                    "content": [],
+                    "run_id": None,
+                },
+            ),
             Canned(200, RUN),
-        ]  # fmt: skip
+        ]
         transport.add_message("thread_abc", "more", metadata={"k": "v"})
         transport.start_run("thread_abc", RunRequest("asst_abc", additional_instructions="x"))
         assert stub.seen[0].body == {"role": "user", "content": "more", "metadata": {"k": "v"}}
@@ -161,9 +182,15 @@ class TestErrorMapping:
         self, stub: StubServer, transport: OpenAITransport
     ) -> None:
         """The service echoes the key in its message; we never repeat it."""
-        stub.script.append(error(401, f"Incorrect API key provided: {KEY}. You can find your "
-                                      "API key at https://platform.openai.com/account/api-keys.",
-                                 "invalid_api_key", **{"x-request-id": "req_123"}))  # fmt: skip
+        stub.script.append(
+            error(
+                401,
+                f"Incorrect API key provided: {KEY}. You can find your "
+                "API key at https://platform.openai.com/account/api-keys.",
+                "invalid_api_key",
+                **{"x-request-id": "req_123"},
+            )
+        )
         with pytest.raises(AuthenticationError) as info:
             self.call(transport)
         err = info.value
@@ -206,8 +233,9 @@ class TestErrorMapping:
 
     def test_429_keeps_retry_after(self, stub: StubServer, transport: OpenAITransport) -> None:
         """Rate limits carry the server's Retry-After."""
-        stub.script.append(error(429, "Rate limit reached", "rate_limit_exceeded",
-                                 **{"retry-after": "7"}))  # fmt: skip
+        stub.script.append(
+            error(429, "Rate limit reached", "rate_limit_exceeded", **{"retry-after": "7"})
+        )
         with pytest.raises(RateLimitError) as info:
             self.call(transport)
         assert info.value.retry_after == 7.0

@@ -107,10 +107,15 @@ class TestAsk:
         def handler(call: Call) -> object:
             if call.name == "list_run_messages":
                 msgs = [
-                    Message(id=f"msg_{i}", thread_id="thread_1", role="assistant",
-                            content=(TextContent(t),), run_id=r)
+                    Message(
+                        id=f"msg_{i}",
+                        thread_id="thread_1",
+                        role="assistant",
+                        content=(TextContent(t),),
+                        run_id=r,
+                    )
                     for i, (t, r) in enumerate([("theirs", "run_1"), ("mine", "run_2")])
-                ]  # fmt: skip
+                ]
                 return MessagePage(messages=tuple(msgs))
             return own
 
@@ -207,10 +212,13 @@ class TestRunEndings:
     ) -> None:
         """status incomplete: the partial text and incomplete_details.reason are kept."""
         session, _, _ = make_session(
-            RunScript(reply='{"action": "esc', steps=["incomplete"],
-                      incomplete_reason="max_completion_tokens"),
+            RunScript(
+                reply='{"action": "esc',
+                steps=["incomplete"],
+                incomplete_reason="max_completion_tokens",
+            ),
             parser=JsonParser(),
-        )  # fmt: skip
+        )
         with pytest.raises(RunIncompleteError) as info:
             session.ask("q")
         assert info.value.reason == "max_completion_tokens"
@@ -219,8 +227,9 @@ class TestRunEndings:
 
     def test_cancelling_keeps_waiting(self, make_session: SessionFactory) -> None:
         """cancelling is not an end: the session waits for cancelled."""
-        session, transport, _ = make_session(RunScript(steps=["cancelling", "cancelling",
-                                                              "cancelled"]))  # fmt: skip
+        session, transport, _ = make_session(
+            RunScript(steps=["cancelling", "cancelling", "cancelled"])
+        )
         with pytest.raises(RunCancelledError):
             session.ask("q")
         assert transport.names().count("get_run") == 3
@@ -285,10 +294,13 @@ class TestRequiredAction:
             return [ToolOutput(c.id, "cpu=99%") for c in calls]
 
         session, transport, _ = make_session(
-            RunScript(steps=["requires_action"], tool_calls=[CALL],
-                      on_tools=lambda outs: f"host says {outs[0].output}"),
+            RunScript(
+                steps=["requires_action"],
+                tool_calls=[CALL],
+                on_tools=lambda outs: f"host says {outs[0].output}",
+            ),
             tool_handler=tools,
-        )  # fmt: skip
+        )
         reply = session.ask("q")
         assert reply.text == "host says cpu=99%"
         assert seen == [(CALL,)]
@@ -307,11 +319,12 @@ class TestRequiredAction:
     def test_round_cap(self, make_session: SessionFactory) -> None:
         """A run that keeps asking for tools is stopped after max_tool_rounds."""
         session, _, _ = make_session(
-            RunScript(steps=["requires_action"], tool_calls=[CALL],
-                      after_tools=["requires_action"]),
+            RunScript(
+                steps=["requires_action"], tool_calls=[CALL], after_tools=["requires_action"]
+            ),
             tool_handler=lambda calls: [ToolOutput(c.id, "x") for c in calls],
             max_tool_rounds=2,
-        )  # fmt: skip
+        )
         with pytest.raises(ActionRequiredError, match="2 rounds"):
             session.ask("q")
 
@@ -412,8 +425,9 @@ class TestResume:
             session.ask("q", timeout=1)
         # pretend the run is still going elsewhere: a fresh run on the same thread
         run = _start_run(backend, info.value.thread_id)
-        other = ThreadSession(transport, "asst_test", thread_id=info.value.thread_id,
-                              sleep=lambda _: None)  # fmt: skip
+        other = ThreadSession(
+            transport, "asst_test", thread_id=info.value.thread_id, sleep=lambda _: None
+        )
         before = len(transport.calls)
         reply = other.resume(run.id)
         names = transport.names()[before:]
