@@ -22,6 +22,7 @@ from assistant_bridge import (
     ThreadSession,
     ToolCall,
     ToolOutput,
+    unexpected_status,
 )
 from assistant_bridge.exceptions import (
     ActionRequiredError,
@@ -247,8 +248,6 @@ class TestRunEndings:
 
     def test_unknown_status_policy_can_raise(self, make_session: SessionFactory) -> None:
         """The documented alternative: refuse unknown statuses."""
-        from assistant_bridge._state import unexpected_status
-
         machine = RunStateMachine(unknown=RaiseError(unexpected_status))
         session, _, _ = make_session(RunScript(steps=["paused"]), state_machine=machine)
         with pytest.raises(UnexpectedStatusError, match="paused"):
@@ -256,8 +255,6 @@ class TestRunEndings:
 
     def test_custom_table_entry(self, make_session: SessionFactory) -> None:
         """Replacing one entry changes what that status does."""
-        from assistant_bridge._state import unexpected_status
-
         machine = RunStateMachine().with_handler("in_progress", RaiseError(unexpected_status))
         session, _, _ = make_session(state_machine=machine)
         with pytest.raises(UnexpectedStatusError, match="in_progress"):

@@ -40,6 +40,10 @@ from ._state import (
     KeepWaiting,
     RaiseError,
     RunStateMachine,
+    run_cancelled,
+    run_expired,
+    run_failed,
+    unexpected_status,
 )
 from ._transport import RunRequest, Transport
 from ._version import __version__
@@ -87,4 +91,8 @@ __all__ = [
     "Usage",
     "__version__",
     "map_openai_errors",
+    "run_cancelled",
+    "run_expired",
+    "run_failed",
+    "unexpected_status",
 ]

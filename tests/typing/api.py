@@ -1,0 +1,26 @@
+"""Type-checked, not run: the public API's types as a user sees them (mypy --strict)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, assert_type
+
+import attrs
+
+from assistant_bridge import JsonParser, Reply, SchemaParser, TextParser, ThreadSession
+from assistant_bridge.testing import FakeTransport, ScriptedBackend
+
+
+@attrs.frozen
+class Verdict:
+    action: Literal["escalate", "ignore"]
+
+
+def check(session: ThreadSession) -> None:
+    assert_type(session.ask("q"), Reply[Any])
+    assert_type(session.ask("q", parser=SchemaParser(Verdict)), Reply[Verdict])
+    assert_type(session.ask("q", parser=TextParser()), Reply[str])
+    assert_type(session.ask("q", parser=JsonParser()).parsed, Any)
+    assert_type(session.thread_id, str | None)
+
+
+ThreadSession(FakeTransport(ScriptedBackend()), "asst_x")
