@@ -24,6 +24,13 @@ DOTNET = [
     "BasicRunOperationsWork.json",
     "FileSearchWorks.json",
     "BasicAssistantOperationsWork.json",
+    "BasicMessageOperationsWork.json",
+    "StreamingRunWorks.json",
+    "StreamingToolCall().json",
+    "CanAssociateFiles.json",
+    "CanUseBatchIngestion.json",
+    "Pagination_CanRehydrateRunStepPageCollectionFromBytes.json",
+    "GetFileCanParseServiceError.json",
 ]
 RUBY = [
     "runs_cancel.yml",
@@ -40,6 +47,8 @@ def _headers(raw: dict[str, Any]) -> dict[str, list[str]]:
 def _body(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, list) and all(isinstance(line, str) for line in value):
+        return "".join(value)  # a server-sent event stream, kept line by line
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -100,7 +109,8 @@ def main() -> int:
     jobs = [("openai__openai-dotnet", n, from_dotnet) for n in DOTNET]
     jobs += [("alexrudall__ruby-openai", n, from_ruby) for n in RUBY]
     for owner, name, convert in jobs:
-        target = DEST / f"{owner}__{Path(name).stem}.yaml"
+        stem = Path(name).stem.replace("()", "")
+        target = DEST / f"{owner}__{stem}.yaml"
         target.write_text(yaml.safe_dump(convert(SRC / owner / name), sort_keys=False))
     for name in VCRPY:
         target = DEST / f"traceloop__openllmetry__{name}"

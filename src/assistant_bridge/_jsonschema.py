@@ -18,15 +18,45 @@ from .exceptions import ConfigurationError
 __all__ = ["check_schema", "validate"]
 
 _VALIDATING = {
-    "type", "enum", "const", "properties", "required", "additionalProperties", "items",
-    "prefixItems", "minItems", "maxItems", "minLength", "maxLength", "pattern", "minimum",
-    "maximum", "exclusiveMinimum", "exclusiveMaximum", "anyOf", "oneOf", "allOf", "$ref",
-    "$defs", "definitions",
-}  # fmt: skip
+    "type",
+    "enum",
+    "const",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "prefixItems",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "$ref",
+    "$defs",
+    "definitions",
+}
 _DESCRIPTIVE = {
-    "title", "description", "default", "examples", "$schema", "$id", "format", "$comment",
-    "deprecated", "readOnly", "writeOnly", "strict", "name",
-}  # fmt: skip
+    "title",
+    "description",
+    "default",
+    "examples",
+    "$schema",
+    "$id",
+    "format",
+    "$comment",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "strict",
+    "name",
+}
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
@@ -83,8 +113,9 @@ def _resolve(ref: str, root: Mapping[str, Any]) -> Mapping[str, Any]:
     return node
 
 
-def validate(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None = None,
-             path: str = "$") -> list[tuple[str, str]]:  # fmt: skip
+def validate(
+    value: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None = None, path: str = "$"
+) -> list[tuple[str, str]]:
     """Every (path, problem) where ``value`` breaks ``schema``; empty when it conforms."""
     root = schema if root is None else root
     if "$ref" in schema:
@@ -143,8 +174,9 @@ def _check_number(value: float, schema: Mapping[str, Any], path: str) -> list[tu
     return errors
 
 
-def _check_object(value: dict[str, Any], schema: Mapping[str, Any], root: Mapping[str, Any],
-                  path: str) -> list[tuple[str, str]]:  # fmt: skip
+def _check_object(
+    value: dict[str, Any], schema: Mapping[str, Any], root: Mapping[str, Any], path: str
+) -> list[tuple[str, str]]:
     errors = [
         (f"{path}.{name}", "is required but missing")
         for name in schema.get("required") or ()
@@ -162,8 +194,9 @@ def _check_object(value: dict[str, Any], schema: Mapping[str, Any], root: Mappin
     return errors
 
 
-def _check_array(value: Sequence[Any], schema: Mapping[str, Any], root: Mapping[str, Any],
-                 path: str) -> list[tuple[str, str]]:  # fmt: skip
+def _check_array(
+    value: Sequence[Any], schema: Mapping[str, Any], root: Mapping[str, Any], path: str
+) -> list[tuple[str, str]]:
     errors = []
     if "minItems" in schema and len(value) < schema["minItems"]:
         errors.append((path, f"has fewer than {schema['minItems']} items"))

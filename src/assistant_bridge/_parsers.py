@@ -295,8 +295,14 @@ def _coerce(value: Any, hint: Any, path: str, problems: list[tuple[str, str]]) -
     return _coerce_scalar(value, hint, path, problems)
 
 
-def _coerce_sequence(value: Any, hint: Any, origin: Any, args: tuple[Any, ...], path: str,
-                     problems: list[tuple[str, str]]) -> Any:  # fmt: skip
+def _coerce_sequence(
+    value: Any,
+    hint: Any,
+    origin: Any,
+    args: tuple[Any, ...],
+    path: str,
+    problems: list[tuple[str, str]],
+) -> Any:
     if not isinstance(value, list):
         problems.append((path, f"expected an array, got {_kind(value)}"))
         return None
