@@ -4,25 +4,34 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+import time
+import urllib.request
 
 import pytest
 
 from assistant_bridge import _cli
+from assistant_bridge._demo import run_demo
 
 
 class TestDemo:
-    def test_offline_demo_runs_the_seed_scenario(self) -> None:
-        """With no key, the demo triages, follows up on the thread and triages in parallel."""
+    def test_demo_runs_the_seed_scenario_on_the_emulator(self) -> None:
+        """No key: runbooks uploaded, JSON verdict with a citation, follow-up, parallel alert."""
         out = io.StringIO()
-        assert _cli.run_demo(out, environ={}) == 0
+        assert run_demo(out, environ={}) == 0
         text = out.getvalue()
-        assert "running offline" in text
+        assert "built-in emulator" in text
+        assert text.count("uploaded ") == 5
         assert '"action": "escalate"' in text
-        assert "same thread: True" in text
-        assert "(a new one: True)" in text
-        seed = json.loads(text[text.index("== 4.") :].split("\n", 1)[1])
+        assert "cites 【4:" in text
+        assert "follow-up on the same thread: True" in text
+        assert "(its own: True)" in text
+        assert "disk-full.md" in text
+        seed = json.loads(text[text.index("== 3.") :].split("\n", 1)[1])
         assert set(seed) == {"response", "thread_id", "run_id", "messages", "raw_response"}
         assert seed["response"]["severity"] == "critical"
+        assert "cpu-saturation.md" in seed["response"]["reason"]
 
 
 class TestAsk:
@@ -33,3 +42,57 @@ class TestAsk:
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
         assert _cli.main(["ask", "hello", "--assistant-id", "asst_x"]) == 1
         assert "OPENAI_API_KEY" in capsys.readouterr().err
+
+    def test_ask_against_the_emulator(
+        self, monkeypatch: pytest.MonkeyPatch, assistant_emulator: object
+    ) -> None:
+        """OPENAI_BASE_URL points ask at any compatible server."""
+        from assistant_bridge.testing import Emulator, SayJson
+
+        assert isinstance(assistant_emulator, Emulator)
+        assistant_emulator.script(SayJson({"action": "ignore"}))
+        assistant_id = assistant_emulator.create_assistant()
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-emulator")
+        monkeypatch.setenv("OPENAI_BASE_URL", assistant_emulator.base_url)
+        out = io.StringIO()
+        assert _cli.main(["ask", "hi", "--assistant-id", assistant_id, "--json"], out=out) == 0
+        assert json.loads(out.getvalue())["response"] == {"action": "ignore"}
+
+
+class TestEmulatorCommand:
+    def test_serves_until_interrupted(self) -> None:
+        """`assistant-bridge emulator --port N` answers on that port, and stops on SIGINT."""
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        with subprocess.Popen(
+            [sys.executable, "-m", "assistant_bridge", "emulator", "--port", str(port)],
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as proc:
+            self._check(proc, port)
+
+    @staticmethod
+    def _check(proc: subprocess.Popen[str], port: int) -> None:
+        try:
+            assert proc.stdout is not None
+            assert f"127.0.0.1:{port}/v1" in proc.stdout.readline()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/v1/assistants",
+                headers={"Authorization": "Bearer sk-emulator"},
+            )
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with urllib.request.urlopen(request, timeout=5) as answer:
+                        assert json.load(answer)["object"] == "list"
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        finally:
+            proc.send_signal(2)
+            assert proc.wait(timeout=10) == 0

@@ -1,4 +1,4 @@
-"""The ``assistant-bridge`` command: ``demo`` (offline unless a key is set) and ``ask``."""
+"""The ``assistant-bridge`` command: ``demo``, ``emulator`` and ``ask``."""
 
 from __future__ import annotations
 
@@ -9,94 +9,14 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ._models import ToolCall, ToolOutput
 from ._openai_transport import OpenAITransport
 from ._parsers import JsonParser, TextParser
 from ._session import ThreadSession
-from ._transport import Transport
 from .exceptions import AssistantBridgeError
-
-ALERT_CPU = "Analyze this alert: Server CPU at 100% on web-1 for 10 minutes"
-ALERT_DISK = "Analyze this alert: Disk /var at 97% on db-2"
-
-
-def _offline_transport() -> Transport:
-    """A scripted in-process assistant that plays the seed's triage scenario."""
-    from .testing import FakeTransport, RunScript, ScriptedBackend
-
-    cpu_call = ToolCall(id="call_cpu1", name="get_host_metrics", arguments='{"host": "web-1"}')
-    backend = ScriptedBackend(
-        RunScript(
-            steps=["in_progress", "requires_action"],
-            tool_calls=[cpu_call],
-            on_tools=lambda outputs: json.dumps(
-                {
-                    "action": "escalate",
-                    "reason": f"web-1 reports {outputs[0].output}; runbook cpu-saturation.md "
-                    "says page on-call after 10 minutes above 95%",
-                    "severity": "critical",
-                }
-            ),
-        ),
-        RunScript(
-            reply="Runbook cpu-saturation.md, step 2: find the hot process with `top -o %CPU`, "
-            "then restart the worker pool if it is the app server."
-        ),
-        RunScript(
-            reply='```json\n{"action": "investigate", "reason": "disk-full.md: rotate logs '
-            'first; 97% is below the 99% paging threshold", "severity": "warning"}\n```'
-        ),
-    )
-    return FakeTransport(backend)
-
-
-def _host_metrics(calls: Sequence[ToolCall]) -> list[ToolOutput]:
-    return [ToolOutput(c.id, "cpu=99.7% load=31.2") for c in calls]
-
-
-def run_demo(out: TextIO, environ: dict[str, str] | None = None) -> int:
-    """Triage an alert, ask a follow-up on its thread, triage a second alert on its own."""
-    env = dict(os.environ if environ is None else environ)
-    assistant_id = env.get("ASSISTANT_BRIDGE_ASSISTANT_ID", "")
-    if env.get("OPENAI_API_KEY") and assistant_id:
-        transport: Transport = OpenAITransport.from_env(env)
-        out.write(f"Using the API at {transport!r} with assistant {assistant_id}.\n")
-    else:
-        transport = _offline_transport()
-        assistant_id = assistant_id or "asst_demo_triage"
-        out.write(
-            "No OPENAI_API_KEY and ASSISTANT_BRIDGE_ASSISTANT_ID: running offline against a "
-            "scripted in-process assistant.\n"
-        )
-
-    def step(title: str) -> None:
-        out.write(f"\n== {title}\n")
-
-    session = ThreadSession(
-        transport, assistant_id, parser=JsonParser(), tool_handler=_host_metrics, timeout=120
-    )
-    step(f"1. Triage: {ALERT_CPU!r}")
-    first = session.ask(ALERT_CPU)
-    out.write(f"thread {first.thread_id}, run {first.run_id}\n")
-    out.write(f"verdict: {json.dumps(first.parsed, indent=2)}\n")
-
-    step("2. Follow-up on the same thread: 'Which runbook applies?'")
-    follow = session.ask("Which runbook applies, and what is the first step?", parser=TextParser())
-    out.write(f"same thread: {follow.thread_id == first.thread_id}\n{follow.text}\n")
-
-    step(f"3. A second alert on its own thread: {ALERT_DISK!r}")
-    other = ThreadSession(transport, assistant_id, parser=JsonParser(), timeout=120)
-    second = other.ask(ALERT_DISK)
-    out.write(f"thread {second.thread_id} (a new one: {second.thread_id != first.thread_id})\n")
-    out.write(f"verdict: {json.dumps(second.parsed, indent=2)}\n")
-
-    step("4. What a Keep workflow step receives (reply.to_dict())")
-    out.write(json.dumps(first.to_dict(), indent=2) + "\n")
-    return 0
 
 
 def run_ask(args: argparse.Namespace, out: TextIO) -> int:
-    """Ask once and print the reply as JSON."""
+    """Ask once and print the reply as the seed's JSON."""
     transport = OpenAITransport.from_env()
     session = ThreadSession(
         transport,
@@ -106,7 +26,24 @@ def run_ask(args: argparse.Namespace, out: TextIO) -> int:
         timeout=args.timeout,
     )
     reply = session.ask(args.prompt)
-    out.write(json.dumps(reply.to_dict(), indent=2) + "\n")
+    out.write(json.dumps(reply.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+def run_emulator(args: argparse.Namespace, out: TextIO) -> int:
+    """Serve the emulator in the foreground until interrupted."""
+    from ._emulator import Emulator
+
+    emulator = Emulator(host=args.host, port=args.port, api_key=args.api_key or None)
+    emulator.start()
+    out.write(
+        f"Emulating the OpenAI Assistants API at {emulator.base_url}\n"
+        f"  export OPENAI_BASE_URL={emulator.base_url}\n"
+        f"  export OPENAI_API_KEY={args.api_key or 'anything'}\n"
+        "Press Ctrl-C to stop.\n"
+    )
+    out.flush()
+    emulator.serve_forever()
     return 0
 
 
@@ -115,8 +52,18 @@ def _parser() -> argparse.ArgumentParser:
         prog="assistant-bridge", description="Ask OpenAI assistants and get parsed replies."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="triage sample alerts end to end (offline when no key is set)")
-    ask = sub.add_parser("ask", help="ask an assistant once (needs OPENAI_API_KEY)")
+    sub.add_parser(
+        "demo", help="triage sample alerts end to end (on the built-in emulator when no key is set)"
+    )
+    emulator = sub.add_parser("emulator", help="serve the Assistants API emulator on loopback")
+    emulator.add_argument("--port", type=int, default=8765)
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument(
+        "--api-key", default="sk-emulator", help="bearer key clients must send ('' accepts any)"
+    )
+    ask = sub.add_parser(
+        "ask", help="ask an assistant once (reads OPENAI_API_KEY, OPENAI_BASE_URL)"
+    )
     ask.add_argument("prompt")
     ask.add_argument("--assistant-id", required=True)
     ask.add_argument("--thread-id", default=None, help="continue this thread")
@@ -131,7 +78,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = sys.stdout if out is None else out
     try:
         if args.command == "demo":
-            return run_demo(stream)
+            from ._demo import run_demo
+
+            return run_demo(stream, os.environ)
+        if args.command == "emulator":
+            return run_emulator(args, stream)
         return run_ask(args, stream)
     except AssistantBridgeError as exc:
         print(f"assistant-bridge: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -45,12 +45,12 @@ __all__ = ["OpenAITransport", "map_openai_errors"]
 
 # The Assistants API is deprecated upstream in favour of Responses; this transport targets it
 # (and compatible servers) on purpose, so the SDK's per-call notice is noise for our users.
-# The filter matches only those notices, as openai raises them from its own modules.
+# The filter matches only those notices, raised from openai's modules or ours.
 warnings.filterwarnings(
     "ignore",
     message=r"(deprecated|The Assistants API is deprecated)",
     category=DeprecationWarning,
-    module=r"openai\.",
+    module=r"(openai|assistant_bridge)\.",
 )
 
 _ACTIVE_RUN = re.compile(

@@ -6,6 +6,11 @@
   and walks each run through a :class:`RunScript` of statuses, one step per poll, with the
   Assistants API's rules (one active run per thread, cancel through ``cancelling``).
 * :class:`FakeClock` gives a session a clock and a sleep that only move a number.
+* :class:`Emulator` serves an emulated Assistants API on loopback for the real ``openai``
+  client, with scripted behaviours (:class:`SayText`, :class:`SayJson`, :class:`RequestTools`,
+  :class:`FailRun`, :class:`ExpireRun`, :class:`EndIncomplete`, :class:`StayInProgress`, and
+  the default :class:`Triage`) and fault injection (:class:`Fault`). Its pytest fixture is
+  ``assistant_emulator``.
 
 Example::
 
@@ -25,6 +30,23 @@ from typing import Any
 
 import attrs
 
+from ._emulator import (
+    Behaviour,
+    Emulator,
+    EndIncomplete,
+    ExpireRun,
+    FailRun,
+    Fault,
+    FaultEvent,
+    KnowledgeFile,
+    Outcome,
+    RequestTools,
+    RunContext,
+    SayJson,
+    SayText,
+    StayInProgress,
+    Triage,
+)
 from ._models import (
     ACTIVE_STATUSES,
     Assistant,
@@ -44,7 +66,28 @@ from ._models import (
 from ._transport import RunRequest
 from .exceptions import ActiveRunError, BadRequestError, NotFoundError
 
-__all__ = ["Call", "FakeClock", "FakeTransport", "RunScript", "ScriptedBackend"]
+__all__ = [
+    "Behaviour",
+    "Call",
+    "Emulator",
+    "EndIncomplete",
+    "ExpireRun",
+    "FailRun",
+    "FakeClock",
+    "FakeTransport",
+    "Fault",
+    "FaultEvent",
+    "KnowledgeFile",
+    "Outcome",
+    "RequestTools",
+    "RunContext",
+    "RunScript",
+    "SayJson",
+    "SayText",
+    "ScriptedBackend",
+    "StayInProgress",
+    "Triage",
+]
 
 
 @attrs.frozen

@@ -1,0 +1,120 @@
+"""The seed's alert-triage scenario, end to end: ``assistant-bridge demo``.
+
+Against the built-in emulator (no key, no network) it uploads the bundled sample runbooks to a
+vector store, creates a file-search assistant, triages "Server CPU at 100%" into a JSON
+verdict, asks a follow-up on the same thread while a second alert is triaged in parallel on its
+own thread, and prints each step. With OPENAI_API_KEY and ASSISTANT_BRIDGE_ASSISTANT_ID set, the
+same conversation runs against that assistant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from typing import Any, TextIO
+
+from ._openai_transport import OpenAITransport
+from ._parsers import JsonParser, TextParser
+from ._session import ThreadSession
+
+ALERT_CPU = "Analyze this alert: Server CPU at 100% on web-1 for 10 minutes"
+ALERT_DISK = "Analyze this alert: Disk /var at 97% on db-2"
+FOLLOW_UP = "Which runbook applies, and what is the first step?"
+INSTRUCTIONS = (
+    "You triage monitoring alerts. Search the runbooks and past incidents, then answer with "
+    'JSON only: {"action": "escalate"|"investigate"|"ignore", "reason": "...", '
+    '"severity": "critical"|"warning"|"info"}, citing the runbook you used.'
+)
+
+
+def sample_runbooks() -> dict[str, bytes]:
+    """The bundled sample runbooks and incident notes, by file name."""
+    folder = resources.files("assistant_bridge._emulator") / "runbooks"
+    return {
+        entry.name: entry.read_bytes() for entry in folder.iterdir() if entry.name.endswith(".md")
+    }
+
+
+def setup_knowledge_base(client: Any, out: TextIO) -> str:
+    """Upload the runbooks, put them in a vector store, create the assistant; its id."""
+    file_ids = []
+    for name, data in sorted(sample_runbooks().items()):
+        uploaded = client.files.create(file=(name, data), purpose="assistants")
+        file_ids.append(uploaded.id)
+        out.write(f"  uploaded {name} as {uploaded.id}\n")
+    # openai 1.x keeps vector stores under beta; 2.x and later at the top level.
+    stores = getattr(client, "vector_stores", None) or client.beta.vector_stores
+    store = stores.create(name="runbooks", file_ids=file_ids)
+    out.write(f"  vector store {store.id} with {len(file_ids)} files\n")
+    assistant = client.beta.assistants.create(
+        model="gpt-4o-mini",
+        name="alert-triage",
+        instructions=INSTRUCTIONS,
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    out.write(f"  assistant {assistant.id} (file_search over {store.id})\n")
+    return str(assistant.id)
+
+
+@contextlib.contextmanager
+def _target(env: Mapping[str, str], out: TextIO) -> Iterator[tuple[OpenAITransport, str]]:
+    assistant_id = env.get("ASSISTANT_BRIDGE_ASSISTANT_ID", "")
+    if env.get("OPENAI_API_KEY") and assistant_id:
+        transport = OpenAITransport.from_env(env)
+        out.write(f"Using {transport!r} with assistant {assistant_id}.\n")
+        yield transport, assistant_id
+        return
+    from ._emulator import Emulator
+
+    out.write(
+        "No OPENAI_API_KEY and ASSISTANT_BRIDGE_ASSISTANT_ID set: running against the built-in "
+        "emulator on loopback.\n"
+    )
+    with Emulator() as emulator:
+        out.write(f"\n== 0. Knowledge base on {emulator.base_url}\n")
+        client = emulator.client()
+        try:
+            assistant_id = setup_knowledge_base(client, out)
+        finally:
+            client.close()
+        with emulator.transport() as transport:
+            yield transport, assistant_id
+
+
+def run_demo(out: TextIO, environ: Mapping[str, str]) -> int:
+    """Print the scenario step by step; 0 on success."""
+    with _target(environ, out) as (transport, assistant_id):
+        session = ThreadSession(transport, assistant_id, parser=JsonParser(), timeout=120)
+        out.write(f"\n== 1. Triage: {ALERT_CPU!r}\n")
+        first = session.ask(ALERT_CPU)
+        out.write(f"thread {first.thread_id}, run {first.run_id}\n")
+        out.write(f"verdict: {json.dumps(first.parsed, indent=2, ensure_ascii=False)}\n")
+        for message in first.messages:
+            for part in message.content:
+                for note in getattr(part, "annotations", ()):
+                    out.write(f"cites {note.text} -> {note.file_id}\n")
+
+        out.write(
+            f"\n== 2. In parallel: a follow-up on {first.thread_id}, and {ALERT_DISK!r} "
+            "on a thread of its own\n"
+        )
+        other = ThreadSession(transport, assistant_id, parser=JsonParser(), timeout=120)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            follow_job = pool.submit(session.ask, FOLLOW_UP, parser=TextParser())
+            second_job = pool.submit(other.ask, ALERT_DISK)
+            follow, second = follow_job.result(), second_job.result()
+        out.write(f"follow-up on the same thread: {follow.thread_id == first.thread_id}\n")
+        out.write(f"{follow.text}\n")
+        out.write(
+            f"second alert: thread {second.thread_id} "
+            f"(its own: {second.thread_id != first.thread_id})\n"
+        )
+        out.write(f"verdict: {json.dumps(second.parsed, indent=2, ensure_ascii=False)}\n")
+
+        out.write("\n== 3. What a Keep workflow step receives: reply.to_dict()\n")
+        out.write(json.dumps(first.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    return 0
