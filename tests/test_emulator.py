@@ -356,7 +356,8 @@ class TestKnowledgeBase:
         assert note.type == "file_citation"
         assert note.file_citation.file_id == cpu.id  # type: ignore[union-attr]
         assert text.value[note.start_index : note.end_index] == note.text
-        assert note.text.startswith("【") and "†cpu.md】" in note.text
+        assert note.text.startswith("【")
+        assert "†cpu.md】" in note.text
         steps = client.beta.threads.runs.steps.list(run.id, thread_id=run.thread_id, order="asc")
         assert steps.data[0].step_details.tool_calls[0].type == "file_search"  # type: ignore[union-attr]
 
