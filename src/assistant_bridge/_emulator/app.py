@@ -896,18 +896,35 @@ class EmulatorApp:
         if status == "in_progress":
             return [("thread.run.in_progress", snapshot, 0.0)]
         for step in run.steps:
-            if step.type == "tool_calls" and step.status == "completed" and status == "completed":
+            searched = step.type == "tool_calls" and any(
+                c.get("type") == "file_search" for c in step.details.get("tool_calls", [])
+            )
+            if searched and status == "completed":
                 events += [
                     ("thread.run.step.created", step.to_json(), 0.0),
                     ("thread.run.step.completed", step.to_json(), 0.0),
                 ]
         if status == "requires_action":
-            step = run.steps[-1]
+            # As the service does: the step opens empty, deltas carry the calls.
+            step = run.steps[-1].to_json()
+            opened = {**step, "step_details": {"type": "tool_calls", "tool_calls": []}}
             events += [
-                ("thread.run.step.created", step.to_json(), 0.0),
-                ("thread.run.step.in_progress", step.to_json(), 0.0),
-                ("thread.run.requires_action", snapshot, 0.0),
+                ("thread.run.step.created", opened, 0.0),
+                ("thread.run.step.in_progress", opened, 0.0),
             ]
+            for index, call in enumerate(step["step_details"]["tool_calls"]):
+                delta = {
+                    "id": step["id"],
+                    "object": "thread.run.step.delta",
+                    "delta": {
+                        "step_details": {
+                            "type": "tool_calls",
+                            "tool_calls": [{"index": index, **call}],
+                        }
+                    },
+                }
+                events.append(("thread.run.step.delta", delta, 0.0))
+            events.append(("thread.run.requires_action", snapshot, 0.0))
         elif status in ("completed", "incomplete") and run.message is not None:
             events += self._message_events(run)
             events.append((f"thread.run.{status}", snapshot, 0.0))
