@@ -222,10 +222,10 @@ class TestObjects:
 class TestStreams:
     def _real(self, name: str) -> list[str]:
         _, streams = real_payloads()
-        return [_collapse(s) for key, s in streams.items() if key.startswith(name)][0]
+        return next(_collapse(s) for key, s in streams.items() if key.startswith(name))
 
     def _ours(self, emulated: tuple[Objects, dict[str, list[str]]], start: str) -> list[str]:
-        return [_collapse(s) for key, s in emulated[1].items() if key.startswith(start)][0]
+        return next(_collapse(s) for key, s in emulated[1].items() if key.startswith(start))
 
     def test_plain_run_stream(self, emulated: tuple[Objects, dict[str, list[str]]]) -> None:
         """A streamed run goes through the real event names, in order."""
