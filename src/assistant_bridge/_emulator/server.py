@@ -222,8 +222,12 @@ class Emulator:
         instructions: str | None = None,
         tools: Sequence[dict[str, Any]] = (),
         vector_store_ids: Sequence[str] = (),
+        assistant_id: str | None = None,
     ) -> str:
-        """Create an assistant directly in the emulator's state; returns its id."""
+        """Create an assistant directly in the emulator's state; returns its id.
+
+        ``assistant_id`` fixes the id (for recordings and fixtures); by default one is made.
+        """
         body: dict[str, Any] = {
             "model": model,
             "name": name,
@@ -234,4 +238,9 @@ class Emulator:
             body["tool_resources"] = {"file_search": {"vector_store_ids": list(vector_store_ids)}}
         with self.app.lock:
             created: dict[str, Any] = self.app._assistants_create(body=body)
+            if assistant_id is not None:
+                record = self.store.assistants.pop(created["id"])
+                record.id = assistant_id
+                self.store.assistants[assistant_id] = record
+                return assistant_id
         return str(created["id"])
