@@ -7,7 +7,7 @@ at a port nobody listens on, so any request the cassette lacks fails loudly.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ ASSISTANT = "asst_recorded0000000000000"
 
 
 @pytest.fixture
-def replay() -> Iterator[Any]:
+def replay() -> Any:
     recorder = vcr.VCR(
         record_mode="none",
         match_on=["method", "path"],
@@ -42,7 +42,7 @@ def replay() -> Iterator[Any]:
     def use(name: str) -> Any:
         return recorder.use_cassette(str(CASSETTES / f"{name}.yaml"))
 
-    yield use
+    return use
 
 
 def session(**kwargs: Any) -> ThreadSession:

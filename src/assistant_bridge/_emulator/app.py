@@ -906,15 +906,15 @@ class EmulatorApp:
                 ]
         if status == "requires_action":
             # As the service does: the step opens empty, deltas carry the calls.
-            step = run.steps[-1].to_json()
-            opened = {**step, "step_details": {"type": "tool_calls", "tool_calls": []}}
+            shown = run.steps[-1].to_json()
+            opened = {**shown, "step_details": {"type": "tool_calls", "tool_calls": []}}
             events += [
                 ("thread.run.step.created", opened, 0.0),
                 ("thread.run.step.in_progress", opened, 0.0),
             ]
-            for index, call in enumerate(step["step_details"]["tool_calls"]):
+            for index, call in enumerate(shown["step_details"]["tool_calls"]):
                 delta = {
-                    "id": step["id"],
+                    "id": shown["id"],
                     "object": "thread.run.step.delta",
                     "delta": {
                         "step_details": {
