@@ -266,6 +266,22 @@ class TestStreaming:
         raw = [r for r in emu.requests if r.route == "threads.create_and_run"]
         assert raw[0].status == 200
 
+    def test_slow_stream(self, emu: Emulator, client: openai.OpenAI) -> None:
+        """chunk_delay spaces the deltas out: a slow stream, for stall handling."""
+        emu.script(SayText("one two three four five", chunk_delay=0.06))
+        assistant = emu.create_assistant()
+        stamps = []
+        stream = client.beta.threads.create_and_run(
+            assistant_id=assistant,
+            stream=True,
+            thread={"messages": [{"role": "user", "content": "hi"}]},
+        )
+        for event in stream:
+            if event.event == "thread.message.delta":
+                stamps.append(time.monotonic())
+        assert len(stamps) == 5
+        assert stamps[-1] - stamps[0] >= 4 * 0.06 * 0.9
+
     def test_stream_ends_with_done(self, emu: Emulator) -> None:
         """The raw stream ends with `event: done` and `data: [DONE]`."""
         import urllib.request
