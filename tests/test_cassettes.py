@@ -100,7 +100,11 @@ class TestRealSessions:
     def test_follow_up_on_an_existing_thread(
         self, transport: OpenAITransport, tmp_path: Path
     ) -> None:
-        """add message, start run, 14 polls to completed, one listing (openllmetry recording)."""
+        """start run, 14 polls to completed, one listing (openllmetry recording).
+
+        The recorder posted the message on its own; we send it with the run
+        (``additional_messages``), so that interaction stays unplayed.
+        """
         with replay("traceloop__openllmetry__test_new_assistant.yaml", tmp_path) as cassette:
             ask = session(
                 transport,
@@ -111,7 +115,7 @@ class TestRealSessions:
         assert reply.run_id == "run_FEFAUboptcjXZ5dto9CKLzF8"
         assert len(reply.messages) == 1
         assert "3x + 11 = 14" in reply.text
-        assert cassette.play_count == 2 + 14 + 1
+        assert cassette.play_count == 1 + 14 + 1
 
     def test_resume_a_run_and_ignore_the_user_message(
         self, transport: OpenAITransport, tmp_path: Path

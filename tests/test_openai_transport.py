@@ -173,6 +173,25 @@ class TestOperations:
         assert stub.seen[0].body == {"role": "user", "content": "more", "metadata": {"k": "v"}}
         assert stub.seen[1].body == {"assistant_id": "asst_abc", "additional_instructions": "x"}
 
+    def test_start_run_carries_the_message(
+        self, stub: StubServer, transport: OpenAITransport
+    ) -> None:
+        """A follow-up is one request: the message rides along as additional_messages."""
+        stub.script.append(Canned(200, RUN))
+        transport.start_run(
+            "thread_abc", RunRequest("asst_abc"), content="more", message_metadata={"k": "v"}
+        )
+        assert stub.seen[0].path == "/v1/threads/thread_abc/runs"
+        assert stub.seen[0].body == {
+            "assistant_id": "asst_abc",
+            "additional_messages": [{"role": "user", "content": "more", "metadata": {"k": "v"}}],
+        }
+
+    def test_run_without_assistant_id_is_refused(self, transport: OpenAITransport) -> None:
+        """The Assistants API needs an assistant object; the error says how to get one."""
+        with pytest.raises(ConfigurationError, match="AssistantSpec"):
+            transport.start_run("thread_abc", RunRequest(), content="x")
+
 
 class TestErrorMapping:
     def call(self, transport: OpenAITransport) -> Any:

@@ -68,13 +68,14 @@ class TestAsk:
         assert reply.text == VERDICT
 
     def test_follow_up_reuses_the_thread(self, make_session: SessionFactory) -> None:
-        """The second ask adds a message and starts a run on the same thread."""
+        """The second ask starts a run carrying the message, on the same thread: one request."""
         session, transport, backend = make_session(RunScript(reply="a"), RunScript(reply="b"))
         first = session.ask("one")
         second = session.ask("two")
         assert second.thread_id == first.thread_id
         assert second.run_id != first.run_id
-        assert transport.names()[4:6] == ["add_message", "start_run"]
+        assert transport.names()[4:6] == ["start_run", "get_run"]
+        assert transport.calls[4].args["content"] == "two"
         assert len(backend.threads) == 1
         assert [m.text for m in backend.threads[first.thread_id]] == ["one", "a", "two", "b"]
 
@@ -148,8 +149,9 @@ class TestAsk:
         """create-and-run cannot carry them, so the thread is created first."""
         session, transport, _ = make_session()
         session.ask("q", additional_instructions="Cite the runbook.")
-        assert transport.names()[:3] == ["create_thread", "add_message", "start_run"]
-        assert transport.calls[2].args["request"].additional_instructions == "Cite the runbook."
+        assert transport.names()[:2] == ["create_thread", "start_run"]
+        assert transport.calls[1].args["request"].additional_instructions == "Cite the runbook."
+        assert transport.calls[1].args["content"] == "q"
 
     def test_per_ask_parser(self, make_session: SessionFactory) -> None:
         """A parser given to ask() wins over the session's."""

@@ -31,6 +31,7 @@ from ._parsers import JsonParser, Parser, SchemaParser, TextParser
 from ._polling import AdaptivePolling, FixedInterval, PollPolicy
 from ._reply import Reply
 from ._session import ThreadSession
+from ._spec import AssistantSpec, CodeInterpreter, FileSearch, FunctionTool, JsonSchemaFormat, Tool
 from ._state import (
     DEFAULT_TABLE,
     Finish,
@@ -55,6 +56,12 @@ __all__ = [
     "AdaptivePolling",
     "Assistant",
     "AssistantBridgeError",
+    "AssistantSpec",
+    "CodeInterpreter",
+    "FileSearch",
+    "FunctionTool",
+    "JsonSchemaFormat",
+    "Tool",
     "Finish",
     "FinishIncomplete",
     "FixedInterval",

@@ -17,7 +17,6 @@ import attrs
 
 from ._models import ACTIVE_STATUSES, Message, Run, RunStatus
 from ._ops import (
-    AddMessage,
     CallTools,
     CancelRun,
     CreateThread,
@@ -25,6 +24,7 @@ from ._ops import (
     Flow,
     GetRun,
     ListRunMessages,
+    ResolveAssistant,
     Sleep,
     StartRun,
     SubmitToolOutputs,
@@ -81,34 +81,45 @@ class AskPlan:
 
 
 def ask_flow(
-    plan: AskPlan, settings: WaitSettings, on_thread: Callable[[str], None]
+    plan: AskPlan,
+    settings: WaitSettings,
+    on_thread: Callable[[str], None],
+    on_assistant: Callable[[str], None] = lambda _: None,
 ) -> Flow[Reply[Any]]:
     """Post the prompt (creating the thread with the run when there is none), then wait.
 
     ``on_thread`` learns the thread id as soon as it exists, so a session keeps its thread
-    even when the ask later fails.
+    even when the ask later fails; ``on_assistant`` learns the assistant id a spec resolved to.
     """
     deadline = settings.clock() + settings.timeout
+    request = plan.request
+    if request.assistant_id is None and request.assistant is not None:
+        resolved = yield from perform(ResolveAssistant(request.assistant))
+        if resolved is not None:
+            on_assistant(resolved)
+            request = attrs.evolve(request, assistant_id=resolved)
     if plan.thread_id is not None:
-        yield from perform(AddMessage(plan.thread_id, plan.prompt, plan.message_metadata))
-        run = yield from perform(StartRun(plan.thread_id, plan.request))
-    elif plan.request.additional_instructions is None and plan.message_metadata is None:
         run = yield from perform(
-            CreateThreadAndRun(plan.prompt, plan.request, plan.thread_metadata)
+            StartRun(plan.thread_id, request, plan.prompt, plan.message_metadata)
         )
+    elif request.additional_instructions is None and plan.message_metadata is None:
+        run = yield from perform(CreateThreadAndRun(plan.prompt, request, plan.thread_metadata))
     else:
         # create-and-run cannot carry additional_instructions or message metadata.
         thread = yield from perform(CreateThread(plan.thread_metadata))
         on_thread(thread.id)
-        yield from perform(AddMessage(thread.id, plan.prompt, plan.message_metadata))
-        run = yield from perform(StartRun(thread.id, plan.request))
+        run = yield from perform(StartRun(thread.id, request, plan.prompt, plan.message_metadata))
     on_thread(run.thread_id)
     logger.debug("started run %s on thread %s", run.id, run.thread_id)
-    return (yield from wait_flow(run, plan.parser, settings, deadline))
+    return (yield from wait_flow(run, plan.parser, settings, deadline, request))
 
 
 def wait_flow(
-    run: Run, parser: Parser[Any], settings: WaitSettings, deadline: float
+    run: Run,
+    parser: Parser[Any],
+    settings: WaitSettings,
+    deadline: float,
+    request: RunRequest | None = None,
 ) -> Flow[Reply[Any]]:
     """Follow ``run`` until the state table finishes it or raises; cancel it on the way out."""
     attempt = 0
@@ -136,7 +147,7 @@ def wait_flow(
             if isinstance(handler, HandleRequiredAction):
                 if settings.tool_handler is None or tool_rounds >= settings.max_tool_rounds:
                     yield from _refuse_action(run, settings, tool_rounds)
-                run = yield from _answer_tools(run, settings.tool_handler)
+                run = yield from _answer_tools(run, settings.tool_handler, request)
                 tool_rounds += 1
                 attempt = 0
                 continue
@@ -215,7 +226,7 @@ def _collect_messages(run: Run) -> Flow[tuple[Message, ...]]:
     return tuple(m for m in collected if m.run_id == run.id)
 
 
-def _answer_tools(run: Run, handler: ToolHandler | None) -> Flow[Run]:
+def _answer_tools(run: Run, handler: ToolHandler | None, request: RunRequest | None) -> Flow[Run]:
     assert handler is not None
     calls = run.required_action.tool_calls if run.required_action else ()
     outputs = yield from perform(CallTools(handler, calls))
@@ -230,7 +241,7 @@ def _answer_tools(run: Run, handler: ToolHandler | None) -> Flow[Run]:
             f"missing: {missing}, not asked for: {unknown}."
         )
         raise TypeError(msg)
-    return (yield from perform(SubmitToolOutputs(run.thread_id, run.id, tuple(outputs))))
+    return (yield from perform(SubmitToolOutputs(run.thread_id, run.id, tuple(outputs), request)))
 
 
 def _refuse_action(run: Run, settings: WaitSettings, rounds: int) -> Flow[None]:

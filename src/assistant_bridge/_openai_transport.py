@@ -19,6 +19,7 @@ import openai
 
 from ._models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
 from ._redact import redact
+from ._spec import HASH_KEY, AssistantSpec
 from ._transport import RunRequest
 from ._wire import (
     assistant_from_json,
@@ -146,6 +147,16 @@ def _given(**kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
 
 
+def _assistants_body(request: RunRequest) -> dict[str, Any]:
+    if request.assistant_id is None:
+        msg = (
+            "The Assistants API runs assistant objects: pass assistant_id='asst_…', or "
+            "assistant=AssistantSpec(...) to ThreadSession, which creates the object once."
+        )
+        raise ConfigurationError(msg)
+    return request.body()
+
+
 class OpenAITransport:
     """The Assistants API through the official ``openai`` client.
 
@@ -239,15 +250,26 @@ class OpenAITransport:
         )
         return message_from_json(data)
 
-    def start_run(self, thread_id: str, request: RunRequest) -> Run:
-        return self._run(
-            self._client.beta.threads.runs.with_raw_response.create, thread_id, **request.body()
-        )
+    def start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+    ) -> Run:
+        body = _assistants_body(request)
+        if content is not None:
+            message: dict[str, Any] = {"role": "user", "content": content}
+            if message_metadata is not None:
+                message["metadata"] = dict(message_metadata)
+            body["additional_messages"] = [message]
+        return self._run(self._client.beta.threads.runs.with_raw_response.create, thread_id, **body)
 
     def create_thread_and_run(
         self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
     ) -> Run:
-        body = request.body()
+        body = _assistants_body(request)
         if body.pop("additional_instructions", None) is not None:
             msg = "create_thread_and_run cannot carry additional_instructions; use start_run."
             raise ConfigurationError(msg)
@@ -269,7 +291,12 @@ class OpenAITransport:
         )
 
     def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput]
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
     ) -> Run:
         return self._run(
             self._client.beta.threads.runs.with_raw_response.submit_tool_outputs,
@@ -294,6 +321,36 @@ class OpenAITransport:
     def get_assistant(self, assistant_id: str) -> Assistant:
         data, _ = self._call(self._client.beta.assistants.with_raw_response.retrieve, assistant_id)
         return assistant_from_json(data)
+
+    def resolve_assistant(self, spec: AssistantSpec) -> str:
+        """The id of the assistant object for ``spec``: reused when its name and content hash
+        match, updated when only the name does, created otherwise. Never a duplicate."""
+        wanted = spec.content_hash()
+        same_name: list[Mapping[str, Any]] = []
+        after: str | None = None
+        while True:
+            page, _ = self._call(
+                self._client.beta.assistants.with_raw_response.list,
+                limit=100,
+                order="asc",
+                **_given(after=after),
+            )
+            for item in page.get("data") or ():
+                if item.get("name") == spec.name:
+                    if (item.get("metadata") or {}).get(HASH_KEY) == wanted:
+                        return str(item["id"])
+                    same_name.append(item)
+            if not page.get("has_more") or not page.get("data"):
+                break
+            after = page.get("last_id") or page["data"][-1]["id"]
+        body = spec.assistants_body()
+        if same_name:
+            data, _ = self._call(
+                self._client.beta.assistants.with_raw_response.update, same_name[0]["id"], **body
+            )
+        else:
+            data, _ = self._call(self._client.beta.assistants.with_raw_response.create, **body)
+        return str(data["id"])
 
     def close(self) -> None:
         self._client.close()

@@ -13,7 +13,8 @@ from typing import Any, Generic, TypeVar, cast
 
 import attrs
 
-from ._models import Message, MessagePage, Run, Thread, ToolCall, ToolOutput
+from ._models import MessagePage, Run, Thread, ToolCall, ToolOutput
+from ._spec import AssistantSpec
 from ._transport import RunRequest, Transport
 
 T = TypeVar("T")
@@ -60,26 +61,31 @@ class CreateThread(TransportOp[Thread]):
 
 
 @attrs.frozen
-class AddMessage(TransportOp[Message]):
-    """Add the user's message to a thread."""
-
-    thread_id: str
-    content: str
-    metadata: Mapping[str, str] | None = None
-
-    def apply(self, transport: Transport) -> Message:
-        return transport.add_message(self.thread_id, self.content, metadata=self.metadata)
-
-
-@attrs.frozen
 class StartRun(TransportOp[Run]):
-    """Start a run on a thread."""
+    """Add the user's message to a thread and start a run, in one request."""
 
     thread_id: str
     request: RunRequest
+    content: str | None = None
+    message_metadata: Mapping[str, str] | None = None
 
     def apply(self, transport: Transport) -> Run:
-        return transport.start_run(self.thread_id, self.request)
+        return transport.start_run(
+            self.thread_id,
+            self.request,
+            content=self.content,
+            message_metadata=self.message_metadata,
+        )
+
+
+@attrs.frozen
+class ResolveAssistant(TransportOp[str | None]):
+    """Turn an AssistantSpec into what the transport runs (an assistant id, or nothing)."""
+
+    spec: AssistantSpec
+
+    def apply(self, transport: Transport) -> str | None:
+        return transport.resolve_assistant(self.spec)
 
 
 @attrs.frozen
@@ -125,9 +131,12 @@ class SubmitToolOutputs(TransportOp[Run]):
     thread_id: str
     run_id: str
     outputs: tuple[ToolOutput, ...]
+    request: RunRequest | None = None
 
     def apply(self, transport: Transport) -> Run:
-        return transport.submit_tool_outputs(self.thread_id, self.run_id, self.outputs)
+        return transport.submit_tool_outputs(
+            self.thread_id, self.run_id, self.outputs, request=self.request
+        )
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ from ._ops import GetRun, ToolHandler, drive, perform
 from ._parsers import Parser, TextParser
 from ._polling import AdaptivePolling, PollPolicy
 from ._reply import Reply
+from ._spec import AssistantSpec
 from ._state import RunStateMachine
 from ._transport import RunRequest, Transport
 from .exceptions import ConfigurationError
@@ -85,8 +86,9 @@ class ThreadSession:
     def __init__(
         self,
         transport: Transport,
-        assistant_id: str,
+        assistant_id: str | None = None,
         *,
+        assistant: AssistantSpec | None = None,
         thread_id: str | None = None,
         parser: Parser[Any] | None = None,
         timeout: float = 60.0,
@@ -100,7 +102,19 @@ class ThreadSession:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._transport = transport
-        self._assistant_id = check_id(assistant_id, "assistant_id", "asst_")
+        if (assistant_id is None) == (assistant is None):
+            msg = (
+                "Give ThreadSession either assistant_id='asst_…' (an assistant object) or "
+                "assistant=AssistantSpec(...) (the definition in code), not both or neither."
+            )
+            raise ConfigurationError(msg)
+        if assistant is not None and not isinstance(assistant, AssistantSpec):
+            msg = f"assistant must be an AssistantSpec, got {type(assistant).__name__}."
+            raise ConfigurationError(msg)
+        self._assistant_id = (
+            None if assistant_id is None else check_id(assistant_id, "assistant_id", "asst_")
+        )
+        self._spec = assistant
         self._thread_id = None if thread_id is None else check_id(thread_id, "thread_id", "thread_")
         self._parser: Parser[Any] = parser if parser is not None else TextParser()
         self._timeout = _check_timeout(timeout)
@@ -125,9 +139,15 @@ class ThreadSession:
         return self._thread_id
 
     @property
-    def assistant_id(self) -> str:
-        """The assistant every ask runs."""
+    def assistant_id(self) -> str | None:
+        """The assistant object every ask runs; for a spec, known after the first ask (and
+        None on transports without assistant objects)."""
         return self._assistant_id
+
+    @property
+    def assistant(self) -> AssistantSpec | None:
+        """The assistant's definition, when the session was given one."""
+        return self._spec
 
     @overload
     def ask(
@@ -179,6 +199,7 @@ class ThreadSession:
         """
         request = RunRequest(
             assistant_id=self._assistant_id,
+            assistant=self._spec,
             instructions=instructions,
             additional_instructions=additional_instructions,
             model=model,
@@ -193,7 +214,9 @@ class ThreadSession:
                 parser=parser if parser is not None else self._parser,
                 thread_metadata=self._thread_metadata,
             )
-            flow = ask_flow(plan, self._settings(timeout), self._adopt_thread)
+            flow = ask_flow(
+                plan, self._settings(timeout), self._adopt_thread, self._adopt_assistant
+            )
             return drive(flow, self._transport, self._sleep)
 
     def resume(
@@ -213,11 +236,9 @@ class ThreadSession:
         def flow() -> Any:
             deadline = settings.clock() + settings.timeout
             run = yield from perform(GetRun(thread_id, run_id))
-            return (
-                yield from wait_flow(
-                    run, parser if parser is not None else self._parser, settings, deadline
-                )
-            )
+            request = RunRequest(assistant_id=self._assistant_id, assistant=self._spec)
+            chosen = parser if parser is not None else self._parser
+            return (yield from wait_flow(run, chosen, settings, deadline, request))
 
         with self._lock:
             result: Reply[Any] = drive(flow(), self._transport, self._sleep)
@@ -236,6 +257,9 @@ class ThreadSession:
 
     def _adopt_thread(self, thread_id: str) -> None:
         self._thread_id = thread_id
+
+    def _adopt_assistant(self, assistant_id: str) -> None:
+        self._assistant_id = assistant_id
 
 
 def _check_timeout(timeout: float) -> float:

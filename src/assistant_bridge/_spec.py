@@ -79,9 +79,7 @@ ResponseFormat = str | JsonSchemaFormat
 
 def _check_format(_i: object, _a: object, value: ResponseFormat) -> None:
     if isinstance(value, str) and value not in ("text", "json_object"):
-        msg = (
-            f"response_format must be 'text', 'json_object' or a JsonSchemaFormat, got {value!r}."
-        )
+        msg = f"response_format must be 'text', 'json_object' or a JsonSchemaFormat, got {value!r}."
         raise ConfigurationError(msg)
 
 
@@ -302,7 +300,9 @@ class AssistantSpec:
             if isinstance(tool, FunctionTool):
                 tools.append({"type": "function", **_function(tool)})
             elif isinstance(tool, FileSearch):
-                tools.append({"type": "file_search", "vector_store_ids": list(tool.vector_store_ids)})
+                tools.append(
+                    {"type": "file_search", "vector_store_ids": list(tool.vector_store_ids)}
+                )
             else:
                 container: dict[str, Any] = {"type": "auto"}
                 if tool.file_ids:
@@ -368,7 +368,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        return (
+            "{ " + ", ".join(f"{json.dumps(k)} = {_toml_value(v)}" for k, v in value.items()) + " }"
+        )
     msg = f"cannot write {type(value).__name__} to TOML"
     raise TypeError(msg)
 

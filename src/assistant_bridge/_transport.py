@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from ._models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
+from ._spec import AssistantSpec
 
 __all__ = ["RunRequest", "Transport"]
 
@@ -29,17 +30,22 @@ def _freeze_metadata(value: Mapping[str, str] | None) -> Mapping[str, str] | Non
 
 @attrs.frozen
 class RunRequest:
-    """What to start a run with: the assistant and the per-ask overrides (None = not sent)."""
+    """What to start a run with: the assistant and the per-ask overrides (None = not sent).
 
-    assistant_id: str
+    ``assistant_id`` names an assistant object (Assistants API); ``assistant`` carries the
+    definition itself, which the Responses API sends with every response.
+    """
+
+    assistant_id: str | None = None
     instructions: str | None = None
     additional_instructions: str | None = None
     model: str | None = None
     tools: tuple[Mapping[str, Any], ...] | None = attrs.field(default=None, converter=_freeze_tools)
     metadata: Mapping[str, str] | None = attrs.field(default=None, converter=_freeze_metadata)
+    assistant: AssistantSpec | None = None
 
     def body(self) -> dict[str, Any]:
-        """The fields to send, without those left unset."""
+        """The Assistants API fields to send, without those left unset."""
         fields = {
             "assistant_id": self.assistant_id,
             "instructions": self.instructions,
@@ -65,8 +71,16 @@ class Transport(Protocol):
         """Add a user message to a thread."""
         ...
 
-    def start_run(self, thread_id: str, request: RunRequest) -> Run:
-        """Start a run of an assistant on an existing thread."""
+    def start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Start a run on an existing thread, adding ``content`` as the user's message in the
+        same request (so the message exists only if the run does)."""
         ...
 
     def create_thread_and_run(
@@ -84,9 +98,17 @@ class Transport(Protocol):
         ...
 
     def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput]
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
     ) -> Run:
-        """Answer a run's required action with one output per tool call."""
+        """Answer a run's required action with one output per tool call; the run goes on.
+
+        ``request`` is the run's request, for APIs that continue with a new response.
+        """
         ...
 
     def list_run_messages(
@@ -97,6 +119,11 @@ class Transport(Protocol):
 
     def get_assistant(self, assistant_id: str) -> Assistant:
         """Fetch an assistant object."""
+        ...
+
+    def resolve_assistant(self, spec: AssistantSpec) -> str | None:
+        """Make ``spec`` usable: the id of its assistant object (created, or found and updated
+        by name and content hash), or None where the API takes the definition per run."""
         ...
 
     def close(self) -> None:

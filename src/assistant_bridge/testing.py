@@ -63,6 +63,7 @@ from ._models import (
     ToolOutput,
     Usage,
 )
+from ._spec import AssistantSpec
 from ._transport import RunRequest
 from .exceptions import ActiveRunError, BadRequestError, NotFoundError
 
@@ -134,8 +135,21 @@ class FakeTransport:
         )
         return result
 
-    def start_run(self, thread_id: str, request: RunRequest) -> Run:
-        result: Run = self._do("start_run", thread_id=thread_id, request=request)
+    def start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+    ) -> Run:
+        result: Run = self._do(
+            "start_run",
+            thread_id=thread_id,
+            request=request,
+            content=content,
+            message_metadata=message_metadata,
+        )
         return result
 
     def create_thread_and_run(
@@ -158,10 +172,19 @@ class FakeTransport:
         return result
 
     def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput]
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
     ) -> Run:
         result: Run = self._do(
-            "submit_tool_outputs", thread_id=thread_id, run_id=run_id, outputs=tuple(outputs)
+            "submit_tool_outputs",
+            thread_id=thread_id,
+            run_id=run_id,
+            outputs=tuple(outputs),
+            request=request,
         )
         return result
 
@@ -175,6 +198,10 @@ class FakeTransport:
 
     def get_assistant(self, assistant_id: str) -> Assistant:
         result: Assistant = self._do("get_assistant", assistant_id=assistant_id)
+        return result
+
+    def resolve_assistant(self, spec: AssistantSpec) -> str | None:
+        result: str | None = self._do("resolve_assistant", spec=spec)
         return result
 
     def close(self) -> None:
@@ -318,18 +345,26 @@ class ScriptedBackend:
             raise ActiveRunError(msg, thread_id=thread_id, run_id=active)
         return self._message(thread_id, "user", content, None)
 
-    def _op_start_run(self, thread_id: str, request: RunRequest) -> Run:
+    def _op_start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+    ) -> Run:
         self._thread(thread_id)
         active = self._active_run(thread_id)
         if active:
             msg = f"Thread {thread_id} already has an active run {active}."
             raise ActiveRunError(msg, thread_id=thread_id, run_id=active)
+        if content is not None:
+            self._message(thread_id, "user", content, None)
         script = self._scripts.pop(0) if self._scripts else self._default
         run = Run(
             id=self._new_id("run_"),
             thread_id=thread_id,
             status=RunStatus.QUEUED,
-            assistant_id=request.assistant_id,
+            assistant_id=request.assistant_id or "",
             model=request.model,
             metadata=dict(request.metadata or {}),
             poll_after_ms=script.poll_after_ms,
@@ -341,8 +376,7 @@ class ScriptedBackend:
         self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
     ) -> Run:
         thread = self._op_create_thread(thread_metadata)
-        self._message(thread.id, "user", content, None)
-        return self._op_start_run(thread.id, request)
+        return self._op_start_run(thread.id, request, content)
 
     def _set(self, state: _RunState, status: str) -> Run:
         script = state.script
@@ -382,7 +416,11 @@ class ScriptedBackend:
         return self._set(state, state.steps.pop(0) if len(state.steps) > 1 else state.steps[0])
 
     def _op_submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: tuple[ToolOutput, ...]
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: tuple[ToolOutput, ...],
+        request: RunRequest | None = None,
     ) -> Run:
         state = self._state(thread_id, run_id)
         if state.run.status != RunStatus.REQUIRES_ACTION:
@@ -406,6 +444,14 @@ class ScriptedBackend:
             has_more=start + size < len(mine),
             last_id=page[-1].id if page else None,
         )
+
+    def _op_resolve_assistant(self, spec: AssistantSpec) -> str:
+        for assistant in self.assistants.values():
+            if assistant.name == spec.name:
+                return assistant.id
+        assistant = Assistant(id=self._new_id("asst_"), name=spec.name, model=spec.model)
+        self.assistants[assistant.id] = assistant
+        return assistant.id
 
     def _op_get_assistant(self, assistant_id: str) -> Assistant:
         if assistant_id not in self.assistants:
