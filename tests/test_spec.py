@@ -54,7 +54,7 @@ class TestFiles:
 
     def test_bad_files(self, tmp_path: Path) -> None:
         """Wrong suffix, bad syntax and missing files get clear errors."""
-        with pytest.raises(ConfigurationError, match=".json or .toml"):
+        with pytest.raises(ConfigurationError, match=r"\.json or \.toml"):
             SPEC.save(tmp_path / "spec.yaml")
         bad = tmp_path / "bad.toml"
         bad.write_text("name = ")
