@@ -143,6 +143,44 @@ def map_openai_errors(secrets: Sequence[str | None] = ()) -> Iterator[None]:
         raise APIConnectionError(msg) from None
 
 
+def build_client(
+    owner: str,
+    api_key: str | None,
+    organization: str | None,
+    project: str | None,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+) -> openai.OpenAI:
+    """An ``openai.OpenAI`` client, refusing to build one without a key."""
+    if not api_key:
+        msg = f"No API key: pass api_key=... or set OPENAI_API_KEY (use {owner}.from_env())."
+        raise ConfigurationError(msg)
+    return openai.OpenAI(
+        api_key=api_key,
+        organization=organization,
+        project=project,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+    )
+
+
+def env_settings(owner: str, environ: Mapping[str, str] | None) -> dict[str, Any]:
+    """Key, organization, project and base URL from the OPENAI_* environment variables."""
+    env = os.environ if environ is None else environ
+    api_key = env.get("OPENAI_API_KEY", "").strip()
+    if not api_key:
+        msg = f"OPENAI_API_KEY is not set: export it, or pass api_key=... to {owner}(...)."
+        raise ConfigurationError(msg)
+    return {
+        "api_key": api_key,
+        "organization": env.get("OPENAI_ORG_ID") or None,
+        "project": env.get("OPENAI_PROJECT_ID") or None,
+        "base_url": env.get("OPENAI_BASE_URL") or None,
+    }
+
+
 def _given(**kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
 
@@ -177,19 +215,8 @@ class OpenAITransport:
         client: openai.OpenAI | None = None,
     ) -> None:
         if client is None:
-            if not api_key:
-                msg = (
-                    "No API key: pass api_key=... or set OPENAI_API_KEY "
-                    "(use OpenAITransport.from_env() to read it)."
-                )
-                raise ConfigurationError(msg)
-            client = openai.OpenAI(
-                api_key=api_key,
-                organization=organization,
-                project=project,
-                base_url=base_url,
-                timeout=timeout,
-                max_retries=max_retries,
+            client = build_client(
+                "OpenAITransport", api_key, organization, project, base_url, timeout, max_retries
             )
         self._client = client
         self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
@@ -197,20 +224,7 @@ class OpenAITransport:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> OpenAITransport:
         """Build from OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_BASE_URL."""
-        env = os.environ if environ is None else environ
-        api_key = env.get("OPENAI_API_KEY", "").strip()
-        if not api_key:
-            msg = (
-                "OPENAI_API_KEY is not set: export it, or pass api_key=... to OpenAITransport(...)."
-            )
-            raise ConfigurationError(msg)
-        return cls(
-            api_key,
-            organization=env.get("OPENAI_ORG_ID") or None,
-            project=env.get("OPENAI_PROJECT_ID") or None,
-            base_url=env.get("OPENAI_BASE_URL") or None,
-            **kwargs,
-        )
+        return cls(**env_settings("OpenAITransport", environ), **kwargs)
 
     def __repr__(self) -> str:
         return f"<OpenAITransport(base_url={str(self._client.base_url)!r})>"

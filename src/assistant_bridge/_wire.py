@@ -129,6 +129,18 @@ def _tool_call(obj: JsonObject) -> ToolCall:
     )
 
 
+def last_error_from(error: object) -> LastError | None:
+    """A run's or response's error object, or None."""
+    if not isinstance(error, Mapping):
+        return None
+    return LastError(code=error.get("code"), message=error.get("message"))
+
+
+def incomplete_from(details: object) -> IncompleteDetails | None:
+    """Why a run or response stopped early, or None."""
+    return IncompleteDetails(reason=details.get("reason")) if isinstance(details, Mapping) else None
+
+
 def run_from_json(obj: JsonObject, *, poll_after_ms: int | None = None) -> Run:
     """A run; ``poll_after_ms`` is the server's polling hint from the response headers."""
     action = obj.get("required_action")
@@ -139,8 +151,6 @@ def run_from_json(obj: JsonObject, *, poll_after_ms: int | None = None) -> Run:
             tool_calls=tuple(_tool_call(c) for c in outputs.get("tool_calls") or ()),
             type=str(action.get("type", "submit_tool_outputs")),
         )
-    error = obj.get("last_error")
-    details = obj.get("incomplete_details")
     return Run(
         id=str(obj["id"]),
         thread_id=str(obj.get("thread_id") or ""),
@@ -153,16 +163,8 @@ def run_from_json(obj: JsonObject, *, poll_after_ms: int | None = None) -> Run:
         failed_at=_opt_int(obj.get("failed_at")),
         expires_at=_opt_int(obj.get("expires_at")),
         required_action=required,
-        last_error=(
-            LastError(code=error.get("code"), message=error.get("message"))
-            if isinstance(error, Mapping)
-            else None
-        ),
-        incomplete_details=(
-            IncompleteDetails(reason=details.get("reason"))
-            if isinstance(details, Mapping)
-            else None
-        ),
+        last_error=last_error_from(obj.get("last_error")),
+        incomplete_details=incomplete_from(obj.get("incomplete_details")),
         usage=usage_from_json(obj.get("usage")),
         model=obj.get("model"),
         metadata=_metadata(obj),
