@@ -30,6 +30,7 @@ from ._ops import ToolHandler
 from ._parsers import JsonParser, Parser, SchemaParser, TextParser
 from ._polling import AdaptivePolling, FixedInterval, PollPolicy
 from ._reply import Reply
+from ._responses_transport import ResponsesTransport
 from ._session import ThreadSession
 from ._spec import AssistantSpec, CodeInterpreter, FileSearch, FunctionTool, JsonSchemaFormat, Tool
 from ._state import (
@@ -80,6 +81,7 @@ __all__ = [
     "RaiseError",
     "Reply",
     "RequiredAction",
+    "ResponsesTransport",
     "Run",
     "RunRequest",
     "RunStateMachine",

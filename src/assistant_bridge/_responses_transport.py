@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
 import openai
 
 from ._models import (
@@ -269,6 +270,17 @@ class ResponsesTransport:
         return run_from_response(data, thread_id)
 
     def cancel_run(self, thread_id: str, run_id: str) -> Run:
+        """Cancel a background response; for one that ended asking for function calls,
+        abandon the calls instead, so the conversation can take the next response."""
+        current = self.get_run(thread_id, run_id)
+        if current.status == RunStatus.REQUIRES_ACTION and current.required_action is not None:
+            items = [
+                {"type": "function_call_output", "call_id": c.id,
+                 "output": "cancelled: the caller did not run this tool"}
+                for c in current.required_action.tool_calls
+            ]  # fmt: skip
+            self._post(f"/conversations/{thread_id}/items", {"items": items})
+            return attrs.evolve(current, status=RunStatus.CANCELLED, required_action=None)
         data = self._post(f"/responses/{run_id}/cancel")
         self._remember(data)
         return run_from_response(data, thread_id)

@@ -20,6 +20,7 @@ import attrs
 from .behaviours import Behaviour, RunContext, Triage
 from .faults import Fault, FaultPlan
 from .http import Request, Reset, Response, StreamCut
+from .responses import ResponsesRoutes
 from .store import (
     ACTIVE,
     AssistantRecord,
@@ -119,6 +120,16 @@ for _m, _p, _n in [
         "/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
         "vector_stores.file_batches.files",
     ),
+    ("POST", "/responses", "responses.create"),
+    ("GET", "/responses/{response_id}", "responses.retrieve"),
+    ("POST", "/responses/{response_id}/cancel", "responses.cancel"),
+    ("GET", "/responses/{response_id}/input_items", "responses.input_items"),
+    ("POST", "/conversations", "conversations.create"),
+    ("GET", "/conversations/{conversation_id}", "conversations.retrieve"),
+    ("POST", "/conversations/{conversation_id}", "conversations.update"),
+    ("DELETE", "/conversations/{conversation_id}", "conversations.delete"),
+    ("GET", "/conversations/{conversation_id}/items", "conversations.items.list"),
+    ("POST", "/conversations/{conversation_id}/items", "conversations.items.create"),
 ]:
     _route(_m, _p, _n)
 
@@ -174,7 +185,7 @@ class _Script:
     times: int | None
 
 
-class EmulatorApp:
+class EmulatorApp(ResponsesRoutes):
     """Routes requests to handlers; applies auth, faults, scripts and the request log."""
 
     def __init__(
@@ -194,6 +205,7 @@ class EmulatorApp:
         self.lock = threading.RLock()
         self.requests: list[LoggedRequest] = []
         self.scripts: dict[str, list[_Script]] = {}
+        self._init_responses()
 
     # -- configuration ---------------------------------------------------------------------
     def script(self, key: str, behaviour: Behaviour, times: int | None) -> None:

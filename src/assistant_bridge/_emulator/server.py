@@ -17,6 +17,10 @@ from .store import Store
 DEFAULT_KEY = "sk-emulator"
 
 
+def _item_text(item: dict[str, Any]) -> str:
+    return "".join(str(p.get("text", "")) for p in item.get("content") or ())
+
+
 class Emulator:
     """A loopback stand-in for the OpenAI Assistants API, for tests, demos and benchmarks.
 
@@ -175,30 +179,48 @@ class Emulator:
         return self.app.counts()
 
     def run_status(self, run_id: str) -> str:
-        """A run's current status."""
+        """A run's (or a response's) current status."""
         with self.app.lock:
+            if run_id in self.app.responses:
+                return self.app._response(run_id).status
             run = self.store.runs[run_id]
             self.store.advance(run)
             return run.status
 
     def thread_messages(self, thread_id: str) -> list[tuple[str, str, str | None]]:
-        """(role, text, run_id) of each message of a thread, oldest first."""
+        """(role, text, run_id) of each message of a thread, or of a conversation (where the
+        run id is not recorded, so None), oldest first."""
         with self.app.lock:
+            if thread_id in self.app.conversations:
+                self.app._advance_conversation(thread_id)
+                return [
+                    (str(i.get("role")), _item_text(i), None)
+                    for i in self.app.conversations[thread_id].items
+                    if i.get("type") == "message"
+                ]
             return [(m.role, m.text, m.run_id) for m in self.store.threads[thread_id].messages]
 
     def runs_of(self, thread_id: str) -> list[str]:
-        """The ids of a thread's runs, oldest first."""
+        """The ids of a thread's runs (or a conversation's responses), oldest first."""
         with self.app.lock:
-            return [r.id for r in self.store.runs.values() if r.thread_id == thread_id]
+            runs = [r.id for r in self.store.runs.values() if r.thread_id == thread_id]
+            return runs + [
+                r.id for r in self.app.responses.values() if r.conversation_id == thread_id
+            ]
 
     def active_runs(self) -> list[str]:
-        """Runs still holding their thread (queued, in progress, requires action, cancelling)."""
+        """Runs still holding their thread (queued, in progress, requires action, cancelling),
+        and responses not yet finished."""
         with self.app.lock:
             active = []
             for run in self.store.runs.values():
                 self.store.advance(run)
                 if run.status in ("queued", "in_progress", "requires_action", "cancelling"):
                     active.append(run.id)
+            for response in self.app.responses.values():
+                self.app._advance_response(response)
+                if response.status in ("queued", "in_progress"):
+                    active.append(response.id)
             return active
 
     # -- conveniences ------------------------------------------------------------------------
@@ -208,11 +230,18 @@ class Emulator:
 
         return openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "sk-any", **kwargs)
 
-    def transport(self, **kwargs: Any) -> Any:
-        """An :class:`~assistant_bridge.OpenAITransport` pointed at this emulator."""
+    def transport(self, api: str = "assistants", **kwargs: Any) -> Any:
+        """A transport pointed at this emulator: :class:`~assistant_bridge.OpenAITransport`
+        for ``api="assistants"``, :class:`~assistant_bridge.ResponsesTransport` for
+        ``api="responses"``."""
         from .._openai_transport import OpenAITransport
+        from .._responses_transport import ResponsesTransport
 
-        return OpenAITransport(self.api_key or "sk-any", base_url=self.base_url, **kwargs)
+        kinds = {"assistants": OpenAITransport, "responses": ResponsesTransport}
+        if api not in kinds:
+            msg = f"api must be 'assistants' or 'responses', got {api!r}"
+            raise ValueError(msg)
+        return kinds[api](self.api_key or "sk-any", base_url=self.base_url, **kwargs)
 
     def create_assistant(
         self,
