@@ -43,8 +43,13 @@ def wait_status(client: openai.OpenAI, thread_id: str, run_id: str, *done: str) 
         time.sleep(0.01)
 
 
-def post(emu: Emulator, path: str, body: Any = None, key: str | None = "sk-emulator",
-         method: str = "POST") -> tuple[int, dict[str, Any]]:  # fmt: skip
+def post(
+    emu: Emulator,
+    path: str,
+    body: Any = None,
+    key: str | None = "sk-emulator",
+    method: str = "POST",
+) -> tuple[int, dict[str, Any]]:
     import urllib.error
     import urllib.request
 

@@ -95,8 +95,13 @@ def emulated() -> Iterator[tuple[Objects, dict[str, list[str]]]]:
     streams: dict[str, list[str]] = {}
     with Emulator() as emu:
 
-        def call(method: str, path: str, body: Any = None, raw: bytes | None = None,
-                 content_type: str = "application/json") -> str:  # fmt: skip
+        def call(
+            method: str,
+            path: str,
+            body: Any = None,
+            raw: bytes | None = None,
+            content_type: str = "application/json",
+        ) -> str:
             data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
             request = urllib.request.Request(
                 emu.base_url + path,
@@ -184,10 +189,20 @@ def emulated() -> Iterator[tuple[Objects, dict[str, list[str]]]]:
 
 
 REFERENCE_TYPES = [
-    "assistant", "assistant.deleted", "thread", "thread.message", "thread.message.delta",
-    "thread.run", "thread.run.step", "thread.run.step.delta", "file", "vector_store",
-    "vector_store.file", "vector_store.file_batch", "vector_store.file.deleted",
-]  # fmt: skip
+    "assistant",
+    "assistant.deleted",
+    "thread",
+    "thread.message",
+    "thread.message.delta",
+    "thread.run",
+    "thread.run.step",
+    "thread.run.step.delta",
+    "file",
+    "vector_store",
+    "vector_store.file",
+    "vector_store.file_batch",
+    "vector_store.file.deleted",
+]
 
 
 class TestObjects:
@@ -236,7 +251,10 @@ class TestStreams:
         """create-and-run up to requires_action, then the submit stream, as recorded."""
         _, streams = real_payloads()
         real = [_collapse(s) for k, s in streams.items() if "StreamingToolCall" in k]
-        ours = [_collapse(s) for k, s in emulated[1].items()
-                if k.startswith(("POST /threads/runs", "POST /threads/thread_")) and
-                ("submit_tool_outputs" in k or k.startswith("POST /threads/runs "))]  # fmt: skip
+        ours = [
+            _collapse(s)
+            for k, s in emulated[1].items()
+            if k.startswith(("POST /threads/runs", "POST /threads/thread_"))
+            and ("submit_tool_outputs" in k or k.startswith("POST /threads/runs "))
+        ]
         assert ours == real

@@ -47,11 +47,17 @@ from assistant_bridge.testing import (
 SPEC = AssistantSpec(name="alert-triage", model="gpt-4o-mini", instructions="Triage alerts.")
 # Route names of the same operations on each wire.
 ROUTES = {
-    "assistants": {"first": "threads.create_and_run", "next": "runs.create",
-                   "tools": "runs.submit_tool_outputs"},
-    "responses": {"first": "conversations.create", "next": "responses.create",
-                  "tools": "responses.create"},
-}  # fmt: skip
+    "assistants": {
+        "first": "threads.create_and_run",
+        "next": "runs.create",
+        "tools": "runs.submit_tool_outputs",
+    },
+    "responses": {
+        "first": "conversations.create",
+        "next": "responses.create",
+        "tools": "responses.create",
+    },
+}
 
 
 @pytest.fixture(params=["assistants", "responses"])
@@ -119,8 +125,11 @@ class TestConversation:
 
     def test_tool_handler_round_trip(self, emu: Emulator, transport: Any, api: str) -> None:
         """Function calls answered by a Python function, over real HTTP."""
-        emu.script(RequestTools([("get_host_metrics", {"host": "web-1"})],
-                                then=lambda outs: f"metrics: {outs[0]}"))  # fmt: skip
+        emu.script(
+            RequestTools(
+                [("get_host_metrics", {"host": "web-1"})], then=lambda outs: f"metrics: {outs[0]}"
+            )
+        )
 
         def tools(calls: Sequence[ToolCall]) -> list[ToolOutput]:
             return [ToolOutput(c.id, json.loads(c.arguments)["host"] + " cpu=99%") for c in calls]

@@ -26,15 +26,20 @@ SPEC = AssistantSpec(
     instructions='Triage alerts.\nAnswer with "JSON" only.',
     tools=[
         FileSearch(["vs_123"]),
-        FunctionTool("get_host", "Look up a host", {"type": "object",
-                     "properties": {"host": {"type": "string"}}, "required": ["host"]}),
+        FunctionTool(
+            "get_host",
+            "Look up a host",
+            {"type": "object", "properties": {"host": {"type": "string"}}, "required": ["host"]},
+        ),
         CodeInterpreter(),
     ],
-    response_format=JsonSchemaFormat("verdict", {"type": "object", "properties": {
-        "action": {"type": "string"}}, "required": ["action"]}),
+    response_format=JsonSchemaFormat(
+        "verdict",
+        {"type": "object", "properties": {"action": {"type": "string"}}, "required": ["action"]},
+    ),
     temperature=0.2,
     metadata={"team": "sre"},
-)  # fmt: skip
+)
 
 
 class TestFiles:
@@ -107,13 +112,17 @@ class TestWireShapes:
     def test_from_assistant_json(self) -> None:
         """An exported assistant object becomes an equivalent spec."""
         exported = {
-            "id": "asst_1", "object": "assistant", "name": "alert-triage", "model": "gpt-4o-mini",
-            "instructions": SPEC.instructions, "temperature": 0.2,
+            "id": "asst_1",
+            "object": "assistant",
+            "name": "alert-triage",
+            "model": "gpt-4o-mini",
+            "instructions": SPEC.instructions,
+            "temperature": 0.2,
             "tools": SPEC.assistants_body()["tools"],
             "tool_resources": SPEC.assistants_body()["tool_resources"],
             "response_format": SPEC.assistants_body()["response_format"],
             "metadata": {"team": "sre", "assistant_bridge_spec": "old"},
-        }  # fmt: skip
+        }
         assert AssistantSpec.from_assistant_json(exported) == SPEC
 
 

@@ -275,10 +275,13 @@ class ResponsesTransport:
         current = self.get_run(thread_id, run_id)
         if current.status == RunStatus.REQUIRES_ACTION and current.required_action is not None:
             items = [
-                {"type": "function_call_output", "call_id": c.id,
-                 "output": "cancelled: the caller did not run this tool"}
+                {
+                    "type": "function_call_output",
+                    "call_id": c.id,
+                    "output": "cancelled: the caller did not run this tool",
+                }
                 for c in current.required_action.tool_calls
-            ]  # fmt: skip
+            ]
             self._post(f"/conversations/{thread_id}/items", {"items": items})
             return attrs.evolve(current, status=RunStatus.CANCELLED, required_action=None)
         data = self._post(f"/responses/{run_id}/cancel")

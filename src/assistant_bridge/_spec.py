@@ -144,8 +144,15 @@ class AssistantSpec:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssistantSpec:
         """Build from :meth:`to_dict`'s shape; unknown keys are refused, not dropped."""
-        known = {"name", "model", "instructions", "tools", "response_format", "temperature",
-                 "metadata"}  # fmt: skip
+        known = {
+            "name",
+            "model",
+            "instructions",
+            "tools",
+            "response_format",
+            "temperature",
+            "metadata",
+        }
         unknown = sorted(set(data) - known)
         if unknown:
             msg = f"Unknown AssistantSpec fields {unknown}; known fields are {sorted(known)}."
@@ -286,9 +293,14 @@ class AssistantSpec:
         if self.temperature is not None:
             body["temperature"] = self.temperature
         if isinstance(self.response_format, JsonSchemaFormat):
-            body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": self.response_format.name, "schema": dict(self.response_format.schema),
-                "strict": self.response_format.strict}}  # fmt: skip
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": self.response_format.name,
+                    "schema": dict(self.response_format.schema),
+                    "strict": self.response_format.strict,
+                },
+            }
         else:
             body["response_format"] = {"type": self.response_format}
         return body
@@ -309,9 +321,12 @@ class AssistantSpec:
                     container["file_ids"] = list(tool.file_ids)
                 tools.append({"type": "code_interpreter", "container": container})
         if isinstance(self.response_format, JsonSchemaFormat):
-            fmt: dict[str, Any] = {"type": "json_schema", "name": self.response_format.name,
-                                   "schema": dict(self.response_format.schema),
-                                   "strict": self.response_format.strict}  # fmt: skip
+            fmt: dict[str, Any] = {
+                "type": "json_schema",
+                "name": self.response_format.name,
+                "schema": dict(self.response_format.schema),
+                "strict": self.response_format.strict,
+            }
         else:
             fmt = {"type": self.response_format}
         body: dict[str, Any] = {"model": self.model, "text": {"format": fmt}}

@@ -99,7 +99,7 @@ class ResponseRecord:
             "text": {
                 "format": (body.get("text") or {}).get("format") or {"type": "text"},
                 "verbosity": "medium",
-            },  # fmt: skip
+            },
             "tool_choice": "auto",
             "tool_usage": {"web_search": {"num_requests": 0}},
             "tools": body.get("tools") or [],
@@ -165,19 +165,33 @@ class ResponsesRoutes:
         if kind == "message":
             role = raw.get("role", "user")
             if role not in ("user", "assistant", "system", "developer"):
-                raise ApiError(400, f"Invalid value: '{role}'. Supported values are: 'user', "
-                               "'assistant', 'system', and 'developer'.", param="role")  # fmt: skip
+                raise ApiError(
+                    400,
+                    f"Invalid value: '{role}'. Supported values are: 'user', "
+                    "'assistant', 'system', and 'developer'.",
+                    param="role",
+                )
             content = raw.get("content")
             parts = (
                 [{"type": "input_text", "text": content}]
                 if isinstance(content, str)
                 else [dict(p) for p in content or ()]
             )
-            return {"id": new_id("msg_", 48).lower(), "type": "message", "status": "completed",
-                    "content": parts, "role": role}  # fmt: skip
+            return {
+                "id": new_id("msg_", 48).lower(),
+                "type": "message",
+                "status": "completed",
+                "content": parts,
+                "role": role,
+            }
         if kind == "function_call_output":
-            return {"id": new_id("fco_", 48).lower(), "type": kind, "status": "completed",
-                    "call_id": raw.get("call_id"), "output": raw.get("output", "")}  # fmt: skip
+            return {
+                "id": new_id("fco_", 48).lower(),
+                "type": kind,
+                "status": "completed",
+                "call_id": raw.get("call_id"),
+                "output": raw.get("output", ""),
+            }
         return {"id": new_id("item_", 48).lower(), **dict(raw)}
 
     def _conversations_create(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -219,8 +233,13 @@ class ResponsesRoutes:
             if item["type"] == "function_call_output":
                 self.pending_calls.pop(str(item.get("call_id")), None)  # answered by hand
         record.items += items
-        return {"object": "list", "data": items, "first_id": items[0]["id"] if items else None,
-                "last_id": items[-1]["id"] if items else None, "has_more": False}  # fmt: skip
+        return {
+            "object": "list",
+            "data": items,
+            "first_id": items[0]["id"] if items else None,
+            "last_id": items[-1]["id"] if items else None,
+            "has_more": False,
+        }
 
     # -- responses ---------------------------------------------------------------------------
     def _response(self, response_id: str) -> ResponseRecord:
@@ -261,12 +280,18 @@ class ResponsesRoutes:
         )
         if record is not None:
             self._advance_conversation(record.id)
-            answered = {i.get("call_id") for i in record.items + items
-                        if i.get("type") == "function_call_output"}  # fmt: skip
+            answered = {
+                i.get("call_id")
+                for i in record.items + items
+                if i.get("type") == "function_call_output"
+            }
             for item in record.items:
                 if item.get("type") == "function_call" and item.get("call_id") not in answered:
-                    raise ApiError(400, f"No tool output found for function call "
-                                   f"{item.get('call_id')}.", param="input")  # fmt: skip
+                    raise ApiError(
+                        400,
+                        f"No tool output found for function call {item.get('call_id')}.",
+                        param="input",
+                    )
         history = (record.items if record else []) + items
         outputs = [i for i in items if i["type"] == "function_call_output"]
         outcome = self._continue(outputs) if outputs else None
@@ -274,13 +299,16 @@ class ResponsesRoutes:
         if outcome is None:
             ctx = RunContext(
                 prompt=user_texts[-1] if user_texts else "",
-                history=tuple((str(i.get("role")), _text_of(i)) for i in history[:-1]
-                              if i.get("type") == "message"),
+                history=tuple(
+                    (str(i.get("role")), _text_of(i))
+                    for i in history[:-1]
+                    if i.get("type") == "message"
+                ),
                 files=self._files_for(body),
                 instructions=body.get("instructions"),
                 run_id="",
                 thread_id=str(conversation_id or ""),
-            )  # fmt: skip
+            )
             outcome = self._behaviour_for(str(conversation_id or ""), "").outcome(ctx)
         if record is not None:
             record.items += items
@@ -301,8 +329,11 @@ class ResponsesRoutes:
             while response.status not in FINAL:
                 self._step_response(response, force=True)
         if body.get("stream"):
-            return Response(200, {"content-type": "text/event-stream; charset=utf-8"},
-                            stream=self._response_stream(response, -1))  # fmt: skip
+            return Response(
+                200,
+                {"content-type": "text/event-stream; charset=utf-8"},
+                stream=self._response_stream(response, -1),
+            )
         return response.to_json()
 
     def _continue(self, outputs: Sequence[Mapping[str, Any]]) -> Outcome | None:
@@ -317,8 +348,11 @@ class ResponsesRoutes:
         response = self._response(response_id)
         if (request.query.get("stream") or ["false"])[0].lower() == "true":
             after = int((request.query.get("starting_after") or ["-1"])[0])
-            return Response(200, {"content-type": "text/event-stream; charset=utf-8"},
-                            stream=self._response_stream(response, after))  # fmt: skip
+            return Response(
+                200,
+                {"content-type": "text/event-stream; charset=utf-8"},
+                stream=self._response_stream(response, after),
+            )
         return response.to_json()
 
     def _responses_cancel(self, response_id: str, **_: Any) -> dict[str, Any]:
@@ -372,9 +406,14 @@ class ResponsesRoutes:
         if outcome.kind == "tools":
             for name, arguments in outcome.tool_calls:
                 call_id = new_id("call_")
-                item = {"id": new_id("fc_", 48).lower(), "type": "function_call",
-                        "status": "completed", "arguments": arguments, "call_id": call_id,
-                        "name": name}  # fmt: skip
+                item = {
+                    "id": new_id("fc_", 48).lower(),
+                    "type": "function_call",
+                    "status": "completed",
+                    "arguments": arguments,
+                    "call_id": call_id,
+                    "name": name,
+                }
                 response.output.append(item)
                 assert outcome.then is not None
                 self.pending_calls[call_id] = (outcome.then, response.id)
@@ -391,8 +430,10 @@ class ResponsesRoutes:
             response.error = {"code": outcome.code, "message": outcome.message}
         elif outcome.kind == "expire":
             response.status = "failed"
-            response.error = {"code": "server_error",
-                              "message": "The response expired before it finished."}  # fmt: skip
+            response.error = {
+                "code": "server_error",
+                "message": "The response expired before it finished.",
+            }
         if response.conversation_id in self.conversations:
             self.conversations[response.conversation_id].items += [dict(i) for i in response.output]
 
@@ -407,22 +448,37 @@ class ResponsesRoutes:
                 text = text[:position] + text[position + len(marker) :]
             filename = _MARKER.sub("", marker)
             filename = marker.split("†", 1)[-1].rstrip("】") if "†" in marker else filename
-            annotations.append({
-                "type": "file_citation",
-                "file_id": (note.get("file_citation") or {}).get("file_id"),
-                "filename": filename,
-                "index": max(position, 0),
-            })  # fmt: skip
-        return {"id": new_id("msg_", 48).lower(), "type": "message", "status": "completed",
-                "content": [{"type": "output_text", "annotations": annotations, "logprobs": [],
-                             "text": text}], "role": "assistant"}  # fmt: skip
+            annotations.append(
+                {
+                    "type": "file_citation",
+                    "file_id": (note.get("file_citation") or {}).get("file_id"),
+                    "filename": filename,
+                    "index": max(position, 0),
+                }
+            )
+        return {
+            "id": new_id("msg_", 48).lower(),
+            "type": "message",
+            "status": "completed",
+            "content": [
+                {"type": "output_text", "annotations": annotations, "logprobs": [], "text": text}
+            ],
+            "role": "assistant",
+        }
 
     # -- streams -----------------------------------------------------------------------------
     def _response_events(self, response: ResponseRecord) -> list[tuple[str, dict[str, Any]]]:
         """Every event of the response so far, numbered from 0."""
         snapshot = response.to_json()
-        opened = {**snapshot, "status": "queued", "output": [], "usage": None,
-                  "completed_at": None, "error": None, "incomplete_details": None}  # fmt: skip
+        opened = {
+            **snapshot,
+            "status": "queued",
+            "output": [],
+            "usage": None,
+            "completed_at": None,
+            "error": None,
+            "incomplete_details": None,
+        }
         events: list[tuple[str, dict[str, Any]]] = [
             ("response.created", {"response": opened}),
             ("response.queued", {"response": opened}),
@@ -439,33 +495,52 @@ class ResponsesRoutes:
 
     @staticmethod
     def _numbered(events: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
-        return [(name, {"type": name, "sequence_number": n, **data})
-                for n, (name, data) in enumerate(events)]  # fmt: skip
+        return [
+            (name, {"type": name, "sequence_number": n, **data})
+            for n, (name, data) in enumerate(events)
+        ]
 
     @staticmethod
-    def _item_events(index: int, item: dict[str, Any],
-                     delay: float) -> list[tuple[str, dict[str, Any]]]:  # fmt: skip
+    def _item_events(
+        index: int, item: dict[str, Any], delay: float
+    ) -> list[tuple[str, dict[str, Any]]]:
         events: list[tuple[str, dict[str, Any]]] = []
         if item["type"] == "message":
             part = item["content"][0]
             opened = {**item, "status": "in_progress", "content": []}
             events.append(("response.output_item.added", {"item": opened, "output_index": index}))
             where = {"item_id": item["id"], "output_index": index, "content_index": 0}
-            events.append(("response.content_part.added",
-                           {**where, "part": {**part, "text": "", "annotations": []}}))  # fmt: skip
+            events.append(
+                (
+                    "response.content_part.added",
+                    {**where, "part": {**part, "text": "", "annotations": []}},
+                )
+            )
             for piece in chunks_of(part["text"]):
-                events.append(("response.output_text.delta",
-                               {**where, "delta": piece, "logprobs": [], "_delay": delay}))  # fmt: skip
-            events.append(("response.output_text.done",
-                           {**where, "text": part["text"], "logprobs": []}))  # fmt: skip
+                events.append(
+                    (
+                        "response.output_text.delta",
+                        {**where, "delta": piece, "logprobs": [], "_delay": delay},
+                    )
+                )
+            events.append(
+                ("response.output_text.done", {**where, "text": part["text"], "logprobs": []})
+            )
             events.append(("response.content_part.done", {**where, "part": part}))
         else:
             opened = {**item, "status": "in_progress", "arguments": ""}
             events.append(("response.output_item.added", {"item": opened, "output_index": index}))
             if item["type"] == "function_call":
-                events.append(("response.function_call_arguments.done",
-                               {"item_id": item["id"], "output_index": index,
-                                "arguments": item["arguments"]}))  # fmt: skip
+                events.append(
+                    (
+                        "response.function_call_arguments.done",
+                        {
+                            "item_id": item["id"],
+                            "output_index": index,
+                            "arguments": item["arguments"],
+                        },
+                    )
+                )
         events.append(("response.output_item.done", {"item": item, "output_index": index}))
         return events
 
