@@ -96,3 +96,53 @@ class TestEmulatorCommand:
         finally:
             proc.send_signal(2)
             assert proc.wait(timeout=10) == 0
+
+
+class TestSpecCommand:
+    def test_from_exported_json(self, tmp_path: object) -> None:
+        """An exported assistant object becomes a spec file that loads back."""
+        from pathlib import Path
+
+        from assistant_bridge import AssistantSpec, FileSearch
+
+        folder = Path(str(tmp_path))
+        exported = {
+            "id": "asst_1", "object": "assistant", "name": "alert-triage", "model": "gpt-4o",
+            "instructions": "Triage.", "tools": [{"type": "file_search"}],
+            "tool_resources": {"file_search": {"vector_store_ids": ["vs_1"]}},
+            "response_format": {"type": "json_object"}, "metadata": {},
+        }  # fmt: skip
+        (folder / "assistant.json").write_text(json.dumps(exported))
+        out = io.StringIO()
+        code = _cli.main(
+            ["spec", "--from-json", str(folder / "assistant.json"), "-o", str(folder / "t.toml")],
+            out=out,
+        )
+        assert code == 0
+        spec = AssistantSpec.load(folder / "t.toml")
+        assert spec.tools == (FileSearch(("vs_1",)),)
+        assert spec.response_format == "json_object"
+        assert "alert-triage" in out.getvalue()
+
+    def test_fetch_by_id(
+        self, monkeypatch: pytest.MonkeyPatch, assistant_emulator: object, tmp_path: object
+    ) -> None:
+        """--assistant-id fetches the object from a compatible server."""
+        from pathlib import Path
+
+        from assistant_bridge import AssistantSpec
+        from assistant_bridge.testing import Emulator
+
+        assert isinstance(assistant_emulator, Emulator)
+        assistant_id = assistant_emulator.create_assistant(name="x", instructions="Be brief.")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-emulator")
+        monkeypatch.setenv("OPENAI_BASE_URL", assistant_emulator.base_url)
+        target = Path(str(tmp_path)) / "x.json"
+        assert _cli.main(["spec", "--assistant-id", assistant_id, "-o", str(target)]) == 0
+        assert AssistantSpec.load(target).instructions == "Be brief."
+
+    def test_bad_input_file(self, tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
+        """A missing file is a clear error and exit 1."""
+        code = _cli.main(["spec", "--from-json", f"{tmp_path}/missing.json", "-o", "x.toml"])
+        assert code == 1
+        assert "Cannot read assistant JSON" in capsys.readouterr().err

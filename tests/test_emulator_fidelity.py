@@ -247,6 +247,15 @@ class TestStreams:
         real = self._real("openai__openai-dotnet__StreamingRunWorks")
         assert self._ours(emulated, "POST /threads/thread_") == real
 
+    def test_background_response_stream_and_resume(
+        self, emulated: tuple[Objects, dict[str, list[str]]]
+    ) -> None:
+        """A background response streams, and resumes after event 1, like the real one."""
+        _, streams = real_payloads()
+        real = [_collapse(s) for k, s in streams.items() if "CanStreamBackgroundResponses" in k]
+        ours = [_collapse(s) for k, s in emulated[1].items() if "/responses" in k]
+        assert ours == real
+
     def test_tool_call_streams(self, emulated: tuple[Objects, dict[str, list[str]]]) -> None:
         """create-and-run up to requires_action, then the submit stream, as recorded."""
         _, streams = real_payloads()

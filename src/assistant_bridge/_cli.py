@@ -12,7 +12,8 @@ from typing import TextIO
 from ._openai_transport import OpenAITransport
 from ._parsers import JsonParser, TextParser
 from ._session import ThreadSession
-from .exceptions import AssistantBridgeError
+from ._spec import AssistantSpec
+from .exceptions import AssistantBridgeError, ConfigurationError
 
 
 def run_ask(args: argparse.Namespace, out: TextIO) -> int:
@@ -27,6 +28,26 @@ def run_ask(args: argparse.Namespace, out: TextIO) -> int:
     )
     reply = session.ask(args.prompt)
     out.write(json.dumps(reply.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+def run_spec(args: argparse.Namespace, out: TextIO) -> int:
+    """Turn an assistant object (a JSON file, or fetched by id) into a spec file."""
+    if args.from_json:
+        try:
+            with open(args.from_json, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError) as exc:
+            msg = f"Cannot read assistant JSON from {args.from_json}: {exc}"
+            raise ConfigurationError(msg) from None
+        if isinstance(data, dict) and data.get("object") == "list":
+            data = (data.get("data") or [{}])[0]
+    else:
+        with OpenAITransport.from_env() as transport:
+            data = dict(transport.get_assistant(args.assistant_id).raw)
+    spec = AssistantSpec.from_assistant_json(data)
+    spec.save(args.output)
+    out.write(f"wrote {args.output}: {spec.name!r} on {spec.model}, {len(spec.tools)} tool(s)\n")
     return 0
 
 
@@ -61,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     emulator.add_argument(
         "--api-key", default="sk-emulator", help="bearer key clients must send ('' accepts any)"
     )
+    spec = sub.add_parser(
+        "spec", help="turn an assistant object into a spec file (.toml or .json) to keep in code"
+    )
+    source = spec.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-json", help="an assistant object as exported, or the API's list")
+    source.add_argument("--assistant-id", help="fetch it from the server (OPENAI_* variables)")
+    spec.add_argument("-o", "--output", required=True, help="the spec file to write")
     ask = sub.add_parser(
         "ask", help="ask an assistant once (reads OPENAI_API_KEY, OPENAI_BASE_URL)"
     )
@@ -83,6 +111,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return run_demo(stream, os.environ)
         if args.command == "emulator":
             return run_emulator(args, stream)
+        if args.command == "spec":
+            return run_spec(args, stream)
         return run_ask(args, stream)
     except AssistantBridgeError as exc:
         print(f"assistant-bridge: {type(exc).__name__}: {exc}", file=sys.stderr)
