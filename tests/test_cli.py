@@ -107,11 +107,16 @@ class TestSpecCommand:
 
         folder = Path(str(tmp_path))
         exported = {
-            "id": "asst_1", "object": "assistant", "name": "alert-triage", "model": "gpt-4o",
-            "instructions": "Triage.", "tools": [{"type": "file_search"}],
+            "id": "asst_1",
+            "object": "assistant",
+            "name": "alert-triage",
+            "model": "gpt-4o",
+            "instructions": "Triage.",
+            "tools": [{"type": "file_search"}],
             "tool_resources": {"file_search": {"vector_store_ids": ["vs_1"]}},
-            "response_format": {"type": "json_object"}, "metadata": {},
-        }  # fmt: skip
+            "response_format": {"type": "json_object"},
+            "metadata": {},
+        }
         (folder / "assistant.json").write_text(json.dumps(exported))
         out = io.StringIO()
         code = _cli.main(
@@ -146,3 +151,31 @@ class TestSpecCommand:
         code = _cli.main(["spec", "--from-json", f"{tmp_path}/missing.json", "-o", "x.toml"])
         assert code == 1
         assert "Cannot read assistant JSON" in capsys.readouterr().err
+
+
+class TestAskWithSpec:
+    @pytest.mark.parametrize("api", ["assistants", "responses"])
+    def test_ask_with_a_spec_file_on_either_api(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        assistant_emulator: object,
+        tmp_path: object,
+        api: str,
+    ) -> None:
+        """--spec works on both wires; --api picks the wire."""
+        from pathlib import Path
+
+        from assistant_bridge import AssistantSpec
+        from assistant_bridge.testing import Emulator, SayText
+
+        assert isinstance(assistant_emulator, Emulator)
+        assistant_emulator.script(SayText("hello from the spec"))
+        path = Path(str(tmp_path)) / "triage.toml"
+        AssistantSpec(name="triage", model="gpt-4o-mini").save(path)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-emulator")
+        monkeypatch.setenv("OPENAI_BASE_URL", assistant_emulator.base_url)
+        out = io.StringIO()
+        assert _cli.main(["ask", "hi", "--spec", str(path), "--api", api], out=out) == 0
+        reply = json.loads(out.getvalue())
+        assert reply["response"] == "hello from the spec"
+        assert reply["thread_id"].startswith("conv_" if api == "responses" else "thread_")

@@ -11,17 +11,22 @@ from typing import TextIO
 
 from ._openai_transport import OpenAITransport
 from ._parsers import JsonParser, TextParser
+from ._responses_transport import ResponsesTransport
 from ._session import ThreadSession
 from ._spec import AssistantSpec
+from ._transport import Transport
 from .exceptions import AssistantBridgeError, ConfigurationError
 
 
 def run_ask(args: argparse.Namespace, out: TextIO) -> int:
     """Ask once and print the reply as the seed's JSON."""
-    transport = OpenAITransport.from_env()
+    transport: Transport = (
+        ResponsesTransport.from_env() if args.api == "responses" else OpenAITransport.from_env()
+    )
     session = ThreadSession(
         transport,
         args.assistant_id,
+        assistant=AssistantSpec.load(args.spec) if args.spec else None,
         thread_id=args.thread_id,
         parser=JsonParser(strict=False) if args.json else TextParser(),
         timeout=args.timeout,
@@ -93,7 +98,12 @@ def _parser() -> argparse.ArgumentParser:
         "ask", help="ask an assistant once (reads OPENAI_API_KEY, OPENAI_BASE_URL)"
     )
     ask.add_argument("prompt")
-    ask.add_argument("--assistant-id", required=True)
+    who = ask.add_mutually_exclusive_group(required=True)
+    who.add_argument("--assistant-id", help="an assistant object (Assistants API)")
+    who.add_argument("--spec", help="an AssistantSpec file (.toml or .json), for either API")
+    ask.add_argument(
+        "--api", choices=["assistants", "responses"], default="assistants", help="which wire"
+    )
     ask.add_argument("--thread-id", default=None, help="continue this thread")
     ask.add_argument("--json", action="store_true", help="parse the reply as JSON when it is")
     ask.add_argument("--timeout", type=float, default=60.0)
