@@ -25,6 +25,20 @@ class TestDemo:
         assert text.count("uploaded ") == 5
         assert '"action": "escalate"' in text
         assert "cites 【4:" in text
+        self._common(text)
+
+    def test_demo_over_the_responses_api(self) -> None:
+        """The same scenario over Responses + Conversations."""
+        out = io.StringIO()
+        assert _cli.main(["demo", "--api", "responses"], out=out) == 0
+        text = out.getvalue()
+        assert "over the responses API" in text
+        assert "thread conv_" in text
+        assert "cites cpu-saturation.md" in text
+        self._common(text)
+
+    @staticmethod
+    def _common(text: str) -> None:
         assert "follow-up on the same thread: True" in text
         assert "(its own: True)" in text
         assert "disk-full.md" in text

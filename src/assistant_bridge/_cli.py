@@ -78,8 +78,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="assistant-bridge", description="Ask OpenAI assistants and get parsed replies."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser(
+    demo = sub.add_parser(
         "demo", help="triage sample alerts end to end (on the built-in emulator when no key is set)"
+    )
+    demo.add_argument(
+        "--api", choices=["assistants", "responses"], default="assistants", help="which wire"
     )
     emulator = sub.add_parser("emulator", help="serve the Assistants API emulator on loopback")
     emulator.add_argument("--port", type=int, default=8765)
@@ -118,7 +121,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if args.command == "demo":
             from ._demo import run_demo
 
-            return run_demo(stream, os.environ)
+            return run_demo(stream, os.environ, args.api)
         if args.command == "emulator":
             return run_emulator(args, stream)
         if args.command == "spec":

@@ -1,10 +1,11 @@
 """The seed's alert-triage scenario, end to end: ``assistant-bridge demo``.
 
 Against the built-in emulator (no key, no network) it uploads the bundled sample runbooks to a
-vector store, creates a file-search assistant, triages "Server CPU at 100%" into a JSON
+vector store, defines a file-search assistant in code, triages "Server CPU at 100%" into a JSON
 verdict, asks a follow-up on the same thread while a second alert is triaged in parallel on its
-own thread, and prints each step. With OPENAI_API_KEY and ASSISTANT_BRIDGE_ASSISTANT_ID set, the
-same conversation runs against that assistant.
+own thread, and prints each step, over the Assistants or the Responses API. With
+OPENAI_API_KEY and ASSISTANT_BRIDGE_ASSISTANT_ID (or ASSISTANT_BRIDGE_SPEC, a spec file) set,
+the same conversation runs against the real service.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from typing import Any, TextIO
 
 from ._openai_transport import OpenAITransport
 from ._parsers import JsonParser, TextParser
+from ._responses_transport import ResponsesTransport
 from ._session import ThreadSession
+from ._spec import AssistantSpec, FileSearch
+from ._transport import Transport
 
 ALERT_CPU = "Analyze this alert: Server CPU at 100% on web-1 for 10 minutes"
 ALERT_DISK = "Analyze this alert: Disk /var at 97% on db-2"
@@ -38,8 +42,8 @@ def sample_runbooks() -> dict[str, bytes]:
     }
 
 
-def setup_knowledge_base(client: Any, out: TextIO) -> str:
-    """Upload the runbooks, put them in a vector store, create the assistant; its id."""
+def setup_knowledge_base(client: Any, out: TextIO) -> AssistantSpec:
+    """Upload the runbooks and put them in a vector store; the assistant's spec over it."""
     file_ids = []
     for name, data in sorted(sample_runbooks().items()):
         uploaded = client.files.create(file=(name, data), purpose="assistants")
@@ -49,46 +53,56 @@ def setup_knowledge_base(client: Any, out: TextIO) -> str:
     stores = getattr(client, "vector_stores", None) or client.beta.vector_stores
     store = stores.create(name="runbooks", file_ids=file_ids)
     out.write(f"  vector store {store.id} with {len(file_ids)} files\n")
-    assistant = client.beta.assistants.create(
-        model="gpt-4o-mini",
+    return AssistantSpec(
         name="alert-triage",
+        model="gpt-4o-mini",
         instructions=INSTRUCTIONS,
-        tools=[{"type": "file_search"}],
-        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+        tools=[FileSearch([store.id])],
     )
-    out.write(f"  assistant {assistant.id} (file_search over {store.id})\n")
-    return str(assistant.id)
 
 
 @contextlib.contextmanager
-def _target(env: Mapping[str, str], out: TextIO) -> Iterator[tuple[OpenAITransport, str]]:
+def _target(
+    env: Mapping[str, str], api: str, out: TextIO
+) -> Iterator[tuple[Transport, dict[str, Any]]]:
+    """A transport and how to name the assistant: a key's real API, else the emulator."""
     assistant_id = env.get("ASSISTANT_BRIDGE_ASSISTANT_ID", "")
-    if env.get("OPENAI_API_KEY") and assistant_id:
-        transport = OpenAITransport.from_env(env)
-        out.write(f"Using {transport!r} with assistant {assistant_id}.\n")
-        yield transport, assistant_id
+    if env.get("OPENAI_API_KEY") and (assistant_id or env.get("ASSISTANT_BRIDGE_SPEC")):
+        transport: Transport = (
+            ResponsesTransport.from_env(env)
+            if api == "responses"
+            else OpenAITransport.from_env(env)
+        )
+        who: dict[str, Any] = (
+            {"assistant": AssistantSpec.load(env["ASSISTANT_BRIDGE_SPEC"])}
+            if env.get("ASSISTANT_BRIDGE_SPEC")
+            else {"assistant_id": assistant_id}
+        )
+        out.write(f"Using {transport!r} with {next(iter(who.values()))!r}.\n")
+        yield transport, who
         return
     from ._emulator import Emulator
 
     out.write(
-        "No OPENAI_API_KEY and ASSISTANT_BRIDGE_ASSISTANT_ID set: running against the built-in "
-        "emulator on loopback.\n"
+        "No OPENAI_API_KEY (with ASSISTANT_BRIDGE_ASSISTANT_ID or ASSISTANT_BRIDGE_SPEC) set: "
+        f"running against the built-in emulator on loopback, over the {api} API.\n"
     )
     with Emulator() as emulator:
         out.write(f"\n== 0. Knowledge base on {emulator.base_url}\n")
         client = emulator.client()
         try:
-            assistant_id = setup_knowledge_base(client, out)
+            spec = setup_knowledge_base(client, out)
         finally:
             client.close()
-        with emulator.transport() as transport:
-            yield transport, assistant_id
+        out.write(f"  assistant spec {spec.name!r}: file_search over {spec.tools[0]}\n")
+        with emulator.transport(api) as transport:
+            yield transport, {"assistant": spec}
 
 
-def run_demo(out: TextIO, environ: Mapping[str, str]) -> int:
+def run_demo(out: TextIO, environ: Mapping[str, str], api: str = "assistants") -> int:
     """Print the scenario step by step; 0 on success."""
-    with _target(environ, out) as (transport, assistant_id):
-        session = ThreadSession(transport, assistant_id, parser=JsonParser(), timeout=120)
+    with _target(environ, api, out) as (transport, who):
+        session = ThreadSession(transport, parser=JsonParser(), timeout=120, **who)
         out.write(f"\n== 1. Triage: {ALERT_CPU!r}\n")
         first = session.ask(ALERT_CPU)
         out.write(f"thread {first.thread_id}, run {first.run_id}\n")
@@ -102,7 +116,7 @@ def run_demo(out: TextIO, environ: Mapping[str, str]) -> int:
             f"\n== 2. In parallel: a follow-up on {first.thread_id}, and {ALERT_DISK!r} "
             "on a thread of its own\n"
         )
-        other = ThreadSession(transport, assistant_id, parser=JsonParser(), timeout=120)
+        other = ThreadSession(transport, parser=JsonParser(), timeout=120, **who)
         with ThreadPoolExecutor(max_workers=2) as pool:
             follow_job = pool.submit(session.ask, FOLLOW_UP, parser=TextParser())
             second_job = pool.submit(other.ask, ALERT_DISK)
