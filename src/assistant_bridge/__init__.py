@@ -47,6 +47,7 @@ from ._state import (
     run_failed,
     unexpected_status,
 )
+from ._tools import RegisteredTool, ToolRegistry
 from ._transport import RunRequest, Transport
 from ._version import __version__
 from .exceptions import AssistantBridgeError
@@ -80,6 +81,7 @@ __all__ = [
     "PollPolicy",
     "RaiseError",
     "Reply",
+    "RegisteredTool",
     "RequiredAction",
     "ResponsesTransport",
     "Run",
@@ -95,6 +97,7 @@ __all__ = [
     "ToolCall",
     "ToolHandler",
     "ToolOutput",
+    "ToolRegistry",
     "Transport",
     "UnknownContent",
     "Usage",

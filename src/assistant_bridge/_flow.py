@@ -46,7 +46,9 @@ from ._transport import RunRequest
 from .exceptions import (
     ActionRequiredError,
     AssistantBridgeError,
+    BadRequestError,
     ParseError,
+    RunExpiredError,
     RunIncompleteError,
     RunTimeoutError,
     TransportError,
@@ -147,7 +149,7 @@ def wait_flow(
             if isinstance(handler, HandleRequiredAction):
                 if settings.tool_handler is None or tool_rounds >= settings.max_tool_rounds:
                     yield from _refuse_action(run, settings, tool_rounds)
-                run = yield from _answer_tools(run, settings.tool_handler, request)
+                run = yield from _answer_tools(run, settings, request)
                 tool_rounds += 1
                 attempt = 0
                 continue
@@ -226,9 +228,11 @@ def _collect_messages(run: Run) -> Flow[tuple[Message, ...]]:
     return tuple(m for m in collected if m.run_id == run.id)
 
 
-def _answer_tools(run: Run, handler: ToolHandler | None, request: RunRequest | None) -> Flow[Run]:
+def _answer_tools(run: Run, settings: WaitSettings, request: RunRequest | None) -> Flow[Run]:
+    handler = settings.tool_handler
     assert handler is not None
     calls = run.required_action.tool_calls if run.required_action else ()
+    began = settings.clock()
     outputs = yield from perform(CallTools(handler, calls))
     ids = {c.id for c in calls}
     answered = {o.tool_call_id for o in outputs}
@@ -241,7 +245,22 @@ def _answer_tools(run: Run, handler: ToolHandler | None, request: RunRequest | N
             f"missing: {missing}, not asked for: {unknown}."
         )
         raise TypeError(msg)
-    return (yield from perform(SubmitToolOutputs(run.thread_id, run.id, tuple(outputs), request)))
+    submit = SubmitToolOutputs(run.thread_id, run.id, tuple(outputs), request)
+    try:
+        return (yield from perform(submit))
+    except BadRequestError:
+        latest = yield from perform(GetRun(run.thread_id, run.id))
+        if latest.status != RunStatus.EXPIRED:
+            raise
+        took = settings.clock() - began
+        msg = (
+            f"Run {run.id} on thread {run.thread_id} expired while the tools ran: they took "
+            f"{took:.1f}s, longer than the run allows. Make the tools faster, or give them a "
+            "timeout (ToolRegistry(timeout=...)) so their errors reach the model in time."
+        )
+        raise RunExpiredError(
+            msg, thread_id=run.thread_id, run_id=run.id, status="expired"
+        ) from None
 
 
 def _refuse_action(run: Run, settings: WaitSettings, rounds: int) -> Flow[None]:

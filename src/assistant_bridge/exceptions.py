@@ -19,6 +19,7 @@
     │   ├── RunTimeoutError         our deadline passed; the run was cancelled
     │   ├── ActionRequiredError     the run wants tool outputs and nobody can give them
     │   └── UnexpectedStatusError   a status the state table cannot handle
+    ├── ToolError                   a registered tool failed (with on_error="raise")
     └── ParseError                  the reply text is not what the parser expects
         └── SchemaValidationError   the JSON does not match the schema, at ``path``
 
@@ -55,6 +56,7 @@ __all__ = [
     "RunTimeoutError",
     "ActionRequiredError",
     "UnexpectedStatusError",
+    "ToolError",
     "ParseError",
     "SchemaValidationError",
 ]
@@ -253,6 +255,16 @@ class ActionRequiredError(RunError):
 
 class UnexpectedStatusError(RunError):
     """The run reached a status the state table was told to refuse."""
+
+
+class ToolError(AssistantBridgeError):
+    """A tool call could not be answered: unknown tool, bad arguments, raised or timed out."""
+
+    def __init__(self, message: str, *, tool: str, call_id: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.tool = tool
+        self.call_id = call_id
 
 
 class ParseError(AssistantBridgeError, ValueError):
