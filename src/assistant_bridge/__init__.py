@@ -25,12 +25,12 @@ from ._models import (
     UnknownContent,
     Usage,
 )
-from ._openai_transport import OpenAITransport, map_openai_errors
+from ._openai_transport import AsyncOpenAITransport, OpenAITransport, map_openai_errors
 from ._ops import ToolHandler
 from ._parsers import JsonParser, Parser, SchemaParser, TextParser
 from ._polling import AdaptivePolling, FixedInterval, PollPolicy
 from ._reply import Reply
-from ._responses_transport import ResponsesTransport
+from ._responses_transport import AsyncResponsesTransport, ResponsesTransport
 from ._session import ThreadSession
 from ._spec import AssistantSpec, CodeInterpreter, FileSearch, FunctionTool, JsonSchemaFormat, Tool
 from ._state import (
@@ -56,6 +56,8 @@ __all__ = [
     "ACTIVE_STATUSES",
     "DEFAULT_TABLE",
     "AdaptivePolling",
+    "AsyncOpenAITransport",
+    "AsyncResponsesTransport",
     "Assistant",
     "AssistantBridgeError",
     "AssistantSpec",

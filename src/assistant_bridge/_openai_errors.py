@@ -1,0 +1,192 @@
+"""The one boundary with ``openai``: building clients and translating their exceptions.
+
+Every ``openai`` exception is turned into ours in :func:`map_openai_errors`, keeping status
+code, request id and error code, never the key. Clients are built by :func:`build_client`,
+which refuses to build one without a key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import openai
+
+from ._redact import redact
+from .exceptions import (
+    ActiveRunError,
+    APIConnectionError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+
+__all__ = ["build_client", "env_settings", "map_openai_errors"]
+
+# The Assistants API is deprecated upstream in favour of Responses; this transport targets it
+# (and compatible servers) on purpose, so the SDK's per-call notice is noise for our users.
+# The filter matches only those notices, raised from openai's modules or ours.
+warnings.filterwarnings(
+    "ignore",
+    message=r"(deprecated|The Assistants API is deprecated)",
+    category=DeprecationWarning,
+    module=r"(openai|assistant_bridge)\.",
+)
+
+_ACTIVE_RUN = re.compile(
+    r"(?:(thread_[A-Za-z0-9]+) already has an active run (run_[A-Za-z0-9]+))"
+    r"|(?:to (thread_[A-Za-z0-9]+) while a run (run_[A-Za-z0-9]+) is active)"
+)
+
+_ADVICE = {
+    AuthenticationError: "check OPENAI_API_KEY (and OPENAI_ORG_ID) and the key's permissions",
+    NotFoundError: "check the assistant, thread and run ids and the base URL",
+    BadRequestError: "fix the request as the server's message says",
+    ConflictError: "fetch the resource again and retry",
+    RateLimitError: "wait and retry, or check the account's quota",
+    ServerError: "the service failed; retry later",
+}
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return max(0.0, float(value) / scale)
+            except ValueError:
+                continue
+    return None
+
+
+def _status_error(exc: openai.APIStatusError, secrets: Sequence[str | None]) -> TransportError:
+    status = exc.status_code
+    body = exc.body if isinstance(exc.body, Mapping) else {}
+    if isinstance(body.get("error"), Mapping):
+        body = body["error"]
+    server_text = redact(str(body.get("message") or exc.message), secrets)
+    code = body.get("code")
+    param = body.get("param")
+    kwargs: dict[str, Any] = {
+        "status_code": status,
+        "request_id": getattr(exc, "request_id", None),
+        "code": str(code) if code is not None else None,
+        "param": str(param) if param is not None else None,
+    }
+    active = _ACTIVE_RUN.search(server_text) if status == 400 else None
+    if active:
+        thread_id = active.group(1) or active.group(3)
+        run_id = active.group(2) or active.group(4)
+        msg = (
+            f"The server refused the request: {server_text} Wait for run {run_id} to finish, "
+            "or cancel it, before asking again on this thread."
+        )
+        return ActiveRunError(msg, thread_id=thread_id, run_id=run_id, **kwargs)
+    cls: type[TransportError]
+    if status in (401, 403):
+        cls = AuthenticationError
+    elif status == 404:
+        cls = NotFoundError
+    elif status == 409:
+        cls = ConflictError
+    elif status == 429:
+        cls = RateLimitError
+        kwargs["retry_after"] = _retry_after(exc.response.headers)
+    elif status >= 500:
+        cls = ServerError
+    else:
+        cls = BadRequestError
+    msg = f"The server answered {status}: {server_text} ({_ADVICE[cls]})."
+    return cls(msg, **kwargs)
+
+
+@contextlib.contextmanager
+def map_openai_errors(secrets: Sequence[str | None] = ()) -> Iterator[None]:
+    """Translate ``openai`` exceptions raised inside the block into ours.
+
+    The original is not chained (``from None``): its request object carries the key in a
+    header, and tracebacks print chained exceptions. Everything useful is copied over.
+    """
+    try:
+        yield
+    except openai.APIStatusError as exc:
+        raise _status_error(exc, secrets) from None
+    except openai.APITimeoutError:
+        msg = "The request timed out before the server answered; retry, or raise the timeout."
+        raise APIConnectionError(msg) from None
+    except openai.APIConnectionError as exc:
+        cause = redact(repr(exc.__cause__) if exc.__cause__ else str(exc), secrets)
+        msg = (
+            f"Could not reach the server ({cause}); check the network and the base URL, then retry."
+        )
+        raise APIConnectionError(msg) from None
+
+
+def build_client(
+    owner: str,
+    api_key: str | None,
+    organization: str | None,
+    project: str | None,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+) -> openai.OpenAI:
+    """An ``openai.OpenAI`` client, refusing to build one without a key."""
+    if not api_key:
+        msg = f"No API key: pass api_key=... or set OPENAI_API_KEY (use {owner}.from_env())."
+        raise ConfigurationError(msg)
+    return openai.OpenAI(
+        api_key=api_key,
+        organization=organization,
+        project=project,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+    )
+
+
+def build_async_client(
+    owner: str,
+    api_key: str | None,
+    organization: str | None,
+    project: str | None,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+) -> openai.AsyncOpenAI:
+    """An ``openai.AsyncOpenAI`` client, refusing to build one without a key."""
+    if not api_key:
+        msg = f"No API key: pass api_key=... or set OPENAI_API_KEY (use {owner}.from_env())."
+        raise ConfigurationError(msg)
+    return openai.AsyncOpenAI(
+        api_key=api_key,
+        organization=organization,
+        project=project,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+    )
+
+
+def env_settings(owner: str, environ: Mapping[str, str] | None) -> dict[str, Any]:
+    """Key, organization, project and base URL from the OPENAI_* environment variables."""
+    env = os.environ if environ is None else environ
+    api_key = env.get("OPENAI_API_KEY", "").strip()
+    if not api_key:
+        msg = f"OPENAI_API_KEY is not set: export it, or pass api_key=... to {owner}(...)."
+        raise ConfigurationError(msg)
+    return {
+        "api_key": api_key,
+        "organization": env.get("OPENAI_ORG_ID") or None,
+        "project": env.get("OPENAI_PROJECT_ID") or None,
+        "base_url": env.get("OPENAI_BASE_URL") or None,
+    }
