@@ -27,11 +27,12 @@ from ._models import (
 )
 from ._openai_transport import AsyncOpenAITransport, OpenAITransport, map_openai_errors
 from ._ops import ToolHandler
+from ._parallel import aask_many, ask_many
 from ._parsers import JsonParser, Parser, SchemaParser, TextParser
 from ._polling import AdaptivePolling, FixedInterval, PollPolicy
 from ._reply import Reply
 from ._responses_transport import AsyncResponsesTransport, ResponsesTransport
-from ._session import ThreadSession
+from ._session import AsyncThreadSession, ThreadSession
 from ._spec import AssistantSpec, CodeInterpreter, FileSearch, FunctionTool, JsonSchemaFormat, Tool
 from ._state import (
     DEFAULT_TABLE,
@@ -48,7 +49,7 @@ from ._state import (
     unexpected_status,
 )
 from ._tools import RegisteredTool, ToolRegistry
-from ._transport import RunRequest, Transport
+from ._transport import AsyncTransport, RunRequest, Transport
 from ._version import __version__
 from .exceptions import AssistantBridgeError
 
@@ -58,6 +59,8 @@ __all__ = [
     "AdaptivePolling",
     "AsyncOpenAITransport",
     "AsyncResponsesTransport",
+    "AsyncThreadSession",
+    "AsyncTransport",
     "Assistant",
     "AssistantBridgeError",
     "AssistantSpec",
@@ -104,6 +107,8 @@ __all__ = [
     "UnknownContent",
     "Usage",
     "__version__",
+    "aask_many",
+    "ask_many",
     "map_openai_errors",
     "run_cancelled",
     "run_expired",

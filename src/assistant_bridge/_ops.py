@@ -3,19 +3,23 @@
 Session logic (:mod:`._flow`) is a generator that yields these and receives their results; it
 never does I/O itself. A driver (sync today, async later) performs each one: transport
 operations on a transport, sleeps on a sleep function, tool calls on the user's handler. This
-is how one piece of logic serves every driver, as h11 serves every socket library.
+is how one piece of logic serves every driver, as h11 serves every socket library: an
+operation names a transport method and its arguments, which the sync driver calls and the
+async driver awaits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping, Sequence
-from typing import Any, Generic, TypeVar, cast
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import attrs
 
 from ._models import MessagePage, Run, Thread, ToolCall, ToolOutput
 from ._spec import AssistantSpec
-from ._transport import RunRequest, Transport
+from ._transport import AsyncTransport, RunRequest, Transport
 
 T = TypeVar("T")
 
@@ -28,11 +32,26 @@ class Op(Generic[T]):
 
 
 class TransportOp(Op[T]):
-    """An operation a transport performs."""
+    """An operation a transport performs: its method name and arguments.
+
+    The sync driver calls the method; the async driver awaits it. One description serves both.
+    """
+
+    method: ClassVar[str]
+
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Positional and keyword arguments of the transport call."""
+        raise NotImplementedError
 
     def apply(self, transport: Transport) -> T:
-        """Perform the operation on ``transport``."""
-        raise NotImplementedError
+        """Perform the operation on a sync transport."""
+        args, kwargs = self.arguments()
+        return cast(T, getattr(transport, self.method)(*args, **kwargs))
+
+    async def aapply(self, transport: AsyncTransport) -> T:
+        """Perform the operation on an async transport."""
+        args, kwargs = self.arguments()
+        return cast(T, await getattr(transport, self.method)(*args, **kwargs))
 
 
 @attrs.frozen
@@ -55,9 +74,10 @@ class CreateThread(TransportOp[Thread]):
     """Create an empty thread."""
 
     metadata: Mapping[str, str] | None = None
+    method: ClassVar[str] = "create_thread"
 
-    def apply(self, transport: Transport) -> Thread:
-        return transport.create_thread(metadata=self.metadata)
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (), {"metadata": self.metadata}
 
 
 @attrs.frozen
@@ -68,14 +88,11 @@ class StartRun(TransportOp[Run]):
     request: RunRequest
     content: str | None = None
     message_metadata: Mapping[str, str] | None = None
+    method: ClassVar[str] = "start_run"
 
-    def apply(self, transport: Transport) -> Run:
-        return transport.start_run(
-            self.thread_id,
-            self.request,
-            content=self.content,
-            message_metadata=self.message_metadata,
-        )
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        kwargs = {"content": self.content, "message_metadata": self.message_metadata}
+        return (self.thread_id, self.request), kwargs
 
 
 @attrs.frozen
@@ -83,9 +100,10 @@ class ResolveAssistant(TransportOp[str | None]):
     """Turn an AssistantSpec into what the transport runs (an assistant id, or nothing)."""
 
     spec: AssistantSpec
+    method: ClassVar[str] = "resolve_assistant"
 
-    def apply(self, transport: Transport) -> str | None:
-        return transport.resolve_assistant(self.spec)
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.spec,), {}
 
 
 @attrs.frozen
@@ -95,11 +113,10 @@ class CreateThreadAndRun(TransportOp[Run]):
     content: str
     request: RunRequest
     thread_metadata: Mapping[str, str] | None = None
+    method: ClassVar[str] = "create_thread_and_run"
 
-    def apply(self, transport: Transport) -> Run:
-        return transport.create_thread_and_run(
-            self.content, self.request, thread_metadata=self.thread_metadata
-        )
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.content, self.request), {"thread_metadata": self.thread_metadata}
 
 
 @attrs.frozen
@@ -108,9 +125,10 @@ class GetRun(TransportOp[Run]):
 
     thread_id: str
     run_id: str
+    method: ClassVar[str] = "get_run"
 
-    def apply(self, transport: Transport) -> Run:
-        return transport.get_run(self.thread_id, self.run_id)
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.thread_id, self.run_id), {}
 
 
 @attrs.frozen
@@ -119,9 +137,10 @@ class CancelRun(TransportOp[Run]):
 
     thread_id: str
     run_id: str
+    method: ClassVar[str] = "cancel_run"
 
-    def apply(self, transport: Transport) -> Run:
-        return transport.cancel_run(self.thread_id, self.run_id)
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.thread_id, self.run_id), {}
 
 
 @attrs.frozen
@@ -132,11 +151,10 @@ class SubmitToolOutputs(TransportOp[Run]):
     run_id: str
     outputs: tuple[ToolOutput, ...]
     request: RunRequest | None = None
+    method: ClassVar[str] = "submit_tool_outputs"
 
-    def apply(self, transport: Transport) -> Run:
-        return transport.submit_tool_outputs(
-            self.thread_id, self.run_id, self.outputs, request=self.request
-        )
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.thread_id, self.run_id, self.outputs), {"request": self.request}
 
 
 @attrs.frozen
@@ -146,9 +164,10 @@ class ListRunMessages(TransportOp[MessagePage]):
     thread_id: str
     run_id: str
     after: str | None = None
+    method: ClassVar[str] = "list_run_messages"
 
-    def apply(self, transport: Transport) -> MessagePage:
-        return transport.list_run_messages(self.thread_id, self.run_id, after=self.after)
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.thread_id, self.run_id), {"after": self.after}
 
 
 Flow = Generator[Op[Any], Any, T]
@@ -189,4 +208,44 @@ def _perform_sync(op: Op[Any], transport: Transport, sleep: Callable[[float], No
     if isinstance(op, CallTools):
         return tuple(op.handler(op.calls))
     msg = f"the sync driver cannot perform {op!r}"
+    raise TypeError(msg)
+
+
+async def adrive(
+    flow: Flow[T], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+) -> T:
+    """Run a flow to its end, awaiting every operation: the async twin of :func:`drive`.
+
+    When the task is cancelled, the CancelledError is thrown into the flow like any other
+    exception, so the flow cancels its run before the cancellation goes on.
+    """
+    try:
+        op = next(flow)
+        while True:
+            try:
+                result = await _perform_async(op, transport, sleep)
+            except BaseException as exc:  # handed to the flow, which decides
+                op = flow.throw(exc)
+            else:
+                op = flow.send(result)
+    except StopIteration as stop:
+        return cast(T, stop.value)
+
+
+async def _perform_async(
+    op: Op[Any], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+) -> Any:
+    if isinstance(op, TransportOp):
+        return await op.aapply(transport)
+    if isinstance(op, Sleep):
+        await sleep(op.seconds)
+        return None
+    if isinstance(op, CallTools):
+        acall = getattr(op.handler, "acall", None)
+        if acall is not None:
+            return tuple(await acall(op.calls))
+        if inspect.iscoroutinefunction(op.handler):
+            return tuple(await op.handler(op.calls))
+        return tuple(await asyncio.to_thread(op.handler, op.calls))
+    msg = f"the async driver cannot perform {op!r}"
     raise TypeError(msg)

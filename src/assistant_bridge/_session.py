@@ -1,24 +1,31 @@
-"""ThreadSession: one conversation with an assistant, asked synchronously."""
+"""ThreadSession and AsyncThreadSession: one conversation with an assistant.
+
+Both build the same flows (:mod:`._flow`) from the same checked input; the sync session drives
+them with :func:`._ops.drive`, the async one with :func:`._ops.adrive`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
+import attrs
+
 from ._flow import AskPlan, WaitSettings, ask_flow, wait_flow
-from ._ops import GetRun, ToolHandler, drive, perform
+from ._ops import Flow, GetRun, ToolHandler, adrive, drive, perform
 from ._parsers import Parser, TextParser
 from ._polling import AdaptivePolling, PollPolicy
 from ._reply import Reply
 from ._spec import AssistantSpec
 from ._state import RunStateMachine
-from ._transport import RunRequest, Transport
+from ._transport import AsyncTransport, RunRequest, Transport
 from .exceptions import ConfigurationError
 
-__all__ = ["ThreadSession"]
+__all__ = ["AsyncThreadSession", "ThreadSession"]
 
 T = TypeVar("T")
 
@@ -75,7 +82,147 @@ def check_metadata(metadata: Mapping[str, str] | None) -> Mapping[str, str] | No
     return dict(metadata)
 
 
-class ThreadSession:
+class _SessionCore:
+    """What the sync and async sessions share: configuration, state, and the flows to drive."""
+
+    def __init__(
+        self,
+        assistant_id: str | None,
+        assistant: AssistantSpec | None,
+        thread_id: str | None,
+        parser: Parser[Any] | None,
+        timeout: float,
+        poll_policy: PollPolicy | None,
+        state_machine: RunStateMachine | None,
+        tool_handler: ToolHandler | None,
+        max_tool_rounds: int,
+        cancel_grace: float,
+        thread_metadata: Mapping[str, str] | None,
+        clock: Callable[[], float],
+    ) -> None:
+        if (assistant_id is None) == (assistant is None):
+            msg = (
+                f"Give {type(self).__name__} either assistant_id='asst_…' (an assistant object) "
+                "or assistant=AssistantSpec(...) (the definition in code), not both or neither."
+            )
+            raise ConfigurationError(msg)
+        if assistant is not None and not isinstance(assistant, AssistantSpec):
+            msg = f"assistant must be an AssistantSpec, got {type(assistant).__name__}."
+            raise ConfigurationError(msg)
+        self._assistant_id = (
+            None if assistant_id is None else check_id(assistant_id, "assistant_id", "asst_")
+        )
+        self._spec = assistant
+        self._thread_id = None if thread_id is None else check_id(thread_id, "thread_id", "thread_")
+        self._parser: Parser[Any] = parser if parser is not None else TextParser()
+        self._timeout = _check_timeout(timeout)
+        self._poll = poll_policy if poll_policy is not None else AdaptivePolling()
+        self._machine = state_machine if state_machine is not None else RunStateMachine()
+        self._tool_handler = tool_handler
+        self._max_tool_rounds = max_tool_rounds
+        self._cancel_grace = cancel_grace
+        self._thread_metadata = check_metadata(thread_metadata)
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        who = (
+            f"assistant={self._spec.name!r}"
+            if self._spec is not None and self._assistant_id is None
+            else f"assistant_id={self._assistant_id!r}"
+        )
+        return f"<{type(self).__name__}({who}, thread_id={self._thread_id!r})>"
+
+    @property
+    def thread_id(self) -> str | None:
+        """The thread this session talks on; None until the first ask creates it."""
+        return self._thread_id
+
+    @property
+    def assistant_id(self) -> str | None:
+        """The assistant object every ask runs; for a spec, known after the first ask (and
+        None on transports without assistant objects)."""
+        return self._assistant_id
+
+    @property
+    def assistant(self) -> AssistantSpec | None:
+        """The assistant's definition, when the session was given one."""
+        return self._spec
+
+    def _ask_flow(
+        self,
+        prompt: str,
+        parser: Parser[Any] | None,
+        timeout: float | None,
+        instructions: str | None,
+        additional_instructions: str | None,
+        model: str | None,
+        tools: Sequence[Mapping[str, Any]] | None,
+        metadata: Mapping[str, str] | None,
+    ) -> Flow[Reply[Any]]:
+        """Check the ask's input (before anything is sent) and build its flow."""
+        request = RunRequest(
+            assistant_id=self._assistant_id,
+            assistant=self._spec,
+            instructions=instructions,
+            additional_instructions=additional_instructions,
+            model=model,
+            tools=tools,
+            metadata=check_metadata(metadata),
+        )
+        settings = self._settings(timeout)
+        checked = check_prompt(prompt)
+
+        def flow() -> Flow[Reply[Any]]:
+            # Built when the lock is held, so it sees the thread an earlier ask created.
+            plan = AskPlan(
+                prompt=checked,
+                request=attrs.evolve(request, assistant_id=self._assistant_id),
+                thread_id=self._thread_id,
+                parser=parser if parser is not None else self._parser,
+                thread_metadata=self._thread_metadata,
+            )
+            return (yield from ask_flow(plan, settings, self._adopt_thread, self._adopt_assistant))
+
+        return flow()
+
+    def _resume_flow(
+        self, run_id: str, parser: Parser[Any] | None, timeout: float | None
+    ) -> Flow[Reply[Any]]:
+        if self._thread_id is None:
+            msg = "resume() needs a thread: create the session with thread_id=..."
+            raise ConfigurationError(msg)
+        thread_id = self._thread_id
+        run_id = check_id(run_id, "run_id", "run_")
+        settings = self._settings(timeout)
+        request = RunRequest(assistant_id=self._assistant_id, assistant=self._spec)
+        chosen = parser if parser is not None else self._parser
+
+        def flow() -> Flow[Reply[Any]]:
+            deadline = settings.clock() + settings.timeout
+            run = yield from perform(GetRun(thread_id, run_id))
+            return (yield from wait_flow(run, chosen, settings, deadline, request))
+
+        return flow()
+
+    def _settings(self, timeout: float | None) -> WaitSettings:
+        return WaitSettings(
+            machine=self._machine,
+            poll=self._poll,
+            clock=self._clock,
+            timeout=self._timeout if timeout is None else _check_timeout(timeout),
+            cancel_grace=self._cancel_grace,
+            tool_handler=self._tool_handler,
+            max_tool_rounds=self._max_tool_rounds,
+        )
+
+    def _adopt_thread(self, thread_id: str) -> None:
+        self._thread_id = thread_id
+
+    def _adopt_assistant(self, assistant_id: str) -> None:
+        self._assistant_id = assistant_id
+
+
+class ThreadSession(_SessionCore):
     """One conversation with an assistant: ask, wait, get a parsed :class:`Reply`.
 
     The thread is created with the first run (one request), or adopted from ``thread_id``, and
@@ -101,53 +248,23 @@ class ThreadSession:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._transport = transport
-        if (assistant_id is None) == (assistant is None):
-            msg = (
-                "Give ThreadSession either assistant_id='asst_…' (an assistant object) or "
-                "assistant=AssistantSpec(...) (the definition in code), not both or neither."
-            )
-            raise ConfigurationError(msg)
-        if assistant is not None and not isinstance(assistant, AssistantSpec):
-            msg = f"assistant must be an AssistantSpec, got {type(assistant).__name__}."
-            raise ConfigurationError(msg)
-        self._assistant_id = (
-            None if assistant_id is None else check_id(assistant_id, "assistant_id", "asst_")
+        super().__init__(
+            assistant_id,
+            assistant,
+            thread_id,
+            parser,
+            timeout,
+            poll_policy,
+            state_machine,
+            tool_handler,
+            max_tool_rounds,
+            cancel_grace,
+            thread_metadata,
+            clock,
         )
-        self._spec = assistant
-        self._thread_id = None if thread_id is None else check_id(thread_id, "thread_id", "thread_")
-        self._parser: Parser[Any] = parser if parser is not None else TextParser()
-        self._timeout = _check_timeout(timeout)
-        self._poll = poll_policy if poll_policy is not None else AdaptivePolling()
-        self._machine = state_machine if state_machine is not None else RunStateMachine()
-        self._tool_handler = tool_handler
-        self._max_tool_rounds = max_tool_rounds
-        self._cancel_grace = cancel_grace
-        self._thread_metadata = check_metadata(thread_metadata)
-        self._clock = clock
+        self._transport = transport
         self._sleep = sleep
         self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return (
-            f"<ThreadSession(assistant_id={self._assistant_id!r}, thread_id={self._thread_id!r})>"
-        )
-
-    @property
-    def thread_id(self) -> str | None:
-        """The thread this session talks on; None until the first ask creates it."""
-        return self._thread_id
-
-    @property
-    def assistant_id(self) -> str | None:
-        """The assistant object every ask runs; for a spec, known after the first ask (and
-        None on transports without assistant objects)."""
-        return self._assistant_id
-
-    @property
-    def assistant(self) -> AssistantSpec | None:
-        """The assistant's definition, when the session was given one."""
-        return self._spec
 
     @overload
     def ask(
@@ -197,26 +314,10 @@ class ThreadSession:
         run is cancelled), and :class:`~assistant_bridge.exceptions.ParseError` when the
         parser refuses the text (the reply is on the error).
         """
-        request = RunRequest(
-            assistant_id=self._assistant_id,
-            assistant=self._spec,
-            instructions=instructions,
-            additional_instructions=additional_instructions,
-            model=model,
-            tools=tools,
-            metadata=check_metadata(metadata),
+        flow = self._ask_flow(
+            prompt, parser, timeout, instructions, additional_instructions, model, tools, metadata
         )
         with self._lock:
-            plan = AskPlan(
-                prompt=check_prompt(prompt),
-                request=request,
-                thread_id=self._thread_id,
-                parser=parser if parser is not None else self._parser,
-                thread_metadata=self._thread_metadata,
-            )
-            flow = ask_flow(
-                plan, self._settings(timeout), self._adopt_thread, self._adopt_assistant
-            )
             return drive(flow, self._transport, self._sleep)
 
     def resume(
@@ -226,40 +327,108 @@ class ThreadSession:
 
         Use it after a crash or a timeout: nothing new is posted or started.
         """
-        if self._thread_id is None:
-            msg = "resume() needs a thread: create the session with thread_id=..."
-            raise ConfigurationError(msg)
-        thread_id = self._thread_id
-        run_id = check_id(run_id, "run_id", "run_")
-        settings = self._settings(timeout)
-
-        def flow() -> Any:
-            deadline = settings.clock() + settings.timeout
-            run = yield from perform(GetRun(thread_id, run_id))
-            request = RunRequest(assistant_id=self._assistant_id, assistant=self._spec)
-            chosen = parser if parser is not None else self._parser
-            return (yield from wait_flow(run, chosen, settings, deadline, request))
-
+        flow = self._resume_flow(run_id, parser, timeout)
         with self._lock:
-            result: Reply[Any] = drive(flow(), self._transport, self._sleep)
-            return result
+            return drive(flow, self._transport, self._sleep)
 
-    def _settings(self, timeout: float | None) -> WaitSettings:
-        return WaitSettings(
-            machine=self._machine,
-            poll=self._poll,
-            clock=self._clock,
-            timeout=self._timeout if timeout is None else _check_timeout(timeout),
-            cancel_grace=self._cancel_grace,
-            tool_handler=self._tool_handler,
-            max_tool_rounds=self._max_tool_rounds,
+
+class AsyncThreadSession(_SessionCore):
+    """The async twin of :class:`ThreadSession`: ``await session.ask(...)``.
+
+    Driven by the same flows and state table; only the I/O is awaited. Cancelling the task
+    that awaits an ask cancels the run on the server before the cancellation goes on.
+    """
+
+    def __init__(
+        self,
+        transport: AsyncTransport,
+        assistant_id: str | None = None,
+        *,
+        assistant: AssistantSpec | None = None,
+        thread_id: str | None = None,
+        parser: Parser[Any] | None = None,
+        timeout: float = 60.0,
+        poll_policy: PollPolicy | None = None,
+        state_machine: RunStateMachine | None = None,
+        tool_handler: ToolHandler | None = None,
+        max_tool_rounds: int = 8,
+        cancel_grace: float = 5.0,
+        thread_metadata: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(
+            assistant_id,
+            assistant,
+            thread_id,
+            parser,
+            timeout,
+            poll_policy,
+            state_machine,
+            tool_handler,
+            max_tool_rounds,
+            cancel_grace,
+            thread_metadata,
+            clock,
         )
+        self._transport = transport
+        self._sleep = sleep
+        self._lock = asyncio.Lock()
 
-    def _adopt_thread(self, thread_id: str) -> None:
-        self._thread_id = thread_id
+    @overload
+    async def ask(
+        self,
+        prompt: str,
+        *,
+        parser: None = None,
+        timeout: float | None = None,
+        instructions: str | None = None,
+        additional_instructions: str | None = None,
+        model: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Reply[Any]: ...
 
-    def _adopt_assistant(self, assistant_id: str) -> None:
-        self._assistant_id = assistant_id
+    @overload
+    async def ask(
+        self,
+        prompt: str,
+        *,
+        parser: Parser[T],
+        timeout: float | None = None,
+        instructions: str | None = None,
+        additional_instructions: str | None = None,
+        model: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Reply[T]: ...
+
+    async def ask(
+        self,
+        prompt: str,
+        *,
+        parser: Parser[Any] | None = None,
+        timeout: float | None = None,
+        instructions: str | None = None,
+        additional_instructions: str | None = None,
+        model: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Reply[Any]:
+        """See :meth:`ThreadSession.ask`."""
+        flow = self._ask_flow(
+            prompt, parser, timeout, instructions, additional_instructions, model, tools, metadata
+        )
+        async with self._lock:
+            return await adrive(flow, self._transport, self._sleep)
+
+    async def resume(
+        self, run_id: str, *, parser: Parser[Any] | None = None, timeout: float | None = None
+    ) -> Reply[Any]:
+        """See :meth:`ThreadSession.resume`."""
+        flow = self._resume_flow(run_id, parser, timeout)
+        async with self._lock:
+            return await adrive(flow, self._transport, self._sleep)
 
 
 def _check_timeout(timeout: float) -> float:

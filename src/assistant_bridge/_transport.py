@@ -15,7 +15,7 @@ import attrs
 from ._models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
 from ._spec import AssistantSpec
 
-__all__ = ["RunRequest", "Transport"]
+__all__ = ["AsyncTransport", "RunRequest", "Transport"]
 
 
 def _freeze_tools(
@@ -127,5 +127,74 @@ class Transport(Protocol):
         ...
 
     def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@runtime_checkable
+class AsyncTransport(Protocol):
+    """The async twin of :class:`Transport`: the same operations, awaited."""
+
+    async def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
+        """Create an empty thread."""
+        ...
+
+    async def add_message(
+        self, thread_id: str, content: str, *, metadata: Mapping[str, str] | None = None
+    ) -> Message:
+        """Add a user message to a thread."""
+        ...
+
+    async def start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Start a run on a thread, with the user's message in the same request."""
+        ...
+
+    async def create_thread_and_run(
+        self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
+    ) -> Run:
+        """Create a thread holding one user message and start a run on it."""
+        ...
+
+    async def get_run(self, thread_id: str, run_id: str) -> Run:
+        """Fetch a run's current state."""
+        ...
+
+    async def cancel_run(self, thread_id: str, run_id: str) -> Run:
+        """Ask the server to cancel a run."""
+        ...
+
+    async def submit_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+    ) -> Run:
+        """Answer a run's required action; the run goes on."""
+        ...
+
+    async def list_run_messages(
+        self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
+    ) -> MessagePage:
+        """One page of the messages a run wrote, oldest first."""
+        ...
+
+    async def get_assistant(self, assistant_id: str) -> Assistant:
+        """Fetch an assistant object."""
+        ...
+
+    async def resolve_assistant(self, spec: AssistantSpec) -> str | None:
+        """The assistant id for ``spec``, or None where the API takes it per run."""
+        ...
+
+    async def aclose(self) -> None:
         """Release connections."""
         ...

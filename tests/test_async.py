@@ -1,0 +1,229 @@
+"""AsyncThreadSession over both async transports, cancellation, and many asks at once."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import pytest
+
+from assistant_bridge import (
+    AssistantSpec,
+    AsyncOpenAITransport,
+    AsyncResponsesTransport,
+    AsyncThreadSession,
+    FixedInterval,
+    JsonParser,
+    ThreadSession,
+    ToolRegistry,
+    aask_many,
+    ask_many,
+)
+from assistant_bridge.exceptions import ActionRequiredError, RunFailedError, RunTimeoutError
+from assistant_bridge.testing import (
+    Emulator,
+    FailRun,
+    Outcome,
+    RequestTools,
+    RunContext,
+    SayJson,
+    StayInProgress,
+)
+
+SPEC = AssistantSpec(name="triage", model="gpt-4o-mini")
+ASYNC = {"assistants": AsyncOpenAITransport, "responses": AsyncResponsesTransport}
+
+
+@attrs.frozen
+class Echo:
+    """Answers with the prompt it was given, to prove replies are not crossed."""
+
+    delay: float = 0.05
+
+    def outcome(self, ctx: RunContext) -> Outcome:
+        return Outcome("complete", text=f"echo: {ctx.prompt}", delay=self.delay)
+
+
+@pytest.fixture(params=["assistants", "responses"])
+def api(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        yield emulator
+
+
+def transport(emu: Emulator, api: str) -> Any:
+    return ASYNC[api]("sk-emulator", base_url=emu.base_url, max_retries=0)
+
+
+def session(t: Any, **kwargs: Any) -> AsyncThreadSession:
+    kwargs.setdefault("poll_policy", FixedInterval(0.01))
+    return AsyncThreadSession(t, assistant=SPEC, **kwargs)
+
+
+class TestAsyncSession:
+    def test_ask_and_follow_up(self, emu: Emulator, api: str) -> None:
+        """await ask(): a JSON verdict, then a follow-up on the same thread."""
+        emu.script(SayJson({"action": "escalate"}), times=1)
+
+        async def main() -> tuple[Any, Any]:
+            async with transport(emu, api) as t:
+                s = session(t, parser=JsonParser())
+                first = await s.ask("Alert: CPU at 100%")
+                second = await s.ask("and now?", parser=JsonParser(strict=False))
+                return first, second
+
+        first, second = asyncio.run(main())
+        assert first.parsed == {"action": "escalate"}
+        assert second.thread_id == first.thread_id
+
+    def test_tools_with_async_functions(self, emu: Emulator, api: str) -> None:
+        """A registry of async tools answers function calls via acall."""
+        emu.script(RequestTools([("lookup", {"host": "db-1"})], then=lambda o: f"said {o[0]}"))
+
+        async def lookup(host: str) -> dict[str, str]:
+            """Look a host up."""
+            await asyncio.sleep(0.01)
+            return {"host": host, "state": "ok"}
+
+        tools = ToolRegistry(lookup)
+
+        async def main() -> str:
+            async with transport(emu, api) as t:
+                return (await session(t, tool_handler=tools).ask("check")).text
+
+        text = asyncio.run(main())
+        assert json.loads(text.removeprefix("said ")) == {"host": "db-1", "state": "ok"}
+
+    def test_failures_are_the_same_errors(self, emu: Emulator, api: str) -> None:
+        """The async session raises the same typed errors as the sync one."""
+        emu.script(FailRun("server_error", "boom"), times=1)
+        emu.script(RequestTools([("lookup", {})]), times=1)
+
+        async def main() -> None:
+            async with transport(emu, api) as t:
+                with pytest.raises(RunFailedError):
+                    await session(t).ask("x")
+                with pytest.raises(ActionRequiredError):
+                    await session(t).ask("y")
+
+        asyncio.run(main())
+
+    def test_timeout_cancels(self, emu: Emulator, api: str) -> None:
+        """The deadline cancels the run on the server, as in the sync session."""
+        emu.script(StayInProgress())
+
+        async def main() -> RunTimeoutError:
+            async with transport(emu, api) as t:
+                with pytest.raises(RunTimeoutError) as info:
+                    await session(t).ask("x", timeout=0.3)
+                return info.value
+
+        error = asyncio.run(main())
+        assert error.cancel_confirmed
+        assert emu.run_status(error.run_id) == "cancelled"
+
+    def test_task_cancellation_cancels_the_run(self, emu: Emulator, api: str) -> None:
+        """Cancelling the asyncio task that awaits ask() cancels the run on the server."""
+        emu.script(StayInProgress())
+
+        async def main() -> None:
+            async with transport(emu, api) as t:
+                task = asyncio.create_task(session(t).ask("x", timeout=30))
+                await asyncio.sleep(0.3)
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+
+        asyncio.run(main())
+        [run_id] = [r.id for r in emu.store.runs.values()] or list(emu.app.responses)
+        assert emu.run_status(run_id) in ("cancelling", "cancelled")
+
+
+class TestParallel:
+    def test_hundred_concurrent_sessions_each_on_its_own_thread(
+        self, emu: Emulator, api: str
+    ) -> None:
+        """100 asks at once: every reply answers its own prompt on its own thread."""
+        emu.script(Echo())
+        prompts = [f"Alert {n}: host-{n} down" for n in range(100)]
+
+        async def main() -> list[Any]:
+            async with transport(emu, api) as t:
+                await session(t).ask("warm up")  # creates the assistant object once
+                return await aask_many(lambda: session(t), prompts, concurrency=100)
+
+        replies = asyncio.run(main())
+        assert [r.text for r in replies] == [f"echo: {p}" for p in prompts]
+        assert len({r.thread_id for r in replies}) == 100
+        for prompt, reply in zip(prompts, replies, strict=True):
+            assert [text for _, text, _ in emu.thread_messages(reply.thread_id)] == [
+                prompt,
+                f"echo: {prompt}",
+            ]
+
+    def test_one_failure_does_not_lose_the_others(self, emu: Emulator) -> None:
+        """A failing ask takes its own place in the results; the rest are replies."""
+        emu.script(Echo(), times=2)
+        emu.script(FailRun("server_error", "boom"), times=1)
+        emu.script(Echo())
+        prompts = ["a", "b", "c", "d"]
+
+        with emu.transport(max_retries=0) as t:
+            results = ask_many(
+                lambda: ThreadSession(t, assistant=SPEC, poll_policy=FixedInterval(0.01)),
+                prompts,
+                concurrency=1,
+            )
+        assert [type(r).__name__ for r in results] == ["Reply", "Reply", "RunFailedError", "Reply"]
+
+
+class TestNoCopiedLogic:
+    def test_both_sessions_drive_the_same_flows(self) -> None:
+        """Sync and async sessions build their flows in one place and only drive them."""
+        for cls in (ThreadSession, AsyncThreadSession):
+            ask = inspect.getsource(cls.ask)
+            assert "_ask_flow(" in ask
+            assert "decide" not in ask
+            assert "RunStatus" not in ask
+        assert "drive(flow" in inspect.getsource(ThreadSession.ask)
+        assert "adrive(flow" in inspect.getsource(AsyncThreadSession.ask)
+
+    def test_sync_and_async_transports_share_their_wire(self) -> None:
+        """Each transport method of either twin is a thin call of the same wire operation."""
+        import re
+
+        from assistant_bridge import OpenAITransport, ResponsesTransport
+
+        pairs = (
+            (OpenAITransport, AsyncOpenAITransport),
+            (ResponsesTransport, AsyncResponsesTransport),
+        )
+        for sync_cls, async_cls in pairs:
+            for name in (
+                "create_thread",
+                "start_run",
+                "get_run",
+                "cancel_run",
+                "submit_tool_outputs",
+                "list_run_messages",
+                "create_thread_and_run",
+            ):
+                sources = [inspect.getsource(getattr(c, name)) for c in (sync_cls, async_cls)]
+                used = [set(re.findall(r"(?:_WIRE|_wire)\.(\w+)\(", src)) for src in sources]
+                assert used[0] == used[1] == {name}
+                for src in sources:
+                    body = src.split(":\n", 1)[1] if '"""' not in src else src
+                    statements = [
+                        ln
+                        for ln in body.splitlines()[1:]
+                        if ln.strip() and not ln.strip().startswith(('"""', "#"))
+                    ]
+                    assert len(statements) <= 3, src
