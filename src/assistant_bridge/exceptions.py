@@ -11,6 +11,7 @@
     │   ├── RateLimitError          429: too many requests or no quota left
     │   ├── ServerError             5xx: the service failed
     │   └── APIConnectionError      no answer: connection refused, reset or timed out
+    │       └── StreamInterruptedError  an event stream broke off or went silent
     ├── RunError                    the run itself did not end well
     │   ├── RunFailedError          status "failed", with last_error code and message
     │   ├── RunCancelledError       status "cancelled"
@@ -48,6 +49,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "APIConnectionError",
+    "StreamInterruptedError",
     "RunError",
     "RunFailedError",
     "RunCancelledError",
@@ -162,6 +164,10 @@ class ServerError(TransportError):
 
 class APIConnectionError(TransportError):
     """No answer came back: the connection was refused, reset or timed out."""
+
+
+class StreamInterruptedError(APIConnectionError):
+    """An event stream broke off, or stayed silent longer than allowed, before it ended."""
 
 
 class RunError(AssistantBridgeError):
