@@ -51,8 +51,11 @@ class ResponsesEvents:
         if name == "response.output_text.delta":
             return TextDelta(str(payload.get("item_id", "")), str(payload.get("delta", "")))
         item = payload.get("item")
-        done = name == "response.output_item.done" and isinstance(item, dict)
-        if done and item.get("type") == "message":
+        if (
+            name == "response.output_item.done"
+            and isinstance(item, dict)
+            and item.get("type") == "message"
+        ):
             return MessageDone(message_from_item(item, self.thread_id, self.response_id))
         return None
 
