@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._calls import ClientCall, WireFlow
+from ._calls import ClientCall, StreamCall, WireFlow
 from ._models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
 from ._spec import HASH_KEY, AssistantSpec
+from ._stream_events import assistants_event
 from ._transport import RunRequest
 from ._wire import (
     assistant_from_json,
@@ -28,6 +29,8 @@ THREADS = ("beta", "threads", "with_raw_response")
 MESSAGES = ("beta", "threads", "messages", "with_raw_response")
 RUNS = ("beta", "threads", "runs", "with_raw_response")
 ASSISTANTS = ("beta", "assistants", "with_raw_response")
+STREAMING_THREADS = ("beta", "threads", "with_streaming_response")
+STREAMING_RUNS = ("beta", "threads", "runs", "with_streaming_response")
 
 
 def _given(**kwargs: Any) -> dict[str, Any]:
@@ -67,6 +70,29 @@ class AssistantsWire:
         data, _ = yield ClientCall((*MESSAGES, "create"), (thread_id,), kwargs)
         return message_from_json(data)
 
+    @staticmethod
+    def _start_body(
+        request: RunRequest, content: str | None, message_metadata: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        body = _body(request)
+        if content is not None:
+            body["additional_messages"] = [
+                {"role": "user", "content": content, **_meta(message_metadata)}
+            ]
+        return body
+
+    @staticmethod
+    def _create_and_run_body(
+        content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        body = _body(request)
+        if body.pop("additional_instructions", None) is not None:
+            msg = "create_thread_and_run cannot carry additional_instructions; use start_run."
+            raise ConfigurationError(msg)
+        thread: dict[str, Any] = {"messages": [{"role": "user", "content": content}]}
+        thread.update(_meta(thread_metadata))
+        return {"thread": thread, **body}
+
     def start_run(
         self,
         thread_id: str,
@@ -74,24 +100,40 @@ class AssistantsWire:
         content: str | None,
         message_metadata: Mapping[str, str] | None,
     ) -> WireFlow[Run]:
-        body = _body(request)
-        if content is not None:
-            body["additional_messages"] = [
-                {"role": "user", "content": content, **_meta(message_metadata)}
-            ]
+        body = self._start_body(request, content, message_metadata)
         return (yield from _run_call(ClientCall((*RUNS, "create"), (thread_id,), body)))
 
     def create_thread_and_run(
         self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
     ) -> WireFlow[Run]:
-        body = _body(request)
-        if body.pop("additional_instructions", None) is not None:
-            msg = "create_thread_and_run cannot carry additional_instructions; use start_run."
-            raise ConfigurationError(msg)
-        thread: dict[str, Any] = {"messages": [{"role": "user", "content": content}]}
-        thread.update(_meta(thread_metadata))
-        call = ClientCall((*THREADS, "create_and_run"), (), {"thread": thread, **body})
-        return (yield from _run_call(call))
+        body = self._create_and_run_body(content, request, thread_metadata)
+        return (yield from _run_call(ClientCall((*THREADS, "create_and_run"), (), body)))
+
+    # -- event streams ---------------------------------------------------------------------
+    def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        content: str | None,
+        message_metadata: Mapping[str, str] | None,
+    ) -> StreamCall:
+        body = {**self._start_body(request, content, message_metadata), "stream": True}
+        return StreamCall((*STREAMING_RUNS, "create"), (thread_id,), body, assistants_event)
+
+    def stream_thread_and_run(
+        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+    ) -> StreamCall:
+        body = {**self._create_and_run_body(content, request, thread_metadata), "stream": True}
+        return StreamCall((*STREAMING_THREADS, "create_and_run"), (), body, assistants_event)
+
+    def stream_tool_outputs(
+        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput]
+    ) -> StreamCall:
+        items = [{"tool_call_id": o.tool_call_id, "output": o.output} for o in outputs]
+        kwargs = {"thread_id": thread_id, "tool_outputs": items, "stream": True}
+        return StreamCall(
+            (*STREAMING_RUNS, "submit_tool_outputs"), (run_id,), kwargs, assistants_event
+        )
 
     def get_run(self, thread_id: str, run_id: str) -> WireFlow[Run]:
         call = ClientCall((*RUNS, "retrieve"), (run_id,), {"thread_id": thread_id})

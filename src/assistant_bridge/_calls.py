@@ -104,8 +104,12 @@ class StreamCall:
 
 def _response_class(client: Any) -> Any:
     """The HTTP library's Response class the client uses (httpx, or httpx2 for openai 3.x)."""
-    module = type(client._client).__module__.split(".")[0]
-    return importlib.import_module(module).Response
+    for base in type(client._client).__mro__:
+        package = base.__module__.split(".")[0]
+        if package in ("httpx", "httpx2"):
+            return importlib.import_module(package).Response
+    msg = f"cannot tell which HTTP library {type(client).__name__} uses"
+    raise TypeError(msg)
 
 
 def _interrupted(exc: BaseException, secrets: Sequence[str | None]) -> StreamInterruptedError:

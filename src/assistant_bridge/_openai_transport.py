@@ -7,13 +7,14 @@ call is made (:func:`._calls.execute` or :func:`._calls.aexecute`). Works with o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import openai
 
 from ._assistants_wire import AssistantsWire
-from ._calls import aexecute, execute
+from ._calls import aexecute, aopen_stream, execute, open_stream
+from ._events import RunEvent
 from ._models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
 from ._openai_errors import build_async_client, build_client, env_settings, map_openai_errors
 from ._spec import AssistantSpec
@@ -125,6 +126,44 @@ class OpenAITransport:
         definition changed, created when missing. Never a duplicate."""
         return execute(self._client, self._secrets, _WIRE.resolve_assistant(spec))
 
+    def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        """Start a run and stream its events (one request, the message included)."""
+        call = _WIRE.stream_run(thread_id, request, content, message_metadata)
+        return open_stream(self._client, self._secrets, call, stall_timeout)
+
+    def stream_thread_and_run(
+        self,
+        content: str,
+        request: RunRequest,
+        *,
+        thread_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        """Create a thread, start a run and stream its events, in one request."""
+        call = _WIRE.stream_thread_and_run(content, request, thread_metadata)
+        return open_stream(self._client, self._secrets, call, stall_timeout)
+
+    def stream_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        """Submit tool outputs and stream the rest of the run."""
+        call = _WIRE.stream_tool_outputs(thread_id, run_id, outputs)
+        return open_stream(self._client, self._secrets, call, stall_timeout)
+
     def close(self) -> None:
         self._client.close()
 
@@ -232,6 +271,44 @@ class AsyncOpenAITransport:
     async def resolve_assistant(self, spec: AssistantSpec) -> str:
         """See :meth:`OpenAITransport.resolve_assistant`."""
         return await aexecute(self._client, self._secrets, _WIRE.resolve_assistant(spec))
+
+    async def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        """See :meth:`OpenAITransport.stream_run`."""
+        call = _WIRE.stream_run(thread_id, request, content, message_metadata)
+        return await aopen_stream(self._client, self._secrets, call, stall_timeout)
+
+    async def stream_thread_and_run(
+        self,
+        content: str,
+        request: RunRequest,
+        *,
+        thread_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        """See :meth:`OpenAITransport.stream_thread_and_run`."""
+        call = _WIRE.stream_thread_and_run(content, request, thread_metadata)
+        return await aopen_stream(self._client, self._secrets, call, stall_timeout)
+
+    async def stream_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        """See :meth:`OpenAITransport.stream_tool_outputs`."""
+        call = _WIRE.stream_tool_outputs(thread_id, run_id, outputs)
+        return await aopen_stream(self._client, self._secrets, call, stall_timeout)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -11,15 +11,22 @@ the same path as on the Assistants API. Both classes perform the same wire opera
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 import openai
 
-from ._calls import aexecute, execute
+from ._calls import aexecute, aopen_stream, execute, open_stream
+from ._events import RunEvent
 from ._models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
 from ._openai_errors import build_async_client, build_client, env_settings
-from ._responses_wire import ResponsesWire, no_assistant_objects
+from ._responses_wire import (
+    ResponsesWire,
+    no_assistant_objects,
+    response_body,
+    stream_run,
+    stream_tool_outputs,
+)
 from ._spec import AssistantSpec
 from ._transport import RunRequest
 
@@ -131,6 +138,46 @@ class ResponsesTransport:
         """Nothing to create: the spec travels with every response."""
         return
 
+    def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        """Start a background response on the conversation and stream its events."""
+        call = stream_run(thread_id, request, content, message_metadata)
+        return open_stream(self._client, self._secrets, call, stall_timeout)
+
+    def stream_thread_and_run(
+        self,
+        content: str,
+        request: RunRequest,
+        *,
+        thread_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        """Create a conversation, then stream a response on it (two requests)."""
+        response_body(request)  # refuse a bad request before creating anything
+        thread = self.create_thread(metadata=thread_metadata)
+        call = stream_run(thread.id, request, content, None)
+        return open_stream(self._client, self._secrets, call, stall_timeout)
+
+    def stream_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        """Send function call outputs in a new streamed response."""
+        call = stream_tool_outputs(thread_id, outputs, request)
+        return open_stream(self._client, self._secrets, call, stall_timeout)
+
     def close(self) -> None:
         self._client.close()
 
@@ -240,6 +287,46 @@ class AsyncResponsesTransport:
     async def resolve_assistant(self, spec: AssistantSpec) -> None:
         """Nothing to create: the spec travels with every response."""
         return
+
+    async def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        """See :meth:`ResponsesTransport.stream_run`."""
+        call = stream_run(thread_id, request, content, message_metadata)
+        return await aopen_stream(self._client, self._secrets, call, stall_timeout)
+
+    async def stream_thread_and_run(
+        self,
+        content: str,
+        request: RunRequest,
+        *,
+        thread_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        """See :meth:`ResponsesTransport.stream_thread_and_run`."""
+        response_body(request)
+        thread = await self.create_thread(metadata=thread_metadata)
+        call = stream_run(thread.id, request, content, None)
+        return await aopen_stream(self._client, self._secrets, call, stall_timeout)
+
+    async def stream_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        """See :meth:`ResponsesTransport.stream_tool_outputs`."""
+        call = stream_tool_outputs(thread_id, outputs, request)
+        return await aopen_stream(self._client, self._secrets, call, stall_timeout)
 
     async def aclose(self) -> None:
         await self._client.close()

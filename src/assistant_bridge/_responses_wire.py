@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from ._calls import ClientCall, WireFlow
+from ._calls import ClientCall, StreamCall, WireFlow
 from ._models import (
     ContentPart,
     Message,
@@ -288,6 +288,42 @@ class ResponsesWire:
             has_more=len(items) > limit,
             last_id=messages[-1].id if messages else None,
         )
+
+
+def _responses_stream(
+    thread_id: str, request: RunRequest, items: list[dict[str, Any]]
+) -> StreamCall:
+    from ._stream_events import ResponsesEvents
+
+    body = {**response_body(request), "conversation": thread_id, "input": items, "stream": True}
+    return StreamCall(
+        ("post",), ("/responses",), {"body": body}, ResponsesEvents(thread_id).convert, generic=True
+    )
+
+
+def stream_run(
+    thread_id: str,
+    request: RunRequest,
+    content: str | None,
+    message_metadata: Mapping[str, str] | None,
+) -> StreamCall:
+    """A streamed background response on a conversation, carrying the user's message."""
+    _no_item_metadata(message_metadata)
+    return _responses_stream(thread_id, request, [] if content is None else [_user_item(content)])
+
+
+def stream_tool_outputs(
+    thread_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+) -> StreamCall:
+    """A streamed response that carries function call outputs."""
+    if request is None:
+        msg = "The Responses API continues with a new response: pass the run's request."
+        raise ConfigurationError(msg)
+    items = [
+        {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
+        for o in outputs
+    ]
+    return _responses_stream(thread_id, request, items)
 
 
 def no_assistant_objects(assistant_id: str) -> ConfigurationError:
