@@ -37,7 +37,11 @@ RECORDER = vcr.VCR(
 
 def session(emu: Emulator, **kwargs: object) -> ThreadSession:
     return ThreadSession(
-        emu.transport(max_retries=0), ASSISTANT, poll_policy=FixedInterval(0.02), **kwargs
+        emu.transport(max_retries=0),
+        ASSISTANT,
+        poll_policy=FixedInterval(0.02),
+        wait="poll",
+        **kwargs,
     )  # type: ignore[arg-type]
 
 

@@ -60,8 +60,14 @@ def transport() -> OpenAITransport:
 
 
 def session(transport: OpenAITransport, assistant_id: str, **kwargs: Any) -> ThreadSession:
+    # These recordings were made by polling clients, so the session polls too.
     return ThreadSession(
-        transport, assistant_id, poll_policy=FixedInterval(0.0), sleep=lambda _: None, **kwargs
+        transport,
+        assistant_id,
+        poll_policy=FixedInterval(0.0),
+        sleep=lambda _: None,
+        wait="poll",
+        **kwargs,
     )
 
 

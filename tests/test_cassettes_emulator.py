@@ -48,7 +48,12 @@ def replay() -> Any:
 def session(**kwargs: Any) -> ThreadSession:
     transport = OpenAITransport("sk-replay", base_url="http://127.0.0.1:9/v1", max_retries=0)
     return ThreadSession(
-        transport, ASSISTANT, poll_policy=FixedInterval(0.0), sleep=lambda _: None, **kwargs
+        transport,
+        ASSISTANT,
+        poll_policy=FixedInterval(0.0),
+        sleep=lambda _: None,
+        wait="poll",
+        **kwargs,
     )
 
 

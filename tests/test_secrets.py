@@ -52,7 +52,9 @@ def scenario(stub: StubServer) -> list[object]:
         Canned(200, {"object": "list", "data": [message], "has_more": False}),
         error(401, f"Incorrect API key provided: {CANARY}.", "invalid_api_key"),
     ]
-    session = ThreadSession(transport, "asst_abc", parser=JsonParser(), sleep=lambda _: None)
+    session = ThreadSession(
+        transport, "asst_abc", parser=JsonParser(), sleep=lambda _: None, wait="poll"
+    )
     reply = session.ask("CPU at 100%")
     with pytest.raises(AuthenticationError) as info:
         session.ask("again")

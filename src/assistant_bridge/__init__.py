@@ -6,6 +6,14 @@ The public API lives here; implementation modules are private (``_name``). Error
 
 from __future__ import annotations
 
+from ._events import (
+    MessageDone,
+    ReplyReady,
+    RunStatusChanged,
+    StreamEvent,
+    TextDelta,
+    ToolCallsRequested,
+)
 from ._models import (
     ACTIVE_STATUSES,
     Assistant,
@@ -32,7 +40,7 @@ from ._parsers import JsonParser, Parser, SchemaParser, TextParser
 from ._polling import AdaptivePolling, FixedInterval, PollPolicy
 from ._reply import Reply
 from ._responses_transport import AsyncResponsesTransport, ResponsesTransport
-from ._session import AsyncThreadSession, ThreadSession
+from ._session import AsyncReplyStream, AsyncThreadSession, ReplyStream, ThreadSession
 from ._spec import AssistantSpec, CodeInterpreter, FileSearch, FunctionTool, JsonSchemaFormat, Tool
 from ._state import (
     DEFAULT_TABLE,
@@ -58,6 +66,7 @@ __all__ = [
     "DEFAULT_TABLE",
     "AdaptivePolling",
     "AsyncOpenAITransport",
+    "AsyncReplyStream",
     "AsyncResponsesTransport",
     "AsyncThreadSession",
     "AsyncTransport",
@@ -80,26 +89,33 @@ __all__ = [
     "KeepWaiting",
     "LastError",
     "Message",
+    "MessageDone",
     "MessagePage",
     "OpenAITransport",
     "Parser",
     "PollPolicy",
     "RaiseError",
     "Reply",
+    "ReplyReady",
+    "ReplyStream",
     "RegisteredTool",
     "RequiredAction",
     "ResponsesTransport",
     "Run",
     "RunRequest",
     "RunStateMachine",
+    "RunStatusChanged",
     "RunStatus",
     "SchemaParser",
+    "StreamEvent",
     "TextAnnotation",
     "TextContent",
+    "TextDelta",
     "TextParser",
     "Thread",
     "ThreadSession",
     "ToolCall",
+    "ToolCallsRequested",
     "ToolHandler",
     "ToolOutput",
     "ToolRegistry",

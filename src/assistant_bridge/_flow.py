@@ -10,20 +10,32 @@ in exactly one place.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-from ._models import ACTIVE_STATUSES, Message, Run, RunStatus
+from ._events import (
+    MessageDone,
+    ReplyReady,
+    RunStatusChanged,
+    StreamFailed,
+    TextDelta,
+    ToolCallsRequested,
+)
+from ._models import ACTIVE_STATUSES, Message, Run, RunStatus, ToolOutput
 from ._ops import (
     CallTools,
     CancelRun,
+    CloseStream,
     CreateThread,
     CreateThreadAndRun,
+    Emit,
     Flow,
     GetRun,
     ListRunMessages,
+    NextEvent,
+    OpenStream,
     ResolveAssistant,
     Sleep,
     StartRun,
@@ -37,6 +49,7 @@ from ._reply import Reply
 from ._state import (
     Finish,
     FinishIncomplete,
+    Handler,
     HandleRequiredAction,
     KeepWaiting,
     RaiseError,
@@ -51,6 +64,7 @@ from .exceptions import (
     RunExpiredError,
     RunIncompleteError,
     RunTimeoutError,
+    StreamInterruptedError,
     TransportError,
 )
 
@@ -59,7 +73,8 @@ logger = logging.getLogger("assistant_bridge")
 
 @attrs.frozen
 class WaitSettings:
-    """How a session waits for a run: table, poll policy, clock, deadline and tool handling."""
+    """How a session waits for a run: table, poll policy, clock, deadline, tool handling,
+    and whether to stream (with the longest silence a stream may keep)."""
 
     machine: RunStateMachine
     poll: PollPolicy
@@ -68,6 +83,8 @@ class WaitSettings:
     cancel_grace: float
     tool_handler: ToolHandler | None
     max_tool_rounds: int
+    streaming: bool = False
+    stall_timeout: float = 20.0
 
 
 @attrs.frozen
@@ -88,10 +105,12 @@ def ask_flow(
     on_thread: Callable[[str], None],
     on_assistant: Callable[[str], None] = lambda _: None,
 ) -> Flow[Reply[Any]]:
-    """Post the prompt (creating the thread with the run when there is none), then wait.
+    """Post the prompt (creating the thread with the run when there is none), then wait,
+    by streaming the run when ``settings.streaming`` and by polling otherwise.
 
     ``on_thread`` learns the thread id as soon as it exists, so a session keeps its thread
     even when the ask later fails; ``on_assistant`` learns the assistant id a spec resolved to.
+    The flow emits the ask's events (see :mod:`._events`), ending with ReplyReady.
     """
     deadline = settings.clock() + settings.timeout
     request = plan.request
@@ -100,20 +119,156 @@ def ask_flow(
         if resolved is not None:
             on_assistant(resolved)
             request = attrs.evolve(request, assistant_id=resolved)
-    if plan.thread_id is not None:
-        run = yield from perform(
-            StartRun(plan.thread_id, request, plan.prompt, plan.message_metadata)
-        )
-    elif request.additional_instructions is None and plan.message_metadata is None:
-        run = yield from perform(CreateThreadAndRun(plan.prompt, request, plan.thread_metadata))
-    else:
+    thread_id = plan.thread_id
+    two_steps = request.additional_instructions is not None or plan.message_metadata is not None
+    if thread_id is None and two_steps:
         # create-and-run cannot carry additional_instructions or message metadata.
         thread = yield from perform(CreateThread(plan.thread_metadata))
-        on_thread(thread.id)
-        run = yield from perform(StartRun(thread.id, request, plan.prompt, plan.message_metadata))
-    on_thread(run.thread_id)
-    logger.debug("started run %s on thread %s", run.id, run.thread_id)
-    return (yield from wait_flow(run, plan.parser, settings, deadline, request))
+        thread_id = thread.id
+        on_thread(thread_id)
+    message = {"content": plan.prompt, "message_metadata": plan.message_metadata}
+    if settings.streaming:
+        stall = {"stall_timeout": _stall(settings, deadline)}
+        if thread_id is not None:
+            args: tuple[Any, ...] = (thread_id, request)
+            opened = OpenStream("stream_run", args, {**message, **stall})
+        else:
+            args = (plan.prompt, request)
+            opened = OpenStream(
+                "stream_thread_and_run", args, {"thread_metadata": plan.thread_metadata, **stall}
+            )
+        stream = yield from perform(opened)
+        reply = yield from follow_stream(
+            stream, plan.parser, settings, deadline, request, on_thread
+        )
+    else:
+        if thread_id is not None:
+            run = yield from perform(
+                StartRun(thread_id, request, plan.prompt, plan.message_metadata)
+            )
+        else:
+            run = yield from perform(CreateThreadAndRun(plan.prompt, request, plan.thread_metadata))
+        on_thread(run.thread_id)
+        logger.debug("started run %s on thread %s", run.id, run.thread_id)
+        reply = yield from wait_flow(run, plan.parser, settings, deadline, request)
+    yield Emit(ReplyReady(reply))
+    return reply
+
+
+def _stall(settings: WaitSettings, deadline: float) -> float:
+    """How long a stream may stay silent: the stall gap, but never past the deadline."""
+    remaining = deadline - settings.clock()
+    return max(0.05, min(settings.stall_timeout, remaining + 0.05))
+
+
+def follow_stream(
+    stream: Any,
+    parser: Parser[Any],
+    settings: WaitSettings,
+    deadline: float,
+    request: RunRequest | None,
+    on_thread: Callable[[str], None],
+) -> Flow[Reply[Any]]:
+    """Read a run's event stream and decide with the state table at each status.
+
+    Tool calls are answered and the run streams on. If the stream breaks off, ends early or
+    stays silent past the stall gap, the same run is polled from there: nothing is lost and
+    no second run starts.
+    """
+    run: Run | None = None
+    messages: list[Message] = []
+    tool_rounds = 0
+    try:
+        while True:
+            try:
+                event = yield from perform(NextEvent(stream))
+            except StreamInterruptedError as exc:
+                if run is None:
+                    raise
+                logger.warning("the stream of run %s broke off (%s); polling it", run.id, exc)
+                event = None
+            if isinstance(event, StreamFailed) or event is None:
+                if run is None:
+                    detail = event.message if isinstance(event, StreamFailed) else "no events"
+                    msg = f"The event stream ended before a run started ({detail}); ask again."
+                    raise StreamInterruptedError(msg)
+                yield from _close(stream)
+                latest = yield from perform(GetRun(run.thread_id, run.id))
+                return (yield from wait_flow(latest, parser, settings, deadline, request))
+            if isinstance(event, TextDelta):
+                yield Emit(event)
+                continue
+            if isinstance(event, MessageDone):
+                if run is None or event.message.run_id in (None, run.id):
+                    messages.append(event.message)
+                continue
+            run = event.run
+            on_thread(run.thread_id)
+            yield Emit(event)
+            handler = settings.machine.decide(run.status)
+            if isinstance(handler, KeepWaiting):
+                if settings.clock() >= deadline:
+                    yield from _close(stream)
+                    return (yield from _time_out(run, parser, settings))
+                continue
+            yield from _close(stream)
+            if isinstance(handler, HandleRequiredAction):
+                if settings.tool_handler is None or tool_rounds >= settings.max_tool_rounds:
+                    yield from _refuse_action(run, settings, tool_rounds)
+                began = settings.clock()
+                outputs = yield from _run_tools(run, settings)
+                reopen = OpenStream(
+                    "stream_tool_outputs",
+                    (run.thread_id, run.id, outputs),
+                    {"request": request, "stall_timeout": _stall(settings, deadline)},
+                )
+                try:
+                    stream = yield from perform(reopen)
+                except BadRequestError:
+                    yield from _explain_refused_outputs(run, settings, began)
+                    raise
+                tool_rounds += 1
+                messages = []
+                continue
+            return (yield from _settle(run, handler, parser, messages))
+    except (AssistantBridgeError, GeneratorExit):
+        raise
+    except BaseException:
+        if run is not None and run.status in ACTIVE_STATUSES:
+            yield from _close(stream)
+            yield from _cancel_quietly(run)
+        raise
+
+
+def _close(stream: Any) -> Flow[None]:
+    try:
+        yield from perform(CloseStream(stream))
+    except Exception:  # the connection may already be gone
+        logger.debug("closing a stream failed", exc_info=True)
+
+
+def _settle(
+    run: Run, handler: Handler, parser: Parser[Any], messages: Sequence[Message] | None
+) -> Flow[Reply[Any]]:
+    """Finish, finish incomplete, or raise, as the handler says; ``messages`` are the run's
+    messages when a stream delivered them (else they are listed)."""
+    if isinstance(handler, Finish):
+        return (yield from _collect_reply(run, parser, lenient=False, messages=messages))
+    if isinstance(handler, FinishIncomplete):
+        partial = yield from _collect_reply(run, parser, lenient=True, messages=messages)
+        reason = run.incomplete_details.reason if run.incomplete_details else None
+        msg = (
+            f"Run {run.id} on thread {run.thread_id} ended incomplete "
+            f"({reason or 'no reason given'}); the partial reply is in .partial. "
+            "Raise the token limits or ask for a shorter answer."
+        )
+        raise RunIncompleteError(
+            msg, thread_id=run.thread_id, run_id=run.id, reason=reason, partial=partial
+        )
+    if isinstance(handler, RaiseError):
+        raise handler.factory(run)
+    msg = f"no settling for handler {handler!r}"  # pragma: no cover - callers filter
+    raise TypeError(msg)
 
 
 def wait_flow(
@@ -123,29 +278,20 @@ def wait_flow(
     deadline: float,
     request: RunRequest | None = None,
 ) -> Flow[Reply[Any]]:
-    """Follow ``run`` until the state table finishes it or raises; cancel it on the way out."""
+    """Poll ``run`` until the state table finishes it or raises; cancel it on the way out."""
     attempt = 0
     tool_rounds = 0
     warned = False
+    seen: RunStatus | str | None = None
     try:
         while True:
+            if run.status != seen:
+                seen = run.status
+                yield Emit(RunStatusChanged(run))
             handler = settings.machine.decide(run.status)
             logger.debug("run %s is %s: %s", run.id, run.status, type(handler).__name__)
-            if isinstance(handler, Finish):
-                return (yield from _finish(run, parser))
-            if isinstance(handler, FinishIncomplete):
-                partial = yield from _collect_reply(run, parser, lenient=True)
-                reason = run.incomplete_details.reason if run.incomplete_details else None
-                msg = (
-                    f"Run {run.id} on thread {run.thread_id} ended incomplete "
-                    f"({reason or 'no reason given'}); the partial reply is in .partial. "
-                    "Raise the token limits or ask for a shorter answer."
-                )
-                raise RunIncompleteError(
-                    msg, thread_id=run.thread_id, run_id=run.id, reason=reason, partial=partial
-                )
-            if isinstance(handler, RaiseError):
-                raise handler.factory(run)
+            if isinstance(handler, (Finish, FinishIncomplete, RaiseError)):
+                return (yield from _settle(run, handler, parser, None))
             if isinstance(handler, HandleRequiredAction):
                 if settings.tool_handler is None or tool_rounds >= settings.max_tool_rounds:
                     yield from _refuse_action(run, settings, tool_rounds)
@@ -174,8 +320,8 @@ def wait_flow(
     except (AssistantBridgeError, GeneratorExit):
         raise
     except BaseException:
-        # Interrupted (Ctrl-C, task cancelled, a bug in a tool handler): do not leave the
-        # thread locked by a run nobody waits for.
+        # Interrupted (Ctrl-C, task cancelled, a bug in a tool handler, a watcher that went
+        # away): do not leave the thread locked by a run nobody waits for.
         if run.status in ACTIVE_STATUSES:
             yield from _cancel_quietly(run)
         raise
@@ -192,8 +338,20 @@ def _finish(run: Run, parser: Parser[Any]) -> Flow[Reply[Any]]:
     return (yield from _collect_reply(run, parser, lenient=False))
 
 
-def _collect_reply(run: Run, parser: Parser[Any], *, lenient: bool) -> Flow[Reply[Any]]:
-    messages = yield from _collect_messages(run)
+def _collect_reply(
+    run: Run,
+    parser: Parser[Any],
+    *,
+    lenient: bool,
+    messages: Sequence[Message] | None = None,
+) -> Flow[Reply[Any]]:
+    if messages:
+        found = tuple(m for m in messages if m.run_id in (None, run.id))
+    else:
+        found = yield from _collect_messages(run)
+    for message in found:
+        yield Emit(MessageDone(message))
+    messages = found
     text = "\n\n".join(m.text for m in messages if m.text)
     reply: Reply[Any] = Reply(
         text=text,
@@ -228,11 +386,12 @@ def _collect_messages(run: Run) -> Flow[tuple[Message, ...]]:
     return tuple(m for m in collected if m.run_id == run.id)
 
 
-def _answer_tools(run: Run, settings: WaitSettings, request: RunRequest | None) -> Flow[Run]:
+def _run_tools(run: Run, settings: WaitSettings) -> Flow[tuple[ToolOutput, ...]]:
+    """Call the tool handler on the run's tool calls; one output per call, checked."""
     handler = settings.tool_handler
     assert handler is not None
     calls = run.required_action.tool_calls if run.required_action else ()
-    began = settings.clock()
+    yield Emit(ToolCallsRequested(tuple(calls), run))
     outputs = yield from perform(CallTools(handler, calls))
     ids = {c.id for c in calls}
     answered = {o.tool_call_id for o in outputs}
@@ -245,13 +404,24 @@ def _answer_tools(run: Run, settings: WaitSettings, request: RunRequest | None) 
             f"missing: {missing}, not asked for: {unknown}."
         )
         raise TypeError(msg)
-    submit = SubmitToolOutputs(run.thread_id, run.id, tuple(outputs), request)
+    return tuple(outputs)
+
+
+def _answer_tools(run: Run, settings: WaitSettings, request: RunRequest | None) -> Flow[Run]:
+    began = settings.clock()
+    outputs = yield from _run_tools(run, settings)
+    submit = SubmitToolOutputs(run.thread_id, run.id, outputs, request)
     try:
         return (yield from perform(submit))
     except BadRequestError:
-        latest = yield from perform(GetRun(run.thread_id, run.id))
-        if latest.status != RunStatus.EXPIRED:
-            raise
+        yield from _explain_refused_outputs(run, settings, began)
+        raise
+
+
+def _explain_refused_outputs(run: Run, settings: WaitSettings, began: float) -> Flow[None]:
+    """Outputs were refused: if the run expired while the tools ran, say so plainly."""
+    latest = yield from perform(GetRun(run.thread_id, run.id))
+    if latest.status == RunStatus.EXPIRED:
         took = settings.clock() - began
         msg = (
             f"Run {run.id} on thread {run.thread_id} expired while the tools ran: they took "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import attrs
@@ -52,6 +52,40 @@ class TransportOp(Op[T]):
         """Perform the operation on an async transport."""
         args, kwargs = self.arguments()
         return cast(T, await getattr(transport, self.method)(*args, **kwargs))
+
+
+@attrs.frozen
+class OpenStream(Op[Any]):
+    """Call a transport's streaming method; the result is its event iterator."""
+
+    method: str
+    args: tuple[Any, ...]
+    kwargs: Mapping[str, Any]
+
+
+@attrs.frozen
+class NextEvent(Op[Any]):
+    """The stream's next event, or None when it has ended."""
+
+    stream: Any
+
+
+@attrs.frozen
+class CloseStream(Op[None]):
+    """Stop reading a stream and release its connection."""
+
+    stream: Any
+
+
+@attrs.frozen
+class Emit(Op[None]):
+    """Hand an event to whoever is watching the ask (``stream()``); ignored by ``ask()``."""
+
+    event: Any
+
+
+class Abandoned(BaseException):
+    """Thrown into a flow whose watcher stopped listening (a stream closed early)."""
 
 
 @attrs.frozen
@@ -180,15 +214,26 @@ def perform(op: Op[T]) -> Generator[Op[Any], Any, T]:
     return cast(T, result)
 
 
-def drive(flow: Flow[T], transport: Transport, sleep: Callable[[float], None]) -> T:
-    """Run a flow to its end, performing every operation synchronously.
+def drive_events(
+    flow: Flow[T], transport: Transport, sleep: Callable[[float], None]
+) -> Generator[Any, None, T]:
+    """Run a flow synchronously, yielding what it emits; returns the flow's result.
 
     An exception raised by an operation is thrown back into the flow, so the flow's own
-    ``try``/``finally`` blocks (cancel on timeout, for one) see it as if it were local.
+    ``try``/``finally`` blocks (cancel on timeout, for one) see it as if it were local. When
+    the consumer stops early, the flow gets :class:`Abandoned` and may still clean up.
     """
     try:
         op = next(flow)
         while True:
+            if isinstance(op, Emit):
+                try:
+                    yield op.event
+                except GeneratorExit:
+                    _abandon(flow, transport, sleep)
+                    raise
+                op = flow.send(None)
+                continue
             try:
                 result = _perform_sync(op, transport, sleep)
             except BaseException as exc:  # handed to the flow, which decides
@@ -199,6 +244,27 @@ def drive(flow: Flow[T], transport: Transport, sleep: Callable[[float], None]) -
         return cast(T, stop.value)
 
 
+def _abandon(flow: Flow[Any], transport: Transport, sleep: Callable[[float], None]) -> None:
+    """Let the flow clean up (cancel its run) after its watcher went away."""
+    try:
+        op = flow.throw(Abandoned())
+        while True:
+            result = None if isinstance(op, Emit) else _perform_sync(op, transport, sleep)
+            op = flow.send(result)
+    except (StopIteration, Abandoned):
+        return
+
+
+def drive(flow: Flow[T], transport: Transport, sleep: Callable[[float], None]) -> T:
+    """Run a flow to its end synchronously, ignoring what it emits."""
+    events = drive_events(flow, transport, sleep)
+    while True:
+        try:
+            next(events)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+
+
 def _perform_sync(op: Op[Any], transport: Transport, sleep: Callable[[float], None]) -> Any:
     if isinstance(op, TransportOp):
         return op.apply(transport)
@@ -207,14 +273,30 @@ def _perform_sync(op: Op[Any], transport: Transport, sleep: Callable[[float], No
         return None
     if isinstance(op, CallTools):
         return tuple(op.handler(op.calls))
+    if isinstance(op, OpenStream):
+        return getattr(transport, op.method)(*op.args, **op.kwargs)
+    if isinstance(op, NextEvent):
+        return next(op.stream, None)
+    if isinstance(op, CloseStream):
+        op.stream.close()
+        return None
     msg = f"the sync driver cannot perform {op!r}"
     raise TypeError(msg)
 
 
-async def adrive(
-    flow: Flow[T], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
-) -> T:
-    """Run a flow to its end, awaiting every operation: the async twin of :func:`drive`.
+class Outcome(Generic[T]):
+    """Where an async driver leaves a flow's result."""
+
+    value: T
+
+
+async def adrive_events(
+    flow: Flow[T],
+    transport: AsyncTransport,
+    sleep: Callable[[float], Awaitable[None]],
+    outcome: Outcome[T],
+) -> AsyncGenerator[Any, None]:
+    """The async twin of :func:`drive_events`; the result lands in ``outcome.value``.
 
     When the task is cancelled, the CancelledError is thrown into the flow like any other
     exception, so the flow cancels its run before the cancellation goes on.
@@ -222,6 +304,14 @@ async def adrive(
     try:
         op = next(flow)
         while True:
+            if isinstance(op, Emit):
+                try:
+                    yield op.event
+                except GeneratorExit:
+                    await _aabandon(flow, transport, sleep)
+                    raise
+                op = flow.send(None)
+                continue
             try:
                 result = await _perform_async(op, transport, sleep)
             except BaseException as exc:  # handed to the flow, which decides
@@ -229,7 +319,29 @@ async def adrive(
             else:
                 op = flow.send(result)
     except StopIteration as stop:
-        return cast(T, stop.value)
+        outcome.value = cast(T, stop.value)
+
+
+async def _aabandon(
+    flow: Flow[Any], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+) -> None:
+    try:
+        op = flow.throw(Abandoned())
+        while True:
+            result = None if isinstance(op, Emit) else await _perform_async(op, transport, sleep)
+            op = flow.send(result)
+    except (StopIteration, Abandoned):
+        return
+
+
+async def adrive(
+    flow: Flow[T], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+) -> T:
+    """Run a flow to its end, awaiting every operation and ignoring what it emits."""
+    outcome: Outcome[T] = Outcome()
+    async for _ in adrive_events(flow, transport, sleep, outcome):
+        pass
+    return outcome.value
 
 
 async def _perform_async(
@@ -247,5 +359,12 @@ async def _perform_async(
         if inspect.iscoroutinefunction(op.handler):
             return tuple(await op.handler(op.calls))
         return tuple(await asyncio.to_thread(op.handler, op.calls))
+    if isinstance(op, OpenStream):
+        return await getattr(transport, op.method)(*op.args, **op.kwargs)
+    if isinstance(op, NextEvent):
+        return await anext(op.stream, None)
+    if isinstance(op, CloseStream):
+        await op.stream.aclose()
+        return None
     msg = f"the async driver cannot perform {op!r}"
     raise TypeError(msg)

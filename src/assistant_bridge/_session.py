@@ -10,13 +10,25 @@ import asyncio
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar, overload
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
+from typing import Any, Literal, TypeVar, overload
 
 import attrs
 
+from ._events import ReplyReady, StreamEvent
 from ._flow import AskPlan, WaitSettings, ask_flow, wait_flow
-from ._ops import Flow, GetRun, ToolHandler, adrive, drive, perform
+from ._ops import (
+    Emit,
+    Flow,
+    GetRun,
+    Outcome,
+    ToolHandler,
+    adrive,
+    adrive_events,
+    drive,
+    drive_events,
+    perform,
+)
 from ._parsers import Parser, TextParser
 from ._polling import AdaptivePolling, PollPolicy
 from ._reply import Reply
@@ -25,7 +37,10 @@ from ._state import RunStateMachine
 from ._transport import AsyncTransport, RunRequest, Transport
 from .exceptions import ConfigurationError
 
-__all__ = ["AsyncThreadSession", "ThreadSession"]
+__all__ = ["AsyncReplyStream", "AsyncThreadSession", "ReplyStream", "ThreadSession"]
+
+Wait = Literal["auto", "stream", "poll"]
+"""How an ask follows its run: stream where the transport can ("auto"), or always poll."""
 
 T = TypeVar("T")
 
@@ -99,6 +114,9 @@ class _SessionCore:
         cancel_grace: float,
         thread_metadata: Mapping[str, str] | None,
         clock: Callable[[], float],
+        transport: object,
+        wait: Wait,
+        stall_timeout: float,
     ) -> None:
         if (assistant_id is None) == (assistant is None):
             msg = (
@@ -123,6 +141,18 @@ class _SessionCore:
         self._cancel_grace = cancel_grace
         self._thread_metadata = check_metadata(thread_metadata)
         self._clock = clock
+        self._can_stream = hasattr(transport, "stream_run")
+        self._wait = self._check_wait(wait)
+        self._stall_timeout = _check_timeout(stall_timeout, "stall_timeout")
+
+    def _check_wait(self, wait: Wait) -> Wait:
+        if wait not in ("auto", "stream", "poll"):
+            msg = f"wait must be 'auto', 'stream' or 'poll', got {wait!r}."
+            raise ConfigurationError(msg)
+        if wait == "stream" and not self._can_stream:
+            msg = "wait='stream' needs a transport that can stream (OpenAITransport, ...)."
+            raise ConfigurationError(msg)
+        return wait
 
     def __repr__(self) -> str:
         who = (
@@ -158,6 +188,7 @@ class _SessionCore:
         model: str | None,
         tools: Sequence[Mapping[str, Any]] | None,
         metadata: Mapping[str, str] | None,
+        wait: Wait | None = None,
     ) -> Flow[Reply[Any]]:
         """Check the ask's input (before anything is sent) and build its flow."""
         request = RunRequest(
@@ -169,7 +200,7 @@ class _SessionCore:
             tools=tools,
             metadata=check_metadata(metadata),
         )
-        settings = self._settings(timeout)
+        settings = self._settings(timeout, wait)
         checked = check_prompt(prompt)
 
         def flow() -> Flow[Reply[Any]]:
@@ -200,11 +231,14 @@ class _SessionCore:
         def flow() -> Flow[Reply[Any]]:
             deadline = settings.clock() + settings.timeout
             run = yield from perform(GetRun(thread_id, run_id))
-            return (yield from wait_flow(run, chosen, settings, deadline, request))
+            reply = yield from wait_flow(run, chosen, settings, deadline, request)
+            yield Emit(ReplyReady(reply))
+            return reply
 
         return flow()
 
-    def _settings(self, timeout: float | None) -> WaitSettings:
+    def _settings(self, timeout: float | None, wait: Wait | None = None) -> WaitSettings:
+        mode = self._wait if wait is None else self._check_wait(wait)
         return WaitSettings(
             machine=self._machine,
             poll=self._poll,
@@ -213,6 +247,8 @@ class _SessionCore:
             cancel_grace=self._cancel_grace,
             tool_handler=self._tool_handler,
             max_tool_rounds=self._max_tool_rounds,
+            streaming=mode == "stream" or (mode == "auto" and self._can_stream),
+            stall_timeout=self._stall_timeout,
         )
 
     def _adopt_thread(self, thread_id: str) -> None:
@@ -245,6 +281,8 @@ class ThreadSession(_SessionCore):
         max_tool_rounds: int = 8,
         cancel_grace: float = 5.0,
         thread_metadata: Mapping[str, str] | None = None,
+        wait: Wait = "auto",
+        stall_timeout: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -261,6 +299,9 @@ class ThreadSession(_SessionCore):
             cancel_grace,
             thread_metadata,
             clock,
+            transport,
+            wait,
+            stall_timeout,
         )
         self._transport = transport
         self._sleep = sleep
@@ -278,6 +319,7 @@ class ThreadSession(_SessionCore):
         model: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
+        wait: Wait | None = None,
     ) -> Reply[Any]: ...
 
     @overload
@@ -292,6 +334,7 @@ class ThreadSession(_SessionCore):
         model: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
+        wait: Wait | None = None,
     ) -> Reply[T]: ...
 
     def ask(
@@ -305,6 +348,7 @@ class ThreadSession(_SessionCore):
         model: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
+        wait: Wait | None = None,
     ) -> Reply[Any]:
         """Post ``prompt``, wait for the run and return its parsed reply.
 
@@ -312,13 +356,58 @@ class ThreadSession(_SessionCore):
         :class:`~assistant_bridge.exceptions.RunError` when the run ends without a reply,
         :class:`~assistant_bridge.exceptions.RunTimeoutError` after ``timeout`` seconds (the
         run is cancelled), and :class:`~assistant_bridge.exceptions.ParseError` when the
-        parser refuses the text (the reply is on the error).
+        parser refuses the text (the reply is on the error). ``wait`` picks how to follow the
+        run for this ask: "stream" (the default where the transport can), or "poll".
         """
         flow = self._ask_flow(
-            prompt, parser, timeout, instructions, additional_instructions, model, tools, metadata
+            prompt,
+            parser,
+            timeout,
+            instructions,
+            additional_instructions,
+            model,
+            tools,
+            metadata,
+            wait,
         )
         with self._lock:
             return drive(flow, self._transport, self._sleep)
+
+    def stream(
+        self,
+        prompt: str,
+        *,
+        parser: Parser[Any] | None = None,
+        timeout: float | None = None,
+        instructions: str | None = None,
+        additional_instructions: str | None = None,
+        model: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        wait: Wait | None = None,
+    ) -> ReplyStream:
+        """Ask like :meth:`ask`, yielding events as they happen (text deltas, messages, tool
+        calls, run statuses) and ending with ReplyReady; ``.reply`` holds the reply after.
+
+        Closing the stream before its end (``break`` in a ``with`` block) cancels the run.
+        """
+        flow = self._ask_flow(
+            prompt,
+            parser,
+            timeout,
+            instructions,
+            additional_instructions,
+            model,
+            tools,
+            metadata,
+            wait,
+        )
+
+        def events() -> Generator[StreamEvent, None, Reply[Any]]:
+            with self._lock:
+                return (yield from drive_events(flow, self._transport, self._sleep))
+
+        return ReplyStream(events())
 
     def resume(
         self, run_id: str, *, parser: Parser[Any] | None = None, timeout: float | None = None
@@ -354,6 +443,8 @@ class AsyncThreadSession(_SessionCore):
         max_tool_rounds: int = 8,
         cancel_grace: float = 5.0,
         thread_metadata: Mapping[str, str] | None = None,
+        wait: Wait = "auto",
+        stall_timeout: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -370,6 +461,9 @@ class AsyncThreadSession(_SessionCore):
             cancel_grace,
             thread_metadata,
             clock,
+            transport,
+            wait,
+            stall_timeout,
         )
         self._transport = transport
         self._sleep = sleep
@@ -387,6 +481,7 @@ class AsyncThreadSession(_SessionCore):
         model: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
+        wait: Wait | None = None,
     ) -> Reply[Any]: ...
 
     @overload
@@ -401,6 +496,7 @@ class AsyncThreadSession(_SessionCore):
         model: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
+        wait: Wait | None = None,
     ) -> Reply[T]: ...
 
     async def ask(
@@ -414,13 +510,56 @@ class AsyncThreadSession(_SessionCore):
         model: str | None = None,
         tools: Sequence[Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
+        wait: Wait | None = None,
     ) -> Reply[Any]:
         """See :meth:`ThreadSession.ask`."""
         flow = self._ask_flow(
-            prompt, parser, timeout, instructions, additional_instructions, model, tools, metadata
+            prompt,
+            parser,
+            timeout,
+            instructions,
+            additional_instructions,
+            model,
+            tools,
+            metadata,
+            wait,
         )
         async with self._lock:
             return await adrive(flow, self._transport, self._sleep)
+
+    def stream(
+        self,
+        prompt: str,
+        *,
+        parser: Parser[Any] | None = None,
+        timeout: float | None = None,
+        instructions: str | None = None,
+        additional_instructions: str | None = None,
+        model: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        wait: Wait | None = None,
+    ) -> AsyncReplyStream:
+        """See :meth:`ThreadSession.stream`: ``async for event in session.stream(...)``."""
+        flow = self._ask_flow(
+            prompt,
+            parser,
+            timeout,
+            instructions,
+            additional_instructions,
+            model,
+            tools,
+            metadata,
+            wait,
+        )
+        outcome: Outcome[Reply[Any]] = Outcome()
+
+        async def events() -> AsyncGenerator[StreamEvent, None]:
+            async with self._lock:
+                async for event in adrive_events(flow, self._transport, self._sleep, outcome):
+                    yield event
+
+        return AsyncReplyStream(events(), outcome)
 
     async def resume(
         self, run_id: str, *, parser: Parser[Any] | None = None, timeout: float | None = None
@@ -431,8 +570,85 @@ class AsyncThreadSession(_SessionCore):
             return await adrive(flow, self._transport, self._sleep)
 
 
-def _check_timeout(timeout: float) -> float:
+def _check_timeout(timeout: float, name: str = "timeout") -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        msg = f"timeout must be a number of seconds > 0, got {timeout!r}."
+        msg = f"{name} must be a number of seconds > 0, got {timeout!r}."
         raise ConfigurationError(msg)
     return float(timeout)
+
+
+def _not_finished() -> ConfigurationError:
+    msg = "The stream has not finished: iterate it to the end before reading .reply."
+    return ConfigurationError(msg)
+
+
+class ReplyStream:
+    """The events of one ask, as they happen; ``.reply`` once it is over.
+
+    Iterate it; use it as a context manager so that leaving early closes it (which cancels
+    the run).
+    """
+
+    def __init__(self, events: Generator[StreamEvent, None, Reply[Any]]) -> None:
+        self._events = events
+        self._reply: Reply[Any] | None = None
+
+    def __iter__(self) -> ReplyStream:
+        return self
+
+    def __next__(self) -> StreamEvent:
+        try:
+            return next(self._events)
+        except StopIteration as stop:
+            self._reply = stop.value
+            raise StopIteration from None
+
+    @property
+    def reply(self) -> Reply[Any]:
+        """The reply, exactly as ``ask`` returns it; available after the last event."""
+        if self._reply is None:
+            raise _not_finished()
+        return self._reply
+
+    def close(self) -> None:
+        """Stop early; the run is cancelled."""
+        self._events.close()
+
+    def __enter__(self) -> ReplyStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncReplyStream:
+    """The async twin of :class:`ReplyStream`: ``async for``, ``async with``, ``.reply``."""
+
+    def __init__(
+        self, events: AsyncGenerator[StreamEvent, None], outcome: Outcome[Reply[Any]]
+    ) -> None:
+        self._events = events
+        self._outcome = outcome
+
+    def __aiter__(self) -> AsyncReplyStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        return await anext(self._events)
+
+    @property
+    def reply(self) -> Reply[Any]:
+        """The reply, exactly as ``ask`` returns it; available after the last event."""
+        if not hasattr(self._outcome, "value"):
+            raise _not_finished()
+        return self._outcome.value
+
+    async def aclose(self) -> None:
+        """Stop early; the run is cancelled."""
+        await self._events.aclose()
+
+    async def __aenter__(self) -> AsyncReplyStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
