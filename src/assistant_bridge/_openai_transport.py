@@ -56,6 +56,7 @@ class OpenAITransport:
             )
         self._client = client
         self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
+        self._resolved: dict[tuple[str, str], str] = {}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> OpenAITransport:
@@ -123,8 +124,14 @@ class OpenAITransport:
 
     def resolve_assistant(self, spec: AssistantSpec) -> str:
         """The assistant object for ``spec``: found by name and content hash, updated when the
-        definition changed, created when missing. Never a duplicate."""
-        return execute(self._client, self._secrets, _WIRE.resolve_assistant(spec))
+        definition changed, created when missing. Never a duplicate. The transport remembers
+        the answer, so sessions sharing it look it up once."""
+        key = (spec.name, spec.content_hash())
+        if key not in self._resolved:
+            self._resolved[key] = execute(
+                self._client, self._secrets, _WIRE.resolve_assistant(spec)
+            )
+        return self._resolved[key]
 
     def stream_run(
         self,
@@ -200,6 +207,7 @@ class AsyncOpenAITransport:
             )
         self._client = client
         self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
+        self._resolved: dict[tuple[str, str], str] = {}
 
     @classmethod
     def from_env(
@@ -270,7 +278,11 @@ class AsyncOpenAITransport:
 
     async def resolve_assistant(self, spec: AssistantSpec) -> str:
         """See :meth:`OpenAITransport.resolve_assistant`."""
-        return await aexecute(self._client, self._secrets, _WIRE.resolve_assistant(spec))
+        key = (spec.name, spec.content_hash())
+        if key not in self._resolved:
+            flow = _WIRE.resolve_assistant(spec)
+            self._resolved[key] = await aexecute(self._client, self._secrets, flow)
+        return self._resolved[key]
 
     async def stream_run(
         self,
