@@ -40,3 +40,10 @@ def test_testing_doc_first_snippet_runs() -> None:
 def test_testing_doc_emulator_snippet_runs() -> None:
     """The emulator example in docs/testing.md runs as written."""
     exec(_blocks("testing.md")[1], {})
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_tools_streaming_async_examples_run(index: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """Each example of docs/tools-streaming-async.md runs and prints something."""
+    exec(_blocks("tools-streaming-async.md")[index], {})
+    assert capsys.readouterr().out.strip()
