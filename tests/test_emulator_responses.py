@@ -11,9 +11,17 @@ from typing import Any
 import openai
 import pytest
 
-from assistant_bridge import AssistantSpec, FixedInterval, ResponsesTransport, ThreadSession
+from assistant_bridge import (
+    AssistantSpec,
+    FixedInterval,
+    ResponsesTransport,
+    RetryPolicy,
+    ThreadSession,
+)
 from assistant_bridge.exceptions import RateLimitError
 from assistant_bridge.testing import Emulator, Fault, RequestTools, SayText, StayInProgress
+
+NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 @pytest.fixture
@@ -173,7 +181,9 @@ class TestFaultsOnResponses:
         spec = AssistantSpec(name="t", model="gpt-4o-mini")
         with emu.transport("responses", max_retries=0) as transport:
             assert isinstance(transport, ResponsesTransport)
-            session = ThreadSession(transport, assistant=spec, poll_policy=FixedInterval(0.01))
+            session = ThreadSession(
+                transport, assistant=spec, poll_policy=FixedInterval(0.01), retry=NO_RETRY
+            )
             with pytest.raises(RateLimitError) as info:
                 session.ask("x")
         assert info.value.retry_after == 3.0

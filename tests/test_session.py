@@ -135,7 +135,10 @@ class TestAsk:
             metadata={"alert": "42"},
         )
         request = transport.calls[0].args["request"]
-        assert request.body() == {
+        body = request.body()
+        mark = body["metadata"].pop("assistant_bridge_ask")
+        assert len(mark) == 32
+        assert body == {
             "assistant_id": "asst_test",
             "instructions": "Be terse.",
             "model": "gpt-4o-mini",
@@ -143,7 +146,9 @@ class TestAsk:
             "metadata": {"alert": "42"},
         }
         session.ask("again")
-        assert transport.calls[-4].args["request"].body() == {"assistant_id": "asst_test"}
+        again = transport.calls[-4].args["request"].body()
+        assert set(again) == {"assistant_id", "metadata"}
+        assert again["metadata"]["assistant_bridge_ask"] != mark
 
     def test_additional_instructions_on_a_new_thread(self, make_session: SessionFactory) -> None:
         """create-and-run cannot carry them, so the thread is created first."""
@@ -443,8 +448,10 @@ class TestResume:
 
 class TestConcurrencyAndState:
     def test_active_run_error_is_typed(self, make_session: SessionFactory) -> None:
-        """Posting to a thread with an active run raises ActiveRunError with both ids."""
-        session, _transport, backend = make_session(RunScript(steps=["in_progress"]))
+        """With on_active_run='raise': ActiveRunError with both ids."""
+        session, _transport, backend = make_session(
+            RunScript(steps=["in_progress"]), on_active_run="raise"
+        )
         with pytest.raises(RunTimeoutError):
             session.ask(
                 "q",
@@ -519,8 +526,8 @@ class TestBadInput:
     def test_metadata_limits(self, make_session: SessionFactory) -> None:
         """Metadata beyond 16 pairs or long values is refused, naming the problem."""
         session, _, _ = make_session()
-        with pytest.raises(ConfigurationError, match="at most 16"):
-            session.ask("q", metadata={str(i): "v" for i in range(17)})
+        with pytest.raises(ConfigurationError, match="at most 15"):
+            session.ask("q", metadata={str(i): "v" for i in range(16)})
         with pytest.raises(ConfigurationError, match="512"):
             session.ask("q", metadata={"k": "v" * 513})
 

@@ -210,18 +210,50 @@ class TestParallel:
 
 
 class TestAssistantsOnly:
-    @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-    def test_active_run_from_elsewhere(self, emu: Emulator) -> None:
-        """Another worker's active run on the thread: ActiveRunError with its id."""
-        emu.script(StayInProgress(), times=1)
+    @staticmethod
+    def _busy_thread(emu: Emulator, behaviour: Any) -> tuple[str, str, str]:
+        """A thread on which another worker's run is active: (assistant, thread, run)."""
+        emu.script(behaviour, times=1)
         assistant = emu.create_assistant()
-        with emu.client() as client:
-            run = client.beta.threads.create_and_run(
-                assistant_id=assistant, thread={"messages": [{"role": "user", "content": "a"}]}
-            )
+        with emu.transport() as t:
+            from assistant_bridge import RunRequest
+
+            run = t.create_thread_and_run("other worker", RunRequest(assistant))
+        return assistant, run.thread_id, run.id
+
+    def test_active_run_policy_raise(self, emu: Emulator) -> None:
+        """on_active_run='raise': ActiveRunError with the other run's id, at once."""
+        assistant, thread, other = self._busy_thread(emu, StayInProgress())
         with emu.transport(max_retries=0) as transport, pytest.raises(ActiveRunError) as info:
-            ThreadSession(transport, assistant, thread_id=run.thread_id).ask("b")
-        assert info.value.run_id == run.id
+            ThreadSession(transport, assistant, thread_id=thread, on_active_run="raise").ask("b")
+        assert info.value.run_id == other
+
+    def test_active_run_policy_wait(self, emu: Emulator) -> None:
+        """on_active_run='wait' (the default): the ask waits for the other run, then runs."""
+        assistant, thread, other = self._busy_thread(emu, SayText("theirs", delay=0.4))
+        emu.script(SayText("mine"))
+        with emu.transport(max_retries=0) as transport:
+            reply = ThreadSession(transport, assistant, thread_id=thread).ask("b")
+        assert reply.text == "mine"
+        assert emu.run_status(other) == "completed"
+        assert len(emu.runs_of(thread)) == 2
+
+    def test_active_run_policy_wait_until_the_deadline(self, emu: Emulator) -> None:
+        """A run that never ends: waiting stops at the deadline with a clear error."""
+        assistant, thread, _ = self._busy_thread(emu, StayInProgress())
+        with emu.transport(max_retries=0) as transport, pytest.raises(ActiveRunError) as info:
+            ThreadSession(transport, assistant, thread_id=thread).ask("b", timeout=0.5)
+        assert "until the deadline" in str(info.value)
+        assert len(emu.runs_of(thread)) == 1
+
+    def test_active_run_policy_cancel(self, emu: Emulator) -> None:
+        """on_active_run='cancel': the other run is cancelled, then the ask runs."""
+        assistant, thread, other = self._busy_thread(emu, StayInProgress())
+        emu.script(SayText("mine"))
+        with emu.transport(max_retries=0) as transport:
+            session = ThreadSession(transport, assistant, thread_id=thread, on_active_run="cancel")
+            assert session.ask("b").text == "mine"
+        assert emu.run_status(other) == "cancelled"
 
     def test_assistant_id_on_the_responses_wire_is_refused(self, emu: Emulator) -> None:
         """An asst_ id means nothing to the Responses API: a clear configuration error."""

@@ -40,6 +40,7 @@ from ._parsers import JsonParser, Parser, SchemaParser, TextParser
 from ._polling import AdaptivePolling, FixedInterval, PollPolicy
 from ._reply import Reply
 from ._responses_transport import AsyncResponsesTransport, ResponsesTransport
+from ._retry import RetryPolicy
 from ._session import AsyncReplyStream, AsyncThreadSession, ReplyStream, ThreadSession
 from ._spec import AssistantSpec, CodeInterpreter, FileSearch, FunctionTool, JsonSchemaFormat, Tool
 from ._state import (
@@ -101,6 +102,7 @@ __all__ = [
     "RegisteredTool",
     "RequiredAction",
     "ResponsesTransport",
+    "RetryPolicy",
     "Run",
     "RunRequest",
     "RunStateMachine",

@@ -29,6 +29,7 @@ THREADS = ("beta", "threads", "with_raw_response")
 MESSAGES = ("beta", "threads", "messages", "with_raw_response")
 RUNS = ("beta", "threads", "runs", "with_raw_response")
 ASSISTANTS = ("beta", "assistants", "with_raw_response")
+ASK_KEY = "assistant_bridge_ask"
 STREAMING_THREADS = ("beta", "threads", "with_streaming_response")
 STREAMING_RUNS = ("beta", "threads", "runs", "with_streaming_response")
 
@@ -134,6 +135,15 @@ class AssistantsWire:
         return StreamCall(
             (*STREAMING_RUNS, "submit_tool_outputs"), (run_id,), kwargs, assistants_event
         )
+
+    def find_run(self, thread_id: str, key: str) -> WireFlow[Run | None]:
+        """The newest run of the thread whose metadata marks it with ``key``."""
+        kwargs = {"thread_id": thread_id, "limit": 20, "order": "desc"}
+        data, _ = yield ClientCall((*RUNS, "list"), (), kwargs)
+        for item in data.get("data") or ():
+            if (item.get("metadata") or {}).get(ASK_KEY) == key:
+                return run_from_json(item)
+        return None
 
     def get_run(self, thread_id: str, run_id: str) -> WireFlow[Run]:
         call = ClientCall((*RUNS, "retrieve"), (run_id,), {"thread_id": thread_id})

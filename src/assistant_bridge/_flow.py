@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -31,21 +31,25 @@ from ._ops import (
     CreateThread,
     CreateThreadAndRun,
     Emit,
+    FindRun,
     Flow,
     GetRun,
     ListRunMessages,
     NextEvent,
+    Op,
     OpenStream,
     ResolveAssistant,
     Sleep,
     StartRun,
     SubmitToolOutputs,
     ToolHandler,
+    TransportOp,
     perform,
 )
 from ._parsers import Parser
 from ._polling import PollPolicy
 from ._reply import Reply
+from ._retry import NO_RETRIES, RetryPolicy
 from ._state import (
     Finish,
     FinishIncomplete,
@@ -58,6 +62,7 @@ from ._state import (
 from ._transport import RunRequest
 from .exceptions import (
     ActionRequiredError,
+    ActiveRunError,
     AssistantBridgeError,
     BadRequestError,
     ParseError,
@@ -69,6 +74,7 @@ from .exceptions import (
 )
 
 logger = logging.getLogger("assistant_bridge")
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -85,6 +91,10 @@ class WaitSettings:
     max_tool_rounds: int
     streaming: bool = False
     stall_timeout: float = 20.0
+    retry: RetryPolicy = NO_RETRIES
+    on_active_run: str = "wait"
+    can_find_runs: bool = False
+    deadline: float = float("inf")
 
 
 @attrs.frozen
@@ -97,6 +107,7 @@ class AskPlan:
     parser: Parser[Any]
     message_metadata: Mapping[str, str] | None = None
     thread_metadata: Mapping[str, str] | None = None
+    ask_key: str = "ask"
 
 
 def ask_flow(
@@ -113,9 +124,10 @@ def ask_flow(
     The flow emits the ask's events (see :mod:`._events`), ending with ReplyReady.
     """
     deadline = settings.clock() + settings.timeout
+    settings = attrs.evolve(settings, deadline=deadline)
     request = plan.request
     if request.assistant_id is None and request.assistant is not None:
-        resolved = yield from perform(ResolveAssistant(request.assistant))
+        resolved = yield from call(ResolveAssistant(request.assistant), settings)
         if resolved is not None:
             on_assistant(resolved)
             request = attrs.evolve(request, assistant_id=resolved)
@@ -123,42 +135,135 @@ def ask_flow(
     two_steps = request.additional_instructions is not None or plan.message_metadata is not None
     if thread_id is None and two_steps:
         # create-and-run cannot carry additional_instructions or message metadata.
-        thread = yield from perform(CreateThread(plan.thread_metadata))
+        thread = yield from call(CreateThread(plan.thread_metadata), settings)
         thread_id = thread.id
         on_thread(thread_id)
+    request = attrs.evolve(request, metadata={**(request.metadata or {}), ASK_KEY: plan.ask_key})
     message = {"content": plan.prompt, "message_metadata": plan.message_metadata}
+    start: Op[Any]
     if settings.streaming:
         stall = {"stall_timeout": _stall(settings, deadline)}
         if thread_id is not None:
-            args: tuple[Any, ...] = (thread_id, request)
-            opened = OpenStream("stream_run", args, {**message, **stall})
+            start = OpenStream("stream_run", (thread_id, request), {**message, **stall})
         else:
-            args = (plan.prompt, request)
-            opened = OpenStream(
-                "stream_thread_and_run", args, {"thread_metadata": plan.thread_metadata, **stall}
+            start = OpenStream(
+                "stream_thread_and_run",
+                (plan.prompt, request),
+                {"thread_metadata": plan.thread_metadata, **stall},
             )
-        stream = yield from perform(opened)
-        reply = yield from follow_stream(
-            stream, plan.parser, settings, deadline, request, on_thread
-        )
+    elif thread_id is not None:
+        start = StartRun(thread_id, request, plan.prompt, plan.message_metadata)
     else:
-        if thread_id is not None:
-            run = yield from perform(
-                StartRun(thread_id, request, plan.prompt, plan.message_metadata)
-            )
-        else:
-            run = yield from perform(CreateThreadAndRun(plan.prompt, request, plan.thread_metadata))
-        on_thread(run.thread_id)
-        logger.debug("started run %s on thread %s", run.id, run.thread_id)
-        reply = yield from wait_flow(run, plan.parser, settings, deadline, request)
+        start = CreateThreadAndRun(plan.prompt, request, plan.thread_metadata)
+    started = yield from _start(start, thread_id, plan.ask_key, settings)
+    if isinstance(started, Run):
+        on_thread(started.thread_id)
+        logger.debug("started run %s on thread %s", started.id, started.thread_id)
+        reply = yield from wait_flow(started, plan.parser, settings, deadline, request)
+    else:
+        reply = yield from follow_stream(
+            started, plan.parser, settings, deadline, request, on_thread
+        )
     yield Emit(ReplyReady(reply))
     return reply
+
+
+def _start(op: Op[Any], thread_id: str | None, key: str, settings: WaitSettings) -> Flow[Any]:
+    """Start the run (or open its stream), in the face of an active run and of failures.
+
+    An active run on the thread is waited for, cancelled, or reported, as the session's
+    policy says. A failure that may have reached the server is not repeated blindly: the
+    thread's runs are searched for this ask's mark first, and a run found is followed instead.
+    Where that search is impossible (a new thread, or an API without run listing), the error
+    is raised with a note, never repeated.
+    """
+    attempt = 0
+    while True:
+        try:
+            return (yield from perform(op))
+        except ActiveRunError as exc:
+            yield from _clear_active_run(exc, settings)
+        except TransportError as exc:
+            policy = settings.retry
+            if not policy.retryable(exc) or attempt + 1 >= policy.max_attempts:
+                raise
+            if policy.ambiguous(exc):
+                if thread_id is None or not settings.can_find_runs:
+                    exc.message += (
+                        " The request may have reached the server, so it was not repeated "
+                        "(that could start the run twice); check the thread before asking again."
+                    )
+                    raise
+                found = yield from call(FindRun(thread_id, key), settings)
+                if found is not None:
+                    logger.info("run %s was started despite %s; following it", found.id, exc)
+                    return found
+            delay = policy.delay(attempt, getattr(exc, "retry_after", None))
+            if settings.clock() + delay >= settings.deadline:
+                raise
+            logger.info("retrying the run's start in %.2fs after %s", delay, exc)
+            yield from perform(Sleep(delay))
+            attempt += 1
+
+
+def _clear_active_run(exc: ActiveRunError, settings: WaitSettings) -> Flow[None]:
+    """Another run holds the thread: wait for it, cancel it, or raise, per the policy."""
+    if settings.on_active_run == "raise" or exc.run_id is None or exc.thread_id is None:
+        raise exc
+    other = Run(id=exc.run_id, thread_id=exc.thread_id, status=RunStatus.IN_PROGRESS)
+    if settings.on_active_run == "cancel":
+        confirmed, _ = yield from _cancel_and_confirm(other, settings)
+        if not confirmed:
+            exc.message += f" Cancelling run {exc.run_id} was not confirmed in time."
+            raise exc
+        return
+    attempt = 0
+    while True:
+        other = yield from call(GetRun(exc.thread_id, exc.run_id), settings)
+        if other.status not in ACTIVE_STATUSES:
+            return
+        remaining = settings.deadline - settings.clock()
+        if remaining <= 0:
+            exc.message += f" Waited for run {exc.run_id} until the deadline; it is still active."
+            raise exc
+        delay = settings.poll.delay(attempt, other.poll_after_ms)
+        yield from perform(Sleep(max(0.0, min(delay, remaining))))
+        attempt += 1
 
 
 def _stall(settings: WaitSettings, deadline: float) -> float:
     """How long a stream may stay silent: the stall gap, but never past the deadline."""
     remaining = deadline - settings.clock()
     return max(0.05, min(settings.stall_timeout, remaining + 0.05))
+
+
+ASK_KEY = "assistant_bridge_ask"
+"""Run metadata key marking which ask started a run, so a repeated write can look first."""
+
+
+def call(op: TransportOp[T], settings: WaitSettings) -> Flow[T]:
+    """Perform ``op``, retrying failures the retry policy allows, inside the deadline.
+
+    Reads and idempotent operations are simply repeated. A write whose failure is ambiguous is
+    not: the caller looks whether it took effect (see :func:`_start`), or the error is raised
+    with a note that it was not repeated, so nothing is ever done twice.
+    """
+    attempt = 0
+    while True:
+        try:
+            return (yield from perform(op))
+        except TransportError as exc:
+            policy = settings.retry
+            if not policy.retryable(exc) or attempt + 1 >= policy.max_attempts:
+                raise
+            if not op.idempotent and policy.ambiguous(exc):
+                raise
+            delay = policy.delay(attempt, getattr(exc, "retry_after", None))
+            if settings.clock() + delay >= settings.deadline:
+                raise
+            logger.info("retrying %s in %.2fs after %s", type(op).__name__, delay, exc)
+            yield from perform(Sleep(delay))
+            attempt += 1
 
 
 def follow_stream(
@@ -193,7 +298,7 @@ def follow_stream(
                     msg = f"The event stream ended before a run started ({detail}); ask again."
                     raise StreamInterruptedError(msg)
                 yield from _close(stream)
-                latest = yield from perform(GetRun(run.thread_id, run.id))
+                latest = yield from call(GetRun(run.thread_id, run.id), settings)
                 return (yield from wait_flow(latest, parser, settings, deadline, request))
             if isinstance(event, TextDelta):
                 yield Emit(event)
@@ -227,10 +332,15 @@ def follow_stream(
                 except BadRequestError:
                     yield from _explain_refused_outputs(run, settings, began)
                     raise
+                except TransportError as exc:
+                    taken = yield from _outputs_taken(run, exc, settings)
+                    if taken is not None:
+                        return (yield from wait_flow(taken, parser, settings, deadline, request))
+                    stream = yield from perform(reopen)
                 tool_rounds += 1
                 messages = []
                 continue
-            return (yield from _settle(run, handler, parser, messages))
+            return (yield from _settle(run, handler, parser, messages, settings))
     except (AssistantBridgeError, GeneratorExit):
         raise
     except BaseException:
@@ -248,14 +358,18 @@ def _close(stream: Any) -> Flow[None]:
 
 
 def _settle(
-    run: Run, handler: Handler, parser: Parser[Any], messages: Sequence[Message] | None
+    run: Run,
+    handler: Handler,
+    parser: Parser[Any],
+    messages: Sequence[Message] | None,
+    settings: WaitSettings,
 ) -> Flow[Reply[Any]]:
     """Finish, finish incomplete, or raise, as the handler says; ``messages`` are the run's
     messages when a stream delivered them (else they are listed)."""
     if isinstance(handler, Finish):
-        return (yield from _collect_reply(run, parser, lenient=False, messages=messages))
+        return (yield from _collect_reply(run, parser, settings, lenient=False, messages=messages))
     if isinstance(handler, FinishIncomplete):
-        partial = yield from _collect_reply(run, parser, lenient=True, messages=messages)
+        partial = yield from _collect_reply(run, parser, settings, lenient=True, messages=messages)
         reason = run.incomplete_details.reason if run.incomplete_details else None
         msg = (
             f"Run {run.id} on thread {run.thread_id} ended incomplete "
@@ -291,7 +405,7 @@ def wait_flow(
             handler = settings.machine.decide(run.status)
             logger.debug("run %s is %s: %s", run.id, run.status, type(handler).__name__)
             if isinstance(handler, (Finish, FinishIncomplete, RaiseError)):
-                return (yield from _settle(run, handler, parser, None))
+                return (yield from _settle(run, handler, parser, None, settings))
             if isinstance(handler, HandleRequiredAction):
                 if settings.tool_handler is None or tool_rounds >= settings.max_tool_rounds:
                     yield from _refuse_action(run, settings, tool_rounds)
@@ -316,7 +430,7 @@ def wait_flow(
             delay = settings.poll.delay(attempt, run.poll_after_ms)
             yield from perform(Sleep(max(0.0, min(delay, remaining))))
             attempt += 1
-            run = yield from perform(GetRun(run.thread_id, run.id))
+            run = yield from call(GetRun(run.thread_id, run.id), settings)
     except (AssistantBridgeError, GeneratorExit):
         raise
     except BaseException:
@@ -334,13 +448,10 @@ def _cancel_quietly(run: Run) -> Flow[None]:
         logger.warning("could not cancel run %s on thread %s", run.id, run.thread_id)
 
 
-def _finish(run: Run, parser: Parser[Any]) -> Flow[Reply[Any]]:
-    return (yield from _collect_reply(run, parser, lenient=False))
-
-
 def _collect_reply(
     run: Run,
     parser: Parser[Any],
+    settings: WaitSettings,
     *,
     lenient: bool,
     messages: Sequence[Message] | None = None,
@@ -348,7 +459,7 @@ def _collect_reply(
     if messages:
         found = tuple(m for m in messages if m.run_id in (None, run.id))
     else:
-        found = yield from _collect_messages(run)
+        found = yield from _collect_messages(run, settings)
     for message in found:
         yield Emit(MessageDone(message))
     messages = found
@@ -373,12 +484,12 @@ def _collect_reply(
     return attrs.evolve(reply, parsed=parsed)
 
 
-def _collect_messages(run: Run) -> Flow[tuple[Message, ...]]:
+def _collect_messages(run: Run, settings: WaitSettings) -> Flow[tuple[Message, ...]]:
     """Every message this run wrote, all pages, oldest first, and no other run's."""
     collected: list[Message] = []
     after: str | None = None
     while True:
-        page = yield from perform(ListRunMessages(run.thread_id, run.id, after))
+        page = yield from call(ListRunMessages(run.thread_id, run.id, after), settings)
         collected.extend(page.messages)
         if not page.has_more or not page.messages:
             break
@@ -412,15 +523,34 @@ def _answer_tools(run: Run, settings: WaitSettings, request: RunRequest | None) 
     outputs = yield from _run_tools(run, settings)
     submit = SubmitToolOutputs(run.thread_id, run.id, outputs, request)
     try:
-        return (yield from perform(submit))
+        return (yield from call(submit, settings))
     except BadRequestError:
         yield from _explain_refused_outputs(run, settings, began)
         raise
+    except TransportError as exc:
+        latest = yield from _outputs_taken(run, exc, settings)
+        if latest is not None:
+            return latest
+        return (yield from call(submit, settings))
+
+
+def _outputs_taken(run: Run, exc: TransportError, settings: WaitSettings) -> Flow[Run | None]:
+    """After a failed submission: the run, if the outputs were taken after all; None if they
+    surely were not (so sending them again is safe); else the error is raised."""
+    if not (settings.retry.retryable(exc) and settings.retry.max_attempts > 1):
+        raise exc
+    if not settings.retry.ambiguous(exc):
+        return None
+    if not settings.can_find_runs:
+        exc.message += " The outputs may have been taken, so they were not sent again."
+        raise exc
+    latest = yield from call(GetRun(run.thread_id, run.id), settings)
+    return latest if latest.status != RunStatus.REQUIRES_ACTION else None
 
 
 def _explain_refused_outputs(run: Run, settings: WaitSettings, began: float) -> Flow[None]:
     """Outputs were refused: if the run expired while the tools ran, say so plainly."""
-    latest = yield from perform(GetRun(run.thread_id, run.id))
+    latest = yield from call(GetRun(run.thread_id, run.id), settings)
     if latest.status == RunStatus.EXPIRED:
         took = settings.clock() - began
         msg = (
@@ -460,7 +590,7 @@ def _time_out(run: Run, parser: Parser[Any], settings: WaitSettings) -> Flow[Rep
     confirmed, final = yield from _cancel_and_confirm(run, settings)
     if final.status == RunStatus.COMPLETED:
         # It finished while we were cancelling: the answer is worth more than the deadline.
-        return (yield from _finish(final, parser))
+        return (yield from _collect_reply(final, parser, settings, lenient=False))
     state = "confirmed" if confirmed else f"not confirmed, the run is still {final.status}"
     msg = (
         f"Run {run.id} on thread {run.thread_id} did not finish within {settings.timeout:g}s. "

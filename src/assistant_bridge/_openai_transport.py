@@ -41,7 +41,7 @@ class OpenAITransport:
         project: str | None = None,
         base_url: str | None = None,
         timeout: float = 60.0,
-        max_retries: int = 2,
+        max_retries: int = 0,
         client: openai.OpenAI | None = None,
     ) -> None:
         if client is None:
@@ -95,6 +95,10 @@ class OpenAITransport:
     ) -> Run:
         flow = _WIRE.create_thread_and_run(content, request, thread_metadata)
         return execute(self._client, self._secrets, flow)
+
+    def find_run(self, thread_id: str, key: str) -> Run | None:
+        """The run this library marked with ``key`` on the thread, if it exists."""
+        return execute(self._client, self._secrets, _WIRE.find_run(thread_id, key))
 
     def get_run(self, thread_id: str, run_id: str) -> Run:
         return execute(self._client, self._secrets, _WIRE.get_run(thread_id, run_id))
@@ -192,7 +196,7 @@ class AsyncOpenAITransport:
         project: str | None = None,
         base_url: str | None = None,
         timeout: float = 60.0,
-        max_retries: int = 2,
+        max_retries: int = 0,
         client: openai.AsyncOpenAI | None = None,
     ) -> None:
         if client is None:
@@ -249,6 +253,10 @@ class AsyncOpenAITransport:
     ) -> Run:
         flow = _WIRE.create_thread_and_run(content, request, thread_metadata)
         return await aexecute(self._client, self._secrets, flow)
+
+    async def find_run(self, thread_id: str, key: str) -> Run | None:
+        """See :meth:`OpenAITransport.find_run`."""
+        return await aexecute(self._client, self._secrets, _WIRE.find_run(thread_id, key))
 
     async def get_run(self, thread_id: str, run_id: str) -> Run:
         return await aexecute(self._client, self._secrets, _WIRE.get_run(thread_id, run_id))

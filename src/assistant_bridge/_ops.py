@@ -38,6 +38,8 @@ class TransportOp(Op[T]):
     """
 
     method: ClassVar[str]
+    #: False for writes, which are never repeated blindly after an ambiguous failure.
+    idempotent: ClassVar[bool] = True
 
     def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Positional and keyword arguments of the transport call."""
@@ -123,6 +125,7 @@ class StartRun(TransportOp[Run]):
     content: str | None = None
     message_metadata: Mapping[str, str] | None = None
     method: ClassVar[str] = "start_run"
+    idempotent: ClassVar[bool] = False
 
     def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         kwargs = {"content": self.content, "message_metadata": self.message_metadata}
@@ -148,9 +151,22 @@ class CreateThreadAndRun(TransportOp[Run]):
     request: RunRequest
     thread_metadata: Mapping[str, str] | None = None
     method: ClassVar[str] = "create_thread_and_run"
+    idempotent: ClassVar[bool] = False
 
     def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (self.content, self.request), {"thread_metadata": self.thread_metadata}
+
+
+@attrs.frozen
+class FindRun(TransportOp[Run | None]):
+    """The run of a thread whose metadata carries ``key`` (an ask's mark), if there is one."""
+
+    thread_id: str
+    key: str
+    method: ClassVar[str] = "find_run"
+
+    def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return (self.thread_id, self.key), {}
 
 
 @attrs.frozen
@@ -186,6 +202,7 @@ class SubmitToolOutputs(TransportOp[Run]):
     outputs: tuple[ToolOutput, ...]
     request: RunRequest | None = None
     method: ClassVar[str] = "submit_tool_outputs"
+    idempotent: ClassVar[bool] = False
 
     def arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         return (self.thread_id, self.run_id, self.outputs), {"request": self.request}

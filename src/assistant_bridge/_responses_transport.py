@@ -50,7 +50,7 @@ class ResponsesTransport:
         project: str | None = None,
         base_url: str | None = None,
         timeout: float = 60.0,
-        max_retries: int = 2,
+        max_retries: int = 0,
         client: openai.OpenAI | None = None,
     ) -> None:
         if client is None:
@@ -199,7 +199,7 @@ class AsyncResponsesTransport:
         project: str | None = None,
         base_url: str | None = None,
         timeout: float = 60.0,
-        max_retries: int = 2,
+        max_retries: int = 0,
         client: openai.AsyncOpenAI | None = None,
     ) -> None:
         if client is None:

@@ -10,6 +10,7 @@ import asyncio
 import re
 import threading
 import time
+import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
 from typing import Any, Literal, TypeVar, overload
 
@@ -32,12 +33,16 @@ from ._ops import (
 from ._parsers import Parser, TextParser
 from ._polling import AdaptivePolling, PollPolicy
 from ._reply import Reply
+from ._retry import RetryPolicy
 from ._spec import AssistantSpec
 from ._state import RunStateMachine
 from ._transport import AsyncTransport, RunRequest, Transport
 from .exceptions import ConfigurationError
 
 __all__ = ["AsyncReplyStream", "AsyncThreadSession", "ReplyStream", "ThreadSession"]
+
+ActiveRunPolicy = Literal["wait", "cancel", "raise"]
+"""What an ask does when another run holds its thread."""
 
 Wait = Literal["auto", "stream", "poll"]
 """How an ask follows its run: stream where the transport can ("auto"), or always poll."""
@@ -77,13 +82,18 @@ def check_prompt(prompt: object) -> str:
     return prompt
 
 
-def check_metadata(metadata: Mapping[str, str] | None) -> Mapping[str, str] | None:
-    """Refuse metadata the API would reject: 16 pairs, keys <= 64, values <= 512 characters."""
+def check_metadata(
+    metadata: Mapping[str, str] | None, max_pairs: int = 16
+) -> Mapping[str, str] | None:
+    """Refuse metadata the API would reject: 16 pairs, keys <= 64, values <= 512 characters.
+
+    Run metadata may hold 15 pairs: the library uses one to mark the ask (see reliability).
+    """
     if metadata is None:
         return None
     problems = []
-    if len(metadata) > 16:
-        problems.append(f"{len(metadata)} pairs (at most 16)")
+    if len(metadata) > max_pairs:
+        problems.append(f"{len(metadata)} pairs (at most {max_pairs})")
     for key, value in metadata.items():
         if not isinstance(key, str) or not isinstance(value, str):
             problems.append(f"{key!r}: keys and values must be str")
@@ -117,6 +127,8 @@ class _SessionCore:
         transport: object,
         wait: Wait,
         stall_timeout: float,
+        retry: RetryPolicy | None,
+        on_active_run: ActiveRunPolicy,
     ) -> None:
         if (assistant_id is None) == (assistant is None):
             msg = (
@@ -144,6 +156,12 @@ class _SessionCore:
         self._can_stream = hasattr(transport, "stream_run")
         self._wait = self._check_wait(wait)
         self._stall_timeout = _check_timeout(stall_timeout, "stall_timeout")
+        self._retry = retry if retry is not None else RetryPolicy()
+        if on_active_run not in ("wait", "cancel", "raise"):
+            msg = f"on_active_run must be 'wait', 'cancel' or 'raise', got {on_active_run!r}."
+            raise ConfigurationError(msg)
+        self._on_active_run = on_active_run
+        self._can_find_runs = hasattr(transport, "find_run")
 
     def _check_wait(self, wait: Wait) -> Wait:
         if wait not in ("auto", "stream", "poll"):
@@ -198,7 +216,7 @@ class _SessionCore:
             additional_instructions=additional_instructions,
             model=model,
             tools=tools,
-            metadata=check_metadata(metadata),
+            metadata=check_metadata(metadata, max_pairs=15),
         )
         settings = self._settings(timeout, wait)
         checked = check_prompt(prompt)
@@ -211,6 +229,7 @@ class _SessionCore:
                 thread_id=self._thread_id,
                 parser=parser if parser is not None else self._parser,
                 thread_metadata=self._thread_metadata,
+                ask_key=uuid.uuid4().hex,
             )
             return (yield from ask_flow(plan, settings, self._adopt_thread, self._adopt_assistant))
 
@@ -249,6 +268,9 @@ class _SessionCore:
             max_tool_rounds=self._max_tool_rounds,
             streaming=mode == "stream" or (mode == "auto" and self._can_stream),
             stall_timeout=self._stall_timeout,
+            retry=self._retry,
+            on_active_run=self._on_active_run,
+            can_find_runs=self._can_find_runs,
         )
 
     def _adopt_thread(self, thread_id: str) -> None:
@@ -283,6 +305,8 @@ class ThreadSession(_SessionCore):
         thread_metadata: Mapping[str, str] | None = None,
         wait: Wait = "auto",
         stall_timeout: float = 20.0,
+        retry: RetryPolicy | None = None,
+        on_active_run: ActiveRunPolicy = "wait",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -302,6 +326,8 @@ class ThreadSession(_SessionCore):
             transport,
             wait,
             stall_timeout,
+            retry,
+            on_active_run,
         )
         self._transport = transport
         self._sleep = sleep
@@ -445,6 +471,8 @@ class AsyncThreadSession(_SessionCore):
         thread_metadata: Mapping[str, str] | None = None,
         wait: Wait = "auto",
         stall_timeout: float = 20.0,
+        retry: RetryPolicy | None = None,
+        on_active_run: ActiveRunPolicy = "wait",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -464,6 +492,8 @@ class AsyncThreadSession(_SessionCore):
             transport,
             wait,
             stall_timeout,
+            retry,
+            on_active_run,
         )
         self._transport = transport
         self._sleep = sleep

@@ -163,7 +163,15 @@ class ServerError(TransportError):
 
 
 class APIConnectionError(TransportError):
-    """No answer came back: the connection was refused, reset or timed out."""
+    """No answer came back: the connection was refused, reset or timed out.
+
+    ``unsent`` is True when the request certainly never reached the server (the connection
+    could not be opened), so repeating it cannot duplicate anything.
+    """
+
+    def __init__(self, message: str, *, unsent: bool = False, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.unsent = unsent
 
 
 class StreamInterruptedError(APIConnectionError):
