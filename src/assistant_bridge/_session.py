@@ -18,6 +18,7 @@ import attrs
 
 from ._events import ReplyReady, StreamEvent
 from ._flow import AskPlan, WaitSettings, ask_flow, wait_flow
+from ._locks import ahold_thread, hold_thread
 from ._ops import (
     Emit,
     Flow,
@@ -396,7 +397,7 @@ class ThreadSession(_SessionCore):
             metadata,
             wait,
         )
-        with self._lock:
+        with self._lock, hold_thread(self._thread_id):
             return drive(flow, self._transport, self._sleep)
 
     def stream(
@@ -430,7 +431,7 @@ class ThreadSession(_SessionCore):
         )
 
         def events() -> Generator[StreamEvent, None, Reply[Any]]:
-            with self._lock:
+            with self._lock, hold_thread(self._thread_id):
                 return (yield from drive_events(flow, self._transport, self._sleep))
 
         return ReplyStream(events())
@@ -443,7 +444,7 @@ class ThreadSession(_SessionCore):
         Use it after a crash or a timeout: nothing new is posted or started.
         """
         flow = self._resume_flow(run_id, parser, timeout)
-        with self._lock:
+        with self._lock, hold_thread(self._thread_id):
             return drive(flow, self._transport, self._sleep)
 
 
@@ -554,7 +555,7 @@ class AsyncThreadSession(_SessionCore):
             metadata,
             wait,
         )
-        async with self._lock:
+        async with self._lock, ahold_thread(self._thread_id):
             return await adrive(flow, self._transport, self._sleep)
 
     def stream(
@@ -585,7 +586,7 @@ class AsyncThreadSession(_SessionCore):
         outcome: Outcome[Reply[Any]] = Outcome()
 
         async def events() -> AsyncGenerator[StreamEvent, None]:
-            async with self._lock:
+            async with self._lock, ahold_thread(self._thread_id):
                 async for event in adrive_events(flow, self._transport, self._sleep, outcome):
                     yield event
 
@@ -596,7 +597,7 @@ class AsyncThreadSession(_SessionCore):
     ) -> Reply[Any]:
         """See :meth:`ThreadSession.resume`."""
         flow = self._resume_flow(run_id, parser, timeout)
-        async with self._lock:
+        async with self._lock, ahold_thread(self._thread_id):
             return await adrive(flow, self._transport, self._sleep)
 
 
