@@ -6,6 +6,8 @@ The public API lives here; implementation modules are private (``_name``). Error
 
 from __future__ import annotations
 
+import logging
+
 from ._events import (
     MessageDone,
     ReplyReady,
@@ -133,3 +135,7 @@ __all__ = [
     "run_failed",
     "unexpected_status",
 ]
+
+# A library does not configure logging; this keeps Python's last-resort handler from printing
+# our warnings when the application has not set any up.
+logging.getLogger("assistant_bridge").addHandler(logging.NullHandler())

@@ -1,0 +1,234 @@
+"""The fault matrix: every fault the emulator offers, at every phase of an ask, on both wires.
+
+Used by tests/test_fault_matrix.py (which asserts the invariants) and by
+scripts/write_reliability_doc.py (which prints the table into docs/reliability.md).
+Each case must end in a reply or a typed error within its deadline, with no duplicate
+message or run and no run left active.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from assistant_bridge import AssistantSpec, FixedInterval, RetryPolicy, ThreadSession, ToolOutput
+from assistant_bridge.exceptions import AssistantBridgeError
+from assistant_bridge.testing import (
+    Behaviour,
+    Emulator,
+    EndIncomplete,
+    ExpireRun,
+    FailRun,
+    Fault,
+    RequestTools,
+    SayText,
+)
+
+SPEC = AssistantSpec(name="matrix", model="gpt-4o-mini")
+TIMEOUT = 3.0
+CANCEL_GRACE = 1.0
+RETRY = RetryPolicy(max_attempts=3, initial=0.02, cap=0.1)
+
+
+@attrs.frozen
+class Phase:
+    """Where in an ask a fault strikes: the route, and how the ask is made."""
+
+    name: str
+    route: dict[str, str | None]
+    follow_up: bool = False
+    wait: str = "poll"
+    tools: bool = False
+    nth: dict[str, int | None] = attrs.Factory(dict)
+
+
+PHASES = [
+    Phase(
+        "thread",
+        {"assistants": "threads.create_and_run", "responses": "conversations.create"},
+        wait="poll",
+    ),
+    Phase(
+        "run start (with its message)",
+        {"assistants": "runs.create", "responses": "responses.create"},
+        follow_up=True,
+    ),
+    Phase("polling", {"assistants": "runs.retrieve", "responses": "responses.retrieve"}),
+    Phase(
+        "tool output submission",
+        {"assistants": "runs.submit_tool_outputs", "responses": "responses.create"},
+        tools=True,
+        nth={"responses": 2},
+    ),
+    Phase("message listing", {"assistants": "messages.list", "responses": None}),
+    Phase(
+        "stream",
+        {"assistants": "threads.create_and_run", "responses": "responses.create"},
+        wait="stream",
+    ),
+]
+
+HTTP_FAULTS: list[tuple[str, Fault]] = [
+    ("429 Retry-After", Fault.http(429, retry_after=0.05)),
+    ("500", Fault.http(500)),
+    ("502", Fault.http(502)),
+    ("503", Fault.http(503)),
+    ("reset before commit", Fault.reset_before()),
+    ("reset after commit", Fault.reset_after()),
+    ("slow answer (0.3 s)", Fault.slow(0.3)),
+]
+STREAM_FAULTS: list[tuple[str, Fault]] = [
+    ("stream cut", Fault.stream_cut(after_events=3)),
+    ("stream error event", Fault.stream_error(after_events=3)),
+]
+RUN_OUTCOMES: list[tuple[str, Behaviour]] = [
+    ("run failed: server_error", FailRun("server_error", "Sorry.")),
+    ("run failed: rate_limit_exceeded", FailRun("rate_limit_exceeded", "Slow down.")),
+    ("run expired", ExpireRun()),
+    ("run incomplete", EndIncomplete("max_output_tokens", "partial")),
+    ("requires_action, no handler", RequestTools([("lookup", {})])),
+    ("active run on the thread", SayText("answer")),
+]
+
+
+@attrs.frozen
+class Cell:
+    """One case and what came of it."""
+
+    api: str
+    phase: str
+    fault: str
+    outcome: str
+    seconds: float
+    problems: tuple[str, ...]
+
+
+def _tools(calls: Sequence[Any]) -> list[ToolOutput]:
+    return [ToolOutput(c.id, "42") for c in calls]
+
+
+def _session(emu: Emulator, api: str, wait: str, **kwargs: Any) -> ThreadSession:
+    return ThreadSession(
+        emu.transport(api),
+        assistant=SPEC,
+        poll_policy=FixedInterval(0.02),
+        retry=RETRY,
+        timeout=TIMEOUT,
+        cancel_grace=CANCEL_GRACE,
+        wait=wait,  # type: ignore[arg-type]
+        **kwargs,
+    )
+
+
+def _outcome(ask: Callable[[], Any]) -> tuple[str, float]:
+    began = time.monotonic()
+    try:
+        reply = ask()
+    except AssistantBridgeError as exc:
+        return type(exc).__name__, time.monotonic() - began
+    except Exception as exc:  # an untyped error is a failure of the case
+        return f"UNTYPED {type(exc).__name__}: {exc}", time.monotonic() - began
+    return ("reply" if reply.text else "empty reply"), time.monotonic() - began
+
+
+def _check(emu: Emulator, asks: int, seconds: float, outcome: str) -> tuple[str, ...]:
+    problems = []
+    if outcome.startswith("UNTYPED") or outcome == "empty reply":
+        problems.append(outcome)
+    if seconds > TIMEOUT + CANCEL_GRACE + 2.0:
+        problems.append(f"took {seconds:.1f}s, past the deadline")
+    deadline = time.monotonic() + 1.0
+    while emu.active_runs() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if emu.active_runs():
+        problems.append(f"runs left active: {emu.active_runs()}")
+    runs = len(emu.store.runs) + len(
+        [
+            r
+            for r in emu.app.responses.values()
+            if not any(i.get("type") == "function_call_output" for i in r.body.get("input") or [])
+        ]
+    )
+    if runs > asks:
+        problems.append(f"{runs} runs for {asks} asks")
+    for thread in list(emu.store.threads) + list(emu.app.conversations):
+        users = [t for role, t, _ in emu.thread_messages(thread) if role == "user"]
+        if len(users) != len(set(users)):
+            problems.append(f"duplicate message on {thread}")
+    return tuple(problems)
+
+
+def run_case(
+    api: str,
+    phase: Phase | None,
+    fault_name: str,
+    fault: Fault | None,
+    behaviour: Behaviour | None = None,
+) -> Cell:
+    """Run one case in a fresh emulator."""
+    with Emulator(cancel_delay=0.01) as emu:
+        asks = 0
+        wait = phase.wait if phase else "poll"
+        kwargs: dict[str, Any] = {"tool_handler": _tools} if phase and phase.tools else {}
+        session = _session(emu, api, wait, **kwargs)
+        if phase is not None and phase.follow_up:
+            session.ask("first question")
+            asks += 1
+        if behaviour is not None and fault_name == "active run on the thread":
+            session.ask("first question")
+            asks += 1
+            other = emu.transport(api)
+            from assistant_bridge import RunRequest
+
+            emu.script(SayText("theirs", delay=0.5), times=1)
+            other.start_run(
+                session.thread_id,
+                RunRequest(
+                    assistant=SPEC,  # type: ignore[arg-type]
+                    assistant_id=session.assistant_id,
+                ),
+                content="other worker",
+            )
+            asks += 1
+            emu.script(SayText("answer"))
+        elif behaviour is not None:
+            emu.script(behaviour)
+        elif phase is not None and phase.tools:
+            emu.script(RequestTools([("lookup", {})], then=lambda o: f"got {o[0]}"))
+        else:
+            emu.script(SayText("answer to the question", delay=0.05))
+        route = phase.route[api] if phase else None
+        if fault is not None and route is not None:
+            nth = phase.nth.get(api) if phase else None
+            emu.inject(fault, route, nth=nth)
+        outcome, seconds = _outcome(lambda: session.ask("the question"))
+        asks += 1
+        return Cell(
+            api,
+            phase.name if phase else "run",
+            fault_name,
+            outcome,
+            seconds,
+            _check(emu, asks, seconds, outcome),
+        )
+
+
+def cases() -> list[tuple[str, Phase | None, str, Fault | None, Behaviour | None]]:
+    """Every (api, phase, fault) case of the matrix."""
+    out: list[tuple[str, Phase | None, str, Fault | None, Behaviour | None]] = []
+    for api in ("assistants", "responses"):
+        for phase in PHASES:
+            if phase.route[api] is None:
+                continue
+            faults = HTTP_FAULTS + (STREAM_FAULTS if phase.wait == "stream" else [])
+            out += [(api, phase, name, fault, None) for name, fault in faults]
+        out += [(api, None, name, None, behaviour) for name, behaviour in RUN_OUTCOMES]
+    return out
+
+
+def case_id(case: tuple[str, Phase | None, str, Fault | None, Behaviour | None]) -> str:
+    api, phase, name, _, _ = case
+    return f"{api}/{phase.name if phase else 'run'}/{name}"
