@@ -123,14 +123,20 @@ def _session(emu: Emulator, api: str, wait: str, **kwargs: Any) -> ThreadSession
     )
 
 
+#: Every error and reply the cases produced, for tests that inspect them (secrets).
+SEEN: list[object] = []
+
+
 def _outcome(ask: Callable[[], Any]) -> tuple[str, float]:
     began = time.monotonic()
     try:
         reply = ask()
     except AssistantBridgeError as exc:
+        SEEN.append(exc)
         return type(exc).__name__, time.monotonic() - began
     except Exception as exc:  # an untyped error is a failure of the case
         return f"UNTYPED {type(exc).__name__}: {exc}", time.monotonic() - began
+    SEEN.append(reply)
     return ("reply" if reply.text else "empty reply"), time.monotonic() - began
 
 
@@ -167,9 +173,10 @@ def run_case(
     fault_name: str,
     fault: Fault | None,
     behaviour: Behaviour | None = None,
+    api_key: str = "sk-emulator",
 ) -> Cell:
-    """Run one case in a fresh emulator."""
-    with Emulator(cancel_delay=0.01) as emu:
+    """Run one case in a fresh emulator (which accepts only ``api_key``)."""
+    with Emulator(cancel_delay=0.01, api_key=api_key) as emu:
         asks = 0
         wait = phase.wait if phase else "poll"
         kwargs: dict[str, Any] = {"tool_handler": _tools} if phase and phase.tools else {}

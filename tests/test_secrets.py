@@ -86,6 +86,42 @@ class TestCanary:
         assert_clean(str(info.value))
 
 
+class TestFaultMatrixWithCanary:
+    @pytest.mark.filterwarnings("ignore::DeprecationWarning")
+    def test_every_failure_kind_keeps_the_key_hidden(
+        self, all_debug_logs: pytest.LogCaptureFixture
+    ) -> None:
+        """The fault matrix's cases, run with a canary key: no leak in errors or logs."""
+        from . import fault_matrix
+
+        fault_matrix.SEEN.clear()
+        for case in fault_matrix.cases():
+            fault_matrix.run_case(*case, api_key=CANARY)
+        assert len(fault_matrix.SEEN) == len(fault_matrix.cases())
+        assert any(isinstance(x, AssistantBridgeError) for x in fault_matrix.SEEN)
+        for thing in fault_matrix.SEEN:
+            assert_clean(repr(thing))
+            assert_clean(str(thing))
+            if isinstance(thing, AssistantBridgeError):
+                assert_clean(repr(thing.args))
+        assert all_debug_logs.records
+        for record in all_debug_logs.records:
+            assert_clean(record.getMessage())
+            assert_clean(repr(record.args))
+
+    def test_emulator_answers_a_wrong_key_without_echoing_it(self) -> None:
+        """The emulator's 401 masks the key, as the service does."""
+        from assistant_bridge.testing import Emulator
+
+        with (
+            Emulator(api_key="sk-other") as emu,
+            OpenAITransport(CANARY, base_url=emu.base_url) as transport,
+        ):
+            with pytest.raises(AuthenticationError) as info:
+                transport.get_assistant("asst_x")
+            assert_clean(str(info.value))
+
+
 class TestCassettes:
     def test_no_secret_in_any_cassette(self) -> None:
         """No key-shaped value or unfiltered credential header is committed."""
