@@ -181,6 +181,7 @@ def run_case(
         wait = phase.wait if phase else "poll"
         kwargs: dict[str, Any] = {"tool_handler": _tools} if phase and phase.tools else {}
         session = _session(emu, api, wait, **kwargs)
+        opened = [session._transport]
         if phase is not None and phase.follow_up:
             session.ask("first question")
             asks += 1
@@ -188,6 +189,7 @@ def run_case(
             session.ask("first question")
             asks += 1
             other = emu.transport(api)
+            opened.append(other)
             from assistant_bridge import RunRequest
 
             emu.script(SayText("theirs", delay=0.5), times=1)
@@ -213,13 +215,16 @@ def run_case(
             emu.inject(fault, route, nth=nth)
         outcome, seconds = _outcome(lambda: session.ask("the question"))
         asks += 1
+        problems = _check(emu, asks, seconds, outcome)
+        for transport in opened:
+            transport.close()
         return Cell(
             api,
             phase.name if phase else "run",
             fault_name,
             outcome,
             seconds,
-            _check(emu, asks, seconds, outcome),
+            problems,
         )
 
 
