@@ -259,6 +259,22 @@ class TestErrorMapping:
             self.call(transport)
         assert info.value.retry_after == 7.0
 
+    def test_429_rate_limit_reset_headers(
+        self, stub: StubServer, transport: OpenAITransport
+    ) -> None:
+        """Without Retry-After, the x-ratelimit-reset headers say how long to wait."""
+        stub.script.append(
+            error(
+                429,
+                "Rate limit reached",
+                "rate_limit_exceeded",
+                **{"x-ratelimit-reset-requests": "1m2.5s", "x-ratelimit-reset-tokens": "20ms"},
+            )
+        )
+        with pytest.raises(RateLimitError) as info:
+            self.call(transport)
+        assert info.value.retry_after == 62.5
+
     def test_500(self, stub: StubServer, transport: OpenAITransport) -> None:
         """5xx is a ServerError."""
         stub.script.append(error(500, "The server had an error", "server_error"))

@@ -57,7 +57,20 @@ _ADVICE = {
 }
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration(value: str) -> float | None:
+    """Seconds in a rate-limit reset value such as "1s", "20ms" or "6m0s"."""
+    parts = _DURATION.findall(value.strip())
+    if not parts or "".join(n + u for n, u in parts) != value.strip():
+        return None
+    return sum(float(n) * _UNIT[u] for n, u in parts)
+
+
 def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """How long the server asks us to wait: Retry-After(-ms), else the rate-limit resets."""
     for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
         value = headers.get(name)
         if value is not None:
@@ -65,7 +78,13 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
                 return max(0.0, float(value) / scale)
             except ValueError:
                 continue
-    return None
+    resets = [
+        _duration(headers[name])
+        for name in ("x-ratelimit-reset-requests", "x-ratelimit-reset-tokens")
+        if name in headers
+    ]
+    known = [r for r in resets if r is not None]
+    return max(known) if known else None
 
 
 def _status_error(exc: openai.APIStatusError, secrets: Sequence[str | None]) -> TransportError:
