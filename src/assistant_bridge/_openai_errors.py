@@ -1,8 +1,8 @@
 """The one boundary with ``openai``: building clients and translating their exceptions.
 
 Every ``openai`` exception is turned into ours in :func:`map_openai_errors`, keeping status
-code, request id and error code, never the key. Clients are built by :func:`build_client`,
-which refuses to build one without a key.
+code, request id and error code, never the key. :class:`ClientTransport` builds and holds a
+client for each transport, and refuses to build one without a key.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import openai
 
@@ -30,7 +30,7 @@ from .exceptions import (
     TransportError,
 )
 
-__all__ = ["build_client", "env_settings", "map_openai_errors"]
+__all__ = ["ClientTransport", "env_settings", "map_openai_errors"]
 
 # The Assistants API is deprecated upstream in favour of Responses; this transport targets it
 # (and compatible servers) on purpose, so the SDK's per-call notice is noise for our users.
@@ -150,50 +150,63 @@ def map_openai_errors(secrets: Sequence[str | None] = ()) -> Iterator[None]:
         raise APIConnectionError(msg) from None
 
 
-def build_client(
-    owner: str,
-    api_key: str | None,
-    organization: str | None,
-    project: str | None,
-    base_url: str | None,
-    timeout: float,
-    max_retries: int,
-) -> openai.OpenAI:
-    """An ``openai.OpenAI`` client, refusing to build one without a key."""
-    if not api_key:
-        msg = f"No API key: pass api_key=... or set OPENAI_API_KEY (use {owner}.from_env())."
-        raise ConfigurationError(msg)
-    return openai.OpenAI(
-        api_key=api_key,
-        organization=organization,
-        project=project,
-        base_url=base_url,
-        timeout=timeout,
-        max_retries=max_retries,
-    )
+C = TypeVar("C", openai.OpenAI, openai.AsyncOpenAI)
 
 
-def build_async_client(
-    owner: str,
-    api_key: str | None,
-    organization: str | None,
-    project: str | None,
-    base_url: str | None,
-    timeout: float,
-    max_retries: int,
-) -> openai.AsyncOpenAI:
-    """An ``openai.AsyncOpenAI`` client, refusing to build one without a key."""
-    if not api_key:
-        msg = f"No API key: pass api_key=... or set OPENAI_API_KEY (use {owner}.from_env())."
-        raise ConfigurationError(msg)
-    return openai.AsyncOpenAI(
-        api_key=api_key,
-        organization=organization,
-        project=project,
-        base_url=base_url,
-        timeout=timeout,
-        max_retries=max_retries,
-    )
+class ClientTransport(Generic[C]):
+    """What every transport does with its ``openai`` client: build it (never without a key),
+    read the environment, keep the key out of reprs, and close it."""
+
+    client_class: ClassVar[type[Any]]
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        organization: str | None = None,
+        project: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 0,
+        client: C | None = None,
+    ) -> None:
+        if client is None:
+            if not api_key:
+                msg = (
+                    "No API key: pass api_key=... or set OPENAI_API_KEY "
+                    f"(use {type(self).__name__}.from_env())."
+                )
+                raise ConfigurationError(msg)
+            client = cast(
+                C,
+                self.client_class(
+                    api_key=api_key,
+                    organization=organization,
+                    project=project,
+                    base_url=base_url,
+                    timeout=timeout,
+                    max_retries=max_retries,
+                ),
+            )
+        self._client: C = client
+        self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
+        self._setup()
+
+    def _setup(self) -> None:
+        """Per-transport state, after the client exists."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Self:
+        """Build from OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_BASE_URL."""
+        return cls(**env_settings(cls.__name__, environ), **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}(base_url={str(self._client.base_url)!r})>"
+
+    @property
+    def client(self) -> C:
+        """The underlying ``openai`` client, for calls this library does not wrap."""
+        return self._client
 
 
 def env_settings(owner: str, environ: Mapping[str, str] | None) -> dict[str, Any]:

@@ -8,7 +8,6 @@ call is made (:func:`._calls.execute` or :func:`._calls.aexecute`). Works with o
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
 
 import openai
 
@@ -16,7 +15,7 @@ from ._assistants_wire import AssistantsWire
 from ._calls import aexecute, aopen_stream, execute, open_stream
 from ._events import RunEvent
 from ._models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
-from ._openai_errors import build_async_client, build_client, env_settings, map_openai_errors
+from ._openai_errors import ClientTransport, map_openai_errors
 from ._spec import AssistantSpec
 from ._transport import RunRequest
 
@@ -25,7 +24,7 @@ __all__ = ["AsyncOpenAITransport", "OpenAITransport", "map_openai_errors"]
 _WIRE = AssistantsWire()
 
 
-class OpenAITransport:
+class OpenAITransport(ClientTransport[openai.OpenAI]):
     """The Assistants API through the official ``openai`` client.
 
     Give a key (and optionally organization, project, base_url), use :meth:`from_env`, or pass
@@ -33,43 +32,10 @@ class OpenAITransport:
     a log line or an error message.
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        organization: str | None = None,
-        project: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 0,
-        client: openai.OpenAI | None = None,
-    ) -> None:
-        if client is None:
-            client = build_client(
-                type(self).__name__,
-                api_key,
-                organization,
-                project,
-                base_url,
-                timeout,
-                max_retries,
-            )
-        self._client = client
-        self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
+    client_class = openai.OpenAI
+
+    def _setup(self) -> None:
         self._resolved: dict[tuple[str, str], str] = {}
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> OpenAITransport:
-        """Build from OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_BASE_URL."""
-        return cls(**env_settings(cls.__name__, environ), **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}(base_url={str(self._client.base_url)!r})>"
-
-    @property
-    def client(self) -> openai.OpenAI:
-        """The underlying ``openai`` client, for calls this library does not wrap."""
-        return self._client
 
     def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
         return execute(self._client, self._secrets, _WIRE.create_thread(metadata))
@@ -185,48 +151,13 @@ class OpenAITransport:
         self.close()
 
 
-class AsyncOpenAITransport:
+class AsyncOpenAITransport(ClientTransport[openai.AsyncOpenAI]):
     """The Assistants API through ``openai.AsyncOpenAI``; the async twin of OpenAITransport."""
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        organization: str | None = None,
-        project: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 0,
-        client: openai.AsyncOpenAI | None = None,
-    ) -> None:
-        if client is None:
-            client = build_async_client(
-                type(self).__name__,
-                api_key,
-                organization,
-                project,
-                base_url,
-                timeout,
-                max_retries,
-            )
-        self._client = client
-        self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
+    client_class = openai.AsyncOpenAI
+
+    def _setup(self) -> None:
         self._resolved: dict[tuple[str, str], str] = {}
-
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **kwargs: Any
-    ) -> AsyncOpenAITransport:
-        """Build from OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_BASE_URL."""
-        return cls(**env_settings(cls.__name__, environ), **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}(base_url={str(self._client.base_url)!r})>"
-
-    @property
-    def client(self) -> openai.AsyncOpenAI:
-        """The underlying ``openai`` client."""
-        return self._client
 
     async def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
         return await aexecute(self._client, self._secrets, _WIRE.create_thread(metadata))

@@ -12,14 +12,13 @@ the same path as on the Assistants API. Both classes perform the same wire opera
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
 
 import openai
 
 from ._calls import aexecute, aopen_stream, execute, open_stream
 from ._events import RunEvent
 from ._models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
-from ._openai_errors import build_async_client, build_client, env_settings
+from ._openai_errors import ClientTransport
 from ._responses_wire import (
     ResponsesWire,
     no_assistant_objects,
@@ -33,7 +32,7 @@ from ._transport import RunRequest
 __all__ = ["AsyncResponsesTransport", "ResponsesTransport"]
 
 
-class ResponsesTransport:
+class ResponsesTransport(ClientTransport[openai.OpenAI]):
     """The Responses + Conversations APIs through the ``openai`` client.
 
     Construct it like :class:`~assistant_bridge.OpenAITransport`: a key (and organization,
@@ -42,45 +41,10 @@ class ResponsesTransport:
     objects.
     """
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        organization: str | None = None,
-        project: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 0,
-        client: openai.OpenAI | None = None,
-    ) -> None:
-        if client is None:
-            client = build_client(
-                type(self).__name__,
-                api_key,
-                organization,
-                project,
-                base_url,
-                timeout,
-                max_retries,
-            )
-        self._client = client
-        self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
+    client_class = openai.OpenAI
+
+    def _setup(self) -> None:
         self._wire = ResponsesWire()
-
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **kwargs: Any
-    ) -> ResponsesTransport:
-        """Build from OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_BASE_URL."""
-        return cls(**env_settings(cls.__name__, environ), **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}(base_url={str(self._client.base_url)!r})>"
-
-    @property
-    def client(self) -> openai.OpenAI:
-        """The underlying ``openai`` client."""
-        return self._client
 
     def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
         return execute(self._client, self._secrets, self._wire.create_thread(metadata))
@@ -188,48 +152,13 @@ class ResponsesTransport:
         self.close()
 
 
-class AsyncResponsesTransport:
+class AsyncResponsesTransport(ClientTransport[openai.AsyncOpenAI]):
     """The Responses + Conversations APIs through ``openai.AsyncOpenAI``."""
 
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        organization: str | None = None,
-        project: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 0,
-        client: openai.AsyncOpenAI | None = None,
-    ) -> None:
-        if client is None:
-            client = build_async_client(
-                type(self).__name__,
-                api_key,
-                organization,
-                project,
-                base_url,
-                timeout,
-                max_retries,
-            )
-        self._client = client
-        self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
+    client_class = openai.AsyncOpenAI
+
+    def _setup(self) -> None:
         self._wire = ResponsesWire()
-
-    @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **kwargs: Any
-    ) -> AsyncResponsesTransport:
-        """Build from OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_BASE_URL."""
-        return cls(**env_settings(cls.__name__, environ), **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}(base_url={str(self._client.base_url)!r})>"
-
-    @property
-    def client(self) -> openai.AsyncOpenAI:
-        """The underlying ``openai`` client."""
-        return self._client
 
     async def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
         return await aexecute(self._client, self._secrets, self._wire.create_thread(metadata))
