@@ -43,7 +43,7 @@ from ._polling import AdaptivePolling, FixedInterval, PollPolicy
 from ._reply import Reply
 from ._responses_transport import AsyncResponsesTransport, ResponsesTransport
 from ._retry import RetryPolicy
-from ._session import AsyncReplyStream, AsyncThreadSession, ReplyStream, ThreadSession
+from ._session import AskOptions, AsyncReplyStream, AsyncThreadSession, ReplyStream, ThreadSession
 from ._spec import AssistantSpec, CodeInterpreter, FileSearch, FunctionTool, JsonSchemaFormat, Tool
 from ._state import (
     DEFAULT_TABLE,
@@ -68,6 +68,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "DEFAULT_TABLE",
     "AdaptivePolling",
+    "AskOptions",
     "AsyncOpenAITransport",
     "AsyncReplyStream",
     "AsyncResponsesTransport",

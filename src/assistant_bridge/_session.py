@@ -12,9 +12,10 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, TypedDict, TypeVar, overload
 
 import attrs
+from typing_extensions import Unpack
 
 from ._events import ReplyReady, StreamEvent
 from ._flow import AskPlan, WaitSettings, ask_flow, wait_flow
@@ -47,6 +48,19 @@ ActiveRunPolicy = Literal["wait", "cancel", "raise"]
 
 Wait = Literal["auto", "stream", "poll"]
 """How an ask follows its run: stream where the transport can ("auto"), or always poll."""
+
+
+class AskOptions(TypedDict, total=False):
+    """Per-ask settings, for this run only (see :meth:`ThreadSession.ask`)."""
+
+    timeout: float | None
+    instructions: str | None
+    additional_instructions: str | None
+    model: str | None
+    tools: Sequence[Mapping[str, Any]] | None
+    metadata: Mapping[str, str] | None
+    wait: Wait | None
+
 
 T = TypeVar("T")
 
@@ -201,12 +215,13 @@ class _SessionCore:
         self,
         prompt: str,
         parser: Parser[Any] | None,
-        timeout: float | None,
-        instructions: str | None,
-        additional_instructions: str | None,
-        model: str | None,
-        tools: Sequence[Mapping[str, Any]] | None,
-        metadata: Mapping[str, str] | None,
+        *,
+        timeout: float | None = None,
+        instructions: str | None = None,
+        additional_instructions: str | None = None,
+        model: str | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        metadata: Mapping[str, str] | None = None,
         wait: Wait | None = None,
     ) -> Flow[Reply[Any]]:
         """Check the ask's input (before anything is sent) and build its flow."""
@@ -340,13 +355,7 @@ class ThreadSession(_SessionCore):
         prompt: str,
         *,
         parser: None = None,
-        timeout: float | None = None,
-        instructions: str | None = None,
-        additional_instructions: str | None = None,
-        model: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: Mapping[str, str] | None = None,
-        wait: Wait | None = None,
+        **options: Unpack[AskOptions],
     ) -> Reply[Any]: ...
 
     @overload
@@ -355,13 +364,7 @@ class ThreadSession(_SessionCore):
         prompt: str,
         *,
         parser: Parser[T],
-        timeout: float | None = None,
-        instructions: str | None = None,
-        additional_instructions: str | None = None,
-        model: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: Mapping[str, str] | None = None,
-        wait: Wait | None = None,
+        **options: Unpack[AskOptions],
     ) -> Reply[T]: ...
 
     def ask(
@@ -369,13 +372,7 @@ class ThreadSession(_SessionCore):
         prompt: str,
         *,
         parser: Parser[Any] | None = None,
-        timeout: float | None = None,
-        instructions: str | None = None,
-        additional_instructions: str | None = None,
-        model: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: Mapping[str, str] | None = None,
-        wait: Wait | None = None,
+        **options: Unpack[AskOptions],
     ) -> Reply[Any]:
         """Post ``prompt``, wait for the run and return its parsed reply.
 
@@ -386,17 +383,7 @@ class ThreadSession(_SessionCore):
         parser refuses the text (the reply is on the error). ``wait`` picks how to follow the
         run for this ask: "stream" (the default where the transport can), or "poll".
         """
-        flow = self._ask_flow(
-            prompt,
-            parser,
-            timeout,
-            instructions,
-            additional_instructions,
-            model,
-            tools,
-            metadata,
-            wait,
-        )
+        flow = self._ask_flow(prompt, parser, **options)
         with self._lock, hold_thread(self._thread_id):
             return drive(flow, self._transport, self._sleep)
 
@@ -405,30 +392,14 @@ class ThreadSession(_SessionCore):
         prompt: str,
         *,
         parser: Parser[Any] | None = None,
-        timeout: float | None = None,
-        instructions: str | None = None,
-        additional_instructions: str | None = None,
-        model: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: Mapping[str, str] | None = None,
-        wait: Wait | None = None,
+        **options: Unpack[AskOptions],
     ) -> ReplyStream:
         """Ask like :meth:`ask`, yielding events as they happen (text deltas, messages, tool
         calls, run statuses) and ending with ReplyReady; ``.reply`` holds the reply after.
 
         Closing the stream before its end (``break`` in a ``with`` block) cancels the run.
         """
-        flow = self._ask_flow(
-            prompt,
-            parser,
-            timeout,
-            instructions,
-            additional_instructions,
-            model,
-            tools,
-            metadata,
-            wait,
-        )
+        flow = self._ask_flow(prompt, parser, **options)
 
         def events() -> Generator[StreamEvent, None, Reply[Any]]:
             with self._lock, hold_thread(self._thread_id):
@@ -506,13 +477,7 @@ class AsyncThreadSession(_SessionCore):
         prompt: str,
         *,
         parser: None = None,
-        timeout: float | None = None,
-        instructions: str | None = None,
-        additional_instructions: str | None = None,
-        model: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: Mapping[str, str] | None = None,
-        wait: Wait | None = None,
+        **options: Unpack[AskOptions],
     ) -> Reply[Any]: ...
 
     @overload
@@ -521,13 +486,7 @@ class AsyncThreadSession(_SessionCore):
         prompt: str,
         *,
         parser: Parser[T],
-        timeout: float | None = None,
-        instructions: str | None = None,
-        additional_instructions: str | None = None,
-        model: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: Mapping[str, str] | None = None,
-        wait: Wait | None = None,
+        **options: Unpack[AskOptions],
     ) -> Reply[T]: ...
 
     async def ask(
@@ -535,26 +494,10 @@ class AsyncThreadSession(_SessionCore):
         prompt: str,
         *,
         parser: Parser[Any] | None = None,
-        timeout: float | None = None,
-        instructions: str | None = None,
-        additional_instructions: str | None = None,
-        model: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: Mapping[str, str] | None = None,
-        wait: Wait | None = None,
+        **options: Unpack[AskOptions],
     ) -> Reply[Any]:
         """See :meth:`ThreadSession.ask`."""
-        flow = self._ask_flow(
-            prompt,
-            parser,
-            timeout,
-            instructions,
-            additional_instructions,
-            model,
-            tools,
-            metadata,
-            wait,
-        )
+        flow = self._ask_flow(prompt, parser, **options)
         async with self._lock, ahold_thread(self._thread_id):
             return await adrive(flow, self._transport, self._sleep)
 
@@ -563,26 +506,10 @@ class AsyncThreadSession(_SessionCore):
         prompt: str,
         *,
         parser: Parser[Any] | None = None,
-        timeout: float | None = None,
-        instructions: str | None = None,
-        additional_instructions: str | None = None,
-        model: str | None = None,
-        tools: Sequence[Mapping[str, Any]] | None = None,
-        metadata: Mapping[str, str] | None = None,
-        wait: Wait | None = None,
+        **options: Unpack[AskOptions],
     ) -> AsyncReplyStream:
         """See :meth:`ThreadSession.stream`: ``async for event in session.stream(...)``."""
-        flow = self._ask_flow(
-            prompt,
-            parser,
-            timeout,
-            instructions,
-            additional_instructions,
-            model,
-            tools,
-            metadata,
-            wait,
-        )
+        flow = self._ask_flow(prompt, parser, **options)
         outcome: Outcome[Reply[Any]] = Outcome()
 
         async def events() -> AsyncGenerator[StreamEvent, None]:

@@ -21,6 +21,8 @@ def check(session: ThreadSession) -> None:
     assert_type(session.ask("q", parser=TextParser()), Reply[str])
     assert_type(session.ask("q", parser=JsonParser()).parsed, Any)
     assert_type(session.thread_id, str | None)
+    assert_type(session.ask("q", timeout=5, wait="poll", metadata={"k": "v"}), Reply[Any])
+    assert_type(session.stream("q").reply, Reply[Any])
 
 
 ThreadSession(FakeTransport(ScriptedBackend()), "asst_x")
