@@ -43,7 +43,14 @@ from ._polling import AdaptivePolling, FixedInterval, PollPolicy
 from ._reply import Reply
 from ._responses_transport import AsyncResponsesTransport, ResponsesTransport
 from ._retry import RetryPolicy
-from ._session import AskOptions, AsyncReplyStream, AsyncThreadSession, ReplyStream, ThreadSession
+from ._session import (
+    AskOptions,
+    AsyncReplyStream,
+    AsyncThreadSession,
+    ReplyStream,
+    SessionOptions,
+    ThreadSession,
+)
 from ._spec import AssistantSpec, CodeInterpreter, FileSearch, FunctionTool, JsonSchemaFormat, Tool
 from ._state import (
     DEFAULT_TABLE,
@@ -112,6 +119,7 @@ __all__ = [
     "RunStatusChanged",
     "RunStatus",
     "SchemaParser",
+    "SessionOptions",
     "StreamEvent",
     "TextAnnotation",
     "TextContent",

@@ -50,6 +50,26 @@ Wait = Literal["auto", "stream", "poll"]
 """How an ask follows its run: stream where the transport can ("auto"), or always poll."""
 
 
+class SessionOptions(TypedDict, total=False):
+    """How a session works; every one has a default (see :class:`ThreadSession`)."""
+
+    assistant: AssistantSpec | None
+    thread_id: str | None
+    parser: Parser[Any] | None
+    timeout: float
+    poll_policy: PollPolicy | None
+    state_machine: RunStateMachine | None
+    tool_handler: ToolHandler | None
+    max_tool_rounds: int
+    cancel_grace: float
+    thread_metadata: Mapping[str, str] | None
+    wait: Wait
+    stall_timeout: float
+    retry: RetryPolicy | None
+    on_active_run: ActiveRunPolicy
+    clock: Callable[[], float]
+
+
 class AskOptions(TypedDict, total=False):
     """Per-ask settings, for this run only (see :meth:`ThreadSession.ask`)."""
 
@@ -127,23 +147,24 @@ class _SessionCore:
 
     def __init__(
         self,
-        assistant_id: str | None,
-        assistant: AssistantSpec | None,
-        thread_id: str | None,
-        parser: Parser[Any] | None,
-        timeout: float,
-        poll_policy: PollPolicy | None,
-        state_machine: RunStateMachine | None,
-        tool_handler: ToolHandler | None,
-        max_tool_rounds: int,
-        cancel_grace: float,
-        thread_metadata: Mapping[str, str] | None,
-        clock: Callable[[], float],
         transport: object,
-        wait: Wait,
-        stall_timeout: float,
-        retry: RetryPolicy | None,
-        on_active_run: ActiveRunPolicy,
+        assistant_id: str | None = None,
+        *,
+        assistant: AssistantSpec | None = None,
+        thread_id: str | None = None,
+        parser: Parser[Any] | None = None,
+        timeout: float = 60.0,
+        poll_policy: PollPolicy | None = None,
+        state_machine: RunStateMachine | None = None,
+        tool_handler: ToolHandler | None = None,
+        max_tool_rounds: int = 8,
+        cancel_grace: float = 5.0,
+        thread_metadata: Mapping[str, str] | None = None,
+        wait: Wait = "auto",
+        stall_timeout: float = 20.0,
+        retry: RetryPolicy | None = None,
+        on_active_run: ActiveRunPolicy = "wait",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if (assistant_id is None) == (assistant is None):
             msg = (
@@ -302,6 +323,13 @@ class ThreadSession(_SessionCore):
     The thread is created with the first run (one request), or adopted from ``thread_id``, and
     reused by every later ask so the assistant keeps the context. Asks on one session queue up
     behind each other; sessions share nothing mutable, so use one per conversation.
+
+    Give ``assistant_id`` (an assistant object) or ``assistant`` (an AssistantSpec). Options
+    (:class:`SessionOptions`, all keyword): ``thread_id`` to adopt, ``parser`` (TextParser),
+    ``timeout`` per ask (60 s), ``poll_policy`` (AdaptivePolling), ``state_machine``,
+    ``tool_handler`` and ``max_tool_rounds`` (8), ``cancel_grace`` (5 s), ``thread_metadata``,
+    ``wait`` ("auto": stream where the transport can), ``stall_timeout`` (20 s), ``retry``
+    (RetryPolicy()), ``on_active_run`` ("wait"), and ``clock``/``sleep`` for tests.
     """
 
     def __init__(
@@ -309,42 +337,10 @@ class ThreadSession(_SessionCore):
         transport: Transport,
         assistant_id: str | None = None,
         *,
-        assistant: AssistantSpec | None = None,
-        thread_id: str | None = None,
-        parser: Parser[Any] | None = None,
-        timeout: float = 60.0,
-        poll_policy: PollPolicy | None = None,
-        state_machine: RunStateMachine | None = None,
-        tool_handler: ToolHandler | None = None,
-        max_tool_rounds: int = 8,
-        cancel_grace: float = 5.0,
-        thread_metadata: Mapping[str, str] | None = None,
-        wait: Wait = "auto",
-        stall_timeout: float = 20.0,
-        retry: RetryPolicy | None = None,
-        on_active_run: ActiveRunPolicy = "wait",
-        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        **options: Unpack[SessionOptions],
     ) -> None:
-        super().__init__(
-            assistant_id,
-            assistant,
-            thread_id,
-            parser,
-            timeout,
-            poll_policy,
-            state_machine,
-            tool_handler,
-            max_tool_rounds,
-            cancel_grace,
-            thread_metadata,
-            clock,
-            transport,
-            wait,
-            stall_timeout,
-            retry,
-            on_active_run,
-        )
+        super().__init__(transport, assistant_id, **options)
         self._transport = transport
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -431,42 +427,10 @@ class AsyncThreadSession(_SessionCore):
         transport: AsyncTransport,
         assistant_id: str | None = None,
         *,
-        assistant: AssistantSpec | None = None,
-        thread_id: str | None = None,
-        parser: Parser[Any] | None = None,
-        timeout: float = 60.0,
-        poll_policy: PollPolicy | None = None,
-        state_machine: RunStateMachine | None = None,
-        tool_handler: ToolHandler | None = None,
-        max_tool_rounds: int = 8,
-        cancel_grace: float = 5.0,
-        thread_metadata: Mapping[str, str] | None = None,
-        wait: Wait = "auto",
-        stall_timeout: float = 20.0,
-        retry: RetryPolicy | None = None,
-        on_active_run: ActiveRunPolicy = "wait",
-        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        **options: Unpack[SessionOptions],
     ) -> None:
-        super().__init__(
-            assistant_id,
-            assistant,
-            thread_id,
-            parser,
-            timeout,
-            poll_policy,
-            state_machine,
-            tool_handler,
-            max_tool_rounds,
-            cancel_grace,
-            thread_metadata,
-            clock,
-            transport,
-            wait,
-            stall_timeout,
-            retry,
-            on_active_run,
-        )
+        super().__init__(transport, assistant_id, **options)
         self._transport = transport
         self._sleep = sleep
         self._lock = asyncio.Lock()
