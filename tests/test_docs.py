@@ -47,3 +47,27 @@ def test_tools_streaming_async_examples_run(index: int, capsys: pytest.CaptureFi
     """Each example of docs/tools-streaming-async.md runs and prints something."""
     exec(_blocks("tools-streaming-async.md")[index], {})
     assert capsys.readouterr().out.strip()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_notebook_runs_top_to_bottom(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/notebooks/alert-triage.ipynb: every code cell runs, in order, in one namespace."""
+    import json
+    import sys
+    import types
+
+    notebook = json.loads((DOCS / "notebooks" / "alert-triage.ipynb").read_text())
+    module = types.ModuleType("alert_triage_notebook")  # a kernel's globals are a module's
+    sys.modules[module.__name__] = module
+    namespace = module.__dict__
+    code = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"]
+    try:
+        for source in code:
+            exec(compile(source, "notebook", "exec"), namespace)
+    finally:
+        del sys.modules[module.__name__]
+    out = capsys.readouterr().out
+    assert "runbooks in vs_" in out
+    assert namespace["reply"].parsed.action == "escalate"  # type: ignore[attr-defined]
+    assert "investigate" in out
+    assert "escalate" in out
