@@ -25,7 +25,8 @@ a thread locked, and must say exactly what went wrong.
 - **One retry layer.** The transports build their `openai` clients with `max_retries=0`;
   the session retries 429, 408, 409, 5xx and connection errors itself, with exponential
   backoff and jitter (`RetryPolicy`), honouring `Retry-After` and `retry-after-ms`, and never
-  past the ask's deadline. (If you pass your own `openai` client, set its `max_retries=0` too.)
+  past the ask's deadline. A client you pass in is used through
+  `client.with_options(max_retries=0)`, so retries never multiply.
 - **No duplicates.** Every run the session starts carries a mark in its metadata
   (`assistant_bridge_ask`). A start whose failure may have reached the server (a reset
   connection, a timeout, a 5xx) is not simply repeated: the thread's runs are searched for the

@@ -291,3 +291,19 @@ class TestErrorMapping:
         with pytest.raises(APIConnectionError) as info:
             self.call(transport)
         assert KEY not in str(info.value)
+
+
+class TestOneRetryLayer:
+    def test_a_given_client_does_not_retry_on_its_own(self) -> None:
+        """A client passed in is used without its own retries (the session retries)."""
+        import openai
+
+        client = openai.OpenAI(api_key=KEY, max_retries=5)
+        transport = OpenAITransport(client=client)
+        assert transport.client.max_retries == 0
+        assert client.max_retries == 5
+
+    def test_built_clients_default_to_no_retries(self) -> None:
+        """A client built by the transport does not retry unless asked."""
+        assert OpenAITransport(KEY).client.max_retries == 0
+        assert OpenAITransport(KEY, max_retries=3).client.max_retries == 3

@@ -155,7 +155,12 @@ C = TypeVar("C", openai.OpenAI, openai.AsyncOpenAI)
 
 class ClientTransport(Generic[C]):
     """What every transport does with its ``openai`` client: build it (never without a key),
-    read the environment, keep the key out of reprs, and close it."""
+    read the environment, keep the key out of reprs, and close it.
+
+    The session's RetryPolicy is the one retry layer, so the client must not retry too: a
+    client you pass in is used through ``client.with_options(max_retries=0)`` (same connection
+    pool), and a client built here gets ``max_retries=0`` unless you ask for more.
+    """
 
     client_class: ClassVar[type[Any]]
 
@@ -188,6 +193,8 @@ class ClientTransport(Generic[C]):
                     max_retries=max_retries,
                 ),
             )
+        else:
+            client = client.with_options(max_retries=0)
         self._client: C = client
         self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
         self._setup()
