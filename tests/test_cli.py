@@ -48,6 +48,24 @@ class TestDemo:
         assert "cpu-saturation.md" in seed["response"]["reason"]
 
 
+class TestDemoWithAKey:
+    @pytest.mark.parametrize("api", ["assistants", "responses"])
+    def test_a_key_points_the_demo_at_that_server(self, api: str) -> None:
+        """With OPENAI_API_KEY and OPENAI_BASE_URL, the demo runs there, runbooks and all."""
+        from assistant_bridge.testing import Emulator
+
+        with Emulator(api_key="sk-server-key") as server:
+            env = {"OPENAI_API_KEY": "sk-server-key", "OPENAI_BASE_URL": server.base_url}
+            out = io.StringIO()
+            assert run_demo(out, env, api) == 0
+            assert len(server.store.files) == 5
+            assert server.counts()["files.create"] == 5
+        text = out.getvalue()
+        assert "built-in emulator" not in text
+        assert '"action": "escalate"' in text
+        assert "sk-server-key" not in text
+
+
 class TestAsk:
     def test_ask_without_key_fails_clearly(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

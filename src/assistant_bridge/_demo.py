@@ -4,8 +4,9 @@ Against the built-in emulator (no key, no network) it uploads the bundled sample
 vector store, defines a file-search assistant in code, triages "Server CPU at 100%" into a JSON
 verdict, asks a follow-up on the same thread while a second alert is triaged in parallel on its
 own thread, and prints each step, over the Assistants or the Responses API. With
-OPENAI_API_KEY and ASSISTANT_BRIDGE_ASSISTANT_ID (or ASSISTANT_BRIDGE_SPEC, a spec file) set,
-the same conversation runs against the real service.
+OPENAI_API_KEY set (and OPENAI_BASE_URL for a compatible server), the same scenario runs there:
+against ASSISTANT_BRIDGE_ASSISTANT_ID or ASSISTANT_BRIDGE_SPEC when set, else over the sample
+runbooks uploaded to it.
 """
 
 from __future__ import annotations
@@ -65,27 +66,22 @@ def setup_knowledge_base(client: Any, out: TextIO) -> AssistantSpec:
 def _target(
     env: Mapping[str, str], api: str, out: TextIO
 ) -> Iterator[tuple[Transport, dict[str, Any]]]:
-    """A transport and how to name the assistant: a key's real API, else the emulator."""
-    assistant_id = env.get("ASSISTANT_BRIDGE_ASSISTANT_ID", "")
-    if env.get("OPENAI_API_KEY") and (assistant_id or env.get("ASSISTANT_BRIDGE_SPEC")):
-        transport: Transport = (
-            ResponsesTransport.from_env(env)
-            if api == "responses"
-            else OpenAITransport.from_env(env)
-        )
-        who: dict[str, Any] = (
-            {"assistant": AssistantSpec.load(env["ASSISTANT_BRIDGE_SPEC"])}
-            if env.get("ASSISTANT_BRIDGE_SPEC")
-            else {"assistant_id": assistant_id}
-        )
-        out.write(f"Using {transport!r} with {next(iter(who.values()))!r}.\n")
-        yield transport, who
+    """A transport and how to name the assistant: the API a key points at, else the emulator.
+
+    With a key, ASSISTANT_BRIDGE_ASSISTANT_ID or ASSISTANT_BRIDGE_SPEC names the assistant;
+    without either, the sample runbooks are uploaded there and a spec is made over them.
+    """
+    if env.get("OPENAI_API_KEY"):
+        kind = ResponsesTransport if api == "responses" else OpenAITransport
+        with kind.from_env(env) as transport:
+            out.write(f"Using {transport!r} over the {api} API.\n")
+            yield transport, _who(env, transport, out)
         return
     from ._emulator import Emulator
 
     out.write(
-        "No OPENAI_API_KEY (with ASSISTANT_BRIDGE_ASSISTANT_ID or ASSISTANT_BRIDGE_SPEC) set: "
-        f"running against the built-in emulator on loopback, over the {api} API.\n"
+        "No OPENAI_API_KEY set: running against the built-in emulator on loopback, over the "
+        f"{api} API.\n"
     )
     with Emulator() as emulator:
         out.write(f"\n== 0. Knowledge base on {emulator.base_url}\n")
@@ -97,6 +93,15 @@ def _target(
         out.write(f"  assistant spec {spec.name!r}: file_search over {spec.tools[0]}\n")
         with emulator.transport(api) as transport:
             yield transport, {"assistant": spec}
+
+
+def _who(env: Mapping[str, str], transport: Any, out: TextIO) -> dict[str, Any]:
+    if env.get("ASSISTANT_BRIDGE_SPEC"):
+        return {"assistant": AssistantSpec.load(env["ASSISTANT_BRIDGE_SPEC"])}
+    if env.get("ASSISTANT_BRIDGE_ASSISTANT_ID"):
+        return {"assistant_id": env["ASSISTANT_BRIDGE_ASSISTANT_ID"]}
+    out.write("\n== 0. Knowledge base: uploading the sample runbooks\n")
+    return {"assistant": setup_knowledge_base(transport.client, out)}
 
 
 def run_demo(out: TextIO, environ: Mapping[str, str], api: str = "assistants") -> int:
