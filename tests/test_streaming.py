@@ -229,3 +229,23 @@ def test_events_are_json_friendly() -> None:
         stream = session(emu, "assistants", parser=JsonParser()).stream("x")
         list(stream)
         assert json.loads(json.dumps(stream.reply.to_dict()))["response"] == {"a": 1}
+
+
+class TestAsyncAbandon:
+    def test_closing_an_async_stream_early_cancels_the_run(self, emu: Emulator) -> None:
+        """aclose() before the end cancels the run, as closing a sync stream does."""
+        emu.script(StayInProgress())
+
+        async def main() -> None:
+            async with AsyncOpenAITransport("sk-emulator", base_url=emu.base_url) as t:
+                s = AsyncThreadSession(t, assistant=SPEC, poll_policy=FixedInterval(0.01))
+                async with s.stream("x") as stream:
+                    async for event in stream:
+                        if isinstance(event, RunStatusChanged) and str(event.run.status) == (
+                            "in_progress"
+                        ):
+                            break
+
+        asyncio.run(main())
+        [run_id] = [r.id for r in emu.store.runs.values()]
+        assert emu.run_status(run_id) in ("cancelling", "cancelled")

@@ -477,9 +477,14 @@ class AsyncThreadSession(_SessionCore):
         outcome: Outcome[Reply[Any]] = Outcome()
 
         async def events() -> AsyncGenerator[StreamEvent, None]:
+            inner = adrive_events(flow, self._transport, self._sleep, outcome)
             async with self._lock, ahold_thread(self._thread_id):
-                async for event in adrive_events(flow, self._transport, self._sleep, outcome):
-                    yield event
+                try:
+                    async for event in inner:
+                        yield event
+                finally:
+                    # Closing early must reach the driver now, so the flow cancels its run.
+                    await inner.aclose()
 
         return AsyncReplyStream(events(), outcome)
 
