@@ -14,7 +14,7 @@ from ._calls import ClientCall, StreamCall, WireFlow
 from ._models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
 from ._spec import HASH_KEY, AssistantSpec
 from ._stream_events import assistants_event
-from ._transport import RunRequest
+from ._transport import ASK_KEY, RunRequest
 from ._wire import (
     assistant_from_json,
     message_from_json,
@@ -29,7 +29,6 @@ THREADS = ("beta", "threads", "with_raw_response")
 MESSAGES = ("beta", "threads", "messages", "with_raw_response")
 RUNS = ("beta", "threads", "runs", "with_raw_response")
 ASSISTANTS = ("beta", "assistants", "with_raw_response")
-ASK_KEY = "assistant_bridge_ask"
 STREAMING_THREADS = ("beta", "threads", "with_streaming_response")
 STREAMING_RUNS = ("beta", "threads", "runs", "with_streaming_response")
 
@@ -58,7 +57,14 @@ def _meta(metadata: Mapping[str, str] | None) -> dict[str, Any]:
 
 
 class AssistantsWire:
-    """Builds and parses the Assistants API's calls; holds no state."""
+    """Builds and parses the Assistants API's calls.
+
+    Its only state is the assistant ids it has resolved specs to, so that sessions sharing a
+    transport look a spec up once.
+    """
+
+    def __init__(self) -> None:
+        self._resolved: dict[tuple[str, str], str] = {}
 
     def create_thread(self, metadata: Mapping[str, str] | None) -> WireFlow[Thread]:
         data, _ = yield ClientCall((*THREADS, "create"), (), _meta(metadata))
@@ -179,6 +185,11 @@ class AssistantsWire:
         """The id of the assistant object for ``spec``: reused when its name and content hash
         match, updated when only the name does, created otherwise. Never a duplicate."""
         wanted = spec.content_hash()
+        if (spec.name, wanted) not in self._resolved:
+            self._resolved[spec.name, wanted] = yield from self._look_up_or_create(spec, wanted)
+        return self._resolved[spec.name, wanted]
+
+    def _look_up_or_create(self, spec: AssistantSpec, wanted: str) -> WireFlow[str]:
         same_name: list[Mapping[str, Any]] = []
         after: str | None = None
         while True:

@@ -59,7 +59,7 @@ from ._state import (
     RaiseError,
     RunStateMachine,
 )
-from ._transport import RunRequest
+from ._transport import ASK_KEY, RunRequest
 from .exceptions import (
     ActionRequiredError,
     ActiveRunError,
@@ -198,11 +198,7 @@ def _start(op: Op[Any], thread_id: str | None, key: str, settings: WaitSettings)
                 if found is not None:
                     logger.info("run %s was started despite %s; following it", found.id, exc)
                     return found
-            delay = policy.delay(attempt, getattr(exc, "retry_after", None))
-            if settings.clock() + delay >= settings.deadline:
-                raise
-            logger.info("retrying the run's start in %.2fs after %s", delay, exc)
-            yield from perform(Sleep(delay))
+            yield from _pause_before_retry(exc, attempt, settings, "the run's start")
             attempt += 1
 
 
@@ -237,10 +233,6 @@ def _stall(settings: WaitSettings, deadline: float) -> float:
     return max(0.05, min(settings.stall_timeout, remaining + 0.05))
 
 
-ASK_KEY = "assistant_bridge_ask"
-"""Run metadata key marking which ask started a run, so a repeated write can look first."""
-
-
 def call(op: TransportOp[T], settings: WaitSettings) -> Flow[T]:
     """Perform ``op``, retrying failures the retry policy allows, inside the deadline.
 
@@ -258,12 +250,20 @@ def call(op: TransportOp[T], settings: WaitSettings) -> Flow[T]:
                 raise
             if not op.idempotent and policy.ambiguous(exc):
                 raise
-            delay = policy.delay(attempt, getattr(exc, "retry_after", None))
-            if settings.clock() + delay >= settings.deadline:
-                raise
-            logger.info("retrying %s in %.2fs after %s", type(op).__name__, delay, exc)
-            yield from perform(Sleep(delay))
+            yield from _pause_before_retry(exc, attempt, settings, type(op).__name__)
             attempt += 1
+
+
+def _pause_before_retry(
+    exc: TransportError, attempt: int, settings: WaitSettings, what: str
+) -> Flow[None]:
+    """Wait as the retry policy says before another try, or raise ``exc`` when that wait
+    would run past the deadline."""
+    delay = settings.retry.delay(attempt, getattr(exc, "retry_after", None))
+    if settings.clock() + delay >= settings.deadline:
+        raise exc
+    logger.info("retrying %s in %.2fs after %s", what, delay, exc)
+    yield from perform(Sleep(delay))
 
 
 def follow_stream(

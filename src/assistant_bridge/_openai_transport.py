@@ -21,8 +21,6 @@ from ._transport import RunRequest
 
 __all__ = ["AsyncOpenAITransport", "OpenAITransport", "map_openai_errors"]
 
-_WIRE = AssistantsWire()
-
 
 class OpenAITransport(ClientTransport[openai.OpenAI]):
     """The Assistants API through the official ``openai`` client.
@@ -35,15 +33,17 @@ class OpenAITransport(ClientTransport[openai.OpenAI]):
     client_class = openai.OpenAI
 
     def _setup(self) -> None:
-        self._resolved: dict[tuple[str, str], str] = {}
+        self._wire = AssistantsWire()
 
     def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
-        return execute(self._client, self._secrets, _WIRE.create_thread(metadata))
+        return execute(self._client, self._secrets, self._wire.create_thread(metadata))
 
     def add_message(
         self, thread_id: str, content: str, *, metadata: Mapping[str, str] | None = None
     ) -> Message:
-        return execute(self._client, self._secrets, _WIRE.add_message(thread_id, content, metadata))
+        return execute(
+            self._client, self._secrets, self._wire.add_message(thread_id, content, metadata)
+        )
 
     def start_run(
         self,
@@ -53,24 +53,24 @@ class OpenAITransport(ClientTransport[openai.OpenAI]):
         content: str | None = None,
         message_metadata: Mapping[str, str] | None = None,
     ) -> Run:
-        flow = _WIRE.start_run(thread_id, request, content, message_metadata)
+        flow = self._wire.start_run(thread_id, request, content, message_metadata)
         return execute(self._client, self._secrets, flow)
 
     def create_thread_and_run(
         self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
     ) -> Run:
-        flow = _WIRE.create_thread_and_run(content, request, thread_metadata)
+        flow = self._wire.create_thread_and_run(content, request, thread_metadata)
         return execute(self._client, self._secrets, flow)
 
     def find_run(self, thread_id: str, key: str) -> Run | None:
         """The run this library marked with ``key`` on the thread, if it exists."""
-        return execute(self._client, self._secrets, _WIRE.find_run(thread_id, key))
+        return execute(self._client, self._secrets, self._wire.find_run(thread_id, key))
 
     def get_run(self, thread_id: str, run_id: str) -> Run:
-        return execute(self._client, self._secrets, _WIRE.get_run(thread_id, run_id))
+        return execute(self._client, self._secrets, self._wire.get_run(thread_id, run_id))
 
     def cancel_run(self, thread_id: str, run_id: str) -> Run:
-        return execute(self._client, self._secrets, _WIRE.cancel_run(thread_id, run_id))
+        return execute(self._client, self._secrets, self._wire.cancel_run(thread_id, run_id))
 
     def submit_tool_outputs(
         self,
@@ -80,28 +80,23 @@ class OpenAITransport(ClientTransport[openai.OpenAI]):
         *,
         request: RunRequest | None = None,
     ) -> Run:
-        flow = _WIRE.submit_tool_outputs(thread_id, run_id, outputs)
+        flow = self._wire.submit_tool_outputs(thread_id, run_id, outputs)
         return execute(self._client, self._secrets, flow)
 
     def list_run_messages(
         self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
     ) -> MessagePage:
-        flow = _WIRE.list_run_messages(thread_id, run_id, after, limit)
+        flow = self._wire.list_run_messages(thread_id, run_id, after, limit)
         return execute(self._client, self._secrets, flow)
 
     def get_assistant(self, assistant_id: str) -> Assistant:
-        return execute(self._client, self._secrets, _WIRE.get_assistant(assistant_id))
+        return execute(self._client, self._secrets, self._wire.get_assistant(assistant_id))
 
     def resolve_assistant(self, spec: AssistantSpec) -> str:
         """The assistant object for ``spec``: found by name and content hash, updated when the
         definition changed, created when missing. Never a duplicate. The transport remembers
         the answer, so sessions sharing it look it up once."""
-        key = (spec.name, spec.content_hash())
-        if key not in self._resolved:
-            self._resolved[key] = execute(
-                self._client, self._secrets, _WIRE.resolve_assistant(spec)
-            )
-        return self._resolved[key]
+        return execute(self._client, self._secrets, self._wire.resolve_assistant(spec))
 
     def stream_run(
         self,
@@ -113,7 +108,7 @@ class OpenAITransport(ClientTransport[openai.OpenAI]):
         stall_timeout: float = 30.0,
     ) -> Iterator[RunEvent]:
         """Start a run and stream its events (one request, the message included)."""
-        call = _WIRE.stream_run(thread_id, request, content, message_metadata)
+        call = self._wire.stream_run(thread_id, request, content, message_metadata)
         return open_stream(self._client, self._secrets, call, stall_timeout)
 
     def stream_thread_and_run(
@@ -125,7 +120,7 @@ class OpenAITransport(ClientTransport[openai.OpenAI]):
         stall_timeout: float = 30.0,
     ) -> Iterator[RunEvent]:
         """Create a thread, start a run and stream its events, in one request."""
-        call = _WIRE.stream_thread_and_run(content, request, thread_metadata)
+        call = self._wire.stream_thread_and_run(content, request, thread_metadata)
         return open_stream(self._client, self._secrets, call, stall_timeout)
 
     def stream_tool_outputs(
@@ -138,7 +133,7 @@ class OpenAITransport(ClientTransport[openai.OpenAI]):
         stall_timeout: float = 30.0,
     ) -> Iterator[RunEvent]:
         """Submit tool outputs and stream the rest of the run."""
-        call = _WIRE.stream_tool_outputs(thread_id, run_id, outputs)
+        call = self._wire.stream_tool_outputs(thread_id, run_id, outputs)
         return open_stream(self._client, self._secrets, call, stall_timeout)
 
     def close(self) -> None:
@@ -157,15 +152,15 @@ class AsyncOpenAITransport(ClientTransport[openai.AsyncOpenAI]):
     client_class = openai.AsyncOpenAI
 
     def _setup(self) -> None:
-        self._resolved: dict[tuple[str, str], str] = {}
+        self._wire = AssistantsWire()
 
     async def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
-        return await aexecute(self._client, self._secrets, _WIRE.create_thread(metadata))
+        return await aexecute(self._client, self._secrets, self._wire.create_thread(metadata))
 
     async def add_message(
         self, thread_id: str, content: str, *, metadata: Mapping[str, str] | None = None
     ) -> Message:
-        flow = _WIRE.add_message(thread_id, content, metadata)
+        flow = self._wire.add_message(thread_id, content, metadata)
         return await aexecute(self._client, self._secrets, flow)
 
     async def start_run(
@@ -176,24 +171,24 @@ class AsyncOpenAITransport(ClientTransport[openai.AsyncOpenAI]):
         content: str | None = None,
         message_metadata: Mapping[str, str] | None = None,
     ) -> Run:
-        flow = _WIRE.start_run(thread_id, request, content, message_metadata)
+        flow = self._wire.start_run(thread_id, request, content, message_metadata)
         return await aexecute(self._client, self._secrets, flow)
 
     async def create_thread_and_run(
         self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
     ) -> Run:
-        flow = _WIRE.create_thread_and_run(content, request, thread_metadata)
+        flow = self._wire.create_thread_and_run(content, request, thread_metadata)
         return await aexecute(self._client, self._secrets, flow)
 
     async def find_run(self, thread_id: str, key: str) -> Run | None:
         """See :meth:`OpenAITransport.find_run`."""
-        return await aexecute(self._client, self._secrets, _WIRE.find_run(thread_id, key))
+        return await aexecute(self._client, self._secrets, self._wire.find_run(thread_id, key))
 
     async def get_run(self, thread_id: str, run_id: str) -> Run:
-        return await aexecute(self._client, self._secrets, _WIRE.get_run(thread_id, run_id))
+        return await aexecute(self._client, self._secrets, self._wire.get_run(thread_id, run_id))
 
     async def cancel_run(self, thread_id: str, run_id: str) -> Run:
-        return await aexecute(self._client, self._secrets, _WIRE.cancel_run(thread_id, run_id))
+        return await aexecute(self._client, self._secrets, self._wire.cancel_run(thread_id, run_id))
 
     async def submit_tool_outputs(
         self,
@@ -203,25 +198,21 @@ class AsyncOpenAITransport(ClientTransport[openai.AsyncOpenAI]):
         *,
         request: RunRequest | None = None,
     ) -> Run:
-        flow = _WIRE.submit_tool_outputs(thread_id, run_id, outputs)
+        flow = self._wire.submit_tool_outputs(thread_id, run_id, outputs)
         return await aexecute(self._client, self._secrets, flow)
 
     async def list_run_messages(
         self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
     ) -> MessagePage:
-        flow = _WIRE.list_run_messages(thread_id, run_id, after, limit)
+        flow = self._wire.list_run_messages(thread_id, run_id, after, limit)
         return await aexecute(self._client, self._secrets, flow)
 
     async def get_assistant(self, assistant_id: str) -> Assistant:
-        return await aexecute(self._client, self._secrets, _WIRE.get_assistant(assistant_id))
+        return await aexecute(self._client, self._secrets, self._wire.get_assistant(assistant_id))
 
     async def resolve_assistant(self, spec: AssistantSpec) -> str:
         """See :meth:`OpenAITransport.resolve_assistant`."""
-        key = (spec.name, spec.content_hash())
-        if key not in self._resolved:
-            flow = _WIRE.resolve_assistant(spec)
-            self._resolved[key] = await aexecute(self._client, self._secrets, flow)
-        return self._resolved[key]
+        return await aexecute(self._client, self._secrets, self._wire.resolve_assistant(spec))
 
     async def stream_run(
         self,
@@ -233,7 +224,7 @@ class AsyncOpenAITransport(ClientTransport[openai.AsyncOpenAI]):
         stall_timeout: float = 30.0,
     ) -> AsyncIterator[RunEvent]:
         """See :meth:`OpenAITransport.stream_run`."""
-        call = _WIRE.stream_run(thread_id, request, content, message_metadata)
+        call = self._wire.stream_run(thread_id, request, content, message_metadata)
         return await aopen_stream(self._client, self._secrets, call, stall_timeout)
 
     async def stream_thread_and_run(
@@ -245,7 +236,7 @@ class AsyncOpenAITransport(ClientTransport[openai.AsyncOpenAI]):
         stall_timeout: float = 30.0,
     ) -> AsyncIterator[RunEvent]:
         """See :meth:`OpenAITransport.stream_thread_and_run`."""
-        call = _WIRE.stream_thread_and_run(content, request, thread_metadata)
+        call = self._wire.stream_thread_and_run(content, request, thread_metadata)
         return await aopen_stream(self._client, self._secrets, call, stall_timeout)
 
     async def stream_tool_outputs(
@@ -258,7 +249,7 @@ class AsyncOpenAITransport(ClientTransport[openai.AsyncOpenAI]):
         stall_timeout: float = 30.0,
     ) -> AsyncIterator[RunEvent]:
         """See :meth:`OpenAITransport.stream_tool_outputs`."""
-        call = _WIRE.stream_tool_outputs(thread_id, run_id, outputs)
+        call = self._wire.stream_tool_outputs(thread_id, run_id, outputs)
         return await aopen_stream(self._client, self._secrets, call, stall_timeout)
 
     async def aclose(self) -> None:

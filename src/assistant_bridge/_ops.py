@@ -301,8 +301,8 @@ def _perform_sync(op: Op[Any], transport: Transport, sleep: Callable[[float], No
     raise TypeError(msg)
 
 
-class Outcome(Generic[T]):
-    """Where an async driver leaves a flow's result."""
+class FlowResult(Generic[T]):
+    """Where an async driver leaves a flow's result (an async generator cannot return it)."""
 
     value: T
 
@@ -311,7 +311,7 @@ async def adrive_events(
     flow: Flow[T],
     transport: AsyncTransport,
     sleep: Callable[[float], Awaitable[None]],
-    outcome: Outcome[T],
+    outcome: FlowResult[T],
 ) -> AsyncGenerator[Any, None]:
     """The async twin of :func:`drive_events`; the result lands in ``outcome.value``.
 
@@ -355,7 +355,7 @@ async def adrive(
     flow: Flow[T], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
 ) -> T:
     """Run a flow to its end, awaiting every operation and ignoring what it emits."""
-    outcome: Outcome[T] = Outcome()
+    outcome: FlowResult[T] = FlowResult()
     async for _ in adrive_events(flow, transport, sleep, outcome):
         pass
     return outcome.value

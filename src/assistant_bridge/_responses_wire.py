@@ -262,14 +262,7 @@ class ResponsesWire:
         outputs: Sequence[ToolOutput],
         request: RunRequest | None,
     ) -> WireFlow[Run]:
-        if request is None:
-            msg = "The Responses API continues with a new response: pass the run's request."
-            raise ConfigurationError(msg)
-        items = [
-            {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
-            for o in outputs
-        ]
-        return (yield from self._respond(thread_id, request, items))
+        return (yield from self._respond(thread_id, *_output_items(outputs, request)))
 
     def list_run_messages(
         self, thread_id: str, run_id: str, after: str | None, limit: int
@@ -312,10 +305,11 @@ def stream_run(
     return _responses_stream(thread_id, request, [] if content is None else [_user_item(content)])
 
 
-def stream_tool_outputs(
-    thread_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
-) -> StreamCall:
-    """A streamed response that carries function call outputs."""
+def _output_items(
+    outputs: Sequence[ToolOutput], request: RunRequest | None
+) -> tuple[RunRequest, list[dict[str, Any]]]:
+    """Function call outputs as input items; they go in a new response, so the run's
+    request is needed again."""
     if request is None:
         msg = "The Responses API continues with a new response: pass the run's request."
         raise ConfigurationError(msg)
@@ -323,7 +317,14 @@ def stream_tool_outputs(
         {"type": "function_call_output", "call_id": o.tool_call_id, "output": o.output}
         for o in outputs
     ]
-    return _responses_stream(thread_id, request, items)
+    return request, items
+
+
+def stream_tool_outputs(
+    thread_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+) -> StreamCall:
+    """A streamed response that carries function call outputs."""
+    return _responses_stream(thread_id, *_output_items(outputs, request))
 
 
 def no_assistant_objects(assistant_id: str) -> ConfigurationError:

@@ -23,8 +23,8 @@ from ._locks import ahold_thread, hold_thread
 from ._ops import (
     Emit,
     Flow,
+    FlowResult,
     GetRun,
-    Outcome,
     ToolHandler,
     adrive,
     adrive_events,
@@ -474,7 +474,7 @@ class AsyncThreadSession(_SessionCore):
     ) -> AsyncReplyStream:
         """See :meth:`ThreadSession.stream`: ``async for event in session.stream(...)``."""
         flow = self._ask_flow(prompt, parser, **options)
-        outcome: Outcome[Reply[Any]] = Outcome()
+        outcome: FlowResult[Reply[Any]] = FlowResult()
 
         async def events() -> AsyncGenerator[StreamEvent, None]:
             inner = adrive_events(flow, self._transport, self._sleep, outcome)
@@ -552,7 +552,7 @@ class AsyncReplyStream:
     """The async twin of :class:`ReplyStream`: ``async for``, ``async with``, ``.reply``."""
 
     def __init__(
-        self, events: AsyncGenerator[StreamEvent, None], outcome: Outcome[Reply[Any]]
+        self, events: AsyncGenerator[StreamEvent, None], outcome: FlowResult[Reply[Any]]
     ) -> None:
         self._events = events
         self._outcome = outcome

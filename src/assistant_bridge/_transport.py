@@ -15,7 +15,11 @@ import attrs
 from ._models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
 from ._spec import AssistantSpec
 
-__all__ = ["AsyncTransport", "RunRequest", "Transport"]
+__all__ = ["ASK_KEY", "AsyncTransport", "RunRequest", "Transport"]
+
+ASK_KEY = "assistant_bridge_ask"
+"""Run metadata key marking which ask started a run, so a repeated start can look first
+(``find_run``) instead of starting the run twice."""
 
 
 def _freeze_tools(

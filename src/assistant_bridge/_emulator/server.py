@@ -12,13 +12,10 @@ from .app import EmulatorApp, LoggedRequest
 from .behaviours import Behaviour, Triage
 from .faults import Fault, FaultEvent, FaultPlan
 from .http import HttpServer
+from .responses import _text_of
 from .store import Store
 
 DEFAULT_KEY = "sk-emulator"
-
-
-def _item_text(item: dict[str, Any]) -> str:
-    return "".join(str(p.get("text", "")) for p in item.get("content") or ())
 
 
 class Emulator:
@@ -194,7 +191,7 @@ class Emulator:
             if thread_id in self.app.conversations:
                 self.app._advance_conversation(thread_id)
                 return [
-                    (str(i.get("role")), _item_text(i), None)
+                    (str(i.get("role")), _text_of(i), None)
                     for i in self.app.conversations[thread_id].items
                     if i.get("type") == "message"
                 ]
