@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from assistant_bridge import _cli
-from assistant_bridge._demo import run_demo
+from assistant_bridge._cli import main as _cli
+from assistant_bridge._cli.demo import run_demo
 
 
 class TestDemo:

@@ -8,7 +8,35 @@ from __future__ import annotations
 
 import logging
 
-from ._events import (
+from assistant_bridge._parsing.parsers import JsonParser, Parser, SchemaParser, TextParser
+from assistant_bridge._runstate.table import (
+    DEFAULT_TABLE,
+    Finish,
+    FinishIncomplete,
+    Handler,
+    HandleRequiredAction,
+    KeepWaiting,
+    RaiseError,
+    RunStateMachine,
+    run_cancelled,
+    run_expired,
+    run_failed,
+    unexpected_status,
+)
+from assistant_bridge._session.ops import ToolHandler
+from assistant_bridge._session.parallel import aask_many, ask_many
+from assistant_bridge._session.polling import AdaptivePolling, FixedInterval, PollPolicy
+from assistant_bridge._session.retry import RetryPolicy
+from assistant_bridge._session.sessions import (
+    AskOptions,
+    AsyncReplyStream,
+    AsyncThreadSession,
+    ReplyStream,
+    SessionOptions,
+    ThreadSession,
+)
+from assistant_bridge._session.tools import RegisteredTool, ToolRegistry
+from assistant_bridge._values.events import (
     MessageDone,
     ReplyReady,
     RunStatusChanged,
@@ -16,7 +44,7 @@ from ._events import (
     TextDelta,
     ToolCallsRequested,
 )
-from ._models import (
+from assistant_bridge._values.models import (
     ACTIVE_STATUSES,
     Assistant,
     ImageFileContent,
@@ -35,41 +63,27 @@ from ._models import (
     UnknownContent,
     Usage,
 )
-from ._openai_transport import AsyncOpenAITransport, OpenAITransport, map_openai_errors
-from ._ops import ToolHandler
-from ._parallel import aask_many, ask_many
-from ._parsers import JsonParser, Parser, SchemaParser, TextParser
-from ._polling import AdaptivePolling, FixedInterval, PollPolicy
-from ._reply import Reply
-from ._responses_transport import AsyncResponsesTransport, ResponsesTransport
-from ._retry import RetryPolicy
-from ._session import (
-    AskOptions,
-    AsyncReplyStream,
-    AsyncThreadSession,
-    ReplyStream,
-    SessionOptions,
-    ThreadSession,
+from assistant_bridge._values.reply import Reply
+from assistant_bridge._values.spec import (
+    AssistantSpec,
+    CodeInterpreter,
+    FileSearch,
+    FunctionTool,
+    JsonSchemaFormat,
+    Tool,
 )
-from ._spec import AssistantSpec, CodeInterpreter, FileSearch, FunctionTool, JsonSchemaFormat, Tool
-from ._state import (
-    DEFAULT_TABLE,
-    Finish,
-    FinishIncomplete,
-    Handler,
-    HandleRequiredAction,
-    KeepWaiting,
-    RaiseError,
-    RunStateMachine,
-    run_cancelled,
-    run_expired,
-    run_failed,
-    unexpected_status,
+from assistant_bridge._version import __version__
+from assistant_bridge.exceptions import AssistantBridgeError
+from assistant_bridge.transports._openai_transport import (
+    AsyncOpenAITransport,
+    OpenAITransport,
+    map_openai_errors,
 )
-from ._tools import RegisteredTool, ToolRegistry
-from ._transport import AsyncTransport, RunRequest, Transport
-from ._version import __version__
-from .exceptions import AssistantBridgeError
+from assistant_bridge.transports._protocol import AsyncTransport, RunRequest, Transport
+from assistant_bridge.transports._responses_transport import (
+    AsyncResponsesTransport,
+    ResponsesTransport,
+)
 
 __all__ = [
     "ACTIVE_STATUSES",

@@ -1,5 +1,5 @@
 """``python -m assistant_bridge`` runs the ``assistant-bridge`` command."""
 
-from ._cli import main
+from assistant_bridge._cli.main import main
 
 raise SystemExit(main())

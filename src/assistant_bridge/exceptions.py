@@ -34,8 +34,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._models import ToolCall
-    from ._reply import Reply
+    from assistant_bridge._values.models import ToolCall
+    from assistant_bridge._values.reply import Reply
 
 __all__ = [
     "AssistantBridgeError",

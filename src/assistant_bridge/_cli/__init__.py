@@ -1,0 +1,1 @@
+"""The ``assistant-bridge`` command line and the demo it runs. Top layer: may import anything."""

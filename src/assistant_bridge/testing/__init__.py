@@ -1,0 +1,72 @@
+"""Test doubles for code that uses assistant_bridge: no network, no sleeping.
+
+* :class:`FakeTransport` wraps a plain function, as ``httpx.MockTransport`` does: every
+  transport operation becomes a :class:`Call` handed to it, and its return value is the answer.
+* :class:`ScriptedBackend` is a ready handler that keeps threads, messages and runs in memory
+  and walks each run through a :class:`RunScript` of statuses, one step per poll, with the
+  Assistants API's rules (one active run per thread, cancel through ``cancelling``).
+* :class:`FakeClock` gives a session a clock and a sleep that only move a number.
+* :class:`Emulator` serves an emulated Assistants API on loopback for the real ``openai``
+  client, with scripted behaviours (:class:`SayText`, :class:`SayJson`, :class:`RequestTools`,
+  :class:`FailRun`, :class:`ExpireRun`, :class:`EndIncomplete`, :class:`StayInProgress`, and
+  the default :class:`Triage`) and fault injection (:class:`Fault`). Its pytest fixture is
+  ``assistant_emulator``.
+
+Example::
+
+    backend = ScriptedBackend(RunScript(reply='{"action": "escalate"}'))
+    clock = FakeClock()
+    session = ThreadSession(FakeTransport(backend), "asst_test", parser=JsonParser(),
+                            clock=clock.now, sleep=clock.sleep)
+    assert session.ask("CPU at 100%").parsed == {"action": "escalate"}
+"""
+
+from __future__ import annotations
+
+from assistant_bridge.testing._emulator import (
+    Behaviour,
+    EndIncomplete,
+    ExpireRun,
+    FailRun,
+    Fault,
+    FaultEvent,
+    KnowledgeFile,
+    Outcome,
+    RequestTools,
+    RunContext,
+    SayJson,
+    SayText,
+    StayInProgress,
+    Triage,
+)
+from assistant_bridge.testing._emulator_kit import Emulator
+from assistant_bridge.testing._fakes import (
+    Call,
+    FakeClock,
+    FakeTransport,
+    RunScript,
+    ScriptedBackend,
+)
+
+__all__ = [
+    "Behaviour",
+    "Call",
+    "Emulator",
+    "EndIncomplete",
+    "ExpireRun",
+    "FailRun",
+    "FakeClock",
+    "FakeTransport",
+    "Fault",
+    "FaultEvent",
+    "KnowledgeFile",
+    "Outcome",
+    "RequestTools",
+    "RunContext",
+    "RunScript",
+    "SayJson",
+    "SayText",
+    "ScriptedBackend",
+    "StayInProgress",
+    "Triage",
+]

@@ -1,0 +1,399 @@
+"""In-memory fakes: a transport that hands each operation to a function, a scripted
+backend that plays the Assistants API's rules, and a clock that never sleeps."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from assistant_bridge._values.models import (
+    ACTIVE_STATUSES,
+    Assistant,
+    IncompleteDetails,
+    LastError,
+    Message,
+    MessagePage,
+    RequiredAction,
+    Run,
+    RunStatus,
+    TextContent,
+    Thread,
+    ToolCall,
+    ToolOutput,
+    Usage,
+)
+from assistant_bridge._values.spec import AssistantSpec
+from assistant_bridge.exceptions import ActiveRunError, BadRequestError, NotFoundError
+from assistant_bridge.transports._protocol import RunRequest
+
+
+@attrs.frozen
+class Call:
+    """One transport operation: its name (a Transport method) and its arguments."""
+
+    name: str
+    args: Mapping[str, Any]
+
+
+class FakeTransport:
+    """A Transport that hands every operation to ``handler`` and returns its answer.
+
+    The handler may raise any :mod:`assistant_bridge.exceptions` error to play a failure.
+    Every call is kept in :attr:`calls`, in order.
+    """
+
+    def __init__(self, handler: Callable[[Call], Any]) -> None:
+        self._handler = handler
+        self.calls: list[Call] = []
+        self.closed = False
+
+    def __repr__(self) -> str:
+        return f"<FakeTransport(calls={len(self.calls)})>"
+
+    def _do(self, name: str, **args: Any) -> Any:
+        call = Call(name, args)
+        self.calls.append(call)
+        return self._handler(call)
+
+    def names(self) -> list[str]:
+        """The names of the calls made so far, in order."""
+        return [c.name for c in self.calls]
+
+    def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
+        result: Thread = self._do("create_thread", metadata=metadata)
+        return result
+
+    def add_message(
+        self, thread_id: str, content: str, *, metadata: Mapping[str, str] | None = None
+    ) -> Message:
+        result: Message = self._do(
+            "add_message", thread_id=thread_id, content=content, metadata=metadata
+        )
+        return result
+
+    def start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+    ) -> Run:
+        result: Run = self._do(
+            "start_run",
+            thread_id=thread_id,
+            request=request,
+            content=content,
+            message_metadata=message_metadata,
+        )
+        return result
+
+    def create_thread_and_run(
+        self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
+    ) -> Run:
+        result: Run = self._do(
+            "create_thread_and_run",
+            content=content,
+            request=request,
+            thread_metadata=thread_metadata,
+        )
+        return result
+
+    def get_run(self, thread_id: str, run_id: str) -> Run:
+        result: Run = self._do("get_run", thread_id=thread_id, run_id=run_id)
+        return result
+
+    def cancel_run(self, thread_id: str, run_id: str) -> Run:
+        result: Run = self._do("cancel_run", thread_id=thread_id, run_id=run_id)
+        return result
+
+    def submit_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+    ) -> Run:
+        result: Run = self._do(
+            "submit_tool_outputs",
+            thread_id=thread_id,
+            run_id=run_id,
+            outputs=tuple(outputs),
+            request=request,
+        )
+        return result
+
+    def list_run_messages(
+        self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
+    ) -> MessagePage:
+        result: MessagePage = self._do(
+            "list_run_messages", thread_id=thread_id, run_id=run_id, after=after, limit=limit
+        )
+        return result
+
+    def get_assistant(self, assistant_id: str) -> Assistant:
+        result: Assistant = self._do("get_assistant", assistant_id=assistant_id)
+        return result
+
+    def resolve_assistant(self, spec: AssistantSpec) -> str | None:
+        result: str | None = self._do("resolve_assistant", spec=spec)
+        return result
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeClock:
+    """A monotonic clock whose sleep only advances it; ``sleeps`` records each wait."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = start
+        self.sleeps: list[float] = []
+
+    def __repr__(self) -> str:
+        return f"<FakeClock(now={self._now:g}, sleeps={len(self.sleeps)})>"
+
+    def now(self) -> float:
+        """The current fake time, in seconds."""
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        """Advance the clock by ``seconds`` without waiting."""
+        self.sleeps.append(seconds)
+        self._now += seconds
+
+
+def _statuses(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(str(v) for v in values)
+
+
+@attrs.frozen
+class RunScript:
+    """How one run behaves in a :class:`ScriptedBackend`.
+
+    The run is created ``queued``; each poll moves it one step along ``steps`` (the last one
+    stays). When it reaches ``requires_action`` it asks for ``tool_calls`` and waits; after
+    the outputs arrive it walks ``after_tools``. On ``completed`` (or ``incomplete``) it writes
+    ``reply`` as one assistant message per string. ``on_tools`` may compute the final reply
+    from the outputs.
+    """
+
+    reply: str | Sequence[str] = "ok"
+    steps: Sequence[str] = attrs.field(default=("in_progress", "completed"), converter=_statuses)
+    tool_calls: Sequence[ToolCall] = ()
+    after_tools: Sequence[str] = attrs.field(
+        default=("in_progress", "completed"), converter=_statuses
+    )
+    on_tools: Callable[[Sequence[ToolOutput]], str] | None = None
+    last_error: LastError | None = None
+    incomplete_reason: str | None = None
+    cancel_steps: Sequence[str] = attrs.field(
+        default=("cancelling", "cancelled"), converter=_statuses
+    )
+    usage: Usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    poll_after_ms: int | None = None
+
+
+@attrs.define
+class _RunState:
+    run: Run
+    script: RunScript
+    steps: list[str]
+    outputs: tuple[ToolOutput, ...] = ()
+    wrote: bool = False
+
+
+class ScriptedBackend:
+    """An in-memory Assistants service for :class:`FakeTransport`; call it with a :class:`Call`.
+
+    Runs take their :class:`RunScript` from ``scripts`` in order, then ``default``.
+    ``page_size`` caps message pages, to exercise pagination.
+    """
+
+    def __init__(
+        self, *scripts: RunScript, default: RunScript | None = None, page_size: int = 100
+    ) -> None:
+        self._scripts = list(scripts)
+        self._default = default or RunScript()
+        self._page_size = page_size
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.threads: dict[str, list[Message]] = {}
+        self.runs: dict[str, _RunState] = {}
+        self.assistants: dict[str, Assistant] = {}
+
+    def __call__(self, call: Call) -> Any:
+        with self._lock:
+            method = getattr(self, f"_op_{call.name}")
+            return method(**call.args)
+
+    def run(self, run_id: str) -> Run:
+        """The current state of a run."""
+        return self.runs[run_id].run
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}{next(self._ids):06d}"
+
+    def _thread(self, thread_id: str) -> list[Message]:
+        if thread_id not in self.threads:
+            msg = f"No thread found with id '{thread_id}'."
+            raise NotFoundError(msg, status_code=404)
+        return self.threads[thread_id]
+
+    def _state(self, thread_id: str, run_id: str) -> _RunState:
+        state = self.runs.get(run_id)
+        if state is None or state.run.thread_id != thread_id:
+            msg = f"No run found with id '{run_id}'."
+            raise NotFoundError(msg, status_code=404)
+        return state
+
+    def _active_run(self, thread_id: str) -> str | None:
+        for run_id, state in self.runs.items():
+            if state.run.thread_id == thread_id and state.run.status in ACTIVE_STATUSES:
+                return run_id
+        return None
+
+    def _op_create_thread(self, metadata: Mapping[str, str] | None) -> Thread:
+        thread_id = self._new_id("thread_")
+        self.threads[thread_id] = []
+        return Thread(id=thread_id, metadata=dict(metadata or {}))
+
+    def _message(self, thread_id: str, role: str, text: str, run_id: str | None) -> Message:
+        message = Message(
+            id=self._new_id("msg_"),
+            thread_id=thread_id,
+            role=role,
+            content=(TextContent(text=text),),
+            run_id=run_id,
+            created_at=len(self.threads[thread_id]),
+        )
+        self.threads[thread_id].append(message)
+        return message
+
+    def _op_add_message(
+        self, thread_id: str, content: str, metadata: Mapping[str, str] | None
+    ) -> Message:
+        self._thread(thread_id)
+        active = self._active_run(thread_id)
+        if active:
+            msg = f"Can't add messages to {thread_id} while a run {active} is active."
+            raise ActiveRunError(msg, thread_id=thread_id, run_id=active)
+        return self._message(thread_id, "user", content, None)
+
+    def _op_start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+    ) -> Run:
+        self._thread(thread_id)
+        active = self._active_run(thread_id)
+        if active:
+            msg = f"Thread {thread_id} already has an active run {active}."
+            raise ActiveRunError(msg, thread_id=thread_id, run_id=active)
+        if content is not None:
+            self._message(thread_id, "user", content, None)
+        script = self._scripts.pop(0) if self._scripts else self._default
+        run = Run(
+            id=self._new_id("run_"),
+            thread_id=thread_id,
+            status=RunStatus.QUEUED,
+            assistant_id=request.assistant_id or "",
+            model=request.model,
+            metadata=dict(request.metadata or {}),
+            poll_after_ms=script.poll_after_ms,
+        )
+        self.runs[run.id] = _RunState(run=run, script=script, steps=list(script.steps))
+        return run
+
+    def _op_create_thread_and_run(
+        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+    ) -> Run:
+        thread = self._op_create_thread(thread_metadata)
+        return self._op_start_run(thread.id, request, content)
+
+    def _set(self, state: _RunState, status: str) -> Run:
+        script = state.script
+        parsed = RunStatus.parse(status)
+        changes: dict[str, Any] = {"status": parsed, "required_action": None}
+        if parsed == RunStatus.REQUIRES_ACTION:
+            changes["required_action"] = RequiredAction(tool_calls=tuple(script.tool_calls))
+        elif parsed in (RunStatus.COMPLETED, RunStatus.INCOMPLETE):
+            changes["usage"] = script.usage
+            if parsed == RunStatus.INCOMPLETE:
+                changes["incomplete_details"] = IncompleteDetails(script.incomplete_reason)
+            if not state.wrote:
+                state.wrote = True
+                reply = script.reply
+                if script.on_tools is not None and state.outputs:
+                    reply = script.on_tools(state.outputs)
+                for text in [reply] if isinstance(reply, str) else reply:
+                    self._message(state.run.thread_id, "assistant", text, state.run.id)
+        elif parsed == RunStatus.FAILED:
+            changes["last_error"] = script.last_error or LastError("server_error", "Sorry.")
+        state.run = attrs.evolve(state.run, **changes)
+        return state.run
+
+    def _op_get_run(self, thread_id: str, run_id: str) -> Run:
+        state = self._state(thread_id, run_id)
+        if state.run.status == RunStatus.REQUIRES_ACTION or not state.steps:
+            return state.run
+        status = state.steps.pop(0) if len(state.steps) > 1 else state.steps[0]
+        return self._set(state, status)
+
+    def _op_cancel_run(self, thread_id: str, run_id: str) -> Run:
+        state = self._state(thread_id, run_id)
+        if state.run.status not in ACTIVE_STATUSES:
+            msg = f"Cannot cancel run with status '{state.run.status}'."
+            raise BadRequestError(msg, status_code=400)
+        state.steps = list(state.script.cancel_steps)
+        return self._set(state, state.steps.pop(0) if len(state.steps) > 1 else state.steps[0])
+
+    def _op_submit_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: tuple[ToolOutput, ...],
+        request: RunRequest | None = None,
+    ) -> Run:
+        state = self._state(thread_id, run_id)
+        if state.run.status != RunStatus.REQUIRES_ACTION:
+            msg = f'Runs in status "{state.run.status}" do not accept tool outputs.'
+            raise BadRequestError(msg, status_code=400)
+        state.outputs = state.outputs + tuple(outputs)
+        state.steps = list(state.script.after_tools)
+        return self._set(state, "queued")
+
+    def _op_list_run_messages(
+        self, thread_id: str, run_id: str, after: str | None, limit: int
+    ) -> MessagePage:
+        mine = [m for m in self._thread(thread_id) if m.run_id == run_id]
+        start = 0
+        if after is not None:
+            start = next((i + 1 for i, m in enumerate(mine) if m.id == after), len(mine))
+        size = min(limit, self._page_size)
+        page = mine[start : start + size]
+        return MessagePage(
+            messages=tuple(page),
+            has_more=start + size < len(mine),
+            last_id=page[-1].id if page else None,
+        )
+
+    def _op_resolve_assistant(self, spec: AssistantSpec) -> str:
+        for assistant in self.assistants.values():
+            if assistant.name == spec.name:
+                return assistant.id
+        assistant = Assistant(id=self._new_id("asst_"), name=spec.name, model=spec.model)
+        self.assistants[assistant.id] = assistant
+        return assistant.id
+
+    def _op_get_assistant(self, assistant_id: str) -> Assistant:
+        if assistant_id not in self.assistants:
+            self.assistants[assistant_id] = Assistant(id=assistant_id, name="scripted")
+        return self.assistants[assistant_id]

@@ -1,0 +1,197 @@
+"""Convert the Assistants API's JSON objects into domain values.
+
+Transports call these on the JSON the server sent; nothing above the transport sees the wire
+shape. Fields this version does not model stay in each value's ``raw``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from assistant_bridge._values.models import (
+    Assistant,
+    ContentPart,
+    ImageFileContent,
+    IncompleteDetails,
+    LastError,
+    Message,
+    MessagePage,
+    RequiredAction,
+    Run,
+    RunStatus,
+    TextAnnotation,
+    TextContent,
+    Thread,
+    ToolCall,
+    UnknownContent,
+    Usage,
+)
+
+JsonObject = Mapping[str, Any]
+
+
+def _opt_int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _metadata(obj: JsonObject) -> dict[str, str]:
+    meta = obj.get("metadata") or {}
+    return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, Mapping) else {}
+
+
+def usage_from_json(obj: JsonObject | None) -> Usage | None:
+    """Usage of a run, or None when the run has none yet."""
+    if not isinstance(obj, Mapping):
+        return None
+    prompt = _opt_int(obj.get("prompt_tokens", obj.get("input_tokens"))) or 0
+    completion = _opt_int(obj.get("completion_tokens", obj.get("output_tokens"))) or 0
+    total = _opt_int(obj.get("total_tokens")) or prompt + completion
+    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+
+
+def _annotation(obj: JsonObject) -> TextAnnotation:
+    kind = str(obj.get("type", ""))
+    detail = obj.get(kind) if isinstance(obj.get(kind), Mapping) else {}
+    return TextAnnotation(
+        type=kind,
+        text=str(obj.get("text", "")),
+        start_index=_opt_int(obj.get("start_index")),
+        end_index=_opt_int(obj.get("end_index")),
+        file_id=detail.get("file_id") if detail else None,
+        quote=detail.get("quote") if detail else None,
+    )
+
+
+def content_part_from_json(obj: JsonObject) -> ContentPart:
+    """One content part of a message; unknown types are kept as :class:`UnknownContent`."""
+    kind = str(obj.get("type", ""))
+    if kind == "text" and isinstance(obj.get("text"), Mapping):
+        text = obj["text"]
+        return TextContent(
+            text=str(text.get("value", "")),
+            annotations=tuple(_annotation(a) for a in text.get("annotations") or ()),
+        )
+    if kind == "image_file" and isinstance(obj.get("image_file"), Mapping):
+        image = obj["image_file"]
+        return ImageFileContent(file_id=str(image.get("file_id", "")), detail=image.get("detail"))
+    return UnknownContent(type=kind, raw=dict(obj))
+
+
+def message_from_json(obj: JsonObject) -> Message:
+    """A thread message."""
+    content = obj.get("content")
+    parts: tuple[ContentPart, ...]
+    if isinstance(content, str):
+        parts = (TextContent(text=content),)
+    else:
+        parts = tuple(content_part_from_json(p) for p in content or ())
+    return Message(
+        id=str(obj["id"]),
+        thread_id=str(obj.get("thread_id") or ""),
+        role=str(obj.get("role", "")),
+        content=parts,
+        run_id=obj.get("run_id"),
+        assistant_id=obj.get("assistant_id"),
+        created_at=_opt_int(obj.get("created_at")),
+        status=obj.get("status"),
+        metadata=_metadata(obj),
+        raw=dict(obj),
+    )
+
+
+def message_page_from_json(obj: JsonObject) -> MessagePage:
+    """A page of a message listing."""
+    return MessagePage(
+        messages=tuple(message_from_json(m) for m in obj.get("data") or ()),
+        has_more=bool(obj.get("has_more", False)),
+        last_id=obj.get("last_id"),
+    )
+
+
+def thread_from_json(obj: JsonObject) -> Thread:
+    """A thread."""
+    return Thread(
+        id=str(obj["id"]),
+        created_at=_opt_int(obj.get("created_at")),
+        metadata=_metadata(obj),
+        raw=dict(obj),
+    )
+
+
+def _tool_call(obj: JsonObject) -> ToolCall:
+    function = obj.get("function") or {}
+    return ToolCall(
+        id=str(obj.get("id", "")),
+        name=str(function.get("name", "")),
+        arguments=str(function.get("arguments", "")),
+        type=str(obj.get("type", "function")),
+    )
+
+
+def last_error_from(error: object) -> LastError | None:
+    """A run's or response's error object, or None."""
+    if not isinstance(error, Mapping):
+        return None
+    return LastError(code=error.get("code"), message=error.get("message"))
+
+
+def incomplete_from(details: object) -> IncompleteDetails | None:
+    """Why a run or response stopped early, or None."""
+    return IncompleteDetails(reason=details.get("reason")) if isinstance(details, Mapping) else None
+
+
+def run_from_json(obj: JsonObject, *, poll_after_ms: int | None = None) -> Run:
+    """A run; ``poll_after_ms`` is the server's polling hint from the response headers."""
+    action = obj.get("required_action")
+    required = None
+    if isinstance(action, Mapping):
+        outputs = action.get("submit_tool_outputs") or {}
+        required = RequiredAction(
+            tool_calls=tuple(_tool_call(c) for c in outputs.get("tool_calls") or ()),
+            type=str(action.get("type", "submit_tool_outputs")),
+        )
+    return Run(
+        id=str(obj["id"]),
+        thread_id=str(obj.get("thread_id") or ""),
+        status=RunStatus.parse(str(obj.get("status", ""))),
+        assistant_id=obj.get("assistant_id"),
+        created_at=_opt_int(obj.get("created_at")),
+        started_at=_opt_int(obj.get("started_at")),
+        completed_at=_opt_int(obj.get("completed_at")),
+        cancelled_at=_opt_int(obj.get("cancelled_at")),
+        failed_at=_opt_int(obj.get("failed_at")),
+        expires_at=_opt_int(obj.get("expires_at")),
+        required_action=required,
+        last_error=last_error_from(obj.get("last_error")),
+        incomplete_details=incomplete_from(obj.get("incomplete_details")),
+        usage=usage_from_json(obj.get("usage")),
+        model=obj.get("model"),
+        metadata=_metadata(obj),
+        poll_after_ms=poll_after_ms,
+        raw=dict(obj),
+    )
+
+
+def assistant_from_json(obj: JsonObject) -> Assistant:
+    """An assistant object."""
+    return Assistant(
+        id=str(obj["id"]),
+        name=obj.get("name"),
+        model=obj.get("model"),
+        instructions=obj.get("instructions"),
+        tools=tuple(dict(t) for t in obj.get("tools") or ()),
+        metadata=_metadata(obj),
+        raw=dict(obj),
+    )
+
+
+def parse_poll_after(value: str | None) -> int | None:
+    """The ``openai-poll-after-ms`` header as milliseconds, or None when absent or malformed."""
+    if value is None:
+        return None
+    try:
+        ms = int(value.strip())
+    except ValueError:
+        return None
+    return ms if ms >= 0 else None
