@@ -20,6 +20,7 @@ from assistant_bridge import (
     FixedInterval,
     OpenAITransport,
     RunRequest,
+    RunStateMachine,
     RunStatus,
     TextContent,
     ThreadSession,
@@ -177,7 +178,7 @@ class TestRealPayloads:
                 "thread_9MtWbBZu0yAmytdTFV3qer0c", "run_NhnmoyTlc8xFfnJKQ2UNiWMj"
             )
         assert run.status is RunStatus.CANCELLING
-        assert run.is_active
+        assert RunStateMachine().is_active(run.status)
 
     def test_tool_outputs_refused_in_progress(
         self, transport: OpenAITransport, tmp_path: Path

@@ -152,26 +152,14 @@ class TestOperations:
         transport.submit_tool_outputs("thread_abc", "run_abc", [ToolOutput("call_1", "42")])
         assert stub.seen[0].body == {"tool_outputs": [{"tool_call_id": "call_1", "output": "42"}]}
 
-    def test_add_message_and_start_run(self, stub: StubServer, transport: OpenAITransport) -> None:
-        """A follow-up posts the message, then the run with additional instructions."""
-        stub.script += [
-            Canned(
-                200,
-                {
-                    "id": "msg_1",
-                    "object": "thread.message",
-                    "thread_id": "thread_abc",
-                    "role": "user",
-                    "content": [],
-                    "run_id": None,
-                },
-            ),
-            Canned(200, RUN),
-        ]
-        transport.add_message("thread_abc", "more", metadata={"k": "v"})
+    def test_start_run_with_additional_instructions(
+        self, stub: StubServer, transport: OpenAITransport
+    ) -> None:
+        """A run with per-ask additional instructions sends them and nothing unset."""
+        stub.script.append(Canned(200, RUN))
         transport.start_run("thread_abc", RunRequest("asst_abc", additional_instructions="x"))
-        assert stub.seen[0].body == {"role": "user", "content": "more", "metadata": {"k": "v"}}
-        assert stub.seen[1].body == {"assistant_id": "asst_abc", "additional_instructions": "x"}
+        assert stub.seen[0].body == {"assistant_id": "asst_abc", "additional_instructions": "x"}
+        assert stub.seen[0].headers.get("openai-beta") == "assistants=v2"
 
     def test_start_run_carries_the_message(
         self, stub: StubServer, transport: OpenAITransport

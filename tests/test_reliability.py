@@ -83,9 +83,15 @@ class TestRetries:
         """A fault that never ends: the typed error after max_attempts tries."""
         emu.script(SayText("done", delay=0.1))
         emu.inject(Fault.http(503), "runs.retrieve", times=None)
-        with pytest.raises(ServerError):
+        with pytest.raises(ServerError) as caught:
             session(emu, wait="poll").ask("x")
-        assert emu.counts()["runs.retrieve"] == FAST.max_attempts
+        # max_attempts reads for the ask, then the run is cancelled (not left running) and
+        # the cancel is confirmed by reading it again, which the same fault refuses.
+        assert emu.counts()["runs.retrieve"] == 2 * FAST.max_attempts
+        assert emu.counts()["runs.cancel"] == 1
+        assert caught.value.run_id is not None  # type: ignore[attr-defined]
+        assert caught.value.cancel_confirmed is False  # type: ignore[attr-defined]
+        assert "was cancelled (not confirmed" in str(caught.value)
 
     def test_a_5xx_on_a_new_threads_start_is_not_repeated(self, emu: Emulator) -> None:
         """A 500 may come after the server acted: with nothing to search, no second try."""

@@ -10,6 +10,7 @@ import logging
 
 from assistant_bridge._parsing.parsers import JsonParser, Parser, SchemaParser, TextParser
 from assistant_bridge._runstate.table import (
+    ACTIVE_STATUSES,
     DEFAULT_TABLE,
     Finish,
     FinishIncomplete,
@@ -23,7 +24,7 @@ from assistant_bridge._runstate.table import (
     run_failed,
     unexpected_status,
 )
-from assistant_bridge._session.ops import ToolHandler
+from assistant_bridge._session.flow import ToolHandler
 from assistant_bridge._session.parallel import aask_many, ask_many
 from assistant_bridge._session.polling import AdaptivePolling, FixedInterval, PollPolicy
 from assistant_bridge._session.retry import RetryPolicy
@@ -45,7 +46,6 @@ from assistant_bridge._values.events import (
     ToolCallsRequested,
 )
 from assistant_bridge._values.models import (
-    ACTIVE_STATUSES,
     Assistant,
     ImageFileContent,
     IncompleteDetails,
@@ -74,15 +74,19 @@ from assistant_bridge._values.spec import (
 )
 from assistant_bridge._version import __version__
 from assistant_bridge.exceptions import AssistantBridgeError
-from assistant_bridge.transports._openai_transport import (
+from assistant_bridge.transports import (
     AsyncOpenAITransport,
-    OpenAITransport,
-    map_openai_errors,
-)
-from assistant_bridge.transports._protocol import AsyncTransport, RunRequest, Transport
-from assistant_bridge.transports._responses_transport import (
     AsyncResponsesTransport,
+    AsyncRunFinder,
+    AsyncStreamingTransport,
+    AsyncTransport,
+    OpenAITransport,
     ResponsesTransport,
+    RunFinder,
+    RunRequest,
+    StreamingTransport,
+    Transport,
+    map_openai_errors,
 )
 
 __all__ = [
@@ -93,6 +97,8 @@ __all__ = [
     "AsyncOpenAITransport",
     "AsyncReplyStream",
     "AsyncResponsesTransport",
+    "AsyncRunFinder",
+    "AsyncStreamingTransport",
     "AsyncThreadSession",
     "AsyncTransport",
     "Assistant",
@@ -128,6 +134,7 @@ __all__ = [
     "ResponsesTransport",
     "RetryPolicy",
     "Run",
+    "RunFinder",
     "RunRequest",
     "RunStateMachine",
     "RunStatusChanged",
@@ -135,6 +142,7 @@ __all__ = [
     "SchemaParser",
     "SessionOptions",
     "StreamEvent",
+    "StreamingTransport",
     "TextAnnotation",
     "TextContent",
     "TextDelta",

@@ -21,9 +21,8 @@ from typing import Any, TextIO
 from assistant_bridge._parsing.parsers import JsonParser, TextParser
 from assistant_bridge._session.sessions import ThreadSession
 from assistant_bridge._values.spec import AssistantSpec, FileSearch
-from assistant_bridge.transports._openai_transport import OpenAITransport
+from assistant_bridge.transports import OpenAITransport, ResponsesTransport
 from assistant_bridge.transports._protocol import Transport
-from assistant_bridge.transports._responses_transport import ResponsesTransport
 
 ALERT_CPU = "Analyze this alert: Server CPU at 100% on web-1 for 10 minutes"
 ALERT_DISK = "Analyze this alert: Disk /var at 97% on db-2"

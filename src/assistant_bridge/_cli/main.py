@@ -13,9 +13,8 @@ from assistant_bridge._parsing.parsers import JsonParser, TextParser
 from assistant_bridge._session.sessions import ThreadSession
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import AssistantBridgeError, ConfigurationError
-from assistant_bridge.transports._openai_transport import OpenAITransport
+from assistant_bridge.transports import OpenAITransport, ResponsesTransport
 from assistant_bridge.transports._protocol import Transport
-from assistant_bridge.transports._responses_transport import ResponsesTransport
 
 
 def run_ask(args: argparse.Namespace, out: TextIO) -> int:

@@ -2,9 +2,10 @@
 
 Rules of this module (after h11's ``_state.py``):
 
-* Every decision about what a run's status means lives in :data:`DEFAULT_TABLE`, a mapping from
-  each of the nine :class:`RunStatus` values to a handler strategy. The table is exhaustive:
-  a machine whose table misses a status, or names one that does not exist, is refused.
+* Every decision about what a run's status means lives in :data:`DEFAULT_ROWS`, a read-only
+  mapping from each of the nine :class:`RunStatus` values to a handler strategy and an "active"
+  flag. The table is exhaustive: a machine whose table misses a status, or names one that does
+  not exist, is refused. No other module compares statuses: they ask a machine.
 * The machine is sans-I/O. :meth:`RunStateMachine.decide` only answers "what now?"; the
   session flow (:mod:`._flow`) turns the answer into operations, and a driver performs them.
 * A status this version does not know (a newer server) gets the ``unknown`` handler: by
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import Any, cast
 
 import attrs
 
@@ -29,6 +31,9 @@ from assistant_bridge.exceptions import (
 )
 
 __all__ = [
+    "ACTIVE_STATUSES",
+    "DEFAULT_MACHINE",
+    "DEFAULT_ROWS",
     "DEFAULT_TABLE",
     "Finish",
     "FinishIncomplete",
@@ -36,6 +41,7 @@ __all__ = [
     "Handler",
     "KeepWaiting",
     "RaiseError",
+    "Row",
     "RunStateMachine",
 ]
 
@@ -121,18 +127,38 @@ def unexpected_status(run: Run) -> RunError:
     )
 
 
-DEFAULT_TABLE: Mapping[RunStatus, Handler] = {
-    RunStatus.QUEUED: KeepWaiting(),
-    RunStatus.IN_PROGRESS: KeepWaiting(),
-    RunStatus.CANCELLING: KeepWaiting(),
-    RunStatus.REQUIRES_ACTION: HandleRequiredAction(),
-    RunStatus.COMPLETED: Finish(),
-    RunStatus.INCOMPLETE: FinishIncomplete(),
-    RunStatus.FAILED: RaiseError(run_failed),
-    RunStatus.CANCELLED: RaiseError(run_cancelled),
-    RunStatus.EXPIRED: RaiseError(run_expired),
-}
-"""What each status means by default."""
+@attrs.frozen
+class Row:
+    """One line of the table: what to do at a status, and whether the run still holds its
+    thread there (an active run must be waited for or cancelled before the next one)."""
+
+    handler: Handler
+    active: bool
+
+
+DEFAULT_ROWS: Mapping[RunStatus, Row] = MappingProxyType(
+    {
+        RunStatus.QUEUED: Row(KeepWaiting(), active=True),
+        RunStatus.IN_PROGRESS: Row(KeepWaiting(), active=True),
+        RunStatus.CANCELLING: Row(KeepWaiting(), active=True),
+        RunStatus.REQUIRES_ACTION: Row(HandleRequiredAction(), active=True),
+        RunStatus.COMPLETED: Row(Finish(), active=False),
+        RunStatus.INCOMPLETE: Row(FinishIncomplete(), active=False),
+        RunStatus.FAILED: Row(RaiseError(run_failed), active=False),
+        RunStatus.CANCELLED: Row(RaiseError(run_cancelled), active=False),
+        RunStatus.EXPIRED: Row(RaiseError(run_expired), active=False),
+    }
+)
+"""The table: each of the nine statuses, its handler and whether it is active. Read-only."""
+
+DEFAULT_TABLE: Mapping[RunStatus, Handler] = MappingProxyType(
+    {status: row.handler for status, row in DEFAULT_ROWS.items()}
+)
+"""The handler column of :data:`DEFAULT_ROWS`, read-only; pass a changed copy to
+:class:`RunStateMachine` (or use :meth:`RunStateMachine.with_handler`)."""
+
+ACTIVE_STATUSES = frozenset(status for status, row in DEFAULT_ROWS.items() if row.active)
+"""The "active" column of the table: a run here holds its thread."""
 
 
 def _check_table(_instance: object, _attribute: object, table: Mapping[RunStatus, Handler]) -> None:
@@ -146,34 +172,51 @@ def _check_table(_instance: object, _attribute: object, table: Mapping[RunStatus
             "Start from DEFAULT_TABLE or use RunStateMachine().with_handler(status, handler)."
         )
         raise ConfigurationError(msg)
+    for status, handler in table.items():
+        if not isinstance(handler, Handler):
+            msg = f"The handler for {str(status)!r} must be a Handler, got {handler!r}."
+            raise ConfigurationError(msg)
 
 
-def _frozen_table(table: Mapping[RunStatus, Handler]) -> Mapping[RunStatus, Handler]:
-    return MappingProxyType(dict(table))
+def _frozen_table(table: Mapping[Any, Handler]) -> Mapping[RunStatus | str, Handler]:
+    return MappingProxyType({_key(k): v for k, v in dict(table).items()})
+
+
+def _key(status: object) -> RunStatus | str:
+    return RunStatus.parse(status) if isinstance(status, str) else cast(RunStatus, status)
 
 
 @attrs.frozen
 class RunStateMachine:
-    """Maps a run's status to what the session does next. Replace the table or one entry."""
+    """Maps a run's status to what the session does next, and tells which statuses are
+    active. Replace the table or one entry (:meth:`with_handler`); the table is read-only."""
 
     table: Mapping[RunStatus, Handler] = attrs.field(
-        default=DEFAULT_TABLE, validator=_check_table, converter=_frozen_table
+        default=DEFAULT_TABLE, converter=_frozen_table, validator=_check_table
     )
     unknown: Handler = KeepWaiting()
 
     def decide(self, status: RunStatus | str) -> Handler:
-        """The handler for ``status``; the ``unknown`` handler for a status not in the API."""
-        if isinstance(status, RunStatus):
-            return self.table[status]
+        """The handler for ``status`` (a RunStatus or its string); the ``unknown`` handler for
+        a status not in the API."""
+        key = _key(status)
+        if isinstance(key, RunStatus):
+            return self.table[key]
         return self.unknown
 
     def is_known(self, status: RunStatus | str) -> bool:
         """True for the nine statuses of the API."""
-        return isinstance(status, RunStatus)
+        return isinstance(_key(status), RunStatus)
+
+    def is_active(self, status: RunStatus | str) -> bool:
+        """True while a run in ``status`` holds its thread; an unknown status counts as
+        active, so it is waited for (or cancelled) rather than abandoned."""
+        key = _key(status)
+        return DEFAULT_ROWS[key].active if isinstance(key, RunStatus) else True
 
     def with_handler(self, status: RunStatus | str, handler: Handler) -> RunStateMachine:
-        """A copy whose ``status`` entry is ``handler``."""
-        key = RunStatus.parse(status) if isinstance(status, str) else status
+        """A new machine whose ``status`` entry is ``handler``; this one is unchanged."""
+        key = _key(status)
         if not isinstance(key, RunStatus):
             msg = (
                 f"{status!r} is not a run status; use one of {[str(s) for s in RunStatus]}, "
@@ -181,3 +224,25 @@ class RunStateMachine:
             )
             raise ConfigurationError(msg)
         return attrs.evolve(self, table={**self.table, key: handler})
+
+    def markdown(self) -> str:
+        """The table as Markdown: status, active, handler, and what the handler does."""
+        lines = ["| status | active | handler | what happens |", "|---|---|---|---|"]
+        for status in RunStatus:
+            handler = self.decide(status)
+            what = type(handler).__doc__ or ""
+            name = type(handler).__name__
+            if isinstance(handler, RaiseError):
+                name = f"RaiseError({getattr(handler.factory, '__name__', 'factory')})"
+                what = (handler.factory.__doc__ or what).strip()
+            active = "yes" if self.is_active(status) else "no"
+            lines.append(f"| `{status}` | {active} | `{name}` | {what.strip()} |")
+        unknown = type(self.unknown).__name__
+        lines.append(
+            f"| any other | yes | `{unknown}` | {(type(self.unknown).__doc__ or '').strip()} |"
+        )
+        return "\n".join(lines) + "\n"
+
+
+DEFAULT_MACHINE = RunStateMachine()
+"""The machine every session uses unless given another."""

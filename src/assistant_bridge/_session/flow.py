@@ -1,17 +1,20 @@
-"""What an ask does, written once as a sans-I/O flow.
+"""What an ask does, written once as a sans-I/O flow, and the work it asks for.
 
-:func:`ask_flow` and :func:`wait_flow` are generators: they yield operations (:mod:`._ops`),
-receive results, and decide with the state table (:mod:`._state`). They never touch the
-network or sleep; the sync driver (:func:`._ops.drive`), and an async one later, do that. So
-every decision (when to poll, when to give up, what a status means, how to clean up) exists
-in exactly one place.
+A flow is a generator: it yields :class:`Op` values (a transport operation, a sleep, a tool
+call, the next event of a stream, an event for the watcher), receives each one's result, and
+decides with the state table (:mod:`assistant_bridge._runstate.table`). It never touches the
+network or sleeps: the sync and async drivers (:mod:`.sessions`) do, so every decision (when
+to poll, when to give up, what a status means, how to clean up) exists in exactly one place.
+
+A transport operation is a small value whose :meth:`TransportOp.on` calls the transport's
+method: the sync driver takes the result, the async driver awaits it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import attrs
 
@@ -25,40 +28,20 @@ from assistant_bridge._runstate.table import (
     RaiseError,
     RunStateMachine,
 )
-from assistant_bridge._session.ops import (
-    CallTools,
-    CancelRun,
-    CloseStream,
-    CreateThread,
-    CreateThreadAndRun,
-    Emit,
-    FindRun,
-    Flow,
-    GetRun,
-    ListRunMessages,
-    NextEvent,
-    Op,
-    OpenStream,
-    ResolveAssistant,
-    Sleep,
-    StartRun,
-    SubmitToolOutputs,
-    ToolHandler,
-    TransportOp,
-    perform,
-)
 from assistant_bridge._session.polling import PollPolicy
 from assistant_bridge._session.retry import NO_RETRIES, RetryPolicy
 from assistant_bridge._values.events import (
     MessageDone,
     ReplyReady,
+    RunEvent,
     RunStatusChanged,
     StreamFailed,
     TextDelta,
     ToolCallsRequested,
 )
-from assistant_bridge._values.models import ACTIVE_STATUSES, Message, Run, RunStatus, ToolOutput
+from assistant_bridge._values.models import Message, MessagePage, Run, Thread, ToolCall, ToolOutput
 from assistant_bridge._values.reply import Reply
+from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import (
     ActionRequiredError,
     ActiveRunError,
@@ -71,16 +54,260 @@ from assistant_bridge.exceptions import (
     StreamInterruptedError,
     TransportError,
 )
-from assistant_bridge.transports._protocol import ASK_KEY, RunRequest
+from assistant_bridge.transports._protocol import (
+    ASK_KEY,
+    RunFinder,
+    RunRequest,
+    StreamingTransport,
+    Transport,
+)
 
 logger = logging.getLogger("assistant_bridge")
 T = TypeVar("T")
 
+ToolHandler = Callable[[Sequence[ToolCall]], Sequence[ToolOutput]]
+"""Answers a run's tool calls with one output each."""
 
+
+# -- the work a flow asks for ---------------------------------------------------------------
+class Op(Generic[T]):
+    """Work a flow asks its driver to do; the driver sends back a ``T``."""
+
+
+@attrs.frozen
+class TransportOp(Op[T]):
+    """A transport operation. ``budget`` is how long its request may take (what is left of
+    the ask's deadline, or of the cleanup grace); drivers hand it to the transport."""
+
+    budget: float | None = attrs.field(default=None, kw_only=True)
+    #: False for writes, which are never repeated blindly after an ambiguous failure.
+    idempotent: ClassVar[bool] = True
+
+    def on(self, transport: Any) -> T:
+        """Call the transport's method (an async transport returns an awaitable)."""
+        raise NotImplementedError
+
+
+@attrs.frozen
+class ResolveAssistant(TransportOp[str | None]):
+    """Turn an AssistantSpec into what the transport runs (an assistant id, or nothing)."""
+
+    spec: AssistantSpec
+
+    def on(self, transport: Transport) -> str | None:
+        return transport.resolve_assistant(self.spec)
+
+
+@attrs.frozen
+class CreateThread(TransportOp[Thread]):
+    """Create an empty thread."""
+
+    metadata: Mapping[str, str] | None = None
+
+    def on(self, transport: Transport) -> Thread:
+        return transport.create_thread(metadata=self.metadata)
+
+
+@attrs.frozen
+class StartRun(TransportOp[Run]):
+    """Add the user's message to a thread and start a run, in one request."""
+
+    thread_id: str
+    request: RunRequest
+    content: str | None = None
+    message_metadata: Mapping[str, str] | None = None
+    idempotent: ClassVar[bool] = False
+
+    def on(self, transport: Transport) -> Run:
+        return transport.start_run(
+            self.thread_id,
+            self.request,
+            content=self.content,
+            message_metadata=self.message_metadata,
+        )
+
+
+@attrs.frozen
+class CreateThreadAndRun(TransportOp[Run]):
+    """Create a thread with the user's message and start a run, in one request."""
+
+    content: str
+    request: RunRequest
+    thread_metadata: Mapping[str, str] | None = None
+    idempotent: ClassVar[bool] = False
+
+    def on(self, transport: Transport) -> Run:
+        return transport.create_thread_and_run(
+            self.content, self.request, thread_metadata=self.thread_metadata
+        )
+
+
+@attrs.frozen
+class StreamRun(TransportOp[Iterator[RunEvent]]):
+    """Start a run with the user's message and open its event stream."""
+
+    thread_id: str
+    request: RunRequest
+    content: str
+    message_metadata: Mapping[str, str] | None
+    stall_timeout: float
+    idempotent: ClassVar[bool] = False
+
+    def on(self, transport: StreamingTransport) -> Iterator[RunEvent]:
+        return transport.stream_run(
+            self.thread_id,
+            self.request,
+            content=self.content,
+            message_metadata=self.message_metadata,
+            stall_timeout=self.stall_timeout,
+        )
+
+
+@attrs.frozen
+class StreamThreadAndRun(TransportOp[Iterator[RunEvent]]):
+    """Create a thread with the user's message, start a run and open its event stream."""
+
+    content: str
+    request: RunRequest
+    thread_metadata: Mapping[str, str] | None
+    stall_timeout: float
+    idempotent: ClassVar[bool] = False
+
+    def on(self, transport: StreamingTransport) -> Iterator[RunEvent]:
+        return transport.stream_thread_and_run(
+            self.content,
+            self.request,
+            thread_metadata=self.thread_metadata,
+            stall_timeout=self.stall_timeout,
+        )
+
+
+@attrs.frozen
+class FindRun(TransportOp[Run | None]):
+    """The run of a thread whose metadata carries ``key`` (an ask's mark), if there is one."""
+
+    thread_id: str
+    key: str
+
+    def on(self, transport: RunFinder) -> Run | None:
+        return transport.find_run(self.thread_id, self.key)
+
+
+@attrs.frozen
+class GetRun(TransportOp[Run]):
+    """Fetch a run."""
+
+    thread_id: str
+    run_id: str
+
+    def on(self, transport: Transport) -> Run:
+        return transport.get_run(self.thread_id, self.run_id)
+
+
+@attrs.frozen
+class CancelRun(TransportOp[Run]):
+    """Ask the server to cancel a run (repeating it is harmless)."""
+
+    thread_id: str
+    run_id: str
+
+    def on(self, transport: Transport) -> Run:
+        return transport.cancel_run(self.thread_id, self.run_id)
+
+
+@attrs.frozen
+class SubmitToolOutputs(TransportOp[Any]):
+    """Send tool outputs to a run waiting for them; with ``stall_timeout``, as a stream."""
+
+    thread_id: str
+    run_id: str
+    outputs: tuple[ToolOutput, ...]
+    request: RunRequest | None
+    stall_timeout: float | None = None
+    idempotent: ClassVar[bool] = False
+
+    def on(self, transport: StreamingTransport) -> Any:
+        if self.stall_timeout is None:
+            return transport.submit_tool_outputs(
+                self.thread_id, self.run_id, self.outputs, request=self.request
+            )
+        return transport.stream_tool_outputs(
+            self.thread_id,
+            self.run_id,
+            self.outputs,
+            request=self.request,
+            stall_timeout=self.stall_timeout,
+        )
+
+
+@attrs.frozen
+class ListRunMessages(TransportOp[MessagePage]):
+    """Fetch one page of a run's messages."""
+
+    thread_id: str
+    run_id: str
+    after: str | None = None
+
+    def on(self, transport: Transport) -> MessagePage:
+        return transport.list_run_messages(self.thread_id, self.run_id, after=self.after)
+
+
+@attrs.frozen
+class NextEvent(Op[RunEvent | None]):
+    """The stream's next event, or None when it has ended."""
+
+    stream: Any
+
+
+@attrs.frozen
+class CloseStream(Op[None]):
+    """Stop reading a stream and release its connection."""
+
+    stream: Any
+
+
+@attrs.frozen
+class Sleep(Op[None]):
+    """Wait ``seconds`` before the next operation."""
+
+    seconds: float
+
+
+@attrs.frozen
+class CallTools(Op[Sequence[ToolOutput]]):
+    """Run the user's tool handler on a run's tool calls, within ``budget`` seconds."""
+
+    handler: ToolHandler
+    calls: tuple[ToolCall, ...]
+    budget: float
+
+
+@attrs.frozen
+class Emit(Op[None]):
+    """Hand an event to whoever is watching the ask (``stream()``); ignored by ``ask()``."""
+
+    event: Any
+
+
+class Abandoned(BaseException):
+    """Thrown into a flow whose watcher stopped listening (a stream closed early)."""
+
+
+Flow = Generator[Op[Any], Any, T]
+"""Session logic: yields operations, receives each one's result, returns ``T``."""
+
+
+def perform(op: Op[T]) -> Generator[Op[Any], Any, T]:
+    """Yield ``op`` to the driver and return its result, typed: ``x = yield from perform(op)``."""
+    result = yield op
+    return cast(T, result)
+
+
+# -- settings and plans ---------------------------------------------------------------------
 @attrs.frozen
 class WaitSettings:
     """How a session waits for a run: table, poll policy, clock, deadline, tool handling,
-    and whether to stream (with the longest silence a stream may keep)."""
+    whether to stream (with the longest silence a stream may keep), retries and cleanup."""
 
     machine: RunStateMachine
     poll: PollPolicy
@@ -96,6 +323,10 @@ class WaitSettings:
     can_find_runs: bool = False
     deadline: float = float("inf")
 
+    def remaining(self) -> float:
+        """Seconds left before the deadline (never negative)."""
+        return max(0.0, self.deadline - self.clock())
+
 
 @attrs.frozen
 class AskPlan:
@@ -108,23 +339,24 @@ class AskPlan:
     message_metadata: Mapping[str, str] | None = None
     thread_metadata: Mapping[str, str] | None = None
     ask_key: str = "ask"
+    first_ask: str = "fast"
 
 
+# -- the ask ---------------------------------------------------------------------------------
 def ask_flow(
     plan: AskPlan,
     settings: WaitSettings,
     on_thread: Callable[[str], None],
     on_assistant: Callable[[str], None] = lambda _: None,
 ) -> Flow[Reply[Any]]:
-    """Post the prompt (creating the thread with the run when there is none), then wait,
-    by streaming the run when ``settings.streaming`` and by polling otherwise.
+    """Post the prompt (creating the thread with the run when there is none), then follow the
+    run to its reply, streaming where ``settings.streaming`` and polling otherwise.
 
     ``on_thread`` learns the thread id as soon as it exists, so a session keeps its thread
     even when the ask later fails; ``on_assistant`` learns the assistant id a spec resolved to.
-    The flow emits the ask's events (see :mod:`._events`), ending with ReplyReady.
+    The flow emits the ask's events (:mod:`assistant_bridge._values.events`), ending with
+    ReplyReady. ``settings.deadline`` bounds all of it.
     """
-    deadline = settings.clock() + settings.timeout
-    settings = attrs.evolve(settings, deadline=deadline)
     request = plan.request
     if request.assistant_id is None and request.assistant is not None:
         resolved = yield from call(ResolveAssistant(request.assistant), settings)
@@ -132,225 +364,318 @@ def ask_flow(
             on_assistant(resolved)
             request = attrs.evolve(request, assistant_id=resolved)
     thread_id = plan.thread_id
-    two_steps = request.additional_instructions is not None or plan.message_metadata is not None
+    two_steps = (
+        request.additional_instructions is not None
+        or plan.message_metadata is not None
+        or plan.first_ask == "safe"
+    )
     if thread_id is None and two_steps:
-        # create-and-run cannot carry additional_instructions or message metadata.
+        # create-and-run cannot carry additional_instructions or message metadata, and a
+        # "safe" first ask wants a thread to look a lost start up on.
         thread = yield from call(CreateThread(plan.thread_metadata), settings)
         thread_id = thread.id
         on_thread(thread_id)
     request = attrs.evolve(request, metadata={**(request.metadata or {}), ASK_KEY: plan.ask_key})
-    message = {"content": plan.prompt, "message_metadata": plan.message_metadata}
-    start: Op[Any]
-    if settings.streaming:
-        stall = {"stall_timeout": _stall(settings, deadline)}
-        if thread_id is not None:
-            start = OpenStream("stream_run", (thread_id, request), {**message, **stall})
-        else:
-            start = OpenStream(
-                "stream_thread_and_run",
-                (plan.prompt, request),
-                {"thread_metadata": plan.thread_metadata, **stall},
-            )
+    stall = _stall(settings)
+    start: TransportOp[Any]
+    if settings.streaming and thread_id is not None:
+        start = StreamRun(thread_id, request, plan.prompt, plan.message_metadata, stall)
+    elif settings.streaming:
+        start = StreamThreadAndRun(plan.prompt, request, plan.thread_metadata, stall)
     elif thread_id is not None:
         start = StartRun(thread_id, request, plan.prompt, plan.message_metadata)
     else:
         start = CreateThreadAndRun(plan.prompt, request, plan.thread_metadata)
-    started = yield from _start(start, thread_id, plan.ask_key, settings)
-    if isinstance(started, Run):
-        on_thread(started.thread_id)
-        logger.debug("started run %s on thread %s", started.id, started.thread_id)
-        reply = yield from wait_flow(started, plan.parser, settings, deadline, request)
-    else:
-        reply = yield from follow_stream(
-            started, plan.parser, settings, deadline, request, on_thread
-        )
+    lookup: Lookup | None = None
+    if thread_id is not None and settings.can_find_runs:
+        find = FindRun(thread_id, plan.ask_key)
+
+        def find_started() -> Flow[Run | None]:
+            return (yield from call(find, settings))
+
+        lookup = find_started
+
+    started: Any = yield from call(cast(TransportOp[Any], start), settings, lookup=lookup)
+    reply = yield from follow(started, plan.parser, settings, request, on_thread)
     yield Emit(ReplyReady(reply))
     return reply
 
 
-def _start(op: Op[Any], thread_id: str | None, key: str, settings: WaitSettings) -> Flow[Any]:
-    """Start the run (or open its stream), in the face of an active run and of failures.
+def resume_flow(
+    thread_id: str, run_id: str, parser: Parser[Any], settings: WaitSettings, request: RunRequest
+) -> Flow[Reply[Any]]:
+    """Follow a run that already exists to its reply; nothing new is posted."""
+    run = yield from call(GetRun(thread_id, run_id), settings)
+    reply = yield from follow(run, parser, settings, request, lambda _: None)
+    yield Emit(ReplyReady(reply))
+    return reply
 
-    An active run on the thread is waited for, cancelled, or reported, as the session's
-    policy says. A failure that may have reached the server is not repeated blindly: the
-    thread's runs are searched for this ask's mark first, and a run found is followed instead.
-    Where that search is impossible (a new thread, or an API without run listing), the error
-    is raised with a note, never repeated.
+
+def _stall(settings: WaitSettings) -> float:
+    """How long a stream may stay silent: the stall gap, but never past the deadline."""
+    return max(0.05, min(settings.stall_timeout, settings.remaining() + 0.05))
+
+
+# -- requests, retried inside the deadline ---------------------------------------------------
+MIN_REQUEST_SECONDS = 1.0
+"""The least time a request is given, so a reply that arrives at the deadline is collected."""
+
+Lookup = Callable[[], Flow[Any]]
+"""After an ambiguous failure of a write: what it did (a value), or None if surely nothing."""
+
+
+def call(
+    op: TransportOp[T],
+    settings: WaitSettings,
+    *,
+    lookup: Lookup | None = None,
+    until: float | None = None,
+) -> Flow[T]:
+    """Perform ``op``, retrying failures the retry policy allows, before ``until`` (the ask's
+    deadline unless given), each request bounded by the time left.
+
+    Reads and idempotent operations are simply repeated. A write whose failure is ambiguous
+    (it may have reached the server) is not: ``lookup`` finds out what it did (the run a start
+    began, the round a submission moved on) and that is returned instead; without a lookup the
+    error is raised with a note, so nothing is ever done twice. Another run holding the thread
+    is waited for, cancelled or reported, as the session's policy says.
     """
+    end = settings.deadline if until is None else until
     attempt = 0
     while True:
+        budget = max(MIN_REQUEST_SECONDS, end - settings.clock())
         try:
-            return (yield from perform(op))
+            return (yield from perform(attrs.evolve(op, budget=budget)))
         except ActiveRunError as exc:
+            if op.idempotent:
+                raise
             yield from _clear_active_run(exc, settings)
+            continue
         except TransportError as exc:
             policy = settings.retry
             if not policy.retryable(exc) or attempt + 1 >= policy.max_attempts:
                 raise
-            if policy.ambiguous(exc):
-                if thread_id is None or not settings.can_find_runs:
-                    exc.message += (
-                        " The request may have reached the server, so it was not repeated "
-                        "(that could start the run twice); check the thread before asking again."
-                    )
+            if not op.idempotent and policy.ambiguous(exc):
+                if lookup is None:
+                    exc.message += _not_repeated(op)
                     raise
-                found = yield from call(FindRun(thread_id, key), settings)
+                found = yield from lookup()
                 if found is not None:
-                    logger.info("run %s was started despite %s; following it", found.id, exc)
-                    return found
-            yield from _pause_before_retry(exc, attempt, settings, "the run's start")
+                    logger.info("%s took effect despite %s; going on", type(op).__name__, exc)
+                    return cast(T, found)
+            delay = policy.delay(attempt, getattr(exc, "retry_after", None))
+            if settings.clock() + delay >= end:
+                raise
+            logger.info("retrying %s in %.2fs after %s", type(op).__name__, delay, exc)
+            yield from perform(Sleep(delay))
             attempt += 1
+
+
+def _not_repeated(op: TransportOp[Any]) -> str:
+    if isinstance(op, (CreateThreadAndRun, StreamThreadAndRun)):
+        return (
+            " The request may have reached the server, so it was not repeated (that could "
+            "start the run twice). It was the first ask, so there is no thread to look it up "
+            "on yet: ask again, or create the session with first_ask='safe' (the thread is "
+            "created first, so a lost start is looked up instead of failing)."
+        )
+    thread_id = getattr(op, "thread_id", None)
+    if thread_id is not None:
+        return (
+            " The request may have reached the server, so it was not repeated; check thread "
+            f"{thread_id} before asking again."
+        )
+    return " The request may have reached the server, so it was not repeated."
 
 
 def _clear_active_run(exc: ActiveRunError, settings: WaitSettings) -> Flow[None]:
     """Another run holds the thread: wait for it, cancel it, or raise, per the policy."""
     if settings.on_active_run == "raise" or exc.run_id is None or exc.thread_id is None:
         raise exc
-    other = Run(id=exc.run_id, thread_id=exc.thread_id, status=RunStatus.IN_PROGRESS)
+    other = yield from call(GetRun(exc.thread_id, exc.run_id), settings)
     if settings.on_active_run == "cancel":
         confirmed, _ = yield from _cancel_and_confirm(other, settings)
         if not confirmed:
             exc.message += f" Cancelling run {exc.run_id} was not confirmed in time."
             raise exc
         return
+    other = yield from _poll_until(other, settings, settings.deadline, _active(settings))
+    if settings.machine.is_active(other.status):
+        exc.message += f" Waited for run {exc.run_id} until the deadline; it is still active."
+        raise exc
+
+
+def _poll_until(
+    run: Run, settings: WaitSettings, until: float, waiting: Callable[[Run], bool]
+) -> Flow[Run]:
+    """The one poll loop: while ``waiting(run)`` and time is left before ``until``, sleep as
+    the poll policy says and fetch the run again."""
     attempt = 0
-    while True:
-        other = yield from call(GetRun(exc.thread_id, exc.run_id), settings)
-        if other.status not in ACTIVE_STATUSES:
-            return
-        remaining = settings.deadline - settings.clock()
+    while waiting(run):
+        remaining = until - settings.clock()
         if remaining <= 0:
-            exc.message += f" Waited for run {exc.run_id} until the deadline; it is still active."
-            raise exc
-        delay = settings.poll.delay(attempt, other.poll_after_ms)
+            break
+        delay = settings.poll.delay(attempt, run.poll_after_ms)
         yield from perform(Sleep(max(0.0, min(delay, remaining))))
         attempt += 1
+        run = yield from call(GetRun(run.thread_id, run.id), settings, until=until)
+    return run
 
 
-def _stall(settings: WaitSettings, deadline: float) -> float:
-    """How long a stream may stay silent: the stall gap, but never past the deadline."""
-    remaining = deadline - settings.clock()
-    return max(0.05, min(settings.stall_timeout, remaining + 0.05))
+def _unchanged(run: Run) -> Callable[[Run], bool]:
+    return lambda latest: latest.status == run.status
 
 
-def call(op: TransportOp[T], settings: WaitSettings) -> Flow[T]:
-    """Perform ``op``, retrying failures the retry policy allows, inside the deadline.
-
-    Reads and idempotent operations are simply repeated. A write whose failure is ambiguous is
-    not: the caller looks whether it took effect (see :func:`_start`), or the error is raised
-    with a note that it was not repeated, so nothing is ever done twice.
-    """
-    attempt = 0
-    while True:
-        try:
-            return (yield from perform(op))
-        except TransportError as exc:
-            policy = settings.retry
-            if not policy.retryable(exc) or attempt + 1 >= policy.max_attempts:
-                raise
-            if not op.idempotent and policy.ambiguous(exc):
-                raise
-            yield from _pause_before_retry(exc, attempt, settings, type(op).__name__)
-            attempt += 1
+def _active(settings: WaitSettings) -> Callable[[Run], bool]:
+    return lambda run: settings.machine.is_active(run.status)
 
 
-def _pause_before_retry(
-    exc: TransportError, attempt: int, settings: WaitSettings, what: str
-) -> Flow[None]:
-    """Wait as the retry policy says before another try, or raise ``exc`` when that wait
-    would run past the deadline."""
-    delay = settings.retry.delay(attempt, getattr(exc, "retry_after", None))
-    if settings.clock() + delay >= settings.deadline:
-        raise exc
-    logger.info("retrying %s in %.2fs after %s", what, delay, exc)
-    yield from perform(Sleep(delay))
+# -- following a run -------------------------------------------------------------------------
+@attrs.define
+class _Follow:
+    """Where a followed run stands: the run, its open stream, what it wrote, tool rounds."""
+
+    run: Run | None
+    stream: Any = None
+    messages: list[Message] = attrs.field(factory=list)
+    rounds: int = 0
+    seen: Any = None
+    warned: bool = False
 
 
-def follow_stream(
-    stream: Any,
+def follow(
+    started: Run | Iterator[RunEvent],
     parser: Parser[Any],
     settings: WaitSettings,
-    deadline: float,
     request: RunRequest | None,
     on_thread: Callable[[str], None],
 ) -> Flow[Reply[Any]]:
-    """Read a run's event stream and decide with the state table at each status.
-
-    Tool calls are answered and the run streams on. If the stream breaks off, ends early or
-    stays silent past the stall gap, the same run is polled from there: nothing is lost and
-    no second run starts.
+    """Follow a run to its reply: read its stream while there is one, poll it otherwise, and
+    at each status do what the table says. A stream that breaks off, ends early or stays
+    silent past the stall gap falls back to polling the same run: nothing is lost and no
+    second run starts. Whenever the ask ends without the reply while the run is active, the
+    run is cancelled (within ``cancel_grace``) and the error says so.
     """
-    run: Run | None = None
-    messages: list[Message] = []
-    tool_rounds = 0
+    state = _Follow(run=started if isinstance(started, Run) else None)
+    if not isinstance(started, Run):
+        state.stream = started
     try:
         while True:
-            try:
-                event = yield from perform(NextEvent(stream))
-            except StreamInterruptedError as exc:
-                if run is None:
-                    raise
-                logger.warning("the stream of run %s broke off (%s); polling it", run.id, exc)
-                event = None
-            if isinstance(event, StreamFailed) or event is None:
-                if run is None:
-                    detail = event.message if isinstance(event, StreamFailed) else "no events"
-                    msg = f"The event stream ended before a run started ({detail}); ask again."
-                    raise StreamInterruptedError(msg)
-                yield from _close(stream)
-                latest = yield from call(GetRun(run.thread_id, run.id), settings)
-                return (yield from wait_flow(latest, parser, settings, deadline, request))
-            if isinstance(event, TextDelta):
-                yield Emit(event)
-                continue
-            if isinstance(event, MessageDone):
-                if run is None or event.message.run_id in (None, run.id):
-                    messages.append(event.message)
-                continue
-            run = event.run
+            if state.stream is not None:
+                event = yield from _next_status(state)
+                if event is None:  # the stream is over or broken: poll from here
+                    yield from _close(state)
+                    assert state.run is not None
+                    state.run = yield from call(GetRun(state.run.thread_id, state.run.id), settings)
+            run = state.run
+            assert run is not None
             on_thread(run.thread_id)
-            yield Emit(event)
+            if run.status != state.seen:
+                state.seen = run.status
+                yield Emit(RunStatusChanged(run))
             handler = settings.machine.decide(run.status)
             if isinstance(handler, KeepWaiting):
-                if settings.clock() >= deadline:
-                    yield from _close(stream)
+                _warn_unknown(run, settings, state)
+                if settings.remaining() <= 0:
+                    yield from _close(state)
                     return (yield from _time_out(run, parser, settings))
+                if state.stream is None:
+                    state.run = yield from _poll_until(
+                        run, settings, settings.deadline, _unchanged(run)
+                    )
                 continue
-            yield from _close(stream)
+            yield from _close(state)
             if isinstance(handler, HandleRequiredAction):
-                if settings.tool_handler is None or tool_rounds >= settings.max_tool_rounds:
-                    yield from _refuse_action(run, settings, tool_rounds)
-                began = settings.clock()
-                outputs = yield from _run_tools(run, settings)
-                reopen = OpenStream(
-                    "stream_tool_outputs",
-                    (run.thread_id, run.id, outputs),
-                    {"request": request, "stall_timeout": _stall(settings, deadline)},
-                )
-                try:
-                    stream = yield from perform(reopen)
-                except BadRequestError:
-                    yield from _explain_refused_outputs(run, settings, began)
-                    raise
-                except TransportError as exc:
-                    taken = yield from _outputs_taken(run, exc, settings)
-                    if taken is not None:
-                        return (yield from wait_flow(taken, parser, settings, deadline, request))
-                    stream = yield from perform(reopen)
-                tool_rounds += 1
-                messages = []
+                yield from _answer_tools(state, settings, request)
                 continue
-            return (yield from _settle(run, handler, parser, messages, settings))
-    except (AssistantBridgeError, GeneratorExit):
+            return (yield from _settle(run, handler, parser, state.messages, settings))
+    except GeneratorExit:
         raise
-    except BaseException:
-        if run is not None and run.status in ACTIVE_STATUSES:
-            yield from _close(stream)
-            yield from _cancel_quietly(run)
+    except BaseException as exc:
+        # Interrupted (a library error, Ctrl-C, a cancelled task, a tool that raised, a
+        # watcher that went away): do not leave the thread locked by a run nobody waits for.
+        yield from _close(state)
+        if state.run is not None and _still_running(exc, state.run, settings):
+            confirmed, _ = yield from _cancel_and_confirm(state.run, settings)
+            _note_cancel(exc, state.run, confirmed)
         raise
 
 
-def _close(stream: Any) -> Flow[None]:
+def _still_running(exc: BaseException, run: Run, settings: WaitSettings) -> bool:
+    """True when the ask is failing while its run may still be going (and nobody cancelled it
+    already on the way to this error)."""
+    if getattr(exc, "cancel_confirmed", None) is not None:
+        return False
+    return settings.machine.is_active(run.status)
+
+
+def _note_cancel(exc: BaseException, run: Run, confirmed: bool) -> None:
+    """Tell the error which run it left behind and whether that run was cancelled."""
+    if not isinstance(exc, AssistantBridgeError):
+        logger.warning(
+            "run %s on thread %s was cancelled (%s) after %s",
+            run.id,
+            run.thread_id,
+            "confirmed" if confirmed else "not confirmed",
+            type(exc).__name__,
+        )
+        return
+    for name, value in (("thread_id", run.thread_id), ("run_id", run.id)):
+        if getattr(exc, name, None) is None:
+            setattr(exc, name, value)
+    exc.cancel_confirmed = confirmed  # type: ignore[attr-defined]
+    note = (
+        f" Run {run.id} on thread {run.thread_id} was cancelled "
+        f"({'confirmed' if confirmed else 'not confirmed within cancel_grace'})."
+    )
+    if isinstance(getattr(exc, "message", None), str):
+        exc.message += note  # type: ignore[attr-defined]
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (exc.args[0] + note, *exc.args[1:])
+
+
+def _next_status(state: _Follow) -> Flow[RunStatusChanged | None]:
+    """Read the stream up to its next run status, keeping messages and passing text on.
+    None when the stream is over: ended, broken, stalled, or failed by the server."""
+    while True:
+        try:
+            event = yield from perform(NextEvent(state.stream))
+        except StreamInterruptedError as exc:
+            if state.run is None:
+                raise
+            logger.warning("the stream of run %s broke off (%s); polling it", state.run.id, exc)
+            return None
+        if event is None or isinstance(event, StreamFailed):
+            if state.run is None:
+                detail = event.message if isinstance(event, StreamFailed) else "no events"
+                msg = f"The event stream ended before a run started ({detail}); ask again."
+                raise StreamInterruptedError(msg)
+            return None
+        if isinstance(event, TextDelta):
+            yield Emit(event)
+        elif isinstance(event, MessageDone):
+            if state.run is None or event.message.run_id in (None, state.run.id):
+                state.messages.append(event.message)
+        else:
+            state.run = event.run
+            return event
+
+
+def _warn_unknown(run: Run, settings: WaitSettings, state: _Follow) -> None:
+    if not settings.machine.is_known(run.status) and not state.warned:
+        state.warned = True
+        logger.warning(
+            "run %s has status %r, which this version of assistant_bridge does not know; "
+            "waiting for it to change until the deadline",
+            run.id,
+            str(run.status),
+        )
+
+
+def _close(state: _Follow) -> Flow[None]:
+    if state.stream is None:
+        return
+    stream, state.stream = state.stream, None
     try:
         yield from perform(CloseStream(stream))
     except Exception:  # the connection may already be gone
@@ -361,7 +686,7 @@ def _settle(
     run: Run,
     handler: Handler,
     parser: Parser[Any],
-    messages: Sequence[Message] | None,
+    messages: Sequence[Message],
     settings: WaitSettings,
 ) -> Flow[Reply[Any]]:
     """Finish, finish incomplete, or raise, as the handler says; ``messages`` are the run's
@@ -381,71 +706,8 @@ def _settle(
         )
     if isinstance(handler, RaiseError):
         raise handler.factory(run)
-    msg = f"no settling for handler {handler!r}"  # pragma: no cover - callers filter
+    msg = f"no settling for handler {handler!r}"  # pragma: no cover - Handler is closed
     raise TypeError(msg)
-
-
-def wait_flow(
-    run: Run,
-    parser: Parser[Any],
-    settings: WaitSettings,
-    deadline: float,
-    request: RunRequest | None = None,
-) -> Flow[Reply[Any]]:
-    """Poll ``run`` until the state table finishes it or raises; cancel it on the way out."""
-    attempt = 0
-    tool_rounds = 0
-    warned = False
-    seen: RunStatus | str | None = None
-    try:
-        while True:
-            if run.status != seen:
-                seen = run.status
-                yield Emit(RunStatusChanged(run))
-            handler = settings.machine.decide(run.status)
-            logger.debug("run %s is %s: %s", run.id, run.status, type(handler).__name__)
-            if isinstance(handler, (Finish, FinishIncomplete, RaiseError)):
-                return (yield from _settle(run, handler, parser, None, settings))
-            if isinstance(handler, HandleRequiredAction):
-                if settings.tool_handler is None or tool_rounds >= settings.max_tool_rounds:
-                    yield from _refuse_action(run, settings, tool_rounds)
-                run = yield from _answer_tools(run, settings, request)
-                tool_rounds += 1
-                attempt = 0
-                continue
-            if not isinstance(handler, KeepWaiting):  # pragma: no cover - Handler is closed
-                msg = f"unknown handler {handler!r}"
-                raise TypeError(msg)
-            if not settings.machine.is_known(run.status) and not warned:
-                warned = True
-                logger.warning(
-                    "run %s has status %r, which this version of assistant_bridge does not "
-                    "know; waiting for it to change until the deadline",
-                    run.id,
-                    str(run.status),
-                )
-            remaining = deadline - settings.clock()
-            if remaining <= 0:
-                return (yield from _time_out(run, parser, settings))
-            delay = settings.poll.delay(attempt, run.poll_after_ms)
-            yield from perform(Sleep(max(0.0, min(delay, remaining))))
-            attempt += 1
-            run = yield from call(GetRun(run.thread_id, run.id), settings)
-    except (AssistantBridgeError, GeneratorExit):
-        raise
-    except BaseException:
-        # Interrupted (Ctrl-C, task cancelled, a bug in a tool handler, a watcher that went
-        # away): do not leave the thread locked by a run nobody waits for.
-        if run.status in ACTIVE_STATUSES:
-            yield from _cancel_quietly(run)
-        raise
-
-
-def _cancel_quietly(run: Run) -> Flow[None]:
-    try:
-        yield from perform(CancelRun(run.thread_id, run.id))
-    except Exception:  # best effort while another exception is on its way out
-        logger.warning("could not cancel run %s on thread %s", run.id, run.thread_id)
 
 
 def _collect_reply(
@@ -454,23 +716,21 @@ def _collect_reply(
     settings: WaitSettings,
     *,
     lenient: bool,
-    messages: Sequence[Message] | None = None,
+    messages: Sequence[Message] = (),
 ) -> Flow[Reply[Any]]:
-    if messages:
-        found = tuple(m for m in messages if m.run_id in (None, run.id))
-    else:
+    found = tuple(m for m in messages if m.run_id in (None, run.id))
+    if not found:
         found = yield from _collect_messages(run, settings)
     for message in found:
         yield Emit(MessageDone(message))
-    messages = found
-    text = "\n\n".join(m.text for m in messages if m.text)
+    text = "\n\n".join(m.text for m in found if m.text)
     reply: Reply[Any] = Reply(
         text=text,
         parsed=None,
         thread_id=run.thread_id,
         run_id=run.id,
         status=run.status,
-        messages=messages,
+        messages=found,
         usage=run.usage,
         run=run,
     )
@@ -497,13 +757,54 @@ def _collect_messages(run: Run, settings: WaitSettings) -> Flow[tuple[Message, .
     return tuple(m for m in collected if m.run_id == run.id)
 
 
+# -- tools ------------------------------------------------------------------------------------
+def _pending(run: Run) -> frozenset[str]:
+    """The ids of the tool calls the run waits for (empty unless it requires action)."""
+    return (
+        frozenset(c.id for c in run.required_action.tool_calls)
+        if run.required_action
+        else frozenset()
+    )
+
+
+def _answer_tools(state: _Follow, settings: WaitSettings, request: RunRequest | None) -> Flow[None]:
+    """Run the tools the run asks for and send their outputs; the run goes on (as a stream
+    again when streaming). A round is known by its call ids: after an ambiguous failure the
+    outputs are sent again only if the run still waits for those very calls."""
+    run = state.run
+    assert run is not None
+    if settings.tool_handler is None or state.rounds >= settings.max_tool_rounds:
+        yield from _refuse_action(run, settings, state.rounds)
+    began = settings.clock()
+    outputs = yield from _run_tools(run, settings)
+    stall = _stall(settings) if settings.streaming else None
+    submit = SubmitToolOutputs(run.thread_id, run.id, outputs, request, stall)
+    sent = _pending(run)
+
+    def taken() -> Flow[Run | None]:
+        latest = yield from call(GetRun(run.thread_id, run.id), settings)
+        return None if _pending(latest) == sent else latest
+
+    try:
+        result = yield from call(submit, settings, lookup=taken)
+    except BadRequestError:
+        yield from _explain_refused_outputs(run, settings, began)
+        raise
+    state.rounds += 1
+    state.messages = []
+    if isinstance(result, Run):
+        state.run = result
+    else:
+        state.stream = result
+
+
 def _run_tools(run: Run, settings: WaitSettings) -> Flow[tuple[ToolOutput, ...]]:
     """Call the tool handler on the run's tool calls; one output per call, checked."""
     handler = settings.tool_handler
     assert handler is not None
     calls = run.required_action.tool_calls if run.required_action else ()
     yield Emit(ToolCallsRequested(tuple(calls), run))
-    outputs = yield from perform(CallTools(handler, calls))
+    outputs = yield from perform(CallTools(handler, tuple(calls), settings.remaining()))
     ids = {c.id for c in calls}
     answered = {o.tool_call_id for o in outputs}
     if answered != ids:
@@ -518,49 +819,23 @@ def _run_tools(run: Run, settings: WaitSettings) -> Flow[tuple[ToolOutput, ...]]
     return tuple(outputs)
 
 
-def _answer_tools(run: Run, settings: WaitSettings, request: RunRequest | None) -> Flow[Run]:
-    began = settings.clock()
-    outputs = yield from _run_tools(run, settings)
-    submit = SubmitToolOutputs(run.thread_id, run.id, outputs, request)
-    try:
-        return (yield from call(submit, settings))
-    except BadRequestError:
-        yield from _explain_refused_outputs(run, settings, began)
-        raise
-    except TransportError as exc:
-        latest = yield from _outputs_taken(run, exc, settings)
-        if latest is not None:
-            return latest
-        return (yield from call(submit, settings))
-
-
-def _outputs_taken(run: Run, exc: TransportError, settings: WaitSettings) -> Flow[Run | None]:
-    """After a failed submission: the run, if the outputs were taken after all; None if they
-    surely were not (so sending them again is safe); else the error is raised."""
-    if not (settings.retry.retryable(exc) and settings.retry.max_attempts > 1):
-        raise exc
-    if not settings.retry.ambiguous(exc):
-        return None
-    if not settings.can_find_runs:
-        exc.message += " The outputs may have been taken, so they were not sent again."
-        raise exc
-    latest = yield from call(GetRun(run.thread_id, run.id), settings)
-    return latest if latest.status != RunStatus.REQUIRES_ACTION else None
-
-
 def _explain_refused_outputs(run: Run, settings: WaitSettings, began: float) -> Flow[None]:
     """Outputs were refused: if the run expired while the tools ran, say so plainly."""
     latest = yield from call(GetRun(run.thread_id, run.id), settings)
-    if latest.status == RunStatus.EXPIRED:
-        took = settings.clock() - began
-        msg = (
-            f"Run {run.id} on thread {run.thread_id} expired while the tools ran: they took "
-            f"{took:.1f}s, longer than the run allows. Make the tools faster, or give them a "
-            "timeout (ToolRegistry(timeout=...)) so their errors reach the model in time."
-        )
-        raise RunExpiredError(
-            msg, thread_id=run.thread_id, run_id=run.id, status="expired"
-        ) from None
+    handler = settings.machine.decide(latest.status)
+    if not settings.machine.is_active(latest.status) and isinstance(handler, RaiseError):
+        error = handler.factory(latest)
+        if isinstance(error, RunExpiredError):
+            took = settings.clock() - began
+            msg = (
+                f"Run {run.id} on thread {run.thread_id} expired while the tools ran: they took "
+                f"{took:.1f}s, longer than the run allows. Make the tools faster, or give them "
+                "a timeout (ToolRegistry(timeout=...)) so their errors reach the model in time."
+            )
+            raise RunExpiredError(
+                msg, thread_id=run.thread_id, run_id=run.id, status=str(latest.status)
+            ) from None
+        raise error from None
 
 
 def _refuse_action(run: Run, settings: WaitSettings, rounds: int) -> Flow[None]:
@@ -586,9 +861,10 @@ def _refuse_action(run: Run, settings: WaitSettings, rounds: int) -> Flow[None]:
     )
 
 
+# -- the end of a run that must stop ------------------------------------------------------------
 def _time_out(run: Run, parser: Parser[Any], settings: WaitSettings) -> Flow[Reply[Any]]:
     confirmed, final = yield from _cancel_and_confirm(run, settings)
-    if final.status == RunStatus.COMPLETED:
+    if isinstance(settings.machine.decide(final.status), Finish):
         # It finished while we were cancelling: the answer is worth more than the deadline.
         return (yield from _collect_reply(final, parser, settings, lenient=False))
     state = "confirmed" if confirmed else f"not confirmed, the run is still {final.status}"
@@ -608,27 +884,17 @@ def _time_out(run: Run, parser: Parser[Any], settings: WaitSettings) -> Flow[Rep
 
 
 def _cancel_and_confirm(run: Run, settings: WaitSettings) -> Flow[tuple[bool, Run]]:
-    """Cancel ``run`` and poll briefly until it leaves the active states."""
-    try:
-        run = yield from perform(CancelRun(run.thread_id, run.id))
-    except TransportError as exc:
-        # Usually "Cannot cancel run with status 'completed'": it ended meanwhile. Look.
-        logger.debug("cancel of run %s refused: %s", run.id, exc)
-        try:
-            run = yield from perform(GetRun(run.thread_id, run.id))
-        except TransportError:
-            return False, run
+    """Cancel ``run`` and poll until it leaves the active states, all within ``cancel_grace``
+    (the cancel is retried inside it); True when it was seen stopped."""
     grace_end = settings.clock() + settings.cancel_grace
-    attempt = 0
-    while run.status in ACTIVE_STATUSES:
-        remaining = grace_end - settings.clock()
-        if remaining <= 0:
-            return False, run
-        delay = settings.poll.delay(attempt, run.poll_after_ms)
-        yield from perform(Sleep(max(0.0, min(delay, remaining))))
-        attempt += 1
+    try:
         try:
-            run = yield from perform(GetRun(run.thread_id, run.id))
-        except TransportError:
-            return False, run
-    return True, run
+            run = yield from call(CancelRun(run.thread_id, run.id), settings, until=grace_end)
+        except TransportError as exc:
+            # Usually "Cannot cancel run with status 'completed'": it ended meanwhile. Look.
+            logger.debug("cancel of run %s refused: %s", run.id, exc)
+            run = yield from call(GetRun(run.thread_id, run.id), settings, until=grace_end)
+        run = yield from _poll_until(run, settings, grace_end, _active(settings))
+    except TransportError:
+        return False, run
+    return not settings.machine.is_active(run.status), run

@@ -1,53 +1,92 @@
-"""ThreadSession and AsyncThreadSession: one conversation with an assistant.
+"""ThreadSession and AsyncThreadSession: one conversation with an assistant, and the two
+drivers that run an ask's flow.
 
-Both build the same flows (:mod:`._flow`) from the same checked input; the sync session drives
-them with :func:`._ops.drive`, the async one with :func:`._ops.adrive`.
+Both sessions build the same flows (:mod:`.flow`) from the same checked input; the sync
+session performs each operation the flow asks for by calling, the async one by awaiting.
+That is the only difference between them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import re
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping, Sequence
-from typing import Any, Literal, TypedDict, TypeVar, overload
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from typing import Any, Generic, Literal, TypedDict, TypeVar, cast, overload
 
 import attrs
 from typing_extensions import Unpack
 
 from assistant_bridge._parsing.parsers import Parser, TextParser
 from assistant_bridge._runstate.table import RunStateMachine
-from assistant_bridge._session.flow import AskPlan, WaitSettings, ask_flow, wait_flow
-from assistant_bridge._session.locks import ahold_thread, hold_thread
-from assistant_bridge._session.ops import (
+from assistant_bridge._session.flow import (
+    Abandoned,
+    AskPlan,
+    CallTools,
+    CloseStream,
     Emit,
     Flow,
-    FlowResult,
-    GetRun,
+    NextEvent,
+    Op,
+    Sleep,
     ToolHandler,
-    adrive,
-    adrive_events,
-    drive,
-    drive_events,
-    perform,
+    TransportOp,
+    WaitSettings,
+    ask_flow,
+    resume_flow,
 )
+from assistant_bridge._session.locks import ahold_thread, hold_thread
 from assistant_bridge._session.polling import AdaptivePolling, PollPolicy
 from assistant_bridge._session.retry import RetryPolicy
-from assistant_bridge._values.events import ReplyReady, StreamEvent
+from assistant_bridge._session.tools import ToolRegistry
+from assistant_bridge._values.events import StreamEvent
 from assistant_bridge._values.reply import Reply
 from assistant_bridge._values.spec import AssistantSpec
-from assistant_bridge.exceptions import ConfigurationError
-from assistant_bridge.transports._protocol import AsyncTransport, RunRequest, Transport
+from assistant_bridge.exceptions import (
+    APIConnectionError,
+    ConfigurationError,
+    RunTimeoutError,
+    ToolError,
+)
+from assistant_bridge.transports._protocol import (
+    REQUEST_BUDGET,
+    AsyncRunFinder,
+    AsyncStreamingTransport,
+    AsyncTransport,
+    RunFinder,
+    RunRequest,
+    StreamingTransport,
+    Transport,
+)
 
 __all__ = ["AsyncReplyStream", "AsyncThreadSession", "ReplyStream", "ThreadSession"]
+
+SHIELD_MARGIN = 1.0
+"""Seconds an async request may overrun its budget before the driver stops waiting for it."""
 
 ActiveRunPolicy = Literal["wait", "cancel", "raise"]
 """What an ask does when another run holds its thread."""
 
 Wait = Literal["auto", "stream", "poll"]
 """How an ask follows its run: stream where the transport can ("auto"), or always poll."""
+
+FirstAsk = Literal["fast", "safe"]
+"""How the first ask of a new thread starts: "fast" creates thread and run in one request;
+"safe" creates the thread first (two requests), so a start whose answer is lost can be looked
+up by its mark like any follow-up."""
 
 
 class SessionOptions(TypedDict, total=False):
@@ -67,6 +106,7 @@ class SessionOptions(TypedDict, total=False):
     stall_timeout: float
     retry: RetryPolicy | None
     on_active_run: ActiveRunPolicy
+    first_ask: FirstAsk
     clock: Callable[[], float]
 
 
@@ -164,6 +204,7 @@ class _SessionCore:
         stall_timeout: float = 20.0,
         retry: RetryPolicy | None = None,
         on_active_run: ActiveRunPolicy = "wait",
+        first_ask: FirstAsk = "fast",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if (assistant_id is None) == (assistant is None):
@@ -189,7 +230,7 @@ class _SessionCore:
         self._cancel_grace = cancel_grace
         self._thread_metadata = check_metadata(thread_metadata)
         self._clock = clock
-        self._can_stream = hasattr(transport, "stream_run")
+        self._can_stream = isinstance(transport, (StreamingTransport, AsyncStreamingTransport))
         self._wait = self._check_wait(wait)
         self._stall_timeout = _check_timeout(stall_timeout, "stall_timeout")
         self._retry = retry if retry is not None else RetryPolicy()
@@ -197,7 +238,11 @@ class _SessionCore:
             msg = f"on_active_run must be 'wait', 'cancel' or 'raise', got {on_active_run!r}."
             raise ConfigurationError(msg)
         self._on_active_run = on_active_run
-        self._can_find_runs = hasattr(transport, "find_run")
+        if first_ask not in ("fast", "safe"):
+            msg = f"first_ask must be 'fast' or 'safe', got {first_ask!r}."
+            raise ConfigurationError(msg)
+        self._first_ask = first_ask
+        self._can_find_runs = isinstance(transport, (RunFinder, AsyncRunFinder))
 
     def _check_wait(self, wait: Wait) -> Wait:
         if wait not in ("auto", "stream", "poll"):
@@ -244,8 +289,9 @@ class _SessionCore:
         tools: Sequence[Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
         wait: Wait | None = None,
-    ) -> Flow[Reply[Any]]:
-        """Check the ask's input (before anything is sent) and build its flow."""
+    ) -> tuple[Flow[Reply[Any]], WaitSettings]:
+        """Check the ask's input (before anything is sent) and build its flow; the deadline
+        starts now."""
         request = RunRequest(
             assistant_id=self._assistant_id,
             assistant=self._spec,
@@ -267,14 +313,15 @@ class _SessionCore:
                 parser=parser if parser is not None else self._parser,
                 thread_metadata=self._thread_metadata,
                 ask_key=uuid.uuid4().hex,
+                first_ask=self._first_ask,
             )
             return (yield from ask_flow(plan, settings, self._adopt_thread, self._adopt_assistant))
 
-        return flow()
+        return flow(), settings
 
     def _resume_flow(
         self, run_id: str, parser: Parser[Any] | None, timeout: float | None
-    ) -> Flow[Reply[Any]]:
+    ) -> tuple[Flow[Reply[Any]], WaitSettings]:
         if self._thread_id is None:
             msg = "resume() needs a thread: create the session with thread_id=..."
             raise ConfigurationError(msg)
@@ -283,23 +330,17 @@ class _SessionCore:
         settings = self._settings(timeout)
         request = RunRequest(assistant_id=self._assistant_id, assistant=self._spec)
         chosen = parser if parser is not None else self._parser
-
-        def flow() -> Flow[Reply[Any]]:
-            deadline = settings.clock() + settings.timeout
-            run = yield from perform(GetRun(thread_id, run_id))
-            reply = yield from wait_flow(run, chosen, settings, deadline, request)
-            yield Emit(ReplyReady(reply))
-            return reply
-
-        return flow()
+        return resume_flow(thread_id, run_id, chosen, settings, request), settings
 
     def _settings(self, timeout: float | None, wait: Wait | None = None) -> WaitSettings:
         mode = self._wait if wait is None else self._check_wait(wait)
+        seconds = self._timeout if timeout is None else _check_timeout(timeout)
         return WaitSettings(
             machine=self._machine,
             poll=self._poll,
             clock=self._clock,
-            timeout=self._timeout if timeout is None else _check_timeout(timeout),
+            timeout=seconds,
+            deadline=self._clock() + seconds,
             cancel_grace=self._cancel_grace,
             tool_handler=self._tool_handler,
             max_tool_rounds=self._max_tool_rounds,
@@ -308,6 +349,22 @@ class _SessionCore:
             retry=self._retry,
             on_active_run=self._on_active_run,
             can_find_runs=self._can_find_runs,
+        )
+
+    def _lock_timeout(self, settings: WaitSettings) -> RunTimeoutError:
+        """The error for an ask whose deadline passed while it queued behind others."""
+        msg = (
+            f"The ask waited {settings.timeout:g}s for earlier asks on thread "
+            f"{self._thread_id} to finish and never started; nothing was sent. Ask again with a "
+            "longer timeout, or use one session per conversation."
+        )
+        return RunTimeoutError(
+            msg,
+            thread_id=self._thread_id or "",
+            run_id="",
+            status="not started",
+            timeout=settings.timeout,
+            cancel_confirmed=True,
         )
 
     def _adopt_thread(self, thread_id: str) -> None:
@@ -379,9 +436,22 @@ class ThreadSession(_SessionCore):
         parser refuses the text (the reply is on the error). ``wait`` picks how to follow the
         run for this ask: "stream" (the default where the transport can), or "poll".
         """
-        flow = self._ask_flow(prompt, parser, **options)
-        with self._lock, hold_thread(self._thread_id):
+        flow, settings = self._ask_flow(prompt, parser, **options)
+        with self._held(settings):
             return drive(flow, self._transport, self._sleep)
+
+    @contextlib.contextmanager
+    def _held(self, settings: WaitSettings) -> Iterator[None]:
+        """Hold the session's and the thread's locks, waiting no longer than the deadline."""
+        if not self._lock.acquire(timeout=settings.remaining()):
+            raise self._lock_timeout(settings)
+        try:
+            with hold_thread(self._thread_id, settings.remaining()) as held:
+                if not held:
+                    raise self._lock_timeout(settings)
+                yield
+        finally:
+            self._lock.release()
 
     def stream(
         self,
@@ -395,10 +465,10 @@ class ThreadSession(_SessionCore):
 
         Closing the stream before its end (``break`` in a ``with`` block) cancels the run.
         """
-        flow = self._ask_flow(prompt, parser, **options)
+        flow, settings = self._ask_flow(prompt, parser, **options)
 
         def events() -> Generator[StreamEvent, None, Reply[Any]]:
-            with self._lock, hold_thread(self._thread_id):
+            with self._held(settings):
                 return (yield from drive_events(flow, self._transport, self._sleep))
 
         return ReplyStream(events())
@@ -410,8 +480,8 @@ class ThreadSession(_SessionCore):
 
         Use it after a crash or a timeout: nothing new is posted or started.
         """
-        flow = self._resume_flow(run_id, parser, timeout)
-        with self._lock, hold_thread(self._thread_id):
+        flow, settings = self._resume_flow(run_id, parser, timeout)
+        with self._held(settings):
             return drive(flow, self._transport, self._sleep)
 
 
@@ -461,9 +531,25 @@ class AsyncThreadSession(_SessionCore):
         **options: Unpack[AskOptions],
     ) -> Reply[Any]:
         """See :meth:`ThreadSession.ask`."""
-        flow = self._ask_flow(prompt, parser, **options)
-        async with self._lock, ahold_thread(self._thread_id):
+        flow, settings = self._ask_flow(prompt, parser, **options)
+        async with self._held(settings):
             return await adrive(flow, self._transport, self._sleep)
+
+    @contextlib.asynccontextmanager
+    async def _held(self, settings: WaitSettings) -> AsyncIterator[None]:
+        """Hold the session's and the thread's locks, waiting no longer than the deadline."""
+        try:
+            async with asyncio.timeout(settings.remaining()):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise self._lock_timeout(settings) from None
+        try:
+            async with ahold_thread(self._thread_id, settings.remaining()) as held:
+                if not held:
+                    raise self._lock_timeout(settings)
+                yield
+        finally:
+            self._lock.release()
 
     def stream(
         self,
@@ -473,12 +559,12 @@ class AsyncThreadSession(_SessionCore):
         **options: Unpack[AskOptions],
     ) -> AsyncReplyStream:
         """See :meth:`ThreadSession.stream`: ``async for event in session.stream(...)``."""
-        flow = self._ask_flow(prompt, parser, **options)
+        flow, settings = self._ask_flow(prompt, parser, **options)
         outcome: FlowResult[Reply[Any]] = FlowResult()
 
         async def events() -> AsyncGenerator[StreamEvent, None]:
             inner = adrive_events(flow, self._transport, self._sleep, outcome)
-            async with self._lock, ahold_thread(self._thread_id):
+            async with self._held(settings):
                 try:
                     async for event in inner:
                         yield event
@@ -492,8 +578,8 @@ class AsyncThreadSession(_SessionCore):
         self, run_id: str, *, parser: Parser[Any] | None = None, timeout: float | None = None
     ) -> Reply[Any]:
         """See :meth:`ThreadSession.resume`."""
-        flow = self._resume_flow(run_id, parser, timeout)
-        async with self._lock, ahold_thread(self._thread_id):
+        flow, settings = self._resume_flow(run_id, parser, timeout)
+        async with self._held(settings):
             return await adrive(flow, self._transport, self._sleep)
 
 
@@ -579,3 +665,201 @@ class AsyncReplyStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+# -- the drivers -------------------------------------------------------------------------------
+def drive_events(
+    flow: Flow[T], transport: Transport, sleep: Callable[[float], None]
+) -> Generator[Any, None, T]:
+    """Run a flow synchronously, yielding what it emits; returns the flow's result.
+
+    An exception raised by an operation is thrown back into the flow, so the flow's own
+    cleanup (cancel the run) sees it as if it were local. When the consumer stops early, the
+    flow gets :class:`Abandoned` and still cleans up.
+    """
+    try:
+        op = next(flow)
+        while True:
+            if isinstance(op, Emit):
+                try:
+                    yield op.event
+                except GeneratorExit:
+                    _abandon(flow, transport, sleep)
+                    raise
+                op = flow.send(None)
+                continue
+            try:
+                result = _perform(op, transport, sleep)
+            except BaseException as exc:  # handed to the flow, which decides
+                op = flow.throw(exc)
+            else:
+                op = flow.send(result)
+    except StopIteration as stop:
+        return cast(T, stop.value)
+
+
+def _abandon(flow: Flow[Any], transport: Transport, sleep: Callable[[float], None]) -> None:
+    """Let the flow clean up (cancel its run) after its watcher went away."""
+    try:
+        op = flow.throw(Abandoned())
+        while True:
+            op = flow.send(None if isinstance(op, Emit) else _perform(op, transport, sleep))
+    except (StopIteration, Abandoned):
+        return
+
+
+def drive(flow: Flow[T], transport: Transport, sleep: Callable[[float], None]) -> T:
+    """Run a flow to its end synchronously, ignoring what it emits."""
+    events = drive_events(flow, transport, sleep)
+    while True:
+        try:
+            next(events)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+
+
+def _perform(op: Op[Any], transport: Transport, sleep: Callable[[float], None]) -> Any:
+    if isinstance(op, TransportOp):
+        token = REQUEST_BUDGET.set(op.budget)
+        try:
+            return op.on(transport)
+        finally:
+            REQUEST_BUDGET.reset(token)
+    if isinstance(op, Sleep):
+        sleep(op.seconds)
+        return None
+    if isinstance(op, CallTools):
+        if isinstance(op.handler, ToolRegistry):
+            return tuple(op.handler(op.calls, within=op.budget))
+        return tuple(op.handler(op.calls))
+    if isinstance(op, NextEvent):
+        return next(op.stream, None)
+    if isinstance(op, CloseStream):
+        op.stream.close()
+        return None
+    msg = f"the sync driver cannot perform {op!r}"
+    raise TypeError(msg)
+
+
+class FlowResult(Generic[T]):
+    """Where an async driver leaves a flow's result (an async generator cannot return it)."""
+
+    value: T
+
+
+async def adrive_events(
+    flow: Flow[T],
+    transport: AsyncTransport,
+    sleep: Callable[[float], Awaitable[None]],
+    outcome: FlowResult[T],
+) -> AsyncGenerator[Any, None]:
+    """The async twin of :func:`drive_events`; the result lands in ``outcome.value``.
+
+    When the task is cancelled, the CancelledError is thrown into the flow like any other
+    exception, so the flow cancels its run; that cleanup is shielded from further
+    cancellations (it is bounded by ``cancel_grace``) before the cancellation goes on.
+    """
+    cleaning = False
+    try:
+        op = next(flow)
+        while True:
+            if isinstance(op, Emit):
+                try:
+                    yield op.event
+                except GeneratorExit:
+                    await _aabandon(flow, transport, sleep)
+                    raise
+                op = flow.send(None)
+                continue
+            try:
+                work = _aperform(op, transport, sleep)
+                result = await (_shielded(work) if cleaning else work)
+            except BaseException as exc:  # handed to the flow, which decides
+                cleaning = cleaning or isinstance(exc, asyncio.CancelledError)
+                op = flow.throw(exc)
+            else:
+                op = flow.send(result)
+    except StopIteration as stop:
+        outcome.value = cast(T, stop.value)
+
+
+async def _shielded(work: Awaitable[T]) -> T:
+    """Await ``work`` to its end even if the task is cancelled again meanwhile."""
+    task = asyncio.ensure_future(work)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            continue
+
+
+async def _aabandon(
+    flow: Flow[Any], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+) -> None:
+    try:
+        op = flow.throw(Abandoned())
+        while True:
+            result = (
+                None if isinstance(op, Emit) else await _shielded(_aperform(op, transport, sleep))
+            )
+            op = flow.send(result)
+    except (StopIteration, Abandoned):
+        return
+
+
+async def adrive(
+    flow: Flow[T], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+) -> T:
+    """Run a flow to its end, awaiting every operation and ignoring what it emits."""
+    outcome: FlowResult[T] = FlowResult()
+    async for _ in adrive_events(flow, transport, sleep, outcome):
+        pass
+    return outcome.value
+
+
+async def _aperform(
+    op: Op[Any], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+) -> Any:
+    if isinstance(op, TransportOp):
+        token = REQUEST_BUDGET.set(op.budget)
+        try:
+            limit = None if op.budget is None else op.budget + SHIELD_MARGIN
+            async with asyncio.timeout(limit):
+                return await op.on(transport)
+        except TimeoutError:
+            msg = (
+                f"The request took longer than the {op.budget:.1f}s the ask had left; "
+                "it was abandoned."
+            )
+            raise APIConnectionError(msg) from None
+        finally:
+            REQUEST_BUDGET.reset(token)
+    if isinstance(op, Sleep):
+        await sleep(op.seconds)
+        return None
+    if isinstance(op, CallTools):
+        return tuple(await _acall_tools(op))
+    if isinstance(op, NextEvent):
+        return await anext(op.stream, None)
+    if isinstance(op, CloseStream):
+        await op.stream.aclose()
+        return None
+    msg = f"the async driver cannot perform {op!r}"
+    raise TypeError(msg)
+
+
+async def _acall_tools(op: CallTools) -> Sequence[Any]:
+    """Run the tool handler, awaiting it where it can be awaited, within the ask's time."""
+    handler = op.handler
+    if isinstance(handler, ToolRegistry):
+        return await handler.acall(op.calls, within=op.budget)
+    try:
+        async with asyncio.timeout(op.budget):
+            if inspect.iscoroutinefunction(handler):
+                return cast(Sequence[Any], await handler(op.calls))
+            return await asyncio.to_thread(handler, op.calls)
+    except TimeoutError:
+        msg = f"The tool handler did not finish within the {op.budget:.1f}s the ask had left."
+        raise ToolError(msg, tool=getattr(handler, "__name__", "handler"), call_id="") from None

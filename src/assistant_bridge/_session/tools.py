@@ -234,11 +234,18 @@ class ToolRegistry:
             )
         return _error(message)
 
-    def _limit(self, tool: RegisteredTool) -> float | None:
-        return tool.timeout if tool.timeout is not None else self._timeout
+    def _limit(self, tool: RegisteredTool, within: float | None = None) -> float | None:
+        """The tool's own timeout, or the registry's, but never more than ``within``."""
+        limit = tool.timeout if tool.timeout is not None else self._timeout
+        if within is None:
+            return limit
+        return within if limit is None else min(limit, within)
 
-    def __call__(self, calls: Sequence[ToolCall]) -> list[ToolOutput]:
-        """Run the calls (concurrently in threads) and return one output per call."""
+    def __call__(
+        self, calls: Sequence[ToolCall], *, within: float | None = None
+    ) -> list[ToolOutput]:
+        """Run the calls (concurrently in threads) and return one output per call; none may
+        take longer than its timeout or ``within`` seconds (what is left of the ask)."""
         prepared = [self._prepare(c) for c in calls]
         outputs: list[str | None] = [p if isinstance(p, str) else None for p in prepared]
         jobs = [(i, p) for i, p in enumerate(prepared) if not isinstance(p, str)]
@@ -247,7 +254,7 @@ class ToolRegistry:
             try:
                 futures = {i: pool.submit(self._invoke, tool, args) for i, (tool, args) in jobs}
                 for i, (tool, _args) in jobs:
-                    outputs[i] = self._collect(calls[i], tool, futures[i])
+                    outputs[i] = self._collect(calls[i], tool, futures[i], within)
             finally:
                 pool.shutdown(wait=False, cancel_futures=True)
         return [ToolOutput(c.id, str(o)) for c, o in zip(calls, outputs, strict=True)]
@@ -260,9 +267,13 @@ class ToolRegistry:
         return result
 
     def _collect(
-        self, call: ToolCall, tool: RegisteredTool, future: concurrent.futures.Future[Any]
+        self,
+        call: ToolCall,
+        tool: RegisteredTool,
+        future: concurrent.futures.Future[Any],
+        within: float | None,
     ) -> str:
-        limit = self._limit(tool)
+        limit = self._limit(tool, within)
         try:
             return _render(future.result(timeout=limit))
         except concurrent.futures.TimeoutError:
@@ -270,7 +281,9 @@ class ToolRegistry:
         except Exception as exc:
             return self._fail(call, f"{tool.name} raised {type(exc).__name__}: {exc}")
 
-    async def acall(self, calls: Sequence[ToolCall]) -> list[ToolOutput]:
+    async def acall(
+        self, calls: Sequence[ToolCall], *, within: float | None = None
+    ) -> list[ToolOutput]:
         """The async twin: coroutine functions are awaited, plain ones run in threads."""
         prepared = [self._prepare(c) for c in calls]
 
@@ -282,10 +295,11 @@ class ToolRegistry:
                 job: Awaitable[Any] = tool.function(**args)
             else:
                 job = asyncio.to_thread(tool.function, **args)
+            limit = self._limit(tool, within)
             try:
-                return _render(await asyncio.wait_for(job, self._limit(tool)))
+                return _render(await asyncio.wait_for(job, limit))
             except TimeoutError:
-                return self._fail(call, f"{tool.name} did not finish within {self._limit(tool):g}s")
+                return self._fail(call, f"{tool.name} did not finish within {limit:g}s")
             except Exception as exc:
                 return self._fail(call, f"{tool.name} raised {type(exc).__name__}: {exc}")
 

@@ -13,7 +13,6 @@ from typing import Any
 import attrs
 
 __all__ = [
-    "ACTIVE_STATUSES",
     "Assistant",
     "ImageFileContent",
     "IncompleteDetails",
@@ -59,12 +58,6 @@ class RunStatus(enum.StrEnum):
             return cls(value)
         except ValueError:
             return value
-
-
-#: Statuses in which a run still holds its thread: no message or new run can be added.
-ACTIVE_STATUSES = frozenset(
-    {RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.REQUIRES_ACTION, RunStatus.CANCELLING}
-)
 
 
 @attrs.frozen
@@ -241,11 +234,6 @@ class Run:
     metadata: Mapping[str, str] = attrs.field(factory=dict)
     poll_after_ms: int | None = None
     raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)
-
-    @property
-    def is_active(self) -> bool:
-        """True while the run still holds its thread."""
-        return self.status in ACTIVE_STATUSES
 
 
 @attrs.frozen

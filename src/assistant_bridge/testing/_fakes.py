@@ -10,8 +10,8 @@ from typing import Any
 
 import attrs
 
+from assistant_bridge._runstate.table import ACTIVE_STATUSES
 from assistant_bridge._values.models import (
-    ACTIVE_STATUSES,
     Assistant,
     IncompleteDetails,
     LastError,

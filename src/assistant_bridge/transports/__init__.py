@@ -2,24 +2,45 @@
 implementations over ``openai`` for the Assistants and Responses wires.
 
 Each wire is written once as sans-I/O request building and response decoding; the sync and
-async transports only perform the requests. :mod:`._openai` is the one module that talks to
-``openai``. May import: ``_values``, ``exceptions``, ``openai``.
+async transports only send them (:mod:`._client`, through an ``openai`` client, whose errors
+:mod:`._openai` translates). May import: ``_values``, ``_runstate``, ``exceptions``,
+``openai``; nothing above may import ``openai``.
 """
 
-from assistant_bridge.transports._openai_transport import AsyncOpenAITransport, OpenAITransport
-from assistant_bridge.transports._protocol import ASK_KEY, AsyncTransport, RunRequest, Transport
-from assistant_bridge.transports._responses_transport import (
+from assistant_bridge.transports._client import (
+    AsyncClientTransport,
+    AsyncOpenAITransport,
     AsyncResponsesTransport,
+    ClientTransport,
+    OpenAITransport,
     ResponsesTransport,
+)
+from assistant_bridge.transports._openai import map_openai_errors
+from assistant_bridge.transports._protocol import (
+    ASK_KEY,
+    AsyncRunFinder,
+    AsyncStreamingTransport,
+    AsyncTransport,
+    RunFinder,
+    RunRequest,
+    StreamingTransport,
+    Transport,
 )
 
 __all__ = [
     "ASK_KEY",
+    "AsyncClientTransport",
     "AsyncOpenAITransport",
     "AsyncResponsesTransport",
+    "AsyncRunFinder",
+    "AsyncStreamingTransport",
     "AsyncTransport",
+    "ClientTransport",
     "OpenAITransport",
     "ResponsesTransport",
+    "RunFinder",
     "RunRequest",
+    "StreamingTransport",
     "Transport",
+    "map_openai_errors",
 ]

@@ -1,16 +1,24 @@
-"""The Assistants API as wire operations: which client call, with what, parsed how.
+"""The Assistants API as a wire: each transport operation once, as requests and their decoding.
 
-Each method is a generator of :class:`~._calls.ClientCall` values (see :mod:`._calls`), so the
-sync and async transports share every decision. Calls go through the ``openai`` client's
-typed ``beta`` resources with ``with_raw_response``, to read the JSON and the headers.
+Sans-I/O: every method returns a :class:`~._wire.Request` (or a stream request) that the client
+transports send. Bodies follow the API's reference; JSON objects become domain values in
+:mod:`._assistants_json`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from assistant_bridge._values.models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
+from assistant_bridge._values.events import (
+    MessageDone,
+    RunEvent,
+    RunStatusChanged,
+    StreamFailed,
+    TextDelta,
+)
+from assistant_bridge._values.models import Assistant, MessagePage, Run, Thread, ToolOutput
 from assistant_bridge._values.spec import HASH_KEY, AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.transports._assistants_json import (
@@ -21,23 +29,32 @@ from assistant_bridge.transports._assistants_json import (
     run_from_json,
     thread_from_json,
 )
-from assistant_bridge.transports._client import ClientCall, StreamCall, WireFlow
 from assistant_bridge.transports._protocol import ASK_KEY, RunRequest
-from assistant_bridge.transports._stream_events import assistants_event
+from assistant_bridge.transports._wire import (
+    ASSISTANTS_BETA,
+    Answer,
+    Request,
+    StreamRequest,
+    given,
+)
 
-THREADS = ("beta", "threads", "with_raw_response")
-MESSAGES = ("beta", "threads", "messages", "with_raw_response")
-RUNS = ("beta", "threads", "runs", "with_raw_response")
-ASSISTANTS = ("beta", "assistants", "with_raw_response")
-STREAMING_THREADS = ("beta", "threads", "with_streaming_response")
-STREAMING_RUNS = ("beta", "threads", "runs", "with_streaming_response")
-
-
-def _given(**kwargs: Any) -> dict[str, Any]:
-    return {k: v for k, v in kwargs.items() if v is not None}
+__all__ = ["AssistantsWire", "assistants_event", "error_text"]
 
 
-def _body(request: RunRequest) -> dict[str, Any]:
+def _run(answer: Answer) -> Run:
+    poll_after = parse_poll_after(answer.headers.get("openai-poll-after-ms"))
+    return run_from_json(answer.json, poll_after_ms=poll_after)
+
+
+def _get(path: str, then: Any, **query: Any) -> Request[Any]:
+    return Request("GET", path, then, query=given(**query) or None, headers=ASSISTANTS_BETA)
+
+
+def _post(path: str, then: Any, body: Mapping[str, Any] | None = None) -> Request[Any]:
+    return Request("POST", path, then, body=dict(body or {}), headers=ASSISTANTS_BETA)
+
+
+def _run_body(request: RunRequest) -> dict[str, Any]:
     if request.assistant_id is None:
         msg = (
             "The Assistants API runs assistant objects: pass assistant_id='asst_…', or "
@@ -47,17 +64,71 @@ def _body(request: RunRequest) -> dict[str, Any]:
     return request.body()
 
 
-def _run_call(call: ClientCall) -> WireFlow[Run]:
-    data, headers = yield call
-    return run_from_json(data, poll_after_ms=parse_poll_after(headers.get("openai-poll-after-ms")))
-
-
 def _meta(metadata: Mapping[str, str] | None) -> dict[str, Any]:
-    return _given(metadata=None if metadata is None else dict(metadata))
+    return given(metadata=None if metadata is None else dict(metadata))
+
+
+def _start_body(
+    request: RunRequest, content: str | None, message_metadata: Mapping[str, str] | None
+) -> dict[str, Any]:
+    body = _run_body(request)
+    if content is not None:
+        body["additional_messages"] = [
+            {"role": "user", "content": content, **_meta(message_metadata)}
+        ]
+    return body
+
+
+def _create_and_run_body(
+    content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+) -> dict[str, Any]:
+    body = _run_body(request)
+    if body.pop("additional_instructions", None) is not None:
+        msg = "create_thread_and_run cannot carry additional_instructions; use start_run."
+        raise ConfigurationError(msg)
+    thread: dict[str, Any] = {"messages": [{"role": "user", "content": content}]}
+    thread.update(_meta(thread_metadata))
+    return {"thread": thread, **body}
+
+
+def _outputs(outputs: Sequence[ToolOutput]) -> list[dict[str, str]]:
+    return [{"tool_call_id": o.tool_call_id, "output": o.output} for o in outputs]
+
+
+def error_text(data: str) -> str:
+    """The message of an ``error`` stream event."""
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return data
+    error = payload.get("error", payload) if isinstance(payload, dict) else payload
+    return str(error.get("message", error)) if isinstance(error, dict) else str(error)
+
+
+def assistants_event(name: str, data: str) -> RunEvent | None:
+    """An Assistants API stream event as a domain event; None for events we do not need."""
+    if name == "error":
+        return StreamFailed(error_text(data))
+    if name == "done" or data == "[DONE]":
+        return None
+    if name.startswith("thread.run.") and not name.startswith("thread.run.step."):
+        return RunStatusChanged(run_from_json(json.loads(data)))
+    if name == "thread.message.delta":
+        payload = json.loads(data)
+        parts = (payload.get("delta") or {}).get("content") or ()
+        text = "".join(str((p.get("text") or {}).get("value", "")) for p in parts)
+        return TextDelta(str(payload.get("id", "")), text) if text else None
+    if name in ("thread.message.completed", "thread.message.incomplete"):
+        return MessageDone(message_from_json(json.loads(data)))
+    return None
+
+
+def _stream(path: str, body: Mapping[str, Any]) -> StreamRequest:
+    return StreamRequest(path, {**body, "stream": True}, lambda: assistants_event, ASSISTANTS_BETA)
 
 
 class AssistantsWire:
-    """Builds and parses the Assistants API's calls.
+    """Builds and decodes the Assistants API's requests.
 
     Its only state is the assistant ids it has resolved specs to, so that sessions sharing a
     transport look a spec up once.
@@ -66,39 +137,8 @@ class AssistantsWire:
     def __init__(self) -> None:
         self._resolved: dict[tuple[str, str], str] = {}
 
-    def create_thread(self, metadata: Mapping[str, str] | None) -> WireFlow[Thread]:
-        data, _ = yield ClientCall((*THREADS, "create"), (), _meta(metadata))
-        return thread_from_json(data)
-
-    def add_message(
-        self, thread_id: str, content: str, metadata: Mapping[str, str] | None
-    ) -> WireFlow[Message]:
-        kwargs = {"role": "user", "content": content, **_meta(metadata)}
-        data, _ = yield ClientCall((*MESSAGES, "create"), (thread_id,), kwargs)
-        return message_from_json(data)
-
-    @staticmethod
-    def _start_body(
-        request: RunRequest, content: str | None, message_metadata: Mapping[str, str] | None
-    ) -> dict[str, Any]:
-        body = _body(request)
-        if content is not None:
-            body["additional_messages"] = [
-                {"role": "user", "content": content, **_meta(message_metadata)}
-            ]
-        return body
-
-    @staticmethod
-    def _create_and_run_body(
-        content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
-    ) -> dict[str, Any]:
-        body = _body(request)
-        if body.pop("additional_instructions", None) is not None:
-            msg = "create_thread_and_run cannot carry additional_instructions; use start_run."
-            raise ConfigurationError(msg)
-        thread: dict[str, Any] = {"messages": [{"role": "user", "content": content}]}
-        thread.update(_meta(thread_metadata))
-        return {"thread": thread, **body}
+    def create_thread(self, metadata: Mapping[str, str] | None) -> Request[Thread]:
+        return _post("/threads", lambda a: thread_from_json(a.json), _meta(metadata))
 
     def start_run(
         self,
@@ -106,106 +146,106 @@ class AssistantsWire:
         request: RunRequest,
         content: str | None,
         message_metadata: Mapping[str, str] | None,
-    ) -> WireFlow[Run]:
-        body = self._start_body(request, content, message_metadata)
-        return (yield from _run_call(ClientCall((*RUNS, "create"), (thread_id,), body)))
+    ) -> Request[Run]:
+        body = _start_body(request, content, message_metadata)
+        return _post(f"/threads/{thread_id}/runs", _run, body)
 
     def create_thread_and_run(
         self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
-    ) -> WireFlow[Run]:
-        body = self._create_and_run_body(content, request, thread_metadata)
-        return (yield from _run_call(ClientCall((*THREADS, "create_and_run"), (), body)))
+    ) -> Request[Run]:
+        return _post("/threads/runs", _run, _create_and_run_body(content, request, thread_metadata))
 
-    # -- event streams ---------------------------------------------------------------------
     def stream_run(
         self,
         thread_id: str,
         request: RunRequest,
         content: str | None,
         message_metadata: Mapping[str, str] | None,
-    ) -> StreamCall:
-        body = {**self._start_body(request, content, message_metadata), "stream": True}
-        return StreamCall((*STREAMING_RUNS, "create"), (thread_id,), body, assistants_event)
+    ) -> StreamRequest:
+        return _stream(
+            f"/threads/{thread_id}/runs", _start_body(request, content, message_metadata)
+        )
 
     def stream_thread_and_run(
         self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
-    ) -> StreamCall:
-        body = {**self._create_and_run_body(content, request, thread_metadata), "stream": True}
-        return StreamCall((*STREAMING_THREADS, "create_and_run"), (), body, assistants_event)
+    ) -> StreamRequest:
+        return _stream("/threads/runs", _create_and_run_body(content, request, thread_metadata))
 
     def stream_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput]
-    ) -> StreamCall:
-        items = [{"tool_call_id": o.tool_call_id, "output": o.output} for o in outputs]
-        kwargs = {"thread_id": thread_id, "tool_outputs": items, "stream": True}
-        return StreamCall(
-            (*STREAMING_RUNS, "submit_tool_outputs"), (run_id,), kwargs, assistants_event
-        )
+        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+    ) -> StreamRequest:
+        path = f"/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
+        return _stream(path, {"tool_outputs": _outputs(outputs)})
 
-    def find_run(self, thread_id: str, key: str) -> WireFlow[Run | None]:
+    def find_run(self, thread_id: str, key: str) -> Request[Run | None]:
         """The newest run of the thread whose metadata marks it with ``key``."""
-        kwargs = {"thread_id": thread_id, "limit": 20, "order": "desc"}
-        data, _ = yield ClientCall((*RUNS, "list"), (), kwargs)
-        for item in data.get("data") or ():
-            if (item.get("metadata") or {}).get(ASK_KEY) == key:
-                return run_from_json(item)
-        return None
 
-    def get_run(self, thread_id: str, run_id: str) -> WireFlow[Run]:
-        call = ClientCall((*RUNS, "retrieve"), (run_id,), {"thread_id": thread_id})
-        return (yield from _run_call(call))
+        def pick(answer: Answer) -> Run | None:
+            for item in answer.json.get("data") or ():
+                if (item.get("metadata") or {}).get(ASK_KEY) == key:
+                    return run_from_json(item)
+            return None
 
-    def cancel_run(self, thread_id: str, run_id: str) -> WireFlow[Run]:
-        call = ClientCall((*RUNS, "cancel"), (run_id,), {"thread_id": thread_id})
-        return (yield from _run_call(call))
+        return _get(f"/threads/{thread_id}/runs", pick, limit=20, order="desc")
+
+    def get_run(self, thread_id: str, run_id: str) -> Request[Run]:
+        return _get(f"/threads/{thread_id}/runs/{run_id}", _run)
+
+    def cancel_run(self, thread_id: str, run_id: str) -> Request[Run]:
+        return _post(f"/threads/{thread_id}/runs/{run_id}/cancel", _run)
 
     def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput]
-    ) -> WireFlow[Run]:
-        items = [{"tool_call_id": o.tool_call_id, "output": o.output} for o in outputs]
-        call = ClientCall(
-            (*RUNS, "submit_tool_outputs"),
-            (run_id,),
-            {"thread_id": thread_id, "tool_outputs": items},
-        )
-        return (yield from _run_call(call))
+        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+    ) -> Request[Run]:
+        path = f"/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
+        return _post(path, _run, {"tool_outputs": _outputs(outputs)})
 
     def list_run_messages(
         self, thread_id: str, run_id: str, after: str | None, limit: int
-    ) -> WireFlow[MessagePage]:
-        kwargs = {"run_id": run_id, "order": "asc", "limit": limit, **_given(after=after)}
-        data, _ = yield ClientCall((*MESSAGES, "list"), (thread_id,), kwargs)
-        return message_page_from_json(data)
+    ) -> Request[MessagePage]:
+        return _get(
+            f"/threads/{thread_id}/messages",
+            lambda a: message_page_from_json(a.json),
+            run_id=run_id,
+            order="asc",
+            limit=limit,
+            after=after,
+        )
 
-    def get_assistant(self, assistant_id: str) -> WireFlow[Assistant]:
-        data, _ = yield ClientCall((*ASSISTANTS, "retrieve"), (assistant_id,))
-        return assistant_from_json(data)
+    def get_assistant(self, assistant_id: str) -> Request[Assistant]:
+        return _get(f"/assistants/{assistant_id}", lambda a: assistant_from_json(a.json))
 
-    def resolve_assistant(self, spec: AssistantSpec) -> WireFlow[str]:
+    def resolve_assistant(self, spec: AssistantSpec) -> str | Request[str]:
         """The id of the assistant object for ``spec``: reused when its name and content hash
         match, updated when only the name does, created otherwise. Never a duplicate."""
         wanted = spec.content_hash()
-        if (spec.name, wanted) not in self._resolved:
-            self._resolved[spec.name, wanted] = yield from self._look_up_or_create(spec, wanted)
-        return self._resolved[spec.name, wanted]
+        key = (spec.name, wanted)
+        known = self._resolved.get(key)
+        if known is not None:
+            return known
 
-    def _look_up_or_create(self, spec: AssistantSpec, wanted: str) -> WireFlow[str]:
+        def remember(answer: Answer) -> str:
+            self._resolved[key] = str(answer.json["id"])
+            return self._resolved[key]
+
         same_name: list[Mapping[str, Any]] = []
-        after: str | None = None
-        while True:
-            kwargs = {"limit": 100, "order": "asc", **_given(after=after)}
-            page, _ = yield ClientCall((*ASSISTANTS, "list"), (), kwargs)
-            for item in page.get("data") or ():
-                if item.get("name") == spec.name:
-                    if (item.get("metadata") or {}).get(HASH_KEY) == wanted:
-                        return str(item["id"])
-                    same_name.append(item)
-            if not page.get("has_more") or not page.get("data"):
-                break
-            after = page.get("last_id") or page["data"][-1]["id"]
-        body = spec.assistants_body()
-        if same_name:
-            data, _ = yield ClientCall((*ASSISTANTS, "update"), (same_name[0]["id"],), body)
-        else:
-            data, _ = yield ClientCall((*ASSISTANTS, "create"), (), body)
-        return str(data["id"])
+
+        def page(after: str | None) -> Request[str]:
+            def look(answer: Answer) -> str | Request[str]:
+                data = answer.json.get("data") or ()
+                for item in data:
+                    if item.get("name") == spec.name:
+                        if (item.get("metadata") or {}).get(HASH_KEY) == wanted:
+                            self._resolved[key] = str(item["id"])
+                            return self._resolved[key]
+                        same_name.append(item)
+                if answer.json.get("has_more") and data:
+                    return page(answer.json.get("last_id") or data[-1]["id"])
+                body = spec.assistants_body()
+                if same_name:
+                    return _post(f"/assistants/{same_name[0]['id']}", remember, body)
+                return _post("/assistants", remember, body)
+
+            return _get("/assistants", look, limit=100, order="asc", after=after)
+
+        return page(None)

@@ -1,105 +1,421 @@
-"""Client calls as values, performed by a sync or an async executor.
+"""The client transports: any wire, sent through an ``openai`` client, sync or async.
 
-A wire module (``_assistants_wire``, ``_responses_wire``) builds each operation as a
-generator that yields :class:`ClientCall` values and receives ``(json, headers)``; it decides
-bodies, paths and parsing without I/O. The executors here perform the calls on an
-``openai.OpenAI`` or ``openai.AsyncOpenAI`` client, translating errors at the one boundary.
-So the sync and async transports share every decision and double only the I/O.
+:class:`ClientTransport` and :class:`AsyncClientTransport` implement the transport protocols for
+whichever wire they hold (:class:`~._assistants.AssistantsWire` or
+:class:`~._responses.ResponsesWire`): each operation asks the wire for its request, sends it
+and lets the wire decode the answer. They differ only in how a request is sent (called or
+awaited). The public transports are these two bound to a wire. Requests use the client's
+generic ``get``/``post`` methods, so every openai version from 1.37.1 works the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Generator,
-    Iterator,
-    Mapping,
-    Sequence,
-)
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
-import attrs
+import openai
 
 from assistant_bridge._redact import redact
-from assistant_bridge.exceptions import StreamInterruptedError
+from assistant_bridge._values.events import RunEvent
+from assistant_bridge._values.models import Assistant, MessagePage, Run, Thread, ToolOutput
+from assistant_bridge._values.spec import AssistantSpec
+from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedError
+from assistant_bridge.transports._assistants import AssistantsWire
 from assistant_bridge.transports._openai import map_openai_errors
-from assistant_bridge.transports._sse import SseDecoder, decode
+from assistant_bridge.transports._protocol import REQUEST_BUDGET, RunRequest
+from assistant_bridge.transports._responses import ResponsesWire
+from assistant_bridge.transports._sse import SseDecoder
+from assistant_bridge.transports._wire import (
+    Answer,
+    EventConverter,
+    Request,
+    Step,
+    Stream,
+    StreamRequest,
+    Wire,
+)
 
-if TYPE_CHECKING:
-    from assistant_bridge._values.events import RunEvent
+__all__ = [
+    "AsyncClientTransport",
+    "AsyncOpenAITransport",
+    "AsyncResponsesTransport",
+    "ClientTransport",
+    "OpenAITransport",
+    "ResponsesTransport",
+    "env_settings",
+]
 
 T = TypeVar("T")
+C = TypeVar("C", openai.OpenAI, openai.AsyncOpenAI)
 
-Answer = tuple[Any, Mapping[str, str]]
-
-
-@attrs.frozen
-class ClientCall:
-    """Call ``client.<path>(*args, **kwargs)``; ``raw`` for a ``with_raw_response`` method."""
-
-    path: tuple[str, ...]
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
-    raw: bool = True
+DRAIN_SECONDS = 2.0
+"""How long a finished stream may take to send its last bytes, so its connection is reused."""
 
 
-WireFlow = Generator[ClientCall, Answer, T]
-"""A wire operation: yields client calls, receives (json, headers), returns the result."""
+class _ClientHolder(Generic[C]):
+    """What both client transports do with their ``openai`` client: build it (never without a
+    key), read the environment, keep the key out of reprs, and pick the wire.
+
+    The session's RetryPolicy is the one retry layer, so the client must not retry too: a
+    client you pass in is used through ``client.with_options(max_retries=0)`` (same connection
+    pool), and a client built here gets ``max_retries=0`` unless you ask for more.
+    """
+
+    client_class: ClassVar[type[Any]]
+    wire_class: ClassVar[Callable[[], Wire]]
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        organization: str | None = None,
+        project: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 0,
+        client: C | None = None,
+    ) -> None:
+        if client is None:
+            if not api_key:
+                msg = (
+                    "No API key: pass api_key=... or set OPENAI_API_KEY "
+                    f"(use {type(self).__name__}.from_env())."
+                )
+                raise ConfigurationError(msg)
+            client = cast(
+                C,
+                self.client_class(
+                    api_key=api_key,
+                    organization=organization,
+                    project=project,
+                    base_url=base_url,
+                    timeout=timeout,
+                    max_retries=max_retries,
+                ),
+            )
+        else:
+            client = client.with_options(max_retries=0)
+        self._client: C = client
+        self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
+        self._wire: Wire = type(self).wire_class()
+        self._response_class = _response_class(client)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Self:
+        """Build from OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_BASE_URL."""
+        return cls(**env_settings(cls.__name__, environ), **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}(base_url={str(self._client.base_url)!r})>"
+
+    @property
+    def client(self) -> C:
+        """The underlying ``openai`` client, for calls this library does not wrap."""
+        return self._client
+
+    def _call(self, request: Request[Any]) -> Any:
+        """The client method call for ``request`` (not yet sent, or awaited)."""
+        options: dict[str, Any] = {"headers": dict(request.headers)}
+        budget = REQUEST_BUDGET.get()
+        if budget is not None:
+            options["timeout"] = budget
+        if request.query:
+            options["params"] = dict(request.query)
+        method = getattr(self._client, request.method.lower())
+        kwargs: dict[str, Any] = {"cast_to": self._response_class, "options": options}
+        if request.method == "POST":
+            kwargs["body"] = dict(request.body or {})
+        return method(request.path, **kwargs)
+
+    def _stream_call(self, stream: StreamRequest, stall_timeout: float) -> Any:
+        """Open the stream; ``stall_timeout`` is the longest silence between two chunks."""
+        options = {"headers": dict(stream.headers), "timeout": stall_timeout}
+        client: Any = self._client  # the overloads want a stream class; we read raw lines
+        return client.post(
+            stream.path,
+            body=dict(stream.body),
+            cast_to=self._response_class,
+            stream=True,
+            options=options,
+        )
 
 
-def _method(client: Any, call: ClientCall | StreamCall) -> Any:
-    target = client
-    for part in call.path:
-        target = getattr(target, part)
-    return target
+def _answer(response: Any) -> Answer:
+    return Answer(response.json(), response.headers)
 
 
-def _answer(result: Any, raw: bool) -> Answer:
-    if raw:
-        return result.http_response.json(), result.headers
-    return result, {}
+class ClientTransport(_ClientHolder[openai.OpenAI]):
+    """A wire sent through ``openai.OpenAI``; see :class:`OpenAITransport` and
+    :class:`ResponsesTransport`."""
+
+    client_class = openai.OpenAI
+
+    def _run(self, step: Step[T]) -> T:
+        while isinstance(step, Request):
+            with map_openai_errors(self._secrets):
+                answer = _answer(self._call(step))
+            step = step.then(answer)
+        return step
+
+    def _open(self, stream: Stream, stall_timeout: float) -> Iterator[RunEvent]:
+        prepared: Step[StreamRequest] = stream
+        target = self._run(prepared)
+        until = _stream_end()
+        with map_openai_errors(self._secrets):
+            response = self._stream_call(target, stall_timeout)
+        return _events(response, target.converter(), self._secrets, until)
+
+    def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
+        return self._run(self._wire.create_thread(metadata))
+
+    def start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+    ) -> Run:
+        return self._run(self._wire.start_run(thread_id, request, content, message_metadata))
+
+    def create_thread_and_run(
+        self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
+    ) -> Run:
+        return self._run(self._wire.create_thread_and_run(content, request, thread_metadata))
+
+    def get_run(self, thread_id: str, run_id: str) -> Run:
+        return self._run(self._wire.get_run(thread_id, run_id))
+
+    def cancel_run(self, thread_id: str, run_id: str) -> Run:
+        return self._run(self._wire.cancel_run(thread_id, run_id))
+
+    def submit_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+    ) -> Run:
+        return self._run(self._wire.submit_tool_outputs(thread_id, run_id, outputs, request))
+
+    def list_run_messages(
+        self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
+    ) -> MessagePage:
+        return self._run(self._wire.list_run_messages(thread_id, run_id, after, limit))
+
+    def get_assistant(self, assistant_id: str) -> Assistant:
+        """Fetch an assistant object (Assistants API only)."""
+        return self._run(self._wire.get_assistant(assistant_id))
+
+    def resolve_assistant(self, spec: AssistantSpec) -> str | None:
+        """See :meth:`assistant_bridge.transports.Transport.resolve_assistant`. The answer is
+        remembered, so sessions sharing the transport look a spec up once."""
+        return self._run(self._wire.resolve_assistant(spec))
+
+    def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        stream = self._wire.stream_run(thread_id, request, content, message_metadata)
+        return self._open(stream, stall_timeout)
+
+    def stream_thread_and_run(
+        self,
+        content: str,
+        request: RunRequest,
+        *,
+        thread_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        stream = self._wire.stream_thread_and_run(content, request, thread_metadata)
+        return self._open(stream, stall_timeout)
+
+    def stream_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        stream = self._wire.stream_tool_outputs(thread_id, run_id, outputs, request)
+        return self._open(stream, stall_timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
-def execute(client: Any, secrets: Sequence[str | None], flow: WireFlow[T]) -> T:
-    """Perform a wire operation with a sync client."""
-    try:
-        call = next(flow)
-        while True:
-            with map_openai_errors(secrets):
-                answer = _answer(_method(client, call)(*call.args, **call.kwargs), call.raw)
-            call = flow.send(answer)
-    except StopIteration as stop:
-        return cast(T, stop.value)
+class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
+    """The async twin of :class:`ClientTransport`: the same wire, awaited."""
+
+    client_class = openai.AsyncOpenAI
+
+    async def _run(self, step: Step[T]) -> T:
+        while isinstance(step, Request):
+            with map_openai_errors(self._secrets):
+                answer = _answer(await self._call(step))
+            step = step.then(answer)
+        return step
+
+    async def _open(self, stream: Stream, stall_timeout: float) -> AsyncIterator[RunEvent]:
+        prepared: Step[StreamRequest] = stream
+        target = await self._run(prepared)
+        until = _stream_end()
+        with map_openai_errors(self._secrets):
+            response = await self._stream_call(target, stall_timeout)
+        return _aevents(response, target.converter(), self._secrets, until)
+
+    async def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
+        return await self._run(self._wire.create_thread(metadata))
+
+    async def start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+    ) -> Run:
+        return await self._run(self._wire.start_run(thread_id, request, content, message_metadata))
+
+    async def create_thread_and_run(
+        self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
+    ) -> Run:
+        return await self._run(self._wire.create_thread_and_run(content, request, thread_metadata))
+
+    async def get_run(self, thread_id: str, run_id: str) -> Run:
+        return await self._run(self._wire.get_run(thread_id, run_id))
+
+    async def cancel_run(self, thread_id: str, run_id: str) -> Run:
+        return await self._run(self._wire.cancel_run(thread_id, run_id))
+
+    async def submit_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+    ) -> Run:
+        return await self._run(self._wire.submit_tool_outputs(thread_id, run_id, outputs, request))
+
+    async def list_run_messages(
+        self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
+    ) -> MessagePage:
+        return await self._run(self._wire.list_run_messages(thread_id, run_id, after, limit))
+
+    async def get_assistant(self, assistant_id: str) -> Assistant:
+        """See :meth:`ClientTransport.get_assistant`."""
+        return await self._run(self._wire.get_assistant(assistant_id))
+
+    async def resolve_assistant(self, spec: AssistantSpec) -> str | None:
+        """See :meth:`ClientTransport.resolve_assistant`."""
+        return await self._run(self._wire.resolve_assistant(spec))
+
+    async def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        stream = self._wire.stream_run(thread_id, request, content, message_metadata)
+        return await self._open(stream, stall_timeout)
+
+    async def stream_thread_and_run(
+        self,
+        content: str,
+        request: RunRequest,
+        *,
+        thread_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        stream = self._wire.stream_thread_and_run(content, request, thread_metadata)
+        return await self._open(stream, stall_timeout)
+
+    async def stream_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        stream = self._wire.stream_tool_outputs(thread_id, run_id, outputs, request)
+        return await self._open(stream, stall_timeout)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
-async def aexecute(client: Any, secrets: Sequence[str | None], flow: WireFlow[T]) -> T:
-    """Perform a wire operation with an async client."""
-    try:
-        call = next(flow)
-        while True:
-            with map_openai_errors(secrets):
-                result = await _method(client, call)(*call.args, **call.kwargs)
-                answer = _answer(result, call.raw)
-            call = flow.send(answer)
-    except StopIteration as stop:
-        return cast(T, stop.value)
+class OpenAITransport(ClientTransport):
+    """The Assistants API through the official ``openai`` client.
+
+    Give a key (and optionally organization, project, base_url), use :meth:`from_env`, or pass
+    a ready ``openai.OpenAI`` client as ``client``. The key is never shown in a repr, a log
+    line or an error message. It streams, and finds a run by its ask mark.
+    """
+
+    wire_class = AssistantsWire
+
+    def find_run(self, thread_id: str, key: str) -> Run | None:
+        """The run this library marked with ``key`` on the thread, if it exists."""
+        found: Step[Run | None] = cast(AssistantsWire, self._wire).find_run(thread_id, key)
+        return self._run(found)
 
 
-@attrs.frozen
-class StreamCall:
-    """Open an event stream: a typed resource's ``with_streaming_response`` method, or (with
-    ``generic``) ``client.post(path, body=...)``. ``convert`` turns (event, data) pairs into
-    domain events; it may keep state, so build a fresh one per stream."""
+class AsyncOpenAITransport(AsyncClientTransport):
+    """The Assistants API through ``openai.AsyncOpenAI``; the async twin of OpenAITransport."""
 
-    path: tuple[str, ...]
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any]
-    convert: Callable[[str, str], RunEvent | None]
-    generic: bool = False
+    wire_class = AssistantsWire
+
+    async def find_run(self, thread_id: str, key: str) -> Run | None:
+        """See :meth:`OpenAITransport.find_run`."""
+        found: Step[Run | None] = cast(AssistantsWire, self._wire).find_run(thread_id, key)
+        return await self._run(found)
+
+
+class ResponsesTransport(ClientTransport):
+    """The Responses + Conversations APIs through the ``openai`` client.
+
+    Construct it like :class:`OpenAITransport`. A thread is a conversation (``conv_…``), a run
+    a background response (``resp_…``). Sessions on it need ``assistant=AssistantSpec(...)``:
+    the Responses API has no assistant objects.
+    """
+
+    wire_class = ResponsesWire
+
+
+class AsyncResponsesTransport(AsyncClientTransport):
+    """The async twin of :class:`ResponsesTransport`."""
+
+    wire_class = ResponsesWire
 
 
 def _response_class(client: Any) -> Any:
@@ -121,98 +437,86 @@ def _interrupted(exc: BaseException, secrets: Sequence[str | None]) -> StreamInt
     return StreamInterruptedError(msg)
 
 
-def open_stream(
-    client: Any, secrets: Sequence[str | None], call: StreamCall, timeout: float
-) -> Iterator[RunEvent]:
-    """Open the stream (errors mapped as for any call) and return its events.
+def _stream_end() -> float:
+    """When a stream opened now must be given up: at the end of the request's budget."""
+    budget = REQUEST_BUDGET.get()
+    return float("inf") if budget is None else time.monotonic() + budget
 
-    ``timeout`` is also the longest silence tolerated between two chunks: past it the
-    iterator raises StreamInterruptedError, so a stalled stream never hangs an ask.
-    """
-    with map_openai_errors(secrets):
-        if call.generic:
-            response = client.post(
-                call.args[0],
-                body=dict(call.kwargs["body"]),
-                cast_to=_response_class(client),
-                stream=True,
-                options={"timeout": timeout},
-            )
-            return _events(response.iter_lines(), response.close, call.convert, secrets)
-        manager = _method(client, call)(*call.args, **call.kwargs, timeout=timeout)
-        response = manager.__enter__()
-    return _events(
-        response.iter_lines(), lambda: manager.__exit__(None, None, None), call.convert, secrets
-    )
+
+def _overrun(secrets: Sequence[str | None]) -> StreamInterruptedError:
+    return _interrupted(TimeoutError("the stream went on past the ask's deadline"), secrets)
 
 
 def _events(
-    lines: Iterator[str],
-    close: Callable[[], Any],
-    convert: Callable[[str, str], RunEvent | None],
-    secrets: Sequence[str | None],
+    response: Any, convert: EventConverter, secrets: Sequence[str | None], until: float
 ) -> Iterator[RunEvent]:
-    pairs = decode(lines)
+    """The stream's domain events, until it ends or ``until`` (however chatty the server).
+    Once it has ended, or when the reader stops, the rest of the body is read (briefly) so
+    the connection goes back to the pool."""
+    decoder = SseDecoder()
+    lines = response.iter_lines()
+    ended = False
     try:
-        while True:
+        while not ended:
             try:
-                name, data = next(pairs)
-            except StopIteration:
-                return
+                line = next(lines, None)
             except Exception as exc:  # whatever the HTTP stack raises when a stream breaks
                 raise _interrupted(exc, secrets) from None
-            event = convert(name, data)
-            if event is not None:
+            ended = line is None
+            found = decoder.feed("" if line is None else line)
+            if found is not None and (event := convert(*found)) is not None:
                 yield event
+            if not ended and time.monotonic() > until:
+                raise _overrun(secrets)
     finally:
         with contextlib.suppress(Exception):
-            close()
-
-
-async def aopen_stream(
-    client: Any, secrets: Sequence[str | None], call: StreamCall, timeout: float
-) -> AsyncIterator[RunEvent]:
-    """The async twin of :func:`open_stream`."""
-    with map_openai_errors(secrets):
-        if call.generic:
-            response = await client.post(
-                call.args[0],
-                body=dict(call.kwargs["body"]),
-                cast_to=_response_class(client),
-                stream=True,
-                options={"timeout": timeout},
-            )
-            return _aevents(response.aiter_lines(), response.aclose, call.convert, secrets)
-        manager = _method(client, call)(*call.args, **call.kwargs, timeout=timeout)
-        response = await manager.__aenter__()
-
-    async def close() -> None:
-        await manager.__aexit__(None, None, None)
-
-    return _aevents(response.iter_lines(), close, call.convert, secrets)
+            give_up = min(until, time.monotonic() + DRAIN_SECONDS)
+            while not ended and time.monotonic() < give_up:
+                ended = next(lines, None) is None
+        with contextlib.suppress(Exception):
+            response.close()
 
 
 async def _aevents(
-    lines: AsyncIterator[str],
-    close: Callable[[], Awaitable[Any]],
-    convert: Callable[[str, str], RunEvent | None],
-    secrets: Sequence[str | None],
+    response: Any, convert: EventConverter, secrets: Sequence[str | None], until: float
 ) -> AsyncIterator[RunEvent]:
+    """The async twin of :func:`_events`."""
     decoder = SseDecoder()
+    lines = response.aiter_lines()
+    ended = False
     try:
-        while True:
+        while not ended:
             try:
-                line = await anext(lines)
-            except StopAsyncIteration:
-                found = decoder.feed("")
-                if found is not None and (event := convert(*found)) is not None:
-                    yield event
-                return
+                line = await anext(lines, None)
             except Exception as exc:  # whatever the HTTP stack raises when a stream breaks
                 raise _interrupted(exc, secrets) from None
-            found = decoder.feed(line)
+            ended = line is None
+            found = decoder.feed("" if line is None else line)
             if found is not None and (event := convert(*found)) is not None:
                 yield event
+            if not ended and time.monotonic() > until:
+                raise _overrun(secrets)
     finally:
         with contextlib.suppress(Exception):
-            await close()
+            give_up = min(until, time.monotonic() + DRAIN_SECONDS)
+            while not ended and time.monotonic() < give_up:
+                ended = await anext(lines, None) is None
+        with contextlib.suppress(Exception):
+            await lines.aclose()
+        with contextlib.suppress(Exception):
+            await response.aclose()
+
+
+def env_settings(owner: str, environ: Mapping[str, str] | None) -> dict[str, Any]:
+    """Key, organization, project and base URL from the OPENAI_* environment variables."""
+    env = os.environ if environ is None else environ
+    api_key = env.get("OPENAI_API_KEY", "").strip()
+    if not api_key:
+        msg = f"OPENAI_API_KEY is not set: export it, or pass api_key=... to {owner}(...)."
+        raise ConfigurationError(msg)
+    return {
+        "api_key": api_key,
+        "organization": env.get("OPENAI_ORG_ID") or None,
+        "project": env.get("OPENAI_PROJECT_ID") or None,
+        "base_url": env.get("OPENAI_BASE_URL") or None,
+    }

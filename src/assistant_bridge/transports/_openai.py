@@ -1,18 +1,16 @@
-"""The one boundary with ``openai``: building clients and translating their exceptions.
+"""The error boundary with ``openai``: its exceptions translated into ours.
 
 Every ``openai`` exception is turned into ours in :func:`map_openai_errors`, keeping status
-code, request id and error code, never the key. :class:`ClientTransport` builds and holds a
-client for each transport, and refuses to build one without a key.
+code, request id and error code, never the key. The client transports (:mod:`._client`) send
+every request inside it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Generic, Self, TypeVar, cast
+from typing import Any
 
 import openai
 
@@ -22,7 +20,6 @@ from assistant_bridge.exceptions import (
     APIConnectionError,
     AuthenticationError,
     BadRequestError,
-    ConfigurationError,
     ConflictError,
     NotFoundError,
     RateLimitError,
@@ -30,17 +27,7 @@ from assistant_bridge.exceptions import (
     TransportError,
 )
 
-__all__ = ["ClientTransport", "env_settings", "map_openai_errors"]
-
-# The Assistants API is deprecated upstream in favour of Responses; this transport targets it
-# (and compatible servers) on purpose, so the SDK's per-call notice is noise for our users.
-# The filter matches only those notices, raised from openai's modules or ours.
-warnings.filterwarnings(
-    "ignore",
-    message=r"(deprecated|The Assistants API is deprecated)",
-    category=DeprecationWarning,
-    module=r"(openai|assistant_bridge)\.",
-)
+__all__ = ["map_openai_errors"]
 
 _ACTIVE_RUN = re.compile(
     r"(?:(thread_[A-Za-z0-9]+) already has an active run (run_[A-Za-z0-9]+))"
@@ -148,84 +135,3 @@ def map_openai_errors(secrets: Sequence[str | None] = ()) -> Iterator[None]:
             f"Could not reach the server ({cause}); check the network and the base URL, then retry."
         )
         raise APIConnectionError(msg) from None
-
-
-C = TypeVar("C", openai.OpenAI, openai.AsyncOpenAI)
-
-
-class ClientTransport(Generic[C]):
-    """What every transport does with its ``openai`` client: build it (never without a key),
-    read the environment, keep the key out of reprs, and close it.
-
-    The session's RetryPolicy is the one retry layer, so the client must not retry too: a
-    client you pass in is used through ``client.with_options(max_retries=0)`` (same connection
-    pool), and a client built here gets ``max_retries=0`` unless you ask for more.
-    """
-
-    client_class: ClassVar[type[Any]]
-
-    def __init__(
-        self,
-        api_key: str | None = None,
-        *,
-        organization: str | None = None,
-        project: str | None = None,
-        base_url: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 0,
-        client: C | None = None,
-    ) -> None:
-        if client is None:
-            if not api_key:
-                msg = (
-                    "No API key: pass api_key=... or set OPENAI_API_KEY "
-                    f"(use {type(self).__name__}.from_env())."
-                )
-                raise ConfigurationError(msg)
-            client = cast(
-                C,
-                self.client_class(
-                    api_key=api_key,
-                    organization=organization,
-                    project=project,
-                    base_url=base_url,
-                    timeout=timeout,
-                    max_retries=max_retries,
-                ),
-            )
-        else:
-            client = client.with_options(max_retries=0)
-        self._client: C = client
-        self._secrets: tuple[str | None, ...] = (api_key, getattr(client, "api_key", None))
-        self._setup()
-
-    def _setup(self) -> None:
-        """Per-transport state, after the client exists."""
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Self:
-        """Build from OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_BASE_URL."""
-        return cls(**env_settings(cls.__name__, environ), **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}(base_url={str(self._client.base_url)!r})>"
-
-    @property
-    def client(self) -> C:
-        """The underlying ``openai`` client, for calls this library does not wrap."""
-        return self._client
-
-
-def env_settings(owner: str, environ: Mapping[str, str] | None) -> dict[str, Any]:
-    """Key, organization, project and base URL from the OPENAI_* environment variables."""
-    env = os.environ if environ is None else environ
-    api_key = env.get("OPENAI_API_KEY", "").strip()
-    if not api_key:
-        msg = f"OPENAI_API_KEY is not set: export it, or pass api_key=... to {owner}(...)."
-        raise ConfigurationError(msg)
-    return {
-        "api_key": api_key,
-        "organization": env.get("OPENAI_ORG_ID") or None,
-        "project": env.get("OPENAI_PROJECT_ID") or None,
-        "base_url": env.get("OPENAI_BASE_URL") or None,
-    }

@@ -1,25 +1,48 @@
-"""The Transport protocol: the few wire operations the layers above need, in domain terms.
+"""The contract between a session and a transport, as typed protocols.
 
-A transport turns each operation into requests to one API (the Assistants API through
-``openai``, or a fake in tests) and answers with domain values. It raises only errors from
-:mod:`assistant_bridge.exceptions`. Session logic never talks HTTP; it asks a transport.
+:class:`Transport` (and :class:`AsyncTransport`) are the operations every session needs, in
+domain terms. Optional capabilities are sub-protocols a session checks with ``isinstance``
+and then calls directly: :class:`StreamingTransport` (follow a run as events, one request per
+question) and :class:`RunFinder` (find the run an ask started, so a start whose answer was
+lost is looked up instead of repeated). A transport raises only errors from
+:mod:`assistant_bridge.exceptions`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from assistant_bridge._values.models import Assistant, Message, MessagePage, Run, Thread, ToolOutput
+from assistant_bridge._values.events import RunEvent
+from assistant_bridge._values.models import MessagePage, Run, Thread, ToolOutput
 from assistant_bridge._values.spec import AssistantSpec
 
-__all__ = ["ASK_KEY", "AsyncTransport", "RunRequest", "Transport"]
+__all__ = [
+    "ASK_KEY",
+    "REQUEST_BUDGET",
+    "AsyncRunFinder",
+    "AsyncStreamingTransport",
+    "AsyncTransport",
+    "RunFinder",
+    "RunRequest",
+    "StreamingTransport",
+    "Transport",
+]
 
 ASK_KEY = "assistant_bridge_ask"
 """Run metadata key marking which ask started a run, so a repeated start can look first
 (``find_run``) instead of starting the run twice."""
+
+
+REQUEST_BUDGET: ContextVar[float | None] = ContextVar(
+    "assistant_bridge_request_budget", default=None
+)
+"""Seconds the current request may take (connect, read, and the whole of a stream), set by
+the sessions from what is left of the ask's deadline; None when unbounded. A transport should
+not let a request outlive it."""
 
 
 def _freeze_tools(
@@ -63,16 +86,10 @@ class RunRequest:
 
 @runtime_checkable
 class Transport(Protocol):
-    """The wire operations a :class:`~assistant_bridge.ThreadSession` needs."""
+    """The operations a :class:`~assistant_bridge.ThreadSession` needs, in domain terms."""
 
     def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
         """Create an empty thread."""
-        ...
-
-    def add_message(
-        self, thread_id: str, content: str, *, metadata: Mapping[str, str] | None = None
-    ) -> Message:
-        """Add a user message to a thread."""
         ...
 
     def start_run(
@@ -83,14 +100,14 @@ class Transport(Protocol):
         content: str | None = None,
         message_metadata: Mapping[str, str] | None = None,
     ) -> Run:
-        """Start a run on an existing thread, adding ``content`` as the user's message in the
-        same request (so the message exists only if the run does)."""
+        """Start a run on a thread, adding ``content`` as the user's message in the same
+        request (so the message exists only if the run does)."""
         ...
 
     def create_thread_and_run(
         self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
     ) -> Run:
-        """Create a thread holding one user message and start a run on it, in one request."""
+        """Create a thread holding one user message and start a run on it."""
         ...
 
     def get_run(self, thread_id: str, run_id: str) -> Run:
@@ -110,9 +127,7 @@ class Transport(Protocol):
         request: RunRequest | None = None,
     ) -> Run:
         """Answer a run's required action with one output per tool call; the run goes on.
-
-        ``request`` is the run's request, for APIs that continue with a new response.
-        """
+        ``request`` is the run's request, for APIs that continue with a new response."""
         ...
 
     def list_run_messages(
@@ -121,13 +136,9 @@ class Transport(Protocol):
         """One page of the messages a run wrote, oldest first, starting after ``after``."""
         ...
 
-    def get_assistant(self, assistant_id: str) -> Assistant:
-        """Fetch an assistant object."""
-        ...
-
     def resolve_assistant(self, spec: AssistantSpec) -> str | None:
-        """Make ``spec`` usable: the id of its assistant object (created, or found and updated
-        by name and content hash), or None where the API takes the definition per run."""
+        """Make ``spec`` usable: the id of its assistant object (created, or found and updated),
+        or None where the API takes the definition with every run."""
         ...
 
     def close(self) -> None:
@@ -136,17 +147,60 @@ class Transport(Protocol):
 
 
 @runtime_checkable
+class StreamingTransport(Transport, Protocol):
+    """A transport that can follow a run as a stream of events."""
+
+    def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        """Start a run (with the user's message) and stream its events."""
+        ...
+
+    def stream_thread_and_run(
+        self,
+        content: str,
+        request: RunRequest,
+        *,
+        thread_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        """Create a thread with the user's message, start a run and stream its events."""
+        ...
+
+    def stream_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        """Submit tool outputs and stream the rest of the run."""
+        ...
+
+
+@runtime_checkable
+class RunFinder(Protocol):
+    """A transport that can find the run an ask started, by the mark in its metadata."""
+
+    def find_run(self, thread_id: str, key: str) -> Run | None:
+        """The run of ``thread_id`` whose metadata has ``ASK_KEY`` = ``key``, if any."""
+        ...
+
+
+@runtime_checkable
 class AsyncTransport(Protocol):
     """The async twin of :class:`Transport`: the same operations, awaited."""
 
     async def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
-        """Create an empty thread."""
-        ...
-
-    async def add_message(
-        self, thread_id: str, content: str, *, metadata: Mapping[str, str] | None = None
-    ) -> Message:
-        """Add a user message to a thread."""
+        """See :meth:`Transport.create_thread`."""
         ...
 
     async def start_run(
@@ -157,21 +211,21 @@ class AsyncTransport(Protocol):
         content: str | None = None,
         message_metadata: Mapping[str, str] | None = None,
     ) -> Run:
-        """Start a run on a thread, with the user's message in the same request."""
+        """See :meth:`Transport.start_run`."""
         ...
 
     async def create_thread_and_run(
         self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
     ) -> Run:
-        """Create a thread holding one user message and start a run on it."""
+        """See :meth:`Transport.create_thread_and_run`."""
         ...
 
     async def get_run(self, thread_id: str, run_id: str) -> Run:
-        """Fetch a run's current state."""
+        """See :meth:`Transport.get_run`."""
         ...
 
     async def cancel_run(self, thread_id: str, run_id: str) -> Run:
-        """Ask the server to cancel a run."""
+        """See :meth:`Transport.cancel_run`."""
         ...
 
     async def submit_tool_outputs(
@@ -182,23 +236,68 @@ class AsyncTransport(Protocol):
         *,
         request: RunRequest | None = None,
     ) -> Run:
-        """Answer a run's required action; the run goes on."""
+        """See :meth:`Transport.submit_tool_outputs`."""
         ...
 
     async def list_run_messages(
         self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
     ) -> MessagePage:
-        """One page of the messages a run wrote, oldest first."""
-        ...
-
-    async def get_assistant(self, assistant_id: str) -> Assistant:
-        """Fetch an assistant object."""
+        """See :meth:`Transport.list_run_messages`."""
         ...
 
     async def resolve_assistant(self, spec: AssistantSpec) -> str | None:
-        """The assistant id for ``spec``, or None where the API takes it per run."""
+        """See :meth:`Transport.resolve_assistant`."""
         ...
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class AsyncStreamingTransport(AsyncTransport, Protocol):
+    """The async twin of :class:`StreamingTransport`."""
+
+    async def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        """See :meth:`StreamingTransport.stream_run`."""
+        ...
+
+    async def stream_thread_and_run(
+        self,
+        content: str,
+        request: RunRequest,
+        *,
+        thread_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        """See :meth:`StreamingTransport.stream_thread_and_run`."""
+        ...
+
+    async def stream_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+        stall_timeout: float = 30.0,
+    ) -> AsyncIterator[RunEvent]:
+        """See :meth:`StreamingTransport.stream_tool_outputs`."""
+        ...
+
+
+@runtime_checkable
+class AsyncRunFinder(Protocol):
+    """The async twin of :class:`RunFinder`."""
+
+    async def find_run(self, thread_id: str, key: str) -> Run | None:
+        """See :meth:`RunFinder.find_run`."""
         ...

@@ -1,26 +1,34 @@
-"""The Responses and Conversations APIs as wire operations, for both Responses transports.
+"""The Responses and Conversations APIs as a wire, for both Responses transports.
 
 A thread is a conversation (``conv_…``), a message a conversation item, a run a response
-(``resp_…``) created with ``background=True`` and polled. The assistant's definition
+(``resp_…``) created with ``background=True``. The assistant's definition
 (:class:`AssistantSpec`) is sent with every response. A completed response whose output asks
 for function calls is presented as ``requires_action``, so tool calls take the same path as on
 the Assistants API; their outputs go back on the same conversation as a new response.
 
-Calls go through the ``openai`` client's generic request methods rather than its typed
-resources, so they work with every openai version this package supports, 1.37.1 included
-(which predates the Conversations API in the SDK). Each operation is a generator of
-:class:`~._calls.ClientCall` values, shared by the sync and async transports.
+Requests go through the ``openai`` client's generic methods, so they work with every openai
+version this package supports, 1.37.1 included (which predates the Conversations API).
 """
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import attrs
 
+from assistant_bridge._runstate.table import DEFAULT_MACHINE
+from assistant_bridge._values.events import (
+    MessageDone,
+    RunEvent,
+    RunStatusChanged,
+    StreamFailed,
+    TextDelta,
+)
 from assistant_bridge._values.models import (
+    Assistant,
     ContentPart,
     Message,
     MessagePage,
@@ -34,26 +42,21 @@ from assistant_bridge._values.models import (
     ToolOutput,
     UnknownContent,
 )
+from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError
+from assistant_bridge.transports._assistants import error_text
 from assistant_bridge.transports._assistants_json import (
     incomplete_from,
     last_error_from,
     usage_from_json,
 )
-from assistant_bridge.transports._client import ClientCall, StreamCall, WireFlow
 from assistant_bridge.transports._protocol import RunRequest
+from assistant_bridge.transports._wire import Answer, Request, StreamRequest
 
-__all__ = ["ResponsesWire", "message_from_item", "run_from_response"]
+__all__ = ["ResponsesEvents", "ResponsesWire", "message_from_item", "run_from_response"]
 
-_STATUS = {
-    "queued": RunStatus.QUEUED,
-    "in_progress": RunStatus.IN_PROGRESS,
-    "completed": RunStatus.COMPLETED,
-    "failed": RunStatus.FAILED,
-    "cancelled": RunStatus.CANCELLED,
-    "incomplete": RunStatus.INCOMPLETE,
-}
 _CACHE_SIZE = 256
+T = TypeVar("T")
 
 
 def _user_item(text: str) -> dict[str, Any]:
@@ -97,7 +100,7 @@ def run_from_response(data: Mapping[str, Any], thread_id: str | None = None) -> 
     """A response as a run: same statuses, and function calls as ``requires_action``."""
     conversation = data.get("conversation") or {}
     thread = str(conversation.get("id") or thread_id or "")
-    status: RunStatus | str = _STATUS.get(str(data.get("status")), str(data.get("status")))
+    status = RunStatus.parse(str(data.get("status")))
     output = data.get("output") or ()
     answered = {i.get("call_id") for i in output if i.get("type") == "function_call_output"}
     calls = tuple(
@@ -128,14 +131,6 @@ def run_from_response(data: Mapping[str, Any], thread_id: str | None = None) -> 
         metadata={str(k): str(v) for k, v in meta.items()},
         raw=dict(data),
     )
-
-
-def _post(path: str, body: Mapping[str, Any] | None = None) -> ClientCall:
-    return ClientCall(("post",), (path,), {"body": dict(body or {}), "cast_to": object}, raw=False)
-
-
-def _get(path: str) -> ClientCall:
-    return ClientCall(("get",), (path,), {"cast_to": object}, raw=False)
 
 
 def response_body(request: RunRequest) -> dict[str, Any]:
@@ -175,140 +170,6 @@ def _no_item_metadata(metadata: Mapping[str, str] | None) -> None:
         raise ConfigurationError(msg)
 
 
-class ResponsesWire:
-    """Builds and parses the Responses and Conversations calls.
-
-    It keeps the finished responses it has seen (they never change), so listing a finished
-    response's messages costs no second request.
-    """
-
-    def __init__(self) -> None:
-        self._finished: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
-
-    def _remember(self, data: Mapping[str, Any]) -> None:
-        if data.get("status") in ("completed", "incomplete", "failed", "cancelled"):
-            self._finished[str(data["id"])] = data
-            while len(self._finished) > _CACHE_SIZE:
-                self._finished.popitem(last=False)
-
-    def _respond(
-        self, thread_id: str, request: RunRequest, items: list[dict[str, Any]]
-    ) -> WireFlow[Run]:
-        body = {**response_body(request), "conversation": thread_id, "input": items}
-        data, _ = yield _post("/responses", body)
-        self._remember(data)
-        return run_from_response(data, thread_id)
-
-    def create_thread(self, metadata: Mapping[str, str] | None) -> WireFlow[Thread]:
-        data, _ = yield _post("/conversations", {"metadata": dict(metadata or {})})
-        return Thread(
-            id=str(data["id"]),
-            created_at=data.get("created_at"),
-            metadata=dict(data.get("metadata") or {}),
-            raw=data,
-        )
-
-    def add_message(
-        self, thread_id: str, content: str, metadata: Mapping[str, str] | None
-    ) -> WireFlow[Message]:
-        _no_item_metadata(metadata)
-        data, _ = yield _post(f"/conversations/{thread_id}/items", {"items": [_user_item(content)]})
-        return message_from_item((data.get("data") or [{}])[0], thread_id, None)
-
-    def start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        content: str | None,
-        message_metadata: Mapping[str, str] | None,
-    ) -> WireFlow[Run]:
-        _no_item_metadata(message_metadata)
-        items = [] if content is None else [_user_item(content)]
-        return (yield from self._respond(thread_id, request, items))
-
-    def create_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
-    ) -> WireFlow[Run]:
-        response_body(request)  # refuse a bad request before creating anything
-        thread = yield from self.create_thread(thread_metadata)
-        return (yield from self.start_run(thread.id, request, content, None))
-
-    def get_run(self, thread_id: str, run_id: str) -> WireFlow[Run]:
-        data = self._finished.get(run_id)
-        if data is None:
-            data, _ = yield _get(f"/responses/{run_id}")
-            self._remember(data)
-        return run_from_response(data, thread_id)
-
-    def cancel_run(self, thread_id: str, run_id: str) -> WireFlow[Run]:
-        """Cancel a background response; for one that ended asking for function calls,
-        abandon the calls instead, so the conversation can take the next response."""
-        current = yield from self.get_run(thread_id, run_id)
-        if current.status == RunStatus.REQUIRES_ACTION and current.required_action is not None:
-            items = [
-                {
-                    "type": "function_call_output",
-                    "call_id": c.id,
-                    "output": "cancelled: the caller did not run this tool",
-                }
-                for c in current.required_action.tool_calls
-            ]
-            yield _post(f"/conversations/{thread_id}/items", {"items": items})
-            return attrs.evolve(current, status=RunStatus.CANCELLED, required_action=None)
-        data, _ = yield _post(f"/responses/{run_id}/cancel")
-        self._remember(data)
-        return run_from_response(data, thread_id)
-
-    def submit_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        request: RunRequest | None,
-    ) -> WireFlow[Run]:
-        return (yield from self._respond(thread_id, *_output_items(outputs, request)))
-
-    def list_run_messages(
-        self, thread_id: str, run_id: str, after: str | None, limit: int
-    ) -> WireFlow[MessagePage]:
-        data = self._finished.get(run_id)
-        if data is None:
-            data, _ = yield _get(f"/responses/{run_id}")
-        items = [i for i in data.get("output") or () if i.get("type") == "message"]
-        if after is not None:
-            ids = [str(i.get("id")) for i in items]
-            items = items[ids.index(after) + 1 :] if after in ids else []
-        page = items[:limit]
-        messages = tuple(message_from_item(i, thread_id, run_id) for i in page)
-        return MessagePage(
-            messages=messages,
-            has_more=len(items) > limit,
-            last_id=messages[-1].id if messages else None,
-        )
-
-
-def _responses_stream(
-    thread_id: str, request: RunRequest, items: list[dict[str, Any]]
-) -> StreamCall:
-    from assistant_bridge.transports._stream_events import ResponsesEvents
-
-    body = {**response_body(request), "conversation": thread_id, "input": items, "stream": True}
-    return StreamCall(
-        ("post",), ("/responses",), {"body": body}, ResponsesEvents(thread_id).convert, generic=True
-    )
-
-
-def stream_run(
-    thread_id: str,
-    request: RunRequest,
-    content: str | None,
-    message_metadata: Mapping[str, str] | None,
-) -> StreamCall:
-    """A streamed background response on a conversation, carrying the user's message."""
-    _no_item_metadata(message_metadata)
-    return _responses_stream(thread_id, request, [] if content is None else [_user_item(content)])
-
-
 def _output_items(
     outputs: Sequence[ToolOutput], request: RunRequest | None
 ) -> tuple[RunRequest, list[dict[str, Any]]]:
@@ -324,11 +185,55 @@ def _output_items(
     return request, items
 
 
-def stream_tool_outputs(
-    thread_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
-) -> StreamCall:
-    """A streamed response that carries function call outputs."""
-    return _responses_stream(thread_id, *_output_items(outputs, request))
+def _thread(answer: Answer) -> Thread:
+    data = answer.json
+    return Thread(
+        id=str(data["id"]),
+        created_at=data.get("created_at"),
+        metadata=dict(data.get("metadata") or {}),
+        raw=data,
+    )
+
+
+def _new_conversation(
+    metadata: Mapping[str, str] | None, then: Callable[[Answer], T | Request[T]]
+) -> Request[T]:
+    return Request("POST", "/conversations", then, body={"metadata": dict(metadata or {})})
+
+
+class ResponsesEvents:
+    """Turns a Responses API stream into domain events; remembers the response's id."""
+
+    def __init__(self, thread_id: str) -> None:
+        self.thread_id = thread_id
+        self.response_id: str | None = None
+        self.last_sequence = -1
+
+    def convert(self, name: str, data: str) -> RunEvent | None:
+        if name == "error":
+            return StreamFailed(error_text(data))
+        payload: dict[str, Any] = json.loads(data)
+        sequence = payload.get("sequence_number")
+        if isinstance(sequence, int):
+            self.last_sequence = sequence
+        if isinstance(payload.get("response"), dict) and name.startswith("response."):
+            self.response_id = str(payload["response"]["id"])
+            return RunStatusChanged(run_from_response(payload["response"], self.thread_id))
+        if name == "response.output_text.delta":
+            return TextDelta(str(payload.get("item_id", "")), str(payload.get("delta", "")))
+        item = payload.get("item")
+        if (
+            name == "response.output_item.done"
+            and isinstance(item, dict)
+            and item.get("type") == "message"
+        ):
+            return MessageDone(message_from_item(item, self.thread_id, self.response_id))
+        return None
+
+
+def _stream(thread_id: str, request: RunRequest, items: list[dict[str, Any]]) -> StreamRequest:
+    body = {**response_body(request), "conversation": thread_id, "input": items, "stream": True}
+    return StreamRequest("/responses", body, lambda: ResponsesEvents(thread_id).convert)
 
 
 def no_assistant_objects(assistant_id: str) -> ConfigurationError:
@@ -338,3 +243,138 @@ def no_assistant_objects(assistant_id: str) -> ConfigurationError:
         "fetched; keep the definition in an AssistantSpec (see docs/migration.md)."
     )
     return ConfigurationError(msg)
+
+
+class ResponsesWire:
+    """Builds and decodes the Responses and Conversations requests.
+
+    It keeps the finished responses it has seen (they never change), so listing a finished
+    response's messages costs no second request.
+    """
+
+    def __init__(self) -> None:
+        self._finished: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
+
+    def _run(self, thread_id: str) -> Any:
+        def decode(answer: Answer) -> Run:
+            run = run_from_response(answer.json, thread_id)
+            if not DEFAULT_MACHINE.is_active(run.status):
+                self._finished[run.id] = answer.json
+                while len(self._finished) > _CACHE_SIZE:
+                    self._finished.popitem(last=False)
+            return run
+
+        return decode
+
+    def _respond(
+        self, thread_id: str, request: RunRequest, items: list[dict[str, Any]]
+    ) -> Request[Run]:
+        body = {**response_body(request), "conversation": thread_id, "input": items}
+        return Request("POST", "/responses", self._run(thread_id), body=body)
+
+    def create_thread(self, metadata: Mapping[str, str] | None) -> Request[Thread]:
+        return _new_conversation(metadata, _thread)
+
+    def start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        content: str | None,
+        message_metadata: Mapping[str, str] | None,
+    ) -> Request[Run]:
+        _no_item_metadata(message_metadata)
+        return self._respond(thread_id, request, [] if content is None else [_user_item(content)])
+
+    def create_thread_and_run(
+        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+    ) -> Request[Run]:
+        response_body(request)  # refuse a bad request before creating anything
+        return _new_conversation(
+            thread_metadata, lambda a: self.start_run(_thread(a).id, request, content, None)
+        )
+
+    def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        content: str | None,
+        message_metadata: Mapping[str, str] | None,
+    ) -> StreamRequest:
+        _no_item_metadata(message_metadata)
+        return _stream(thread_id, request, [] if content is None else [_user_item(content)])
+
+    def stream_thread_and_run(
+        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+    ) -> Request[StreamRequest]:
+        """Create the conversation, then stream a response on it (two requests)."""
+        response_body(request)  # refuse a bad request before creating anything
+        return _new_conversation(
+            thread_metadata, lambda a: _stream(_thread(a).id, request, [_user_item(content)])
+        )
+
+    def stream_tool_outputs(
+        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+    ) -> StreamRequest:
+        return _stream(thread_id, *_output_items(outputs, request))
+
+    def get_run(self, thread_id: str, run_id: str) -> Run | Request[Run]:
+        data = self._finished.get(run_id)
+        if data is not None:
+            return run_from_response(data, thread_id)
+        return Request("GET", f"/responses/{run_id}", self._run(thread_id))
+
+    def cancel_run(self, thread_id: str, run_id: str) -> Run | Request[Run]:
+        """Cancel a background response; for one that ended asking for function calls,
+        abandon the calls instead, so the conversation can take the next response."""
+
+        def cancel(current: Run) -> Run | Request[Run]:
+            if current.required_action:
+                items = [
+                    {
+                        "type": "function_call_output",
+                        "call_id": c.id,
+                        "output": "cancelled: the caller did not run this tool",
+                    }
+                    for c in current.required_action.tool_calls
+                ]
+                abandoned = attrs.evolve(current, status=RunStatus.CANCELLED, required_action=None)
+                path = f"/conversations/{thread_id}/items"
+                return Request("POST", path, lambda _: abandoned, body={"items": items})
+            return Request("POST", f"/responses/{run_id}/cancel", self._run(thread_id))
+
+        current = self.get_run(thread_id, run_id)
+        if isinstance(current, Run):
+            return cancel(current)
+        return attrs.evolve(current, then=lambda a: cancel(self._run(thread_id)(a)))
+
+    def submit_tool_outputs(
+        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+    ) -> Request[Run]:
+        return self._respond(thread_id, *_output_items(outputs, request))
+
+    def list_run_messages(
+        self, thread_id: str, run_id: str, after: str | None, limit: int
+    ) -> MessagePage | Request[MessagePage]:
+        def page(data: Mapping[str, Any]) -> MessagePage:
+            items = [i for i in data.get("output") or () if i.get("type") == "message"]
+            if after is not None:
+                ids = [str(i.get("id")) for i in items]
+                items = items[ids.index(after) + 1 :] if after in ids else []
+            messages = tuple(message_from_item(i, thread_id, run_id) for i in items[:limit])
+            return MessagePage(
+                messages=messages,
+                has_more=len(items) > limit,
+                last_id=messages[-1].id if messages else None,
+            )
+
+        data = self._finished.get(run_id)
+        if data is not None:
+            return page(data)
+        return Request("GET", f"/responses/{run_id}", lambda a: page(a.json))
+
+    def get_assistant(self, assistant_id: str) -> Assistant | Request[Assistant]:
+        raise no_assistant_objects(assistant_id)
+
+    def resolve_assistant(self, spec: AssistantSpec) -> str | None:
+        """Nothing to create: the spec travels with every response."""
+        return None

@@ -1,0 +1,130 @@
+"""What a wire builds: HTTP requests as values, each with what to do with its answer.
+
+A wire (:mod:`._assistants`, :mod:`._responses`) writes every transport operation once, as a
+:class:`Request` whose ``then`` turns the answer into the result, or into the next request
+when an operation takes several (a lookup, then a create). Streams are a
+:class:`StreamRequest`, possibly reached through requests first. Wires do no I/O: the client
+transports (:mod:`._client`) send what they build, sync or async.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias, TypeVar, Union
+
+import attrs
+
+from assistant_bridge._values.events import RunEvent
+from assistant_bridge._values.models import Assistant, MessagePage, Run, Thread, ToolOutput
+from assistant_bridge._values.spec import AssistantSpec
+
+if TYPE_CHECKING:
+    from assistant_bridge.transports._protocol import RunRequest
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+ASSISTANTS_BETA = {"OpenAI-Beta": "assistants=v2"}
+"""The header the Assistants API asks for."""
+
+
+@attrs.frozen
+class Answer:
+    """What the server answered: the JSON body and the response headers (lower-case names)."""
+
+    json: Any
+    headers: Mapping[str, str]
+
+
+@attrs.frozen
+class Request(Generic[T_co]):
+    """One request, and ``then``: the result from its answer, or the next request."""
+
+    method: Literal["GET", "POST", "DELETE"]
+    path: str
+    then: Callable[[Answer], T_co | Request[T_co]]
+    body: Mapping[str, Any] | None = None
+    query: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+EventConverter = Callable[[str, str], RunEvent | None]
+"""Turns one server-sent (event, data) pair into a domain event, or None to skip it."""
+
+
+@attrs.frozen
+class StreamRequest:
+    """A POST whose answer is an event stream; ``converter`` is built fresh per stream, since
+    it may keep state (the Responses API names the response only in its first events)."""
+
+    path: str
+    body: Mapping[str, Any]
+    converter: Callable[[], EventConverter]
+    headers: Mapping[str, str] = attrs.field(factory=dict)
+
+
+Stream = StreamRequest | Request[StreamRequest]
+"""A stream, opened at once or after the requests that prepare it."""
+
+
+Step: TypeAlias = Union[T, "Request[T]"]
+"""An operation's result at once (known without asking the server), or the request for it."""
+
+
+class Wire(Protocol):
+    """What a wire provides: each transport operation as the requests that perform it.
+
+    To add a third wire, write a class with these methods and bind the client transports to
+    it (see ``docs/architecture.md``).
+    """
+
+    def create_thread(self, metadata: Mapping[str, str] | None) -> Step[Thread]: ...
+
+    def start_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        content: str | None,
+        message_metadata: Mapping[str, str] | None,
+    ) -> Step[Run]: ...
+
+    def create_thread_and_run(
+        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+    ) -> Step[Run]: ...
+
+    def get_run(self, thread_id: str, run_id: str) -> Step[Run]: ...
+
+    def cancel_run(self, thread_id: str, run_id: str) -> Step[Run]: ...
+
+    def submit_tool_outputs(
+        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+    ) -> Step[Run]: ...
+
+    def list_run_messages(
+        self, thread_id: str, run_id: str, after: str | None, limit: int
+    ) -> Step[MessagePage]: ...
+
+    def get_assistant(self, assistant_id: str) -> Step[Assistant]: ...
+
+    def resolve_assistant(self, spec: AssistantSpec) -> Step[str | None]: ...
+
+    def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        content: str | None,
+        message_metadata: Mapping[str, str] | None,
+    ) -> Stream: ...
+
+    def stream_thread_and_run(
+        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+    ) -> Stream: ...
+
+    def stream_tool_outputs(
+        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+    ) -> Stream: ...
+
+
+def given(**fields: Any) -> dict[str, Any]:
+    """The fields that are not None."""
+    return {k: v for k, v in fields.items() if v is not None}
