@@ -94,3 +94,29 @@ class TestTable:
         machine = RunStateMachine()
         with pytest.raises(TypeError):
             machine.table[RunStatus.QUEUED] = Finish()  # type: ignore[index]
+
+
+class TestGeneratedDocs:
+    def test_the_docs_table_is_the_code_table(self) -> None:
+        """docs/state-machine.md shows the table the code has (regenerate it on a change)."""
+        from pathlib import Path
+
+        text = (Path(__file__).parents[1] / "docs" / "state-machine.md").read_text()
+        start = text.index("-->\n", text.index("<!-- state-table")) + 4
+        end = text.index("<!-- /state-table -->")
+        assert text[start:end] == RunStateMachine().markdown()
+
+    def test_the_table_is_read_only(self) -> None:
+        """DEFAULT_TABLE cannot be changed in place; a changed copy makes a new machine."""
+        with pytest.raises(TypeError):
+            DEFAULT_TABLE[RunStatus.FAILED] = KeepWaiting()  # type: ignore[index]
+        changed = RunStateMachine().with_handler("failed", KeepWaiting())
+        assert isinstance(changed.decide("failed"), KeepWaiting)
+        assert isinstance(RunStateMachine().decide("failed"), RaiseError)
+
+    def test_decide_takes_strings(self) -> None:
+        """decide('failed') is the failed handler, not the unknown one."""
+        machine = RunStateMachine()
+        assert machine.decide("failed") == machine.decide(RunStatus.FAILED)
+        assert machine.is_active("queued") and not machine.is_active("completed")
+        assert machine.is_active("a_new_status")

@@ -2,6 +2,8 @@
 
 * :class:`FakeTransport` wraps a plain function, as ``httpx.MockTransport`` does: every
   transport operation becomes a :class:`Call` handed to it, and its return value is the answer.
+  :class:`StreamingFakeTransport` can also stream, and :class:`AsyncFakeTransport` is the
+  async twin of either, for async and streaming code without HTTP.
 * :class:`ScriptedBackend` is a ready handler that keeps threads, messages and runs in memory
   and walks each run through a :class:`RunScript` of statuses, one step per poll, with the
   Assistants API's rules (one active run per thread, cancel through ``cancelling``).
@@ -41,14 +43,17 @@ from assistant_bridge.testing._emulator import (
 )
 from assistant_bridge.testing._emulator_kit import Emulator
 from assistant_bridge.testing._fakes import (
+    AsyncFakeTransport,
     Call,
     FakeClock,
     FakeTransport,
     RunScript,
     ScriptedBackend,
+    StreamingFakeTransport,
 )
 
 __all__ = [
+    "AsyncFakeTransport",
     "Behaviour",
     "Call",
     "Emulator",
@@ -68,5 +73,6 @@ __all__ = [
     "SayText",
     "ScriptedBackend",
     "StayInProgress",
+    "StreamingFakeTransport",
     "Triage",
 ]

@@ -3,14 +3,24 @@ backend that plays the Assistants API's rules, and a clock that never sleeps."""
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any
 
 import attrs
 
 from assistant_bridge._runstate.table import ACTIVE_STATUSES
+from assistant_bridge._values.events import RunEvent, RunStatusChanged
 from assistant_bridge._values.models import (
     Assistant,
     IncompleteDetails,
@@ -65,14 +75,6 @@ class FakeTransport:
 
     def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
         result: Thread = self._do("create_thread", metadata=metadata)
-        return result
-
-    def add_message(
-        self, thread_id: str, content: str, *, metadata: Mapping[str, str] | None = None
-    ) -> Message:
-        result: Message = self._do(
-            "add_message", thread_id=thread_id, content=content, metadata=metadata
-        )
         return result
 
     def start_run(
@@ -146,6 +148,95 @@ class FakeTransport:
 
     def close(self) -> None:
         self.closed = True
+
+
+class StreamingFakeTransport(FakeTransport):
+    """A FakeTransport that can stream: ``stream_run``, ``stream_thread_and_run`` and
+    ``stream_tool_outputs`` are handed to ``handler`` too, which answers with the run's events
+    (an iterable of :class:`~assistant_bridge.RunStatusChanged`, ``TextDelta``,
+    ``MessageDone``). :class:`ScriptedBackend` answers them by playing its script.
+    """
+
+    def stream_run(
+        self,
+        thread_id: str,
+        request: RunRequest,
+        *,
+        content: str | None = None,
+        message_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        args = {"content": content, "message_metadata": message_metadata}
+        return iter(self._do("stream_run", thread_id=thread_id, request=request, **args))
+
+    def stream_thread_and_run(
+        self,
+        content: str,
+        request: RunRequest,
+        *,
+        thread_metadata: Mapping[str, str] | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        args = {"content": content, "request": request, "thread_metadata": thread_metadata}
+        return iter(self._do("stream_thread_and_run", **args))
+
+    def stream_tool_outputs(
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[ToolOutput],
+        *,
+        request: RunRequest | None = None,
+        stall_timeout: float = 30.0,
+    ) -> Iterator[RunEvent]:
+        args = {"run_id": run_id, "outputs": tuple(outputs), "request": request}
+        return iter(self._do("stream_tool_outputs", thread_id=thread_id, **args))
+
+
+class AsyncFakeTransport:
+    """The async twin of :class:`FakeTransport` (``streaming=True``: of
+    :class:`StreamingFakeTransport`) for :class:`~assistant_bridge.AsyncThreadSession`.
+
+    Every operation is awaited; the handler may be a plain function or a coroutine function.
+    :attr:`calls` records them, as on the sync fake.
+    """
+
+    def __init__(self, handler: Callable[[Call], Any], *, streaming: bool = False) -> None:
+        kind = StreamingFakeTransport if streaming else FakeTransport
+        self._fake = kind(handler)
+        self.calls = self._fake.calls
+
+    def __repr__(self) -> str:
+        return f"<AsyncFakeTransport(calls={len(self.calls)})>"
+
+    def names(self) -> list[str]:
+        """The names of the calls made so far, in order."""
+        return self._fake.names()
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        method = getattr(self._fake, name)  # AttributeError: a capability the fake lacks
+
+        async def operation(*args: Any, **kwargs: Any) -> Any:
+            result = method(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+            return _aiter(result) if name.startswith("stream_") else result
+
+        return operation
+
+    async def aclose(self) -> None:
+        """Mark the fake closed."""
+        self._fake.close()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` ran."""
+        return self._fake.closed
+
+
+async def _aiter(events: Iterable[Any]) -> AsyncIterator[Any]:
+    for event in events:
+        yield event
 
 
 class FakeClock:
@@ -384,6 +475,28 @@ class ScriptedBackend:
             has_more=start + size < len(mine),
             last_id=page[-1].id if page else None,
         )
+
+    def _play(self, run: Run) -> Iterator[RunEvent]:
+        """A run's stream: its status at each step of the script, up to one that stops it."""
+        yield RunStatusChanged(run)
+        while run.status in (RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING):
+            with self._lock:
+                latest = self._op_get_run(run.thread_id, run.id)
+            if latest == run:
+                return  # the script stays here: the stream ends and the session polls
+            run = latest
+            yield RunStatusChanged(run)
+
+    def _op_stream_run(
+        self, thread_id: str, request: RunRequest, **args: Any
+    ) -> Iterator[RunEvent]:
+        return self._play(self._op_start_run(thread_id, request, **args))
+
+    def _op_stream_thread_and_run(self, **args: Any) -> Iterator[RunEvent]:
+        return self._play(self._op_create_thread_and_run(**args))
+
+    def _op_stream_tool_outputs(self, **args: Any) -> Iterator[RunEvent]:
+        return self._play(self._op_submit_tool_outputs(**args))
 
     def _op_resolve_assistant(self, spec: AssistantSpec) -> str:
         for assistant in self.assistants.values():
