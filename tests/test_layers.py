@@ -38,8 +38,7 @@ EMULATOR = ("testing", "_emulator")
 
 
 def _layer(path: Path) -> tuple[str, ...]:
-    parts = path.relative_to(SRC).with_suffix("").parts
-    return parts
+    return path.relative_to(SRC).with_suffix("").parts
 
 
 def _imports(path: Path) -> list[str]:

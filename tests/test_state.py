@@ -118,5 +118,6 @@ class TestGeneratedDocs:
         """decide('failed') is the failed handler, not the unknown one."""
         machine = RunStateMachine()
         assert machine.decide("failed") == machine.decide(RunStatus.FAILED)
-        assert machine.is_active("queued") and not machine.is_active("completed")
+        assert machine.is_active("queued")
+        assert not machine.is_active("completed")
         assert machine.is_active("a_new_status")
