@@ -188,3 +188,30 @@ class TestFaultsOnResponses:
                 session.ask("x")
         assert info.value.retry_after == 3.0
         assert emu.fired_faults[0].route == "responses.create"
+
+
+class TestNoOrphanConversation:
+    def test_a_failed_first_response_keeps_its_conversation(self, emu: Emulator) -> None:
+        """A 429 on the first response: the conversation made for it is kept by the session
+        (and named in the error), and the next ask goes on it: no empty conversation left."""
+        emu.inject(Fault.http(429), "responses.create")
+        spec = AssistantSpec(name="t", model="gpt-4o-mini")
+        with emu.transport("responses") as transport:
+            session = ThreadSession(
+                transport, assistant=spec, poll_policy=FixedInterval(0.01), retry=NO_RETRY
+            )
+            with pytest.raises(RateLimitError) as info:
+                session.ask("x")
+            assert session.thread_id is not None
+            assert session.thread_id in str(info.value)
+            assert session.ask("again").thread_id == session.thread_id
+        assert len(emu.app.conversations) == 1
+
+    def test_a_retried_first_response_makes_one_conversation(self, emu: Emulator) -> None:
+        """With retries, a 429 on the first response is retried on the same conversation."""
+        emu.inject(Fault.http(429, retry_after=0.01), "responses.create")
+        spec = AssistantSpec(name="t", model="gpt-4o-mini")
+        with emu.transport("responses") as transport:
+            session = ThreadSession(transport, assistant=spec, poll_policy=FixedInterval(0.01))
+            assert session.ask("x").text
+        assert len(emu.app.conversations) == 1

@@ -395,7 +395,36 @@ def ask_flow(
 
         lookup = find_started
 
-    started: Any = yield from call(cast(TransportOp[Any], start), settings, lookup=lookup)
+    try:
+        started: Any = yield from call(cast(TransportOp[Any], start), settings, lookup=lookup)
+    except TransportError as exc:
+        made = getattr(exc, "thread_id", None)
+        if thread_id is not None or made is None:
+            raise
+        # The thread was made, then starting the run failed: keep the thread (none is left
+        # behind), and start on it if that surely did not happen yet.
+        on_thread(made)
+        policy = settings.retry
+        delay = policy.delay(0, getattr(exc, "retry_after", None))
+        if (
+            policy.max_attempts <= 1
+            or policy.ambiguous(exc)
+            or not policy.retryable(exc)
+            or settings.clock() + delay >= settings.deadline
+        ):
+            exc.message += (
+                _not_repeated(StartRun(made, request))
+                if policy.ambiguous(exc)
+                else f" Thread {made} was created; the session keeps it for the next ask."
+            )
+            raise
+        yield from perform(Sleep(delay))
+        retry: TransportOp[Any] = (
+            StreamRun(made, request, plan.prompt, None, _stall(settings))
+            if settings.streaming
+            else StartRun(made, request, plan.prompt)
+        )
+        started = yield from call(retry, settings)
     reply = yield from follow(started, plan.parser, settings, request, on_thread)
     yield Emit(ReplyReady(reply))
     return reply
@@ -455,6 +484,8 @@ def call(
             policy = settings.retry
             if not policy.retryable(exc) or attempt + 1 >= policy.max_attempts:
                 raise
+            if getattr(exc, "thread_id", None) is not None and _makes_thread(op):
+                raise  # the thread exists now: the caller goes on from it
             if not op.idempotent and policy.ambiguous(exc):
                 if lookup is None:
                     exc.message += _not_repeated(op)
@@ -471,8 +502,12 @@ def call(
             attempt += 1
 
 
+def _makes_thread(op: TransportOp[Any]) -> bool:
+    return isinstance(op, (CreateThreadAndRun, StreamThreadAndRun))
+
+
 def _not_repeated(op: TransportOp[Any]) -> str:
-    if isinstance(op, (CreateThreadAndRun, StreamThreadAndRun)):
+    if _makes_thread(op):
         return (
             " The request may have reached the server, so it was not repeated (that could "
             "start the run twice). It was the first ask, so there is no thread to look it up "

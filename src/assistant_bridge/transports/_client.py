@@ -23,7 +23,7 @@ from assistant_bridge._redact import redact
 from assistant_bridge._values.events import RunEvent
 from assistant_bridge._values.models import Assistant, MessagePage, Run, Thread, ToolOutput
 from assistant_bridge._values.spec import AssistantSpec
-from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedError
+from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedError, TransportError
 from assistant_bridge.transports._assistants import AssistantsWire
 from assistant_bridge.transports._openai import map_openai_errors
 from assistant_bridge.transports._protocol import REQUEST_BUDGET, RunRequest
@@ -156,7 +156,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
 
     def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
-            with map_openai_errors(self._secrets):
+            with _made(step), map_openai_errors(self._secrets):
                 answer = _answer(self._call(step))
             step = step.then(answer)
         return step
@@ -165,7 +165,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         prepared: Step[StreamRequest] = stream
         target = self._run(prepared)
         until = _stream_end()
-        with map_openai_errors(self._secrets):
+        with _made(target), map_openai_errors(self._secrets):
             response = self._stream_call(target, stall_timeout)
         return _events(response, target.converter(), self._secrets, until)
 
@@ -269,7 +269,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
 
     async def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
-            with map_openai_errors(self._secrets):
+            with _made(step), map_openai_errors(self._secrets):
                 answer = _answer(await self._call(step))
             step = step.then(answer)
         return step
@@ -278,7 +278,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
         prepared: Step[StreamRequest] = stream
         target = await self._run(prepared)
         until = _stream_end()
-        with map_openai_errors(self._secrets):
+        with _made(target), map_openai_errors(self._secrets):
             response = await self._stream_call(target, stall_timeout)
         return _aevents(response, target.converter(), self._secrets, until)
 
@@ -435,6 +435,17 @@ def _interrupted(exc: BaseException, secrets: Sequence[str | None]) -> StreamInt
         "poll it, or resume it by thread and run id."
     )
     return StreamInterruptedError(msg)
+
+
+@contextlib.contextmanager
+def _made(request: Request[Any] | StreamRequest) -> Iterator[None]:
+    """A failure of ``request`` carries the thread an earlier request created (``thread_id``)."""
+    try:
+        yield
+    except TransportError as exc:
+        if request.made_thread is not None and getattr(exc, "thread_id", None) is None:
+            exc.thread_id = request.made_thread  # type: ignore[attr-defined]
+        raise
 
 
 def _stream_end() -> float:

@@ -289,9 +289,14 @@ class ResponsesWire:
         self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
     ) -> Request[Run]:
         response_body(request)  # refuse a bad request before creating anything
-        return _new_conversation(
-            thread_metadata, lambda a: self.start_run(_thread(a).id, request, content, None)
-        )
+
+        def start(answer: Answer) -> Request[Run]:
+            made = _thread(answer).id
+            return attrs.evolve(
+                self._respond(made, request, [_user_item(content)]), made_thread=made
+            )
+
+        return _new_conversation(thread_metadata, start)
 
     def stream_run(
         self,
@@ -308,9 +313,12 @@ class ResponsesWire:
     ) -> Request[StreamRequest]:
         """Create the conversation, then stream a response on it (two requests)."""
         response_body(request)  # refuse a bad request before creating anything
-        return _new_conversation(
-            thread_metadata, lambda a: _stream(_thread(a).id, request, [_user_item(content)])
-        )
+
+        def stream(answer: Answer) -> StreamRequest:
+            made = _thread(answer).id
+            return attrs.evolve(_stream(made, request, [_user_item(content)]), made_thread=made)
+
+        return _new_conversation(thread_metadata, stream)
 
     def stream_tool_outputs(
         self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None

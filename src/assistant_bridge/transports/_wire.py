@@ -46,6 +46,9 @@ class Request(Generic[T_co]):
     body: Mapping[str, Any] | None = None
     query: Mapping[str, Any] | None = None
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    #: The thread an earlier request of the same operation created: if this one fails, the
+    #: error carries it, so the session keeps the thread instead of leaving it behind.
+    made_thread: str | None = None
 
 
 EventConverter = Callable[[str, str], RunEvent | None]
@@ -61,6 +64,7 @@ class StreamRequest:
     body: Mapping[str, Any]
     converter: Callable[[], EventConverter]
     headers: Mapping[str, str] = attrs.field(factory=dict)
+    made_thread: str | None = None
 
 
 Stream = StreamRequest | Request[StreamRequest]
