@@ -619,7 +619,7 @@ def follow(
                         run, settings, settings.deadline, _unchanged(run)
                     )
                 continue
-            yield from _close(state)
+            yield from _close(state, drain=True)
             if isinstance(handler, HandleRequiredAction):
                 yield from _answer_tools(state, settings, request)
                 continue
@@ -707,10 +707,17 @@ def _warn_unknown(run: Run, settings: WaitSettings, state: _Follow) -> None:
         )
 
 
-def _close(state: _Follow) -> Flow[None]:
+def _close(state: _Follow, *, drain: bool = False) -> Flow[None]:
+    """Stop reading the run's stream. With ``drain`` (the run has settled, so the server is
+    ending the stream) read it to its end first, so its connection can serve the next ask."""
     if state.stream is None:
         return
     stream, state.stream = state.stream, None
+    try:
+        while drain and (yield from perform(NextEvent(stream))) is not None:
+            pass
+    except Exception:  # a stream that breaks at its very end costs only its connection
+        logger.debug("reading the end of a stream failed", exc_info=True)
     try:
         yield from perform(CloseStream(stream))
     except Exception:  # the connection may already be gone

@@ -52,9 +52,6 @@ __all__ = [
 T = TypeVar("T")
 C = TypeVar("C", openai.OpenAI, openai.AsyncOpenAI)
 
-DRAIN_SECONDS = 2.0
-"""How long a finished stream may take to send its last bytes, so its connection is reused."""
-
 
 class _ClientHolder(Generic[C]):
     """What both client transports do with their ``openai`` client: build it (never without a
@@ -462,8 +459,7 @@ def _events(
     response: Any, convert: EventConverter, secrets: Sequence[str | None], until: float
 ) -> Iterator[RunEvent]:
     """The stream's domain events, until it ends or ``until`` (however chatty the server).
-    Once it has ended, or when the reader stops, the rest of the body is read (briefly) so
-    the connection goes back to the pool."""
+    A stream read to its end leaves its connection to the pool for the next request."""
     decoder = SseDecoder()
     lines = response.iter_lines()
     ended = False
@@ -480,10 +476,6 @@ def _events(
             if not ended and time.monotonic() > until:
                 raise _overrun(secrets)
     finally:
-        with contextlib.suppress(Exception):
-            give_up = min(until, time.monotonic() + DRAIN_SECONDS)
-            while not ended and time.monotonic() < give_up:
-                ended = next(lines, None) is None
         with contextlib.suppress(Exception):
             response.close()
 
@@ -508,10 +500,6 @@ async def _aevents(
             if not ended and time.monotonic() > until:
                 raise _overrun(secrets)
     finally:
-        with contextlib.suppress(Exception):
-            give_up = min(until, time.monotonic() + DRAIN_SECONDS)
-            while not ended and time.monotonic() < give_up:
-                ended = await anext(lines, None) is None
         with contextlib.suppress(Exception):
             await lines.aclose()
         with contextlib.suppress(Exception):
