@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 import attrs
 
+from assistant_bridge._values.checks import check_count, check_number, factor_field, seconds_field
 from assistant_bridge.exceptions import (
     APIConnectionError,
-    ConfigurationError,
     ConflictError,
     RateLimitError,
     ServerError,
@@ -27,10 +27,12 @@ from assistant_bridge.exceptions import (
 __all__ = ["RetryPolicy"]
 
 
-def _positive(_i: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value >= 0:
-        msg = f"{attribute.name} must be >= 0, got {value!r}."
-        raise ConfigurationError(msg)
+def _attempts(_i: object, attribute: attrs.Attribute[int], value: int) -> None:
+    check_count(value, attribute.name, low=1, high=100)
+
+
+def _fraction(_i: object, attribute: attrs.Attribute[float], value: float) -> None:
+    check_number(value, attribute.name, low=0.0, high=1.0)
 
 
 @attrs.frozen
@@ -43,11 +45,11 @@ class RetryPolicy:
     it asks for longer.
     """
 
-    max_attempts: int = 4
-    initial: float = attrs.field(default=0.5, validator=_positive)
-    factor: float = attrs.field(default=2.0, validator=_positive)
-    cap: float = attrs.field(default=8.0, validator=_positive)
-    jitter: float = attrs.field(default=0.25, validator=_positive)
+    max_attempts: int = attrs.field(default=4, validator=_attempts)
+    initial: float = attrs.field(default=0.5, validator=seconds_field)
+    factor: float = attrs.field(default=2.0, validator=factor_field)
+    cap: float = attrs.field(default=8.0, validator=seconds_field)
+    jitter: float = attrs.field(default=0.25, validator=_fraction)
     random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from assistant_bridge.exceptions import ArgumentTypeError, InvalidArgumentError
+
+if TYPE_CHECKING:
+    from attrs import Attribute
 
 __all__ = [
     "MAX_SECONDS",
@@ -26,6 +29,8 @@ __all__ = [
     "check_number",
     "check_seconds",
     "check_text",
+    "factor_field",
+    "seconds_field",
     "wrong_type",
 ]
 
@@ -203,5 +208,11 @@ def _encodable(key: str, item: str, problems: list[str]) -> None:
             return
 
 
-Check = Callable[[Any, str], Any]
-"""A check for one argument: ``check(value, name)`` returns the value or raises."""
+def seconds_field(_instance: object, attribute: Attribute[Any], value: Any) -> None:
+    """An attrs validator: a duration in seconds, >= 0 (see :func:`check_seconds`)."""
+    check_seconds(value, attribute.name, zero=True)
+
+
+def factor_field(_instance: object, attribute: Attribute[Any], value: Any) -> None:
+    """An attrs validator: a growth factor between waits, from 0 to 100."""
+    check_number(value, attribute.name, low=0.0, high=100.0)
