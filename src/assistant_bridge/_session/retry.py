@@ -4,7 +4,9 @@ There is one retry layer, here: the transports build their ``openai`` clients wi
 ``max_retries=0`` by default so that retries do not multiply, and every retry happens inside
 the ask's deadline. A write whose failure is ambiguous (the request may have reached the
 server: a reset connection, a timeout, a 5xx) is only repeated after looking whether it took
-effect (see :mod:`._flow`).
+effect (see :mod:`._flow`). A request that certainly never reached the server
+(:class:`~assistant_bridge.exceptions.UnsentRequestError`: connection refused, DNS or TLS
+failure) is not ambiguous: it is simply repeated, writes included.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ class RetryPolicy:
 
     @staticmethod
     def ambiguous(error: TransportError) -> bool:
-        """True when the failed request may still have been carried out by the server."""
+        """True when the failed request may still have been carried out by the server; False
+        for 429/409 (refused) and unsent requests (never arrived), which are safe to repeat."""
         if isinstance(error, (RateLimitError, ConflictError)):
             return False
         if isinstance(error, StreamInterruptedError):
