@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import openai
 
-from assistant_bridge._redact import redact
+from assistant_bridge._redact import mask_in_logs, redact
 from assistant_bridge.exceptions import (
     ActiveRunError,
     APIConnectionError,
@@ -206,8 +206,9 @@ def map_openai_errors(secrets: Sequence[str | None] = ()) -> Iterator[None]:
 
     The original is not chained (``from None``): its request object carries the key in a
     header, and tracebacks print chained exceptions. Everything useful is copied over, with
-    the key masked in every field.
+    the key masked in every field; the client stack's log lines are masked too.
     """
+    mask_in_logs(secrets)
     try:
         yield
     except openai.APIStatusError as exc:
