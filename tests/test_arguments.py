@@ -457,37 +457,22 @@ def _property(
 
 
 class TestRandomArguments:
+    @pytest.mark.parametrize("cls", [ThreadSession, AsyncThreadSession])
+    @pytest.mark.parametrize("method", ["ask", "stream"])
     @CASES
     @given(ASSISTANT_IDS, _options(VALID_SESSION), PROMPTS, _options(VALID_ASK))
-    def test_sync_ask(
-        self, assistant_id: Any, options: dict[str, Any], prompt: Any, ask: dict[str, Any]
+    def test_session_then_ask_or_stream(
+        self,
+        cls: type[Any],
+        method: str,
+        assistant_id: Any,
+        options: dict[str, Any],
+        prompt: Any,
+        ask: dict[str, Any],
     ) -> None:
-        """ThreadSession(...).ask(...): a reply, or our error before any request."""
-        _property(ThreadSession, "ask", assistant_id, options, prompt, ask)
-
-    @CASES
-    @given(ASSISTANT_IDS, _options(VALID_SESSION), PROMPTS, _options(VALID_ASK))
-    def test_sync_stream(
-        self, assistant_id: Any, options: dict[str, Any], prompt: Any, ask: dict[str, Any]
-    ) -> None:
-        """ThreadSession(...).stream(...): the same."""
-        _property(ThreadSession, "stream", assistant_id, options, prompt, ask)
-
-    @CASES
-    @given(ASSISTANT_IDS, _options(VALID_SESSION), PROMPTS, _options(VALID_ASK))
-    def test_async_ask(
-        self, assistant_id: Any, options: dict[str, Any], prompt: Any, ask: dict[str, Any]
-    ) -> None:
-        """AsyncThreadSession(...).ask(...): the same."""
-        _property(AsyncThreadSession, "ask", assistant_id, options, prompt, ask)
-
-    @CASES
-    @given(ASSISTANT_IDS, _options(VALID_SESSION), PROMPTS, _options(VALID_ASK))
-    def test_async_stream(
-        self, assistant_id: Any, options: dict[str, Any], prompt: Any, ask: dict[str, Any]
-    ) -> None:
-        """AsyncThreadSession(...).stream(...): the same."""
-        _property(AsyncThreadSession, "stream", assistant_id, options, prompt, ask)
+        """Session(...).ask/stream(...), sync and async: a reply, or our error before any
+        request."""
+        _property(cls, method, assistant_id, options, prompt, ask)
 
     @CASES
     @given(st.one_of(st.sampled_from(["run_000002"]), JUNK), JUNK, JUNK)
