@@ -28,6 +28,7 @@ from assistant_bridge import (
     TextParser,
     ThreadSession,
     ToolRegistry,
+    ask_many,
 )
 from assistant_bridge._session.arguments import ASK_CHECKS, SESSION_CHECKS
 from assistant_bridge.exceptions import (
@@ -207,6 +208,8 @@ class TestDurations:
             (lambda: RetryPolicy(max_attempts=0), "max_attempts"),
             (lambda: RetryPolicy(max_attempts=10**400), "max_attempts"),
             (lambda: ToolRegistry(max_workers=0), "max_workers"),
+            (lambda: ask_many(lambda: None, [], concurrency=0), "concurrency"),  # type: ignore[arg-type, return-value]
+            (lambda: ask_many(lambda: None, [], concurrency=10**400), "concurrency"),  # type: ignore[arg-type, return-value]
         ],
     )
     def test_counts(self, build: Callable[[], object], argument: str) -> None:
