@@ -27,6 +27,13 @@ a thread locked, and must say exactly what went wrong.
   backoff and jitter (`RetryPolicy`), honouring `Retry-After` and `retry-after-ms`, and never
   past the ask's deadline. A client you pass in is used through
   `client.with_options(max_retries=0)`, so retries never multiply.
+- **Unsent requests are repeated.** A request that certainly never reached the server (the
+  connection was refused, the host name did not resolve, the TLS handshake failed, or no
+  connection opened in time; matched on both `httpx` and `httpx2`) raises
+  `UnsentRequestError` (`unsent=True`), whose message says so. Nothing was done, so the
+  session repeats it like a 429, writes included (the first ask's create-and-run too), within
+  the deadline. A reset, a read timeout or a 5xx may have reached the server and stays
+  ambiguous.
 - **No duplicates.** Every run the session starts carries a mark in its metadata
   (`assistant_bridge_ask`). A start whose failure may have reached the server (a reset
   connection, a timeout, a 5xx) is not simply repeated: the thread's runs are searched for the
@@ -74,10 +81,19 @@ message listing (the reply comes with the response).
 
 ## Bad input
 
-Refused before anything is sent, each with a `ConfigurationError` naming the problem: an
-empty or over-long prompt (256,000 characters), malformed assistant, thread or run ids,
+Refused before anything is sent, with `InvalidArgumentError` (a `ValueError`) or
+`ArgumentTypeError` (a `TypeError`), both `ConfigurationError`s naming the argument in
+`.argument`: ids not matched whole (a trailing newline, `/`, `..`, a space, another kind's id),
+an empty prompt, one over 256,000 characters, or one UTF-8 cannot encode (a lone surrogate),
+a non-finite, negative or absurd (over 1,000,000 s, `10**400`) value for any duration
+(`timeout`, `cancel_grace`, `stall_timeout`, poll intervals, retry waits, tool timeouts),
 metadata beyond the API's limits (15 pairs for a run, as the library uses one; keys up to 64,
-values up to 512 characters), a bad timeout, an unknown JSON Schema keyword. Replies are checked
+values up to 512 characters), any option of the wrong type (`instructions=123`,
+`cancel_grace="5"`, `model=""`), and unknown keywords, named by the public method
+(`ThreadSession.ask() got an unexpected keyword argument 'time_out'`). `tests/test_arguments.py`
+checks each, and a property test feeds random values to every public argument of the sessions,
+sync and async, asking and streaming: each example ends in a reply or in one of these errors
+before any request. An unknown JSON Schema keyword is refused too. Replies are checked
 by the parsers: no JSON where JSON is required (`ParseError`, keeping the text), JSON nested
 deeper than `max_depth` or longer than `max_chars`, a schema mismatch (`SchemaValidationError`
 with the failing path).
@@ -86,7 +102,10 @@ with the failing path).
 
 The API key never appears in a repr, a log record (DEBUG included), an exception or a cassette:
 `tests/test_secrets.py` runs scenarios with a canary key, including the fault matrix's failure
-kinds, and checks all of them; cassettes are written with `authorization`,
+kinds, and checks all of them. `tests/test_redaction.py` has a server echo the key in every
+field of its error body (message, `code`, `param`, the request-id header), for every status,
+on both wires, sync and async: every field of the error and every log line stays clean.
+Cassettes are written with `authorization`,
 `openai-organization` and `openai-project` filtered.
 """
     (ROOT / "docs" / "reliability.md").write_text(text)

@@ -2,6 +2,8 @@
 
     AssistantBridgeError
     ├── ConfigurationError          the library was set up wrongly (missing key, bad id, ...)
+    │   ├── InvalidArgumentError    an argument's value is refused (also a ValueError)
+    │   └── ArgumentTypeError       an argument of the wrong type, or unknown (also a TypeError)
     ├── TransportError              the server or the network said no
     │   ├── AuthenticationError     401/403: the key is missing, wrong or lacks a permission
     │   ├── NotFoundError           404: the assistant, thread or run does not exist
@@ -11,6 +13,7 @@
     │   ├── RateLimitError          429: too many requests or no quota left
     │   ├── ServerError             5xx: the service failed
     │   └── APIConnectionError      no answer: connection refused, reset or timed out
+    │       ├── UnsentRequestError  the request never reached the server: safe to repeat
     │       └── StreamInterruptedError  an event stream broke off or went silent
     ├── RunError                    the run itself did not end well
     │   ├── RunFailedError          status "failed", with last_error code and message
@@ -25,13 +28,16 @@
         └── SchemaValidationError   the JSON does not match the schema, at ``path``
 
 Foreign exceptions (``openai``'s) are translated at one boundary, in the transport, so code
-above it only ever catches these. Messages never contain an API key.
+above it only ever catches these. No field of an error (message, code, param, request id)
+ever holds an API key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from assistant_bridge._redact import redact
 
 if TYPE_CHECKING:
     from assistant_bridge._values.models import ToolCall
@@ -40,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AssistantBridgeError",
     "ConfigurationError",
+    "InvalidArgumentError",
+    "ArgumentTypeError",
     "TransportError",
     "AuthenticationError",
     "NotFoundError",
@@ -49,6 +57,7 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "APIConnectionError",
+    "UnsentRequestError",
     "StreamInterruptedError",
     "RunError",
     "RunFailedError",
@@ -72,6 +81,26 @@ class ConfigurationError(AssistantBridgeError, ValueError):
     """The library was configured or called with values it cannot use."""
 
 
+class InvalidArgumentError(ConfigurationError):
+    """An argument's value was refused before anything was sent; ``argument`` names it."""
+
+    def __init__(self, message: str, *, argument: str) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
+class ArgumentTypeError(ConfigurationError, TypeError):
+    """An argument of the wrong type, or an unknown keyword, refused before anything was sent.
+
+    Also a ``TypeError`` (and, as every ConfigurationError, a ``ValueError``); ``argument``
+    names it.
+    """
+
+    def __init__(self, message: str, *, argument: str) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
 class TransportError(AssistantBridgeError):
     """The server answered with an error, or did not answer at all."""
 
@@ -84,12 +113,15 @@ class TransportError(AssistantBridgeError):
         code: str | None = None,
         param: str | None = None,
     ) -> None:
+        # Key-shaped text is masked here too, whoever builds the error (the transport's
+        # boundary also masks the exact key, which need not look like one).
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.status_code = status_code
-        self.request_id = request_id
-        self.code = code
-        self.param = param
+        self.request_id = None if request_id is None else redact(request_id)
+        self.code = None if code is None else redact(code)
+        self.param = None if param is None else redact(param)
 
     def __str__(self) -> str:
         extra = []
@@ -172,6 +204,14 @@ class APIConnectionError(TransportError):
     def __init__(self, message: str, *, unsent: bool = False, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.unsent = unsent
+
+
+class UnsentRequestError(APIConnectionError):
+    """The request certainly never reached the server (connection refused, DNS or TLS failure):
+    repeating it, even a write, cannot do anything twice."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(message, unsent=True, **kwargs)
 
 
 class StreamInterruptedError(APIConnectionError):

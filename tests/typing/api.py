@@ -26,3 +26,17 @@ def check(session: ThreadSession) -> None:
 
 
 ThreadSession(FakeTransport(ScriptedBackend()), "asst_x")
+
+
+def errors(exc: Exception) -> None:
+    from assistant_bridge.exceptions import (
+        ArgumentTypeError,
+        InvalidArgumentError,
+        UnsentRequestError,
+    )
+
+    if isinstance(exc, InvalidArgumentError | ArgumentTypeError):
+        assert_type(exc.argument, str)
+    if isinstance(exc, UnsentRequestError):
+        assert_type(exc.unsent, bool)
+        assert_type(exc.request_id, str | None)

@@ -13,8 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from assistant_bridge._session.sessions import AsyncThreadSession, ThreadSession
+from assistant_bridge._values.checks import check_count
 from assistant_bridge._values.reply import Reply
-from assistant_bridge.exceptions import AssistantBridgeError, ConfigurationError
+from assistant_bridge.exceptions import AssistantBridgeError
 
 __all__ = ["aask_many", "ask_many"]
 
@@ -22,9 +23,7 @@ Result = Reply[Any] | AssistantBridgeError
 
 
 def _check(concurrency: int) -> None:
-    if not isinstance(concurrency, int) or concurrency < 1:
-        msg = f"concurrency must be a whole number >= 1, got {concurrency!r}."
-        raise ConfigurationError(msg)
+    check_count(concurrency, "concurrency", low=1, high=1024)
 
 
 async def aask_many(

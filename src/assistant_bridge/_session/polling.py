@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from assistant_bridge.exceptions import ConfigurationError
+from assistant_bridge._values.checks import factor_field, seconds_field
 
 __all__ = ["AdaptivePolling", "FixedInterval", "PollPolicy"]
 
@@ -24,17 +24,11 @@ class PollPolicy(Protocol):
         ...
 
 
-def _non_negative(_instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value >= 0:
-        msg = f"{attribute.name} must be a number of seconds >= 0, got {value!r}."
-        raise ConfigurationError(msg)
-
-
 @attrs.frozen
 class FixedInterval:
     """Always the same wait (the seed's 1 s); ignores the server's hint unless told."""
 
-    interval: float = attrs.field(default=1.0, validator=_non_negative)
+    interval: float = attrs.field(default=1.0, validator=seconds_field)
     honour_server_hint: bool = False
 
     def delay(self, attempt: int, server_hint_ms: int | None) -> float:
@@ -52,11 +46,11 @@ class AdaptivePolling:
     ``max_server_hint`` seconds, so a misbehaving proxy cannot stall the ask.
     """
 
-    initial: float = attrs.field(default=0.2, validator=_non_negative)
-    factor: float = attrs.field(default=1.5, validator=_non_negative)
-    cap: float = attrs.field(default=2.0, validator=_non_negative)
+    initial: float = attrs.field(default=0.2, validator=seconds_field)
+    factor: float = attrs.field(default=1.5, validator=factor_field)
+    cap: float = attrs.field(default=2.0, validator=seconds_field)
     honour_server_hint: bool = True
-    max_server_hint: float = attrs.field(default=10.0, validator=_non_negative)
+    max_server_hint: float = attrs.field(default=10.0, validator=seconds_field)
 
     def delay(self, attempt: int, server_hint_ms: int | None) -> float:
         if self.honour_server_hint and server_hint_ms is not None:

@@ -4,7 +4,9 @@ There is one retry layer, here: the transports build their ``openai`` clients wi
 ``max_retries=0`` by default so that retries do not multiply, and every retry happens inside
 the ask's deadline. A write whose failure is ambiguous (the request may have reached the
 server: a reset connection, a timeout, a 5xx) is only repeated after looking whether it took
-effect (see :mod:`._flow`).
+effect (see :mod:`._flow`). A request that certainly never reached the server
+(:class:`~assistant_bridge.exceptions.UnsentRequestError`: connection refused, DNS or TLS
+failure) is not ambiguous: it is simply repeated, writes included.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from collections.abc import Callable
 
 import attrs
 
+from assistant_bridge._values.checks import check_count, check_number, factor_field, seconds_field
 from assistant_bridge.exceptions import (
     APIConnectionError,
-    ConfigurationError,
     ConflictError,
     RateLimitError,
     ServerError,
@@ -27,10 +29,12 @@ from assistant_bridge.exceptions import (
 __all__ = ["RetryPolicy"]
 
 
-def _positive(_i: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value >= 0:
-        msg = f"{attribute.name} must be >= 0, got {value!r}."
-        raise ConfigurationError(msg)
+def _attempts(_i: object, attribute: attrs.Attribute[int], value: int) -> None:
+    check_count(value, attribute.name, low=1, high=100)
+
+
+def _fraction(_i: object, attribute: attrs.Attribute[float], value: float) -> None:
+    check_number(value, attribute.name, low=0.0, high=1.0)
 
 
 @attrs.frozen
@@ -43,11 +47,11 @@ class RetryPolicy:
     it asks for longer.
     """
 
-    max_attempts: int = 4
-    initial: float = attrs.field(default=0.5, validator=_positive)
-    factor: float = attrs.field(default=2.0, validator=_positive)
-    cap: float = attrs.field(default=8.0, validator=_positive)
-    jitter: float = attrs.field(default=0.25, validator=_positive)
+    max_attempts: int = attrs.field(default=4, validator=_attempts)
+    initial: float = attrs.field(default=0.5, validator=seconds_field)
+    factor: float = attrs.field(default=2.0, validator=factor_field)
+    cap: float = attrs.field(default=8.0, validator=seconds_field)
+    jitter: float = attrs.field(default=0.25, validator=_fraction)
     random: Callable[[], float] = attrs.field(default=random.random, eq=False, repr=False)
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
@@ -66,7 +70,8 @@ class RetryPolicy:
 
     @staticmethod
     def ambiguous(error: TransportError) -> bool:
-        """True when the failed request may still have been carried out by the server."""
+        """True when the failed request may still have been carried out by the server; False
+        for 429/409 (refused) and unsent requests (never arrived), which are safe to repeat."""
         if isinstance(error, (RateLimitError, ConflictError)):
             return False
         if isinstance(error, StreamInterruptedError):

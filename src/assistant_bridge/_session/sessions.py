@@ -32,6 +32,11 @@ from typing_extensions import Unpack
 
 from assistant_bridge._parsing.parsers import Parser, TextParser
 from assistant_bridge._runstate.table import RunStateMachine
+from assistant_bridge._session.arguments import (
+    check_ask_options,
+    check_resume,
+    check_session_options,
+)
 from assistant_bridge._session.flow import (
     Abandoned,
     AskPlan,
@@ -397,6 +402,7 @@ class ThreadSession(_SessionCore):
         sleep: Callable[[float], None] = time.sleep,
         **options: Unpack[SessionOptions],
     ) -> None:
+        check_session_options(type(self).__name__, transport, assistant_id, sleep, options)
         super().__init__(transport, assistant_id, **options)
         self._transport = transport
         self._sleep = sleep
@@ -436,6 +442,7 @@ class ThreadSession(_SessionCore):
         parser refuses the text (the reply is on the error). ``wait`` picks how to follow the
         run for this ask: "stream" (the default where the transport can), or "poll".
         """
+        check_ask_options(f"{type(self).__name__}.ask", prompt, parser, options)
         flow, settings = self._ask_flow(prompt, parser, **options)
         with self._held(settings):
             return drive(flow, self._transport, self._sleep)
@@ -465,6 +472,7 @@ class ThreadSession(_SessionCore):
 
         Closing the stream before its end (``break`` in a ``with`` block) cancels the run.
         """
+        check_ask_options(f"{type(self).__name__}.stream", prompt, parser, options)
         flow, settings = self._ask_flow(prompt, parser, **options)
 
         def events() -> Generator[StreamEvent, None, Reply[Any]]:
@@ -480,6 +488,7 @@ class ThreadSession(_SessionCore):
 
         Use it after a crash or a timeout: nothing new is posted or started.
         """
+        check_resume(run_id, parser, timeout)
         flow, settings = self._resume_flow(run_id, parser, timeout)
         with self._held(settings):
             return drive(flow, self._transport, self._sleep)
@@ -500,6 +509,7 @@ class AsyncThreadSession(_SessionCore):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **options: Unpack[SessionOptions],
     ) -> None:
+        check_session_options(type(self).__name__, transport, assistant_id, sleep, options)
         super().__init__(transport, assistant_id, **options)
         self._transport = transport
         self._sleep = sleep
@@ -531,6 +541,7 @@ class AsyncThreadSession(_SessionCore):
         **options: Unpack[AskOptions],
     ) -> Reply[Any]:
         """See :meth:`ThreadSession.ask`."""
+        check_ask_options(f"{type(self).__name__}.ask", prompt, parser, options)
         flow, settings = self._ask_flow(prompt, parser, **options)
         async with self._held(settings):
             return await adrive(flow, self._transport, self._sleep)
@@ -559,6 +570,7 @@ class AsyncThreadSession(_SessionCore):
         **options: Unpack[AskOptions],
     ) -> AsyncReplyStream:
         """See :meth:`ThreadSession.stream`: ``async for event in session.stream(...)``."""
+        check_ask_options(f"{type(self).__name__}.stream", prompt, parser, options)
         flow, settings = self._ask_flow(prompt, parser, **options)
         outcome: FlowResult[Reply[Any]] = FlowResult()
 
@@ -578,6 +590,7 @@ class AsyncThreadSession(_SessionCore):
         self, run_id: str, *, parser: Parser[Any] | None = None, timeout: float | None = None
     ) -> Reply[Any]:
         """See :meth:`ThreadSession.resume`."""
+        check_resume(run_id, parser, timeout)
         flow, settings = self._resume_flow(run_id, parser, timeout)
         async with self._held(settings):
             return await adrive(flow, self._transport, self._sleep)

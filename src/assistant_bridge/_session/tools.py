@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, overload
 import attrs
 
 from assistant_bridge._parsing.jsonschema import validate
+from assistant_bridge._values.checks import check_count, check_seconds
 from assistant_bridge._values.models import ToolCall, ToolOutput
 from assistant_bridge._values.spec import FunctionTool
 from assistant_bridge.exceptions import ConfigurationError, ToolError
@@ -98,6 +99,8 @@ class RegisteredTool:
     ) -> RegisteredTool:
         """Read name, description and parameter schema off ``fn``."""
         tool_name = name or fn.__name__
+        if timeout is not None:
+            check_seconds(timeout, "timeout")
         if not _NAME.match(tool_name):
             msg = f"Tool name {tool_name!r} must be 1-64 letters, digits, '_' or '-'."
             raise ConfigurationError(msg)
@@ -168,6 +171,9 @@ class ToolRegistry:
         if on_error not in ("report", "raise"):
             msg = f"on_error must be 'report' or 'raise', got {on_error!r}."
             raise ConfigurationError(msg)
+        if timeout is not None:
+            check_seconds(timeout, "timeout")
+        check_count(max_workers, "max_workers", low=1, high=1024)
         self._tools: dict[str, RegisteredTool] = {}
         self._timeout = timeout
         self._on_error = on_error

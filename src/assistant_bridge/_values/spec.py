@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from assistant_bridge._values.checks import check_metadata, check_number, check_text
 from assistant_bridge.exceptions import ConfigurationError
 
 __all__ = [
@@ -95,6 +96,21 @@ def _check_model(_i: object, _a: object, value: str) -> None:
         raise ConfigurationError(msg)
 
 
+def _check_instructions(_i: object, _a: object, value: str | None) -> None:
+    if value is not None:
+        check_text(value, "instructions", empty=True)
+
+
+def _check_temperature(_i: object, _a: object, value: float | None) -> None:
+    if value is not None:
+        check_number(value, "temperature", low=0.0, high=2.0)
+
+
+def _to_metadata(value: Mapping[str, str] | None) -> Mapping[str, str]:
+    # 15 pairs: the assistant object carries one more, the spec's content hash.
+    return check_metadata(value, "metadata", max_pairs=15) or {}
+
+
 def _to_tools(value: Sequence[Tool]) -> tuple[Tool, ...]:
     tools = tuple(value)
     for tool in tools:
@@ -110,11 +126,11 @@ class AssistantSpec:
 
     name: str = attrs.field(validator=_check_name)
     model: str = attrs.field(validator=_check_model)
-    instructions: str | None = None
+    instructions: str | None = attrs.field(default=None, validator=_check_instructions)
     tools: tuple[Tool, ...] = attrs.field(default=(), converter=_to_tools)
     response_format: ResponseFormat = attrs.field(default="text", validator=_check_format)
-    temperature: float | None = None
-    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
+    temperature: float | None = attrs.field(default=None, validator=_check_temperature)
+    metadata: Mapping[str, str] = attrs.field(factory=dict, converter=_to_metadata)
 
     # -- files -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -1,20 +1,23 @@
 """The error boundary with ``openai``: its exceptions translated into ours.
 
 Every ``openai`` exception is turned into ours in :func:`map_openai_errors`, keeping status
-code, request id and error code, never the key. The client transports (:mod:`._client`) send
-every request inside it.
+code, request id and error code, never the key (in any field). A connection that surely never
+carried the request (refused, DNS, TLS) becomes :class:`UnsentRequestError`, safe to repeat.
+The client transports (:mod:`._client`) send every request inside it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import socket
+import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import openai
 
-from assistant_bridge._redact import redact
+from assistant_bridge._redact import mask_in_logs, redact
 from assistant_bridge.exceptions import (
     ActiveRunError,
     APIConnectionError,
@@ -25,6 +28,7 @@ from assistant_bridge.exceptions import (
     RateLimitError,
     ServerError,
     TransportError,
+    UnsentRequestError,
 )
 
 __all__ = ["map_openai_errors"]
@@ -74,19 +78,23 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return max(known) if known else None
 
 
+def _field(value: object, secrets: Sequence[str | None]) -> str | None:
+    """A field of the server's error body as text, with the key masked."""
+    return None if value is None else redact(str(value), secrets)
+
+
 def _status_error(exc: openai.APIStatusError, secrets: Sequence[str | None]) -> TransportError:
     status = exc.status_code
     body = exc.body if isinstance(exc.body, Mapping) else {}
     if isinstance(body.get("error"), Mapping):
         body = body["error"]
     server_text = redact(str(body.get("message") or exc.message), secrets)
-    code = body.get("code")
-    param = body.get("param")
+    # Every field is masked, not only the message: a server may echo the key in any of them.
     kwargs: dict[str, Any] = {
         "status_code": status,
-        "request_id": getattr(exc, "request_id", None),
-        "code": str(code) if code is not None else None,
-        "param": str(param) if param is not None else None,
+        "request_id": _field(getattr(exc, "request_id", None), secrets),
+        "code": _field(body.get("code"), secrets),
+        "param": _field(body.get("param"), secrets),
     }
     active = _ACTIVE_RUN.search(server_text) if status == 400 else None
     if active:
@@ -115,23 +123,83 @@ def _status_error(exc: openai.APIStatusError, secrets: Sequence[str | None]) -> 
     return cls(msg, **kwargs)
 
 
+# The HTTP stacks openai speaks through (httpx for openai 1.x/2.x, httpx2 for 3.x, and their
+# httpcore): their exceptions are matched by package and name, as either may be absent.
+_HTTP_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2"})
+# Raised only while a connection is being opened (TCP connect, TLS handshake, proxy) or
+# waited for from the pool: the request was never written, so it never reached the server.
+_BEFORE_SENDING = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout"})
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and its causes (or contexts), outermost first."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _why_unsent(exc: openai.APIConnectionError) -> str | None:
+    """Why the request certainly never reached the server, or None when it may have.
+
+    The first HTTP-stack exception in the chain decides: a connect or pool error means nothing
+    was written (a read, write or protocol error means something may have been). Without
+    one, only a refused connection or a failed DNS lookup is certain.
+    """
+    chain = list(_chain(exc))[1:]
+    http = [e for e in chain if type(e).__module__.split(".")[0] in _HTTP_PACKAGES]
+    if http and type(http[0]).__name__ not in _BEFORE_SENDING:
+        return None
+    for error in chain:
+        if isinstance(error, ConnectionRefusedError):
+            return "the connection was refused"
+        if isinstance(error, socket.gaierror):
+            return "the host name could not be resolved"
+        if http and isinstance(error, ssl.SSLError):
+            return "the TLS handshake failed"
+    if not http:
+        return None
+    if type(http[0]).__name__ == "PoolTimeout":
+        return "no connection of the pool came free in time"
+    if type(http[0]).__name__ == "ConnectTimeout":
+        return "the connection could not be opened in time"
+    return "the connection could not be opened"
+
+
+def _connection_error(
+    exc: openai.APIConnectionError, secrets: Sequence[str | None]
+) -> APIConnectionError:
+    """Ours for a failed connection: :class:`UnsentRequestError` when it certainly never
+    reached the server (safe to repeat, even a write), else an ambiguous APIConnectionError."""
+    cause = redact(repr(exc.__cause__) if exc.__cause__ else str(exc), secrets)
+    why = _why_unsent(exc)
+    if why is not None:
+        msg = (
+            f"The request never reached the server: {why} ({cause}). Nothing was done, so "
+            "it is safe to retry; check the network, the proxy and the base URL."
+        )
+        return UnsentRequestError(msg)
+    if isinstance(exc, openai.APITimeoutError):
+        msg = "The request timed out before the server answered; retry, or raise the timeout."
+        return APIConnectionError(msg)
+    msg = f"Could not reach the server ({cause}); check the network and the base URL, then retry."
+    return APIConnectionError(msg)
+
+
 @contextlib.contextmanager
 def map_openai_errors(secrets: Sequence[str | None] = ()) -> Iterator[None]:
     """Translate ``openai`` exceptions raised inside the block into ours.
 
     The original is not chained (``from None``): its request object carries the key in a
-    header, and tracebacks print chained exceptions. Everything useful is copied over.
+    header, and tracebacks print chained exceptions. Everything useful is copied over, with
+    the key masked in every field; the client stack's log lines are masked too.
     """
+    mask_in_logs(secrets)
     try:
         yield
     except openai.APIStatusError as exc:
         raise _status_error(exc, secrets) from None
-    except openai.APITimeoutError:
-        msg = "The request timed out before the server answered; retry, or raise the timeout."
-        raise APIConnectionError(msg) from None
-    except openai.APIConnectionError as exc:
-        cause = redact(repr(exc.__cause__) if exc.__cause__ else str(exc), secrets)
-        msg = (
-            f"Could not reach the server ({cause}); check the network and the base URL, then retry."
-        )
-        raise APIConnectionError(msg) from None
+    except openai.APIConnectionError as exc:  # APITimeoutError included
+        raise _connection_error(exc, secrets) from None
