@@ -13,7 +13,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 warnings.simplefilter("ignore", DeprecationWarning)
 
-from tests.fault_matrix import CANCEL_GRACE, RETRY, TIMEOUT, cases, run_case  # noqa: E402
+from tests.fault_matrix import (  # noqa: E402
+    CANCEL_GRACE,
+    MARGIN,
+    MODES,
+    RETRY,
+    SHORT_TIMEOUT,
+    TIMEOUT,
+    cases,
+    run_case,
+)
 
 HEAD = """# Reliability
 
@@ -45,36 +54,58 @@ a thread locked, and must say exactly what went wrong.
 - **Active runs.** `on_active_run="wait"` (default) waits for another run on the thread to end,
   within the deadline; `"cancel"` cancels it; `"raise"` raises `ActiveRunError`. Sessions in one
   process that share a thread queue up behind one lock.
-- **Deadlines that clean up.** On timeout, on Ctrl-C, on a cancelled asyncio task or a stream
-  closed early, the run is cancelled and the cancel confirmed (`cancel_confirmed` on the error).
+- **One deadline per ask.** `ask(timeout=T)` returns or raises within `T + cancel_grace` and a
+  small margin, whatever the server does. The deadline starts when `ask` is called, so it
+  covers waiting behind other asks on the session or thread, every request (connect, read, and
+  the whole of a stream, however many keep-alive comments it sends), retries and their
+  backoff, and the tools (a `ToolRegistry` gives each call at most what is left of the ask).
+- **Nothing left running.** Whenever an ask ends without the run's reply (any library error, a
+  `ToolError`, Ctrl-C, a cancelled asyncio task, a stream closed early), the run is cancelled,
+  the cancel retried within `cancel_grace` (each try gets a third of it, so a hanging cancel is
+  tried again), and the error carries `thread_id`, `run_id` and `cancel_confirmed`. In async
+  code the cleanup is shielded from a second cancellation.
+- **First asks.** A new thread's first ask is one request (create-and-run). If its answer is
+  lost there is no thread to look it up on, so the error says exactly that; pass
+  `first_ask="safe"` to create the thread first (two requests), so a lost start is found by its
+  mark like any follow-up. On the Responses wire the conversation is made first anyway: if the
+  response then fails, the error names the conversation and the session keeps it (no empty
+  conversation is left behind), and a failure that surely did not start a response is retried
+  on it.
+- **Tool rounds are known by their call ids.** After an ambiguous failure of a submission, the
+  outputs are sent again only if the run still waits for those very calls.
 - **Resume.** `ThreadSession(..., thread_id=...).resume(run_id)` re-attaches to a run.
 - **Streams.** A stream that breaks, errors or stays silent past `stall_timeout` falls back to
   polling the same run.
 
 ## The fault matrix
 
-Every fault the emulator can inject, at every phase of an ask, on both wires; run in CI by
-`tests/test_fault_matrix.py`, and printed here by `scripts/write_reliability_doc.py`. Each case
-runs in a fresh emulator with a {timeout:g} s deadline, a {grace:g} s cancel grace and
-`{retry}`. "Outcome" is what the ask ended with: `reply`, or the typed error it raised. Every
-case was checked to end within its deadline, with no duplicate message or run and no run left
-active ("checks").
+Every fault the emulator can inject, at every phase of an ask, on both wires, with the sync and
+the async session; run in CI by `tests/test_fault_matrix.py`, and printed here by
+`scripts/write_reliability_doc.py`. Each case runs in a fresh emulator with a {timeout:g} s
+deadline ({short:g} s for a hanging request and for the cancel phase, where the run never ends),
+a {grace:g} s cancel grace and `{retry}`. "Outcome" is what the ask ended with: `reply`, or the
+typed error it raised. Every case was checked to end within its deadline plus the grace and a
+{margin:g} s margin, with no duplicate message or run and no run left active ("checks").
 
-| wire | phase | fault | outcome | seconds | checks |
-|---|---|---|---|---|---|
+| wire | mode | phase | fault | outcome | seconds | checks |
+|---|---|---|---|---|---|---|
 """
 
 
 def main() -> None:
     rows = []
     for case in cases():
-        cell = run_case(*case)
-        checks = "ok" if not cell.problems else "; ".join(cell.problems)
-        rows.append(
-            f"| {cell.api} | {cell.phase} | {cell.fault} | {cell.outcome} | "
-            f"{cell.seconds:.2f} | {checks} |"
-        )
-    text = HEAD.format(timeout=TIMEOUT, grace=CANCEL_GRACE, retry=RETRY) + "\n".join(rows) + "\n"
+        for mode in MODES:
+            cell = run_case(*case, mode=mode)
+            checks = "ok" if not cell.problems else "; ".join(cell.problems)
+            rows.append(
+                f"| {cell.api} | {cell.mode} | {cell.phase} | {cell.fault} | {cell.outcome} | "
+                f"{cell.seconds:.2f} | {checks} |"
+            )
+    head = HEAD.format(
+        timeout=TIMEOUT, short=SHORT_TIMEOUT, grace=CANCEL_GRACE, margin=MARGIN, retry=RETRY
+    )
+    text = head + "\n".join(rows) + "\n"
     text += """
 Where a phase does not exist on a wire it is left out: the Responses API has no separate
 message listing (the reply comes with the response).

@@ -1,20 +1,32 @@
-"""The fault matrix: every fault the emulator offers, at every phase of an ask, on both wires.
+"""The fault matrix: every fault the emulator offers, at every phase of an ask, on both wires,
+for the sync and the async session.
 
 Used by tests/test_fault_matrix.py (which asserts the invariants) and by
 scripts/write_reliability_doc.py (which prints the table into docs/reliability.md).
-Each case must end in a reply or a typed error within its deadline, with no duplicate
-message or run and no run left active.
+Each case must end in a reply or a typed error within its deadline (timeout + cancel grace +
+a margin), with no duplicate message or run and no run left active.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import attrs
 
-from assistant_bridge import AssistantSpec, FixedInterval, RetryPolicy, ThreadSession, ToolOutput
+from assistant_bridge import (
+    AssistantSpec,
+    AsyncOpenAITransport,
+    AsyncResponsesTransport,
+    AsyncThreadSession,
+    FixedInterval,
+    RetryPolicy,
+    ThreadSession,
+    ToolOutput,
+)
 from assistant_bridge.exceptions import AssistantBridgeError
 from assistant_bridge.testing import (
     Behaviour,
@@ -25,11 +37,16 @@ from assistant_bridge.testing import (
     Fault,
     RequestTools,
     SayText,
+    StayInProgress,
 )
 
 SPEC = AssistantSpec(name="matrix", model="gpt-4o-mini")
 TIMEOUT = 3.0
+SHORT_TIMEOUT = 1.0
+"""The deadline of the cases that must run into it (a hanging request, a cancel)."""
 CANCEL_GRACE = 1.0
+MARGIN = 2.0
+MODES = ("sync", "async")
 RETRY = RetryPolicy(max_attempts=3, initial=0.02, cap=0.1)
 
 
@@ -43,6 +60,8 @@ class Phase:
     wait: str = "poll"
     tools: bool = False
     nth: dict[str, int | None] = attrs.Factory(dict)
+    stay: bool = False
+    """The run never finishes, so the ask runs into its deadline and must cancel."""
 
 
 PHASES = [
@@ -69,7 +88,9 @@ PHASES = [
         {"assistants": "threads.create_and_run", "responses": "responses.create"},
         wait="stream",
     ),
+    Phase("cancel", {"assistants": "runs.cancel", "responses": "responses.cancel"}, stay=True),
 ]
+HANG = "request hangs past the deadline"
 
 HTTP_FAULTS: list[tuple[str, Fault]] = [
     ("429 Retry-After", Fault.http(429, retry_after=0.05)),
@@ -79,6 +100,7 @@ HTTP_FAULTS: list[tuple[str, Fault]] = [
     ("reset before commit", Fault.reset_before()),
     ("reset after commit", Fault.reset_after()),
     ("slow answer (0.3 s)", Fault.slow(0.3)),
+    (HANG, Fault.slow(30)),
 ]
 STREAM_FAULTS: list[tuple[str, Fault]] = [
     ("stream cut", Fault.stream_cut(after_events=3)),
@@ -99,6 +121,7 @@ class Cell:
     """One case and what came of it."""
 
     api: str
+    mode: str
     phase: str
     fault: str
     outcome: str
@@ -110,17 +133,57 @@ def _tools(calls: Sequence[Any]) -> list[ToolOutput]:
     return [ToolOutput(c.id, "42") for c in calls]
 
 
-def _session(emu: Emulator, api: str, wait: str, **kwargs: Any) -> ThreadSession:
-    return ThreadSession(
-        emu.transport(api),
-        assistant=SPEC,
-        poll_policy=FixedInterval(0.02),
-        retry=RETRY,
-        timeout=TIMEOUT,
-        cancel_grace=CANCEL_GRACE,
-        wait=wait,  # type: ignore[arg-type]
-        **kwargs,
-    )
+class _Loop:
+    """An event loop on a thread of its own, so a case reads the same sync or async."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, work: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+class _Asker:
+    """Asks on a sync or an async session, and closes what it opened."""
+
+    def __init__(self, emu: Emulator, api: str, mode: str, wait: str, **kwargs: Any) -> None:
+        options: dict[str, Any] = {
+            "assistant": SPEC,
+            "poll_policy": FixedInterval(0.02),
+            "retry": RETRY,
+            "timeout": TIMEOUT,
+            "cancel_grace": CANCEL_GRACE,
+            "wait": wait,
+            **kwargs,
+        }
+        self._loop: _Loop | None = None
+        if mode == "async":
+            self._loop = _Loop()
+            kind = AsyncOpenAITransport if api == "assistants" else AsyncResponsesTransport
+            self._transport: Any = kind(emu.api_key or "sk-any", base_url=emu.base_url)
+            self.session: Any = AsyncThreadSession(self._transport, **options)
+        else:
+            self._transport = emu.transport(api)
+            self.session = ThreadSession(self._transport, **options)
+
+    def ask(self, prompt: str) -> Any:
+        if self._loop is None:
+            return self.session.ask(prompt)
+        return self._loop.run(self.session.ask(prompt))
+
+    def close(self) -> None:
+        if self._loop is None:
+            self._transport.close()
+            return
+        self._loop.run(self._transport.aclose())
+        self._loop.close()
 
 
 #: Every error and reply the cases produced, for tests that inspect them (secrets).
@@ -140,11 +203,13 @@ def _outcome(ask: Callable[[], Any]) -> tuple[str, float]:
     return ("reply" if reply.text else "empty reply"), time.monotonic() - began
 
 
-def _check(emu: Emulator, asks: int, seconds: float, outcome: str) -> tuple[str, ...]:
+def _check(
+    emu: Emulator, asks: int, seconds: float, outcome: str, timeout: float
+) -> tuple[str, ...]:
     problems = []
     if outcome.startswith("UNTYPED") or outcome == "empty reply":
         problems.append(outcome)
-    if seconds > TIMEOUT + CANCEL_GRACE + 2.0:
+    if seconds > timeout + CANCEL_GRACE + MARGIN:
         problems.append(f"took {seconds:.1f}s, past the deadline")
     deadline = time.monotonic() + 1.0
     while emu.active_runs() and time.monotonic() < deadline:
@@ -174,19 +239,23 @@ def run_case(
     fault: Fault | None,
     behaviour: Behaviour | None = None,
     api_key: str = "sk-emulator",
+    mode: str = "sync",
 ) -> Cell:
     """Run one case in a fresh emulator (which accepts only ``api_key``)."""
     with Emulator(cancel_delay=0.01, api_key=api_key) as emu:
         asks = 0
         wait = phase.wait if phase else "poll"
         kwargs: dict[str, Any] = {"tool_handler": _tools} if phase and phase.tools else {}
-        session = _session(emu, api, wait, **kwargs)
-        opened = [session._transport]
+        short = fault_name == HANG or (phase is not None and phase.stay)
+        timeout = SHORT_TIMEOUT if short else TIMEOUT
+        asker = _Asker(emu, api, mode, wait, timeout=timeout, **kwargs)
+        session = asker.session
+        opened: list[Any] = []
         if phase is not None and phase.follow_up:
-            session.ask("first question")
+            asker.ask("first question")
             asks += 1
         if behaviour is not None and fault_name == "active run on the thread":
-            session.ask("first question")
+            asker.ask("first question")
             asks += 1
             other = emu.transport(api)
             opened.append(other)
@@ -207,19 +276,23 @@ def run_case(
             emu.script(behaviour)
         elif phase is not None and phase.tools:
             emu.script(RequestTools([("lookup", {})], then=lambda o: f"got {o[0]}"))
+        elif phase is not None and phase.stay:
+            emu.script(StayInProgress())
         else:
             emu.script(SayText("answer to the question", delay=0.05))
         route = phase.route[api] if phase else None
         if fault is not None and route is not None:
             nth = phase.nth.get(api) if phase else None
             emu.inject(fault, route, nth=nth)
-        outcome, seconds = _outcome(lambda: session.ask("the question"))
+        outcome, seconds = _outcome(lambda: asker.ask("the question"))
         asks += 1
-        problems = _check(emu, asks, seconds, outcome)
+        problems = _check(emu, asks, seconds, outcome, timeout)
+        asker.close()
         for transport in opened:
             transport.close()
         return Cell(
             api,
+            mode,
             phase.name if phase else "run",
             fault_name,
             outcome,
@@ -228,9 +301,12 @@ def run_case(
         )
 
 
-def cases() -> list[tuple[str, Phase | None, str, Fault | None, Behaviour | None]]:
-    """Every (api, phase, fault) case of the matrix."""
-    out: list[tuple[str, Phase | None, str, Fault | None, Behaviour | None]] = []
+Case = tuple[str, Phase | None, str, Fault | None, Behaviour | None]
+
+
+def cases() -> list[Case]:
+    """Every (api, phase, fault) case of the matrix (each runs in both modes)."""
+    out: list[Case] = []
     for api in ("assistants", "responses"):
         for phase in PHASES:
             if phase.route[api] is None:
@@ -241,6 +317,6 @@ def cases() -> list[tuple[str, Phase | None, str, Fault | None, Behaviour | None
     return out
 
 
-def case_id(case: tuple[str, Phase | None, str, Fault | None, Behaviour | None]) -> str:
+def case_id(case: Case) -> str:
     api, phase, name, _, _ = case
     return f"{api}/{phase.name if phase else 'run'}/{name}"

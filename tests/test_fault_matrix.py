@@ -7,17 +7,18 @@ from typing import Any
 
 import pytest
 
-from .fault_matrix import case_id, cases, run_case
+from .fault_matrix import MODES, case_id, cases, run_case
 
 CASES = cases()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
-def test_case_ends_in_a_reply_or_a_typed_error(case: Any) -> None:
+def test_case_ends_in_a_reply_or_a_typed_error(case: Any, mode: str) -> None:
     """A reply or a typed error, within the deadline, no duplicate, no run left active."""
-    cell = run_case(*case)
-    assert cell.problems == (), f"{case_id(case)}: {cell.outcome}: {cell.problems}"
+    cell = run_case(*case, mode=mode)
+    assert cell.problems == (), f"{mode} {case_id(case)}: {cell.outcome}: {cell.problems}"
 
 
 def test_reliability_doc_shows_every_case() -> None:

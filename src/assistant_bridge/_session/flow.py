@@ -459,9 +459,11 @@ def call(
     *,
     lookup: Lookup | None = None,
     until: float | None = None,
+    per_try: float | None = None,
 ) -> Flow[T]:
     """Perform ``op``, retrying failures the retry policy allows, before ``until`` (the ask's
-    deadline unless given), each request bounded by the time left.
+    deadline unless given), each request bounded by the time left (and by ``per_try``, so a
+    hanging request leaves time to try again).
 
     Reads and idempotent operations are simply repeated. A write whose failure is ambiguous
     (it may have reached the server) is not: ``lookup`` finds out what it did (the run a start
@@ -473,6 +475,8 @@ def call(
     attempt = 0
     while True:
         budget = max(MIN_REQUEST_SECONDS, end - settings.clock())
+        if per_try is not None:
+            budget = min(budget, per_try)
         try:
             return (yield from perform(attrs.evolve(op, budget=budget)))
         except ActiveRunError as exc:
@@ -931,7 +935,10 @@ def _cancel_and_confirm(run: Run, settings: WaitSettings) -> Flow[tuple[bool, Ru
     grace_end = settings.clock() + settings.cancel_grace
     try:
         try:
-            run = yield from call(CancelRun(run.thread_id, run.id), settings, until=grace_end)
+            cancel = CancelRun(run.thread_id, run.id)
+            # Each try gets a third of the grace: a cancel that hangs is tried again in time.
+            per_try = max(0.25, settings.cancel_grace / 3)
+            run = yield from call(cancel, settings, until=grace_end, per_try=per_try)
         except TransportError as exc:
             # Usually "Cannot cancel run with status 'completed'": it ended meanwhile. Look.
             logger.debug("cancel of run %s refused: %s", run.id, exc)
