@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import re
 import threading
 import time
 import uuid
@@ -129,63 +128,6 @@ class AskOptions(TypedDict, total=False):
 
 T = TypeVar("T")
 
-_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,256}$")
-MAX_PROMPT_CHARS = 256_000
-"""The Assistants API refuses message content longer than this."""
-
-
-def check_id(value: object, what: str, prefix: str) -> str:
-    """Refuse an id that cannot be sent safely, naming what is wrong."""
-    if not isinstance(value, str) or not _ID.match(value):
-        msg = (
-            f"{what} must be a non-empty id of letters, digits, '_', '-', '.' or ':' "
-            f"(like '{prefix}abc123'), got {value!r}."
-        )
-        raise ConfigurationError(msg)
-    return value
-
-
-def check_prompt(prompt: object) -> str:
-    """Refuse an empty or oversized prompt before anything is sent."""
-    if not isinstance(prompt, str):
-        msg = f"prompt must be a str, got {type(prompt).__name__}."
-        raise ConfigurationError(msg)
-    if not prompt.strip():
-        msg = "prompt is empty; the assistant needs a question or an alert to work on."
-        raise ConfigurationError(msg)
-    if len(prompt) > MAX_PROMPT_CHARS:
-        msg = (
-            f"prompt is {len(prompt)} characters, over the API's limit of {MAX_PROMPT_CHARS}; "
-            "attach long material as a file (file_search) instead."
-        )
-        raise ConfigurationError(msg)
-    return prompt
-
-
-def check_metadata(
-    metadata: Mapping[str, str] | None, max_pairs: int = 16
-) -> Mapping[str, str] | None:
-    """Refuse metadata the API would reject: 16 pairs, keys <= 64, values <= 512 characters.
-
-    Run metadata may hold 15 pairs: the library uses one to mark the ask (see reliability).
-    """
-    if metadata is None:
-        return None
-    problems = []
-    if len(metadata) > max_pairs:
-        problems.append(f"{len(metadata)} pairs (at most {max_pairs})")
-    for key, value in metadata.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            problems.append(f"{key!r}: keys and values must be str")
-        elif len(key) > 64:
-            problems.append(f"key {key[:20]!r}… is {len(key)} characters (at most 64)")
-        elif len(value) > 512:
-            problems.append(f"value of {key!r} is {len(value)} characters (at most 512)")
-    if problems:
-        msg = f"metadata is beyond the API's limits: {'; '.join(problems)}."
-        raise ConfigurationError(msg)
-    return dict(metadata)
-
 
 class _SessionCore:
     """What the sync and async sessions share: configuration, state, and the flows to drive."""
@@ -212,47 +154,34 @@ class _SessionCore:
         first_ask: FirstAsk = "fast",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        # The arguments were checked by the public method (arguments.py) before this runs.
         if (assistant_id is None) == (assistant is None):
             msg = (
                 f"Give {type(self).__name__} either assistant_id='asst_…' (an assistant object) "
                 "or assistant=AssistantSpec(...) (the definition in code), not both or neither."
             )
             raise ConfigurationError(msg)
-        if assistant is not None and not isinstance(assistant, AssistantSpec):
-            msg = f"assistant must be an AssistantSpec, got {type(assistant).__name__}."
-            raise ConfigurationError(msg)
-        self._assistant_id = (
-            None if assistant_id is None else check_id(assistant_id, "assistant_id", "asst_")
-        )
+        self._assistant_id = assistant_id
         self._spec = assistant
-        self._thread_id = None if thread_id is None else check_id(thread_id, "thread_id", "thread_")
+        self._thread_id = thread_id
         self._parser: Parser[Any] = parser if parser is not None else TextParser()
-        self._timeout = _check_timeout(timeout)
+        self._timeout = float(timeout)
         self._poll = poll_policy if poll_policy is not None else AdaptivePolling()
         self._machine = state_machine if state_machine is not None else RunStateMachine()
         self._tool_handler = tool_handler
         self._max_tool_rounds = max_tool_rounds
         self._cancel_grace = cancel_grace
-        self._thread_metadata = check_metadata(thread_metadata)
+        self._thread_metadata = None if thread_metadata is None else dict(thread_metadata)
         self._clock = clock
         self._can_stream = isinstance(transport, (StreamingTransport, AsyncStreamingTransport))
         self._wait = self._check_wait(wait)
-        self._stall_timeout = _check_timeout(stall_timeout, "stall_timeout")
+        self._stall_timeout = float(stall_timeout)
         self._retry = retry if retry is not None else RetryPolicy()
-        if on_active_run not in ("wait", "cancel", "raise"):
-            msg = f"on_active_run must be 'wait', 'cancel' or 'raise', got {on_active_run!r}."
-            raise ConfigurationError(msg)
         self._on_active_run = on_active_run
-        if first_ask not in ("fast", "safe"):
-            msg = f"first_ask must be 'fast' or 'safe', got {first_ask!r}."
-            raise ConfigurationError(msg)
         self._first_ask = first_ask
         self._can_find_runs = isinstance(transport, (RunFinder, AsyncRunFinder))
 
     def _check_wait(self, wait: Wait) -> Wait:
-        if wait not in ("auto", "stream", "poll"):
-            msg = f"wait must be 'auto', 'stream' or 'poll', got {wait!r}."
-            raise ConfigurationError(msg)
         if wait == "stream" and not self._can_stream:
             msg = "wait='stream' needs a transport that can stream (OpenAITransport, ...)."
             raise ConfigurationError(msg)
@@ -304,15 +233,14 @@ class _SessionCore:
             additional_instructions=additional_instructions,
             model=model,
             tools=tools,
-            metadata=check_metadata(metadata, max_pairs=15),
+            metadata=metadata,
         )
         settings = self._settings(timeout, wait)
-        checked = check_prompt(prompt)
 
         def flow() -> Flow[Reply[Any]]:
             # Built when the lock is held, so it sees the thread an earlier ask created.
             plan = AskPlan(
-                prompt=checked,
+                prompt=prompt,
                 request=attrs.evolve(request, assistant_id=self._assistant_id),
                 thread_id=self._thread_id,
                 parser=parser if parser is not None else self._parser,
@@ -331,7 +259,6 @@ class _SessionCore:
             msg = "resume() needs a thread: create the session with thread_id=..."
             raise ConfigurationError(msg)
         thread_id = self._thread_id
-        run_id = check_id(run_id, "run_id", "run_")
         settings = self._settings(timeout)
         request = RunRequest(assistant_id=self._assistant_id, assistant=self._spec)
         chosen = parser if parser is not None else self._parser
@@ -339,7 +266,7 @@ class _SessionCore:
 
     def _settings(self, timeout: float | None, wait: Wait | None = None) -> WaitSettings:
         mode = self._wait if wait is None else self._check_wait(wait)
-        seconds = self._timeout if timeout is None else _check_timeout(timeout)
+        seconds = self._timeout if timeout is None else float(timeout)
         return WaitSettings(
             machine=self._machine,
             poll=self._poll,
@@ -594,13 +521,6 @@ class AsyncThreadSession(_SessionCore):
         flow, settings = self._resume_flow(run_id, parser, timeout)
         async with self._held(settings):
             return await adrive(flow, self._transport, self._sleep)
-
-
-def _check_timeout(timeout: float, name: str = "timeout") -> float:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        msg = f"{name} must be a number of seconds > 0, got {timeout!r}."
-        raise ConfigurationError(msg)
-    return float(timeout)
 
 
 def _not_finished() -> ConfigurationError:
