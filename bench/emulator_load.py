@@ -39,7 +39,8 @@ def wait_ready(port: int, path: str) -> None:
     while True:
         try:
             request = urllib.request.Request(
-                f"http://127.0.0.1:{port}{path}", headers={"authorization": f"Bearer {KEY}"}
+                f"http://127.0.0.1:{port}{path}",
+                headers={"authorization": f"Bearer {KEY}", "openai-beta": "assistants=v2"},
             )
             with urllib.request.urlopen(request, timeout=2):
                 return
@@ -53,7 +54,11 @@ def call(port: int, method: str, path: str, body: object) -> dict[str, object]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         json.dumps(body).encode(),
-        {"authorization": f"Bearer {KEY}", "content-type": "application/json"},
+        {
+            "authorization": f"Bearer {KEY}",
+            "content-type": "application/json",
+            "openai-beta": "assistants=v2",
+        },
         method=method,
     )
     with urllib.request.urlopen(request, timeout=10) as answer:

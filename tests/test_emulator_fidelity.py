@@ -106,7 +106,11 @@ def emulated() -> Iterator[tuple[Objects, dict[str, list[str]]]]:
             request = urllib.request.Request(
                 emu.base_url + path,
                 data,
-                {"authorization": "Bearer sk-emulator", "content-type": content_type},
+                {
+                    "authorization": "Bearer sk-emulator",
+                    "content-type": content_type,
+                    "openai-beta": "assistants=v2",
+                },
                 method=method,
             )
             with urllib.request.urlopen(request, timeout=10) as answer:

@@ -17,7 +17,8 @@ from typing import Any
 
 import attrs
 
-from .behaviours import Behaviour, RunContext, Triage
+from .behaviours import Behaviour, RunContext, Triage, relevance
+from .errors import ApiError
 from .faults import Fault, FaultPlan
 from .http import Request, Reset, Response, StreamCut
 from .responses import ResponsesRoutes
@@ -30,29 +31,12 @@ from .store import (
     RunRecord,
     Store,
     ThreadRecord,
+    VectorStoreFile,
     VectorStoreRecord,
     chunks_of,
     new_id,
 )
-
-
-class ApiError(Exception):
-    """An error answer in OpenAI's shape."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = {"error": {"message": message, "type": type, "param": param, "code": code}}
-        self.headers = dict(headers or {})
+from .validation import validate
 
 
 @attrs.frozen
@@ -90,9 +74,12 @@ for _m, _p, _n in [
     ("POST", "/threads/{thread_id}/messages", "messages.create"),
     ("GET", "/threads/{thread_id}/messages", "messages.list"),
     ("GET", "/threads/{thread_id}/messages/{message_id}", "messages.retrieve"),
+    ("POST", "/threads/{thread_id}/messages/{message_id}", "messages.update"),
+    ("DELETE", "/threads/{thread_id}/messages/{message_id}", "messages.delete"),
     ("POST", "/threads/{thread_id}/runs", "runs.create"),
     ("GET", "/threads/{thread_id}/runs", "runs.list"),
     ("GET", "/threads/{thread_id}/runs/{run_id}", "runs.retrieve"),
+    ("POST", "/threads/{thread_id}/runs/{run_id}", "runs.update"),
     ("POST", "/threads/{thread_id}/runs/{run_id}/cancel", "runs.cancel"),
     ("POST", "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", "runs.submit_tool_outputs"),
     ("GET", "/threads/{thread_id}/runs/{run_id}/steps", "steps.list"),
@@ -105,10 +92,19 @@ for _m, _p, _n in [
     ("POST", "/vector_stores", "vector_stores.create"),
     ("GET", "/vector_stores", "vector_stores.list"),
     ("GET", "/vector_stores/{vector_store_id}", "vector_stores.retrieve"),
+    ("POST", "/vector_stores/{vector_store_id}", "vector_stores.update"),
     ("DELETE", "/vector_stores/{vector_store_id}", "vector_stores.delete"),
+    ("POST", "/vector_stores/{vector_store_id}/search", "vector_stores.search"),
     ("POST", "/vector_stores/{vector_store_id}/files", "vector_stores.files.create"),
     ("GET", "/vector_stores/{vector_store_id}/files", "vector_stores.files.list"),
+    ("GET", "/vector_stores/{vector_store_id}/files/{file_id}", "vector_stores.files.retrieve"),
+    ("POST", "/vector_stores/{vector_store_id}/files/{file_id}", "vector_stores.files.update"),
     ("DELETE", "/vector_stores/{vector_store_id}/files/{file_id}", "vector_stores.files.delete"),
+    (
+        "GET",
+        "/vector_stores/{vector_store_id}/files/{file_id}/content",
+        "vector_stores.files.content",
+    ),
     ("POST", "/vector_stores/{vector_store_id}/file_batches", "vector_stores.file_batches.create"),
     (
         "GET",
@@ -116,12 +112,20 @@ for _m, _p, _n in [
         "vector_stores.file_batches.retrieve",
     ),
     (
+        "POST",
+        "/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
+        "vector_stores.file_batches.cancel",
+    ),
+    (
         "GET",
         "/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
         "vector_stores.file_batches.files",
     ),
     ("POST", "/responses", "responses.create"),
+    ("POST", "/responses/input_tokens", "responses.input_tokens"),
+    ("POST", "/responses/compact", "responses.compact"),
     ("GET", "/responses/{response_id}", "responses.retrieve"),
+    ("DELETE", "/responses/{response_id}", "responses.delete"),
     ("POST", "/responses/{response_id}/cancel", "responses.cancel"),
     ("GET", "/responses/{response_id}/input_items", "responses.input_items"),
     ("POST", "/conversations", "conversations.create"),
@@ -130,10 +134,49 @@ for _m, _p, _n in [
     ("DELETE", "/conversations/{conversation_id}", "conversations.delete"),
     ("GET", "/conversations/{conversation_id}/items", "conversations.items.list"),
     ("POST", "/conversations/{conversation_id}/items", "conversations.items.create"),
+    ("GET", "/conversations/{conversation_id}/items/{item_id}", "conversations.items.retrieve"),
+    ("DELETE", "/conversations/{conversation_id}/items/{item_id}", "conversations.items.delete"),
 ]:
     _route(_m, _p, _n)
 
 ROUTE_NAMES = tuple(name for _, _, name in _ROUTES)
+BETA_ROUTES = {"assistants", "threads", "messages", "runs", "steps"}
+POLLED_ROUTES = {
+    "runs.retrieve",
+    "runs.create",
+    "threads.create_and_run",
+    "runs.cancel",
+    "runs.submit_tool_outputs",
+}
+VECTOR_STORE_POLL_MS = 20
+RATE_LIMIT_HEADERS = {
+    "x-ratelimit-limit-requests": "30000",
+    "x-ratelimit-limit-tokens": "150000000",
+    "x-ratelimit-remaining-requests": "29999",
+    "x-ratelimit-remaining-tokens": "149999000",
+    "x-ratelimit-reset-requests": "2ms",
+    "x-ratelimit-reset-tokens": "0s",
+}
+
+
+def _check_beta(request: Request) -> None:
+    """The Assistants API answers 400 without ``OpenAI-Beta: assistants=v2``."""
+    beta = request.headers.get("openai-beta", "")
+    if "assistants=v2" in beta:
+        return
+    if "assistants=v1" in beta:
+        raise ApiError(
+            400,
+            "The v1 Assistants API has been deprecated. Please try again by setting the header "
+            "'OpenAI-Beta: assistants=v2'.",
+            code="invalid_beta",
+        )
+    raise ApiError(
+        400,
+        "You must provide the 'OpenAI-Beta' header to access the Assistants API. Please try "
+        "again by setting the header 'OpenAI-Beta: assistants=v2'.",
+        code="invalid_beta",
+    )
 
 
 def _page(items: list[dict[str, Any]], query: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -250,6 +293,18 @@ class EmulatorApp(ResponsesRoutes):
             answer = Response(
                 exc.status, self._json_headers(exc.headers), json.dumps(exc.body).encode()
             )
+        except Exception as exc:  # a bug of ours answers 500, as the service would, not a reset
+            body = {
+                "error": {
+                    "message": f"The server had an error while processing your request: {exc!r}",
+                    "type": "server_error",
+                    "param": None,
+                    "code": "server_error",
+                }
+            }
+            answer = Response(500, self._json_headers(), json.dumps(body).encode())
+        if isinstance(answer, Response):
+            answer = self._with_service_headers(answer, route, started)
         status = answer.status if isinstance(answer, Response) else 0
         with self.lock:
             self.requests.append(
@@ -264,6 +319,20 @@ class EmulatorApp(ResponsesRoutes):
             )
         return answer
 
+    @staticmethod
+    def _with_service_headers(answer: Response, route: str | None, started: float) -> Response:
+        """Headers every answer of the service carries (request id, processing time), and the
+        rate-limit headers of ``/v1/responses``."""
+        headers = {
+            "x-request-id": new_id("req_", 32),
+            "openai-version": "2020-10-01",
+            **answer.headers,
+            "openai-processing-ms": str(max(1, int((time.monotonic() - started) * 1000))),
+        }
+        if route is not None and route.startswith("responses."):
+            headers.update(RATE_LIMIT_HEADERS)
+        return attrs.evolve(answer, headers=headers)
+
     def _match(self, request: Request) -> tuple[str | None, dict[str, str]]:
         for method, pattern, name in _ROUTES:
             if method == request.method:
@@ -274,13 +343,7 @@ class EmulatorApp(ResponsesRoutes):
 
     @staticmethod
     def _json_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        headers = {
-            "content-type": "application/json",
-            "openai-version": "2020-10-01",
-            "x-request-id": new_id("req_", 32),
-        }
-        headers.update(extra or {})
-        return headers
+        return {"content-type": "application/json", **(extra or {})}
 
     def _fault_status(self, fault: Fault) -> Response:
         headers: dict[str, str] = {}
@@ -330,33 +393,47 @@ class EmulatorApp(ResponsesRoutes):
         self._check_auth(request)
         if route is None:
             raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
+        if route.split(".")[0] in BETA_ROUTES:
+            _check_beta(request)
         body: dict[str, Any] = {}
         if request.body and "json" in request.headers.get("content-type", "json"):
             try:
                 parsed = json.loads(request.body)
             except ValueError:
-                raise ApiError(400, "We could not parse the JSON body of your request.") from None
+                raise ApiError(
+                    400,
+                    "We could not parse the JSON body of your request. (HINT: This likely means "
+                    "you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
+                    "payload, but what was sent was not valid JSON.)",
+                ) from None
             if not isinstance(parsed, dict):
-                raise ApiError(400, "The body of your request must be a JSON object.")
+                raise ApiError(
+                    400,
+                    f"Invalid type for body: expected an object, but got "
+                    f"{type(parsed).__name__} instead.",
+                    code="invalid_type",
+                )
             body = parsed
+        validate(route, body)
         handler: Handler = getattr(self, "_" + route.replace(".", "_"))
         with self.lock:
             result = handler(request=request, body=body, **params)
         if isinstance(result, Response):
+            if result.stream is not None:
+                result = attrs.evolve(
+                    result,
+                    headers={
+                        "content-type": "text/event-stream; charset=utf-8",
+                        "cache-control": "no-cache",
+                        **result.headers,
+                    },
+                )
             return result if fault is None else self._with_stream_fault(result, fault)
         headers = self._json_headers()
-        if (
-            route
-            in (
-                "runs.retrieve",
-                "runs.create",
-                "threads.create_and_run",
-                "runs.cancel",
-                "runs.submit_tool_outputs",
-            )
-            and self.poll_after_ms is not None
-        ):
+        if route in POLLED_ROUTES and self.poll_after_ms is not None:
             headers["openai-poll-after-ms"] = str(self.poll_after_ms)
+        if route.startswith("vector_stores."):
+            headers["openai-poll-after-ms"] = str(self.poll_after_ms or VECTOR_STORE_POLL_MS)
         return Response(200, headers, json.dumps(result).encode())
 
     def _with_stream_fault(self, response: Response, fault: Fault) -> Response:
@@ -466,11 +543,23 @@ class EmulatorApp(ResponsesRoutes):
         if "metadata" in body:
             record.metadata = self._metadata(body)
         record.tools = [self._tool(t) for t in record.tools or []]
-        resources = body.get("tool_resources") or {}
-        stores = (resources.get("file_search") or {}).get("vector_store_ids") or []
+        if "tool_resources" in body:
+            record.tool_resources = self._tool_resources(body)
+
+    def _tool_resources(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``tool_resources`` as stored: known vector stores, and ``vector_stores`` helpers
+        turned into new vector stores, as the service does."""
+        resources = dict(body.get("tool_resources") or {})
+        search = dict(resources.get("file_search") or {})
+        stores = list(search.get("vector_store_ids") or [])
         for store_id in stores:
             if store_id not in self.store.vector_stores:
                 raise ApiError(404, f"Vector store with id '{store_id}' not found.")
+        for helper in search.pop("vector_stores", None) or []:
+            stores.append(self.new_vector_store(helper).id)
+        if "file_search" in resources:
+            resources["file_search"] = {"vector_store_ids": stores}
+        return resources
 
     @staticmethod
     def _tool(tool: dict[str, Any]) -> dict[str, Any]:
@@ -514,7 +603,7 @@ class EmulatorApp(ResponsesRoutes):
             new_id("thread_"),
             self.store.now(),
             self._metadata(body),
-            dict(body.get("tool_resources") or {}),
+            self._tool_resources(body),
         )
         for message in body.get("messages") or []:
             self._add_message(thread, message)
@@ -549,7 +638,7 @@ class EmulatorApp(ResponsesRoutes):
         if "metadata" in body:
             thread.metadata = self._metadata(body)
         if "tool_resources" in body:
-            thread.tool_resources = dict(body["tool_resources"] or {})
+            thread.tool_resources = self._tool_resources(body)
         return thread.to_json()
 
     def _threads_delete(self, thread_id: str, **_: Any) -> dict[str, Any]:
@@ -577,10 +666,26 @@ class EmulatorApp(ResponsesRoutes):
         return _page(rows, request.query)
 
     def _messages_retrieve(self, thread_id: str, message_id: str, **_: Any) -> dict[str, Any]:
+        return self._message(thread_id, message_id).to_json()
+
+    def _message(self, thread_id: str, message_id: str) -> MessageRecord:
         for message in self._thread(thread_id).messages:
             if message.id == message_id:
-                return message.to_json()
+                return message
         raise ApiError(404, f"No message found with id '{message_id}'.")
+
+    def _messages_update(
+        self, thread_id: str, message_id: str, body: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        message = self._message(thread_id, message_id)
+        if "metadata" in body:
+            message.metadata = self._metadata(body)
+        return message.to_json()
+
+    def _messages_delete(self, thread_id: str, message_id: str, **_: Any) -> dict[str, Any]:
+        message = self._message(thread_id, message_id)
+        self.store.threads[thread_id].messages.remove(message)
+        return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
 
     # -- runs --------------------------------------------------------------------------------
     def _new_run(self, thread: ThreadRecord, body: Mapping[str, Any]) -> RunRecord:
@@ -675,6 +780,16 @@ class EmulatorApp(ResponsesRoutes):
 
     def _runs_retrieve(self, thread_id: str, run_id: str, **_: Any) -> dict[str, Any]:
         return self._run(thread_id, run_id).to_json()
+
+    def _runs_update(
+        self, thread_id: str, run_id: str, body: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        run = self._run(thread_id, run_id)
+        if run.status in ("queued", "in_progress", "cancelling"):
+            raise ApiError(400, f"Cannot update run with status '{run.status}'.")
+        if "metadata" in body:
+            run.metadata = self._metadata(body)
+        return run.to_json()
 
     def _runs_cancel(self, thread_id: str, run_id: str, **_: Any) -> dict[str, Any]:
         run = self._run(thread_id, run_id)
@@ -775,77 +890,174 @@ class EmulatorApp(ResponsesRoutes):
             raise ApiError(404, f"Vector store with id '{vector_store_id}' not found.")
         return found
 
-    def _attach(self, store: VectorStoreRecord, file_id: str) -> None:
+    def _attach(self, store: VectorStoreRecord, file_id: str, body: Mapping[str, Any]) -> None:
+        """Add a file; it is ``in_progress`` for one queue delay, as the service indexes it."""
         record = self._file(file_id)
-        if file_id not in store.file_ids:
-            store.file_ids.append(file_id)
-            store.file_added_at[file_id] = self.store.now()
-            store.usage_bytes += len(record.data)
+        if file_id not in store.files:
+            entry = VectorStoreFile(
+                file_id,
+                self.store.now(),
+                self.store.clock() + self.store.queue_delay,
+                len(record.data),
+                dict(body.get("attributes") or {}),
+            )
+            if body.get("chunking_strategy"):
+                entry.chunking = _chunking(body["chunking_strategy"])
+            store.files[file_id] = entry
 
-    def _vector_stores_create(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def new_vector_store(self, body: Mapping[str, Any]) -> VectorStoreRecord:
+        """A vector store holding ``body["file_ids"]`` (also made by ``tool_resources``)."""
         store = VectorStoreRecord(
             new_id("vs_", 32),
             self.store.now(),
             body.get("name"),
             body.get("description"),
             self._metadata(body),
+            expires_after=body.get("expires_after"),
         )
         for file_id in body.get("file_ids") or []:
-            self._attach(store, file_id)
+            self._attach(store, file_id, body)
         self.store.vector_stores[store.id] = store
-        return store.to_json()
+        return store
+
+    def _vector_stores_create(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return self.new_vector_store(body).to_json(self.store.clock())
 
     def _vector_stores_list(self, request: Request, **_: Any) -> dict[str, Any]:
-        return _page([s.to_json() for s in self.store.vector_stores.values()], request.query)
+        clock = self.store.clock()
+        rows = [s.to_json(clock) for s in self.store.vector_stores.values()]
+        return _page(rows, request.query)
 
     def _vector_stores_retrieve(self, vector_store_id: str, **_: Any) -> dict[str, Any]:
-        return self._vector_store(vector_store_id).to_json()
+        return self._vector_store(vector_store_id).to_json(self.store.clock())
+
+    def _vector_stores_update(
+        self, vector_store_id: str, body: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        store = self._vector_store(vector_store_id)
+        if "name" in body:
+            store.name = body["name"]
+        if "expires_after" in body:
+            store.expires_after = body["expires_after"]
+        if "metadata" in body:
+            store.metadata = self._metadata(body)
+        return store.to_json(self.store.clock())
 
     def _vector_stores_delete(self, vector_store_id: str, **_: Any) -> dict[str, Any]:
         self._vector_store(vector_store_id)
         del self.store.vector_stores[vector_store_id]
         return {"id": vector_store_id, "object": "vector_store.deleted", "deleted": True}
 
+    def _vector_stores_search(
+        self, vector_store_id: str, body: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        store = self._vector_store(vector_store_id)
+        store.last_active_at = self.store.now()
+        query = body["query"]
+        queries = [query] if isinstance(query, str) else list(query)
+        limit = int(body.get("max_num_results") or 10)
+        hits = []
+        for file_id in store.searchable_ids():
+            record = self.store.files.get(file_id)
+            if record is None:
+                continue
+            text = record.data.decode("utf-8", errors="replace")
+            score = max(relevance(q, text + " " + record.filename) for q in queries)
+            if score > 0:
+                hits.append(
+                    {
+                        "file_id": file_id,
+                        "filename": record.filename,
+                        "score": score,
+                        "attributes": store.files[file_id].attributes,
+                        "content": [{"type": "text", "text": text}],
+                    }
+                )
+        hits.sort(key=lambda h: -float(h["score"]))
+        return {
+            "object": "vector_store.search_results.page",
+            "search_query": queries,
+            "data": hits[:limit],
+            "has_more": False,
+            "next_page": None,
+        }
+
     def _vs_file(self, store: VectorStoreRecord, file_id: str) -> dict[str, Any]:
-        return store.file_json(
-            file_id, len(self.store.files[file_id].data) if file_id in self.store.files else 0
-        )
+        if file_id not in store.files:
+            raise ApiError(404, f"No file found with id '{file_id}' in vector store '{store.id}'.")
+        return store.file_json(file_id, self.store.clock())
 
     def _vector_stores_files_create(
         self, vector_store_id: str, body: dict[str, Any], **_: Any
     ) -> dict[str, Any]:
         store = self._vector_store(vector_store_id)
-        file_id = str(body.get("file_id") or "")
-        self._attach(store, file_id)
+        file_id = str(body["file_id"])
+        self._attach(store, file_id, body)
         return self._vs_file(store, file_id)
 
     def _vector_stores_files_list(
         self, vector_store_id: str, request: Request, **_: Any
     ) -> dict[str, Any]:
         store = self._vector_store(vector_store_id)
-        return _page([self._vs_file(store, f) for f in store.file_ids], request.query)
+        rows = [self._vs_file(store, f) for f in store.file_ids]
+        wanted = request.query.get("filter")
+        if wanted:
+            rows = [r for r in rows if r["status"] == wanted[0]]
+        return _page(rows, request.query)
+
+    def _vector_stores_files_retrieve(
+        self, vector_store_id: str, file_id: str, **_: Any
+    ) -> dict[str, Any]:
+        return self._vs_file(self._vector_store(vector_store_id), file_id)
+
+    def _vector_stores_files_update(
+        self, vector_store_id: str, file_id: str, body: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        store = self._vector_store(vector_store_id)
+        self._vs_file(store, file_id)
+        store.files[file_id].attributes = dict(body["attributes"])
+        return self._vs_file(store, file_id)
+
+    def _vector_stores_files_content(
+        self, vector_store_id: str, file_id: str, **_: Any
+    ) -> dict[str, Any]:
+        store = self._vector_store(vector_store_id)
+        self._vs_file(store, file_id)
+        text = self._file(file_id).data.decode("utf-8", errors="replace")
+        return {
+            "object": "vector_store.file_content.page",
+            "data": [{"type": "text", "text": text}],
+            "has_more": False,
+            "next_page": None,
+        }
 
     def _vector_stores_files_delete(
         self, vector_store_id: str, file_id: str, **_: Any
     ) -> dict[str, Any]:
         store = self._vector_store(vector_store_id)
-        if file_id not in store.file_ids:
-            raise ApiError(
-                404, f"No file found with id '{file_id}' in vector store '{vector_store_id}'."
-            )
-        store.file_ids.remove(file_id)
+        self._vs_file(store, file_id)
+        del store.files[file_id]
         return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
 
     def _vector_stores_file_batches_create(
         self, vector_store_id: str, body: dict[str, Any], **_: Any
     ) -> dict[str, Any]:
         store = self._vector_store(vector_store_id)
-        file_ids = [str(f) for f in body.get("file_ids") or []]
-        for file_id in file_ids:
-            self._attach(store, file_id)
+        entries = [{"file_id": f} for f in body.get("file_ids") or []]
+        entries += [dict(f) for f in body.get("files") or []]
+        if not entries:
+            raise ApiError(
+                400,
+                "Missing required parameter: 'file_ids'.",
+                param="file_ids",
+                code="missing_required_parameter",
+            )
+        for entry in entries:
+            self._attach(store, str(entry["file_id"]), {**body, **entry})
+        file_ids = [str(e["file_id"]) for e in entries]
         batch = BatchRecord(new_id("vsfb_", 32), store.id, file_ids, self.store.now())
         self.store.batches[batch.id] = batch
-        return batch.to_json()
+        return self._batch_json(batch)
 
     def _batch(self, vector_store_id: str, batch_id: str) -> BatchRecord:
         batch = self.store.batches.get(batch_id)
@@ -853,17 +1065,39 @@ class EmulatorApp(ResponsesRoutes):
             raise ApiError(404, f"No file batch found with id '{batch_id}'.")
         return batch
 
+    def _batch_json(self, batch: BatchRecord) -> dict[str, Any]:
+        store = self.store.vector_stores.get(batch.vector_store_id)
+        return batch.to_json(store, self.store.clock())
+
     def _vector_stores_file_batches_retrieve(
         self, vector_store_id: str, batch_id: str, **_: Any
     ) -> dict[str, Any]:
-        return self._batch(vector_store_id, batch_id).to_json()
+        return self._batch_json(self._batch(vector_store_id, batch_id))
+
+    def _vector_stores_file_batches_cancel(
+        self, vector_store_id: str, batch_id: str, **_: Any
+    ) -> dict[str, Any]:
+        store = self._vector_store(vector_store_id)
+        batch = self._batch(vector_store_id, batch_id)
+        clock = self.store.clock()
+        if self._batch_json(batch)["status"] == "in_progress":
+            batch.cancelled = True
+            for file_id in batch.file_ids:
+                entry = store.files.get(file_id)
+                if entry is not None and entry.status(clock) == "in_progress":
+                    entry.cancelled = True
+        return self._batch_json(batch)
 
     def _vector_stores_file_batches_files(
         self, vector_store_id: str, batch_id: str, request: Request, **_: Any
     ) -> dict[str, Any]:
         store = self._vector_store(vector_store_id)
         batch = self._batch(vector_store_id, batch_id)
-        return _page([self._vs_file(store, f) for f in batch.file_ids], request.query)
+        rows = [self._vs_file(store, f) for f in batch.file_ids if f in store.files]
+        wanted = request.query.get("filter")
+        if wanted:
+            rows = [r for r in rows if r["status"] == wanted[0]]
+        return _page(rows, request.query)
 
     # -- event streams -----------------------------------------------------------------------
     async def _stream(
@@ -986,6 +1220,13 @@ class EmulatorApp(ResponsesRoutes):
         events.append((f"thread.message.{done}", message.to_json(), 0.0))
         events.append(("thread.run.step.completed", step.to_json(), 0.0))
         return events
+
+
+def _chunking(strategy: Mapping[str, Any]) -> dict[str, Any]:
+    """The chunking strategy as the service reports it: ``auto`` is static 800/400."""
+    if strategy.get("type") == "static":
+        return {"type": "static", "static": dict(strategy["static"])}
+    return {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
 
 
 def _multipart(request: Request) -> dict[str, tuple[str | None, bytes]]:

@@ -204,6 +204,12 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP}
 
 
+def relevance(query: str, text: str) -> float:
+    """How well ``text`` matches ``query``: the share of the query's words it holds, 0 to 1."""
+    wanted = _words(query)
+    return round(len(wanted & _words(text)) / len(wanted), 4) if wanted else 0.0
+
+
 def _best_file(query: str, files: Sequence[KnowledgeFile]) -> KnowledgeFile | None:
     wanted = _words(query)
     scored = [(len(wanted & _words(f.text + " " + f.filename)), f) for f in files]

@@ -229,6 +229,29 @@ class ResponsesRoutes:
         self._advance_conversation(conversation_id)
         return _page(list(record.items), request.query)
 
+    def _item(self, conversation_id: str, item_id: str) -> dict[str, Any]:
+        from .app import ApiError
+
+        record = self._conversation(conversation_id)
+        self._advance_conversation(conversation_id)
+        for item in record.items:
+            if item.get("id") == item_id:
+                return item
+        raise ApiError(404, f"Item with id '{item_id}' not found.", param="item_id")
+
+    def _conversations_items_retrieve(
+        self, conversation_id: str, item_id: str, **_: Any
+    ) -> dict[str, Any]:
+        return self._item(conversation_id, item_id)
+
+    def _conversations_items_delete(
+        self, conversation_id: str, item_id: str, **_: Any
+    ) -> dict[str, Any]:
+        item = self._item(conversation_id, item_id)
+        record = self.conversations[conversation_id]
+        record.items.remove(item)
+        return record.to_json()
+
     def _conversations_items_create(
         self, conversation_id: str, body: dict[str, Any], **_: Any
     ) -> dict[str, Any]:
@@ -262,7 +285,7 @@ class ResponsesRoutes:
             if tool.get("type") == "file_search":
                 for store_id in tool.get("vector_store_ids") or ():
                     store = self.store.vector_stores.get(store_id)
-                    for file_id in store.file_ids if store else ():
+                    for file_id in store.searchable_ids() if store else ():
                         record = self.store.files.get(file_id)
                         if record is not None:
                             text = record.data.decode("utf-8", errors="replace")
@@ -359,6 +382,22 @@ class ResponsesRoutes:
                 stream=self._response_stream(response, after),
             )
         return response.to_json()
+
+    def _responses_delete(self, response_id: str, **_: Any) -> dict[str, Any]:
+        self._response(response_id)
+        del self.responses[response_id]
+        return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+    def _responses_input_tokens(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        raw = body.get("input") or ""
+        text = raw if isinstance(raw, str) else " ".join(_text_of(i) for i in raw)
+        text = " ".join([body.get("instructions") or "", text])
+        return {"object": "response.input_tokens", "input_tokens": max(1, len(text) // 4)}
+
+    def _responses_compact(self, **_: Any) -> dict[str, Any]:
+        from .errors import declined
+
+        raise declined("Compacting a response (POST /v1/responses/compact)")
 
     def _responses_cancel(self, response_id: str, **_: Any) -> dict[str, Any]:
         from .app import ApiError
