@@ -21,6 +21,7 @@ from .behaviours import Behaviour, RunContext, Triage, relevance
 from .errors import ApiError
 from .faults import Fault, FaultPlan
 from .http import Request, Reset, Response, StreamCut
+from .parameters import Parameters, apply, tokens
 from .responses import ResponsesRoutes
 from .store import (
     ACTIVE,
@@ -36,6 +37,7 @@ from .store import (
     chunks_of,
     new_id,
 )
+from .structured import json_format
 from .validation import validate
 
 
@@ -620,10 +622,19 @@ class EmulatorApp(ResponsesRoutes):
             )
         if "content" not in body:
             raise ApiError(400, "Missing required parameter: 'content'.", param="content")
-        text = self._text(body["content"])
+        content = body["content"]
         message = MessageRecord(
-            new_id("msg_"), thread.id, role, text, self.store.now(), metadata=self._metadata(body)
+            new_id("msg_"),
+            thread.id,
+            role,
+            self._text(content),
+            self.store.now(),
+            metadata=self._metadata(body),
+            parts=[dict(p) for p in content] if isinstance(content, list) else None,
+            attachments=[_attachment(a) for a in body.get("attachments") or []],
         )
+        for attachment in message.attachments:
+            self._file(attachment["file_id"])
         thread.messages.append(message)
         return message
 
@@ -688,11 +699,10 @@ class EmulatorApp(ResponsesRoutes):
         return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
 
     # -- runs --------------------------------------------------------------------------------
-    def _new_run(self, thread: ThreadRecord, body: Mapping[str, Any]) -> RunRecord:
-        assistant_id = body.get("assistant_id")
-        if not assistant_id:
-            raise ApiError(400, "Missing required parameter: 'assistant_id'.", param="assistant_id")
-        assistant = self._assistant(str(assistant_id))
+    def _new_run(
+        self, thread: ThreadRecord, body: Mapping[str, Any], request: Request
+    ) -> RunRecord:
+        assistant = self._assistant(str(body["assistant_id"]))
         for message in body.get("additional_messages") or []:
             self._add_message(thread, message)
         users = [m.text for m in thread.messages if m.role == "user"]
@@ -702,18 +712,39 @@ class EmulatorApp(ResponsesRoutes):
                 "Run creation requires a Thread with a user message or an "
                 "assistant with instructions.",
             )
-        instructions = body.get("instructions", assistant.instructions)
+        instructions = body.get("instructions") or assistant.instructions
         if body.get("additional_instructions"):
             instructions = f"{instructions or ''}\n{body['additional_instructions']}".strip()
+        truncation = dict(body.get("truncation_strategy") or {"type": "auto"})
+        truncation.setdefault("last_messages", None)
+        seen = thread.messages
+        if truncation["type"] == "last_messages" and truncation["last_messages"]:
+            seen = seen[-int(truncation["last_messages"]) :]
+        tools = [self._tool(t) for t in body.get("tools") or assistant.tools]
+        response_format = body.get("response_format") or assistant.response_format
         ctx = RunContext(
             prompt=users[-1] if users else "",
-            history=tuple((m.role, m.text) for m in thread.messages[:-1]),
+            history=tuple((m.role, m.text) for m in seen[:-1]),
             files=tuple(self.store.knowledge(assistant, thread)),
             instructions=instructions,
             run_id="",
             thread_id=thread.id,
+            response_format=json_format(response_format),
         )
-        outcome = self._behaviour_for(thread.id, assistant.id).outcome(ctx)
+        prompt = "\n".join([instructions or "", *(m.text for m in seen)])
+        params = Parameters(
+            tool_choice=body.get("tool_choice") or "auto",
+            parallel_tool_calls=body.get("parallel_tool_calls") is not False,
+            functions={
+                t["function"]["name"]: t["function"].get("parameters") or {}
+                for t in tools
+                if t.get("type") == "function"
+            },
+            max_output_tokens=body.get("max_completion_tokens"),
+            max_prompt_tokens=body.get("max_prompt_tokens"),
+            prompt_tokens=tokens(prompt),
+        )
+        outcome = apply(self._behaviour_for(thread.id, assistant.id).outcome(ctx), params)
         created = self.store.now()
         run = RunRecord(
             id=new_id("run_"),
@@ -723,14 +754,20 @@ class EmulatorApp(ResponsesRoutes):
             expires_at=created + int(self.store.run_ttl),
             model=str(body.get("model") or assistant.model),
             instructions=instructions,
-            tools=[self._tool(t) for t in body.get("tools") or assistant.tools],
+            tools=tools,
             metadata=self._metadata(body),
-            prompt=ctx.prompt,
+            prompt=prompt,
             outcome=outcome,
             started=self.store.clock(),
-            temperature=float(body.get("temperature") or assistant.temperature),
-            top_p=float(body.get("top_p") or assistant.top_p),
-            response_format=body.get("response_format", assistant.response_format),
+            temperature=_given(body.get("temperature"), assistant.temperature),
+            top_p=_given(body.get("top_p"), assistant.top_p),
+            response_format=response_format,
+            tool_choice=params.tool_choice,
+            parallel_tool_calls=params.parallel_tool_calls,
+            max_prompt_tokens=params.max_prompt_tokens,
+            max_completion_tokens=params.max_output_tokens,
+            truncation_strategy=truncation,
+            include_content=_includes_content(request),
         )
         self.store.start_run(run)
         return run
@@ -750,23 +787,25 @@ class EmulatorApp(ResponsesRoutes):
             )
         return run.to_json()
 
-    def _threads_create_and_run(self, body: dict[str, Any], **_: Any) -> Response | dict[str, Any]:
+    def _threads_create_and_run(
+        self, body: dict[str, Any], request: Request, **_: Any
+    ) -> Response | dict[str, Any]:
         thread = self._new_thread(body.get("thread") or {})
         try:
-            run = self._new_run(thread, body)
+            run = self._new_run(thread, body, request)
         except ApiError:
             del self.store.threads[thread.id]
             raise
         return self._answer_run(run, body, thread, ("thread.run.created", "thread.run.queued"))
 
     def _runs_create(
-        self, thread_id: str, body: dict[str, Any], **_: Any
+        self, thread_id: str, body: dict[str, Any], request: Request, **_: Any
     ) -> Response | dict[str, Any]:
         thread = self._thread(thread_id)
         active = self.store.active_run(thread_id)
         if active is not None:
             raise ApiError(400, f"Thread {thread_id} already has an active run {active.id}.")
-        run = self._new_run(thread, body)
+        run = self._new_run(thread, body, request)
         return self._answer_run(run, body, None, ("thread.run.created", "thread.run.queued"))
 
     def _runs_list(self, thread_id: str, request: Request, **_: Any) -> dict[str, Any]:
@@ -834,14 +873,15 @@ class EmulatorApp(ResponsesRoutes):
         self, thread_id: str, run_id: str, request: Request, **_: Any
     ) -> dict[str, Any]:
         run = self._run(thread_id, run_id)
-        return _page([s.to_json() for s in run.steps], request.query)
+        include = _includes_content(request)
+        return _page([s.to_json(include) for s in run.steps], request.query)
 
     def _steps_retrieve(
-        self, thread_id: str, run_id: str, step_id: str, **_: Any
+        self, thread_id: str, run_id: str, step_id: str, request: Request, **_: Any
     ) -> dict[str, Any]:
         for step in self._run(thread_id, run_id).steps:
             if step.id == step_id:
-                return step.to_json()
+                return step.to_json(_includes_content(request))
         raise ApiError(404, f"No run step found with id '{step_id}'.")
 
     # -- files and vector stores -------------------------------------------------------------
@@ -956,7 +996,7 @@ class EmulatorApp(ResponsesRoutes):
         query = body["query"]
         queries = [query] if isinstance(query, str) else list(query)
         limit = int(body.get("max_num_results") or 10)
-        hits = []
+        hits: list[dict[str, Any]] = []
         for file_id in store.searchable_ids():
             record = self.store.files.get(file_id)
             if record is None:
@@ -1145,11 +1185,8 @@ class EmulatorApp(ResponsesRoutes):
             searched = step.type == "tool_calls" and any(
                 c.get("type") == "file_search" for c in step.details.get("tool_calls", [])
             )
-            if searched and status == "completed":
-                events += [
-                    ("thread.run.step.created", step.to_json(), 0.0),
-                    ("thread.run.step.completed", step.to_json(), 0.0),
-                ]
+            if searched and status in ("completed", "incomplete"):
+                events += self._search_step_events(step.to_json(run.include_content))
         if status == "requires_action":
             # As the service does: the step opens empty, deltas carry the calls.
             shown = run.steps[-1].to_json()
@@ -1177,6 +1214,33 @@ class EmulatorApp(ResponsesRoutes):
         else:
             events.append((f"thread.run.{status}", snapshot, 0.0))
         return events
+
+    @staticmethod
+    def _search_step_events(done: dict[str, Any]) -> list[tuple[str, Any, float]]:
+        """A file_search step as the service streams it: opened empty, one delta with the call
+        (results still empty), then the completed step."""
+        opened = {
+            **done,
+            "status": "in_progress",
+            "completed_at": None,
+            "usage": None,
+            "step_details": {"type": "tool_calls", "tool_calls": []},
+        }
+        calls = [
+            {"index": n, **c, "file_search": {**c["file_search"], "results": []}}
+            for n, c in enumerate(done["step_details"]["tool_calls"])
+        ]
+        delta = {
+            "id": done["id"],
+            "object": "thread.run.step.delta",
+            "delta": {"step_details": {"type": "tool_calls", "tool_calls": calls}},
+        }
+        return [
+            ("thread.run.step.created", opened, 0.0),
+            ("thread.run.step.in_progress", opened, 0.0),
+            ("thread.run.step.delta", delta, 0.0),
+            ("thread.run.step.completed", done, 0.0),
+        ]
 
     def _message_events(self, run: RunRecord) -> list[tuple[str, Any, float]]:
         message = run.message
@@ -1220,6 +1284,25 @@ class EmulatorApp(ResponsesRoutes):
         events.append((f"thread.message.{done}", message.to_json(), 0.0))
         events.append(("thread.run.step.completed", step.to_json(), 0.0))
         return events
+
+
+def _attachment(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {"file_id": raw.get("file_id"), "tools": [dict(t) for t in raw.get("tools") or []]}
+
+
+def _given(value: Any, default: float) -> float:
+    """A sampling parameter as sent (0 included), else the assistant's."""
+    return float(default if value is None else value)
+
+
+FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+
+
+def _includes_content(request: Request) -> bool:
+    """Whether ``include[]`` asks for the text of file_search results."""
+    return FILE_SEARCH_CONTENT in request.query.get("include[]", []) + request.query.get(
+        "include", []
+    )
 
 
 def _chunking(strategy: Mapping[str, Any]) -> dict[str, Any]:

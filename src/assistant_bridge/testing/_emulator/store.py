@@ -87,8 +87,18 @@ class MessageRecord:
     status: str = "completed"
     completed_at: int | None = None
     incomplete_reason: str | None = None
+    parts: list[dict[str, Any]] | None = None
+    attachments: list[dict[str, Any]] = attrs.Factory(list)
 
     def content(self) -> list[dict[str, Any]]:
+        """The content parts as sent (text, image_file, image_url), or the one text part."""
+        if self.parts is not None:
+            return [
+                {"type": "text", "text": {"value": p.get("text", ""), "annotations": []}}
+                if p.get("type") == "text"
+                else p
+                for p in self.parts
+            ]
         if not self.text and self.status == "in_progress":
             return []
         return [{"type": "text", "text": {"value": self.text, "annotations": self.annotations}}]
@@ -109,7 +119,7 @@ class MessageRecord:
             "completed_at": self.completed_at,
             "role": self.role,
             "content": self.content(),
-            "attachments": [],
+            "attachments": self.attachments,
             "metadata": self.metadata,
         }
 
@@ -132,6 +142,14 @@ class ThreadRecord:
         }
 
 
+def _without_content(call: dict[str, Any]) -> dict[str, Any]:
+    if call.get("type") != "file_search":
+        return call
+    search = call["file_search"]
+    results = [{k: v for k, v in r.items() if k != "content"} for r in search.get("results", [])]
+    return {**call, "file_search": {**search, "results": results}}
+
+
 @attrs.define
 class StepRecord:
     id: str
@@ -143,7 +161,14 @@ class StepRecord:
     completed_at: int | None = None
     usage: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, include_content: bool = False) -> dict[str, Any]:
+        """The step; file_search results carry their text only when ``include[]`` asked."""
+        details = self.details
+        if not include_content and self.type == "tool_calls":
+            details = {
+                **details,
+                "tool_calls": [_without_content(c) for c in details.get("tool_calls", [])],
+            }
         return {
             "id": self.id,
             "object": "thread.run.step",
@@ -158,7 +183,7 @@ class StepRecord:
             "expires_at": None if self.status == "completed" else self.run.expires_at,
             "failed_at": None,
             "last_error": None,
-            "step_details": self.details,
+            "step_details": details,
             "usage": self.usage,
         }
 
@@ -189,6 +214,14 @@ class RunRecord:
     temperature: float = 1.0
     top_p: float = 1.0
     response_format: Any = "auto"
+    tool_choice: Any = "auto"
+    parallel_tool_calls: bool = True
+    max_prompt_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    truncation_strategy: dict[str, Any] = attrs.Factory(
+        lambda: {"type": "auto", "last_messages": None}
+    )
+    include_content: bool = False
     next_at: float | None = None
     pending_calls: list[dict[str, Any]] = attrs.Factory(list)
     steps: list[StepRecord] = attrs.Factory(list)
@@ -218,14 +251,14 @@ class RunRecord:
             "temperature": self.temperature,
             "top_p": self.top_p,
             "reasoning_effort": None,
-            "max_completion_tokens": None,
-            "max_prompt_tokens": None,
-            "truncation_strategy": {"type": "auto", "last_messages": None},
+            "max_completion_tokens": self.max_completion_tokens,
+            "max_prompt_tokens": self.max_prompt_tokens,
+            "truncation_strategy": self.truncation_strategy,
             "incomplete_details": self.incomplete_details,
             "usage": self.usage,
             "response_format": self.response_format,
-            "tool_choice": "auto",
-            "parallel_tool_calls": True,
+            "tool_choice": self.tool_choice,
+            "parallel_tool_calls": self.parallel_tool_calls,
         }
 
 
@@ -524,6 +557,7 @@ class Store:
                                     "file_name": found.filename,
                                     "score": 0.75,
                                     "attributes": {},
+                                    "content": [{"type": "text", "text": found.text}],
                                 }
                             ],
                         },
