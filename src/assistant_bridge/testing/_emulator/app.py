@@ -53,6 +53,32 @@ class LoggedRequest:
     seconds: float
 
 
+@attrs.define
+class Exchange:
+    """One request and the bytes answered (a stream's grow as it is sent), kept when the
+    emulator records bodies."""
+
+    method: str
+    path: str
+    route: str
+    status: int
+    request_body: bytes
+    response_body: bytearray = attrs.Factory(bytearray)
+
+    def json(self) -> Any:
+        """The answer parsed: a JSON value, or a list of (event, data) for a stream."""
+        text = self.response_body.decode()
+        if not text.startswith("event:"):
+            return json.loads(text) if text else None
+        events = []
+        for block in text.split("\n\n"):
+            lines = dict(line.split(": ", 1) for line in block.strip().splitlines() if ": " in line)
+            if "event" in lines:
+                data = lines.get("data", "")
+                events.append((lines["event"], data if data == "[DONE]" else json.loads(data)))
+        return events
+
+
 Handler = Callable[..., Any]
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = []
 
@@ -249,6 +275,7 @@ class EmulatorApp(ResponsesRoutes):
         self.default = default
         self.lock = threading.RLock()
         self.requests: list[LoggedRequest] = []
+        self.exchanges: list[Exchange] | None = None  # a list when bodies are recorded
         self.scripts: dict[str, list[_Script]] = {}
         self._init_responses()
 
@@ -308,6 +335,8 @@ class EmulatorApp(ResponsesRoutes):
         if isinstance(answer, Response):
             answer = self._with_service_headers(answer, route, started)
         status = answer.status if isinstance(answer, Response) else 0
+        if self.exchanges is not None and isinstance(answer, Response):
+            answer = self._recorded(request, route, answer)
         with self.lock:
             self.requests.append(
                 LoggedRequest(
@@ -320,6 +349,25 @@ class EmulatorApp(ResponsesRoutes):
                 )
             )
         return answer
+
+    def _recorded(self, request: Request, route: str | None, answer: Response) -> Response:
+        exchange = Exchange(
+            request.method, request.path, route or "unknown", answer.status, request.body
+        )
+        with self.lock:
+            assert self.exchanges is not None
+            self.exchanges.append(exchange)
+        if answer.stream is None:
+            exchange.response_body += answer.body
+            return answer
+        inner = answer.stream
+
+        async def copied() -> AsyncIterator[bytes]:
+            async for chunk in inner:
+                exchange.response_body += chunk
+                yield chunk
+
+        return attrs.evolve(answer, stream=copied())
 
     @staticmethod
     def _with_service_headers(answer: Response, route: str | None, started: float) -> Response:
@@ -1196,17 +1244,7 @@ class EmulatorApp(ResponsesRoutes):
                 ("thread.run.step.in_progress", opened, 0.0),
             ]
             for index, call in enumerate(shown["step_details"]["tool_calls"]):
-                delta = {
-                    "id": shown["id"],
-                    "object": "thread.run.step.delta",
-                    "delta": {
-                        "step_details": {
-                            "type": "tool_calls",
-                            "tool_calls": [{"index": index, **call}],
-                        }
-                    },
-                }
-                events.append(("thread.run.step.delta", delta, 0.0))
+                events += self._call_deltas(shown["id"], index, call)
             events.append(("thread.run.requires_action", snapshot, 0.0))
         elif status in ("completed", "incomplete") and run.message is not None:
             events += self._message_events(run)
@@ -1214,6 +1252,37 @@ class EmulatorApp(ResponsesRoutes):
         else:
             events.append((f"thread.run.{status}", snapshot, 0.0))
         return events
+
+    @staticmethod
+    def _call_deltas(
+        step_id: str, index: int, call: dict[str, Any]
+    ) -> list[tuple[str, Any, float]]:
+        """A function call as the service streams it: the call with empty arguments, then the
+        arguments in pieces."""
+        function = call["function"]
+        pieces = [{**call, "function": {**function, "arguments": ""}}]
+        text = function["arguments"]
+        pieces += [
+            {"type": "function", "function": {"arguments": text[n : n + 8]}}
+            for n in range(0, len(text), 8)
+        ]
+        return [
+            (
+                "thread.run.step.delta",
+                {
+                    "id": step_id,
+                    "object": "thread.run.step.delta",
+                    "delta": {
+                        "step_details": {
+                            "type": "tool_calls",
+                            "tool_calls": [{"index": index, **piece}],
+                        }
+                    },
+                },
+                0.0,
+            )
+            for piece in pieces
+        ]
 
     @staticmethod
     def _search_step_events(done: dict[str, Any]) -> list[tuple[str, Any, float]]:
@@ -1335,4 +1404,4 @@ def _multipart(request: Request) -> dict[str, tuple[str | None, bytes]]:
     return fields
 
 
-__all__ = ["ROUTE_NAMES", "ApiError", "EmulatorApp", "LoggedRequest", "Triage"]
+__all__ = ["ROUTE_NAMES", "ApiError", "EmulatorApp", "Exchange", "LoggedRequest", "Triage"]
