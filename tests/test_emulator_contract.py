@@ -28,7 +28,8 @@ import yaml
 from openai import AssistantEventHandler
 
 from assistant_bridge.testing import Emulator, RequestTools, SayText
-from tests.test_emulator_fidelity import compare
+from assistant_bridge.testing._emulator.app import sse_events
+from tests.test_emulator_fidelity import REFERENCE_TYPES, compare
 
 OPENAI_VERSION = tuple(int(p) for p in openai.__version__.split(".")[:2])
 HAS_RESPONSES = hasattr(openai.OpenAI, "responses")
@@ -765,15 +766,6 @@ def _walk(value: Any, found: dict[str, list[dict[str, Any]]], inside: str = "") 
             _walk(child, found, inside)
 
 
-def _events(text: str) -> list[tuple[str, Any]]:
-    out = []
-    for block in text.split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.strip().splitlines() if ": " in line)
-        if "event" in lines and lines.get("data", "[DONE]") != "[DONE]":
-            out.append((lines["event"], json.loads(lines["data"])))
-    return out
-
-
 def _real() -> dict[str, list[dict[str, Any]]]:
     """Real payloads by kind: objects, output items, error bodies and Responses events."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -793,7 +785,9 @@ def _real() -> dict[str, list[dict[str, Any]]]:
 
 def _collect(body: str, found: dict[str, list[dict[str, Any]]]) -> None:
     if body.startswith("event:"):
-        for name, data in _events(body):
+        for name, data in sse_events(body):
+            if data == "[DONE]":
+                continue
             if not name.startswith("thread."):
                 found[f"event:{name}"].append(data)
             _walk(data, found)
@@ -820,20 +814,7 @@ class TestFidelity:
             _collect(exchange.response_body.decode(), ours)
         real = _real()
         shared = sorted(set(real) & set(ours))
-        expected = {
-            "assistant",
-            "thread",
-            "thread.message",
-            "thread.message.delta",
-            "thread.run",
-            "thread.run.step",
-            "thread.run.step.delta",
-            "file",
-            "vector_store",
-            "vector_store.file",
-            "vector_store.file_batch",
-            "error",
-        }
+        expected = {t for t in REFERENCE_TYPES if not t.endswith(".deleted")} | {"error"}
         if HAS_RESPONSES:
             expected |= {"response", "item:message", "event:response.output_text.delta"}
         assert expected <= set(shared), sorted(expected - set(shared))

@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from assistant_bridge.testing import Emulator, RequestTools, SayText
+from assistant_bridge.testing._emulator.app import sse_events
 
 REAL = Path(__file__).resolve().parent.parent / "cassettes" / "real"
 V2_SOURCES = "openai__openai-dotnet__*.yaml"
@@ -41,14 +42,7 @@ def _walk(value: Any, found: Objects) -> None:
             _walk(child, found)
 
 
-def _events(body: str) -> list[tuple[str, Any]]:
-    out = []
-    for block in body.split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.strip().splitlines() if ": " in line)
-        if "event" in lines:
-            data = lines.get("data", "")
-            out.append((lines["event"], data if data == "[DONE]" else json.loads(data)))
-    return out
+_events = sse_events
 
 
 @functools.cache

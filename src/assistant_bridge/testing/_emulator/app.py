@@ -70,13 +70,18 @@ class Exchange:
         text = self.response_body.decode()
         if not text.startswith("event:"):
             return json.loads(text) if text else None
-        events = []
-        for block in text.split("\n\n"):
-            lines = dict(line.split(": ", 1) for line in block.strip().splitlines() if ": " in line)
-            if "event" in lines:
-                data = lines.get("data", "")
-                events.append((lines["event"], data if data == "[DONE]" else json.loads(data)))
-        return events
+        return sse_events(text)
+
+
+def sse_events(text: str) -> list[tuple[str, Any]]:
+    """The (event, data) pairs of a server-sent event stream; data is JSON, or ``"[DONE]"``."""
+    events = []
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.strip().splitlines() if ": " in line)
+        if "event" in lines:
+            data = lines.get("data", "")
+            events.append((lines["event"], data if data == "[DONE]" else json.loads(data)))
+    return events
 
 
 Handler = Callable[..., Any]
@@ -1404,4 +1409,12 @@ def _multipart(request: Request) -> dict[str, tuple[str | None, bytes]]:
     return fields
 
 
-__all__ = ["ROUTE_NAMES", "ApiError", "EmulatorApp", "Exchange", "LoggedRequest", "Triage"]
+__all__ = [
+    "ROUTE_NAMES",
+    "ApiError",
+    "EmulatorApp",
+    "Exchange",
+    "LoggedRequest",
+    "Triage",
+    "sse_events",
+]

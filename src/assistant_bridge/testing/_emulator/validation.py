@@ -50,6 +50,15 @@ def _type_error(param: str, expected: str, value: Any) -> ApiError:
     )
 
 
+def _missing(where: str) -> ApiError:
+    return ApiError(
+        400,
+        f"Missing required parameter: '{where}'.",
+        param=where,
+        code="missing_required_parameter",
+    )
+
+
 def _quoted(values: Sequence[Any]) -> str:
     words = [f"'{v}'" for v in values]
     if len(words) <= 2:
@@ -191,13 +200,7 @@ def check_fields(spec: Obj, value: Mapping[str, Any], prefix: str) -> None:
         field.check(item, where)
     for name in spec.required:
         if value.get(name) is None:
-            where = f"{prefix}.{name}" if prefix else name
-            raise ApiError(
-                400,
-                f"Missing required parameter: '{where}'.",
-                param=where,
-                code="missing_required_parameter",
-            )
+            raise _missing(f"{prefix}.{name}" if prefix else name)
 
 
 @attrs.frozen
@@ -249,12 +252,7 @@ class Tagged(Spec):
         where = f"{param}.type" if param else "type"
         kind = value.get("type")
         if kind is None:
-            raise ApiError(
-                400,
-                f"Missing required parameter: '{where}'.",
-                param=where,
-                code="missing_required_parameter",
-            )
+            raise _missing(where)
         Enum(tuple(self.variants)).check(kind, where)
         variant = self.variants[kind]
         fields = {"type": Str(), **variant.fields}
