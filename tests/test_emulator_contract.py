@@ -27,7 +27,7 @@ import pytest
 import yaml
 from openai import AssistantEventHandler
 
-from assistant_bridge.testing import Emulator, RequestTools, SayText
+from assistant_bridge.testing import Emulator, RequestTools, SayText, StayInProgress
 from assistant_bridge.testing._emulator.app import sse_events
 from tests.test_emulator_fidelity import REFERENCE_TYPES, compare
 
@@ -446,6 +446,49 @@ class TestValidation:
         assert error_of(body)["code"] == "invalid_beta"
         assert raw(emu, "GET", "/files", beta=False)[0] == 200  # files need no beta header
 
+    def test_error_wording_matches_the_recordings(
+        self, emu: Emulator, client: openai.OpenAI
+    ) -> None:
+        """The same mistakes as in the recordings get the same error, word for word."""
+        real = {
+            name: [e["message"] for e in _real_errors(name)]
+            for name in (
+                "openai__openai-dotnet__GetFileCanParseServiceError",
+                "openai__openai-dotnet__UploadFileCanParseServiceError",
+                "alexrudall__ruby-openai__runs_modify",
+                "alexrudall__ruby-openai__run_steps_retrieve",
+            )
+        }
+        with pytest.raises(openai.NotFoundError) as missing:
+            client.files.retrieve("fake_id")
+        assert (
+            missing.value.body["message"]
+            in real[  # type: ignore[index]
+                "openai__openai-dotnet__GetFileCanParseServiceError"
+            ]
+        )
+        with pytest.raises(openai.BadRequestError) as purpose:
+            client.files.create(file=("a.txt", b"a"), purpose="world_domination")  # type: ignore[arg-type]
+        assert (
+            purpose.value.body["message"]
+            in real[  # type: ignore[index]
+                "openai__openai-dotnet__UploadFileCanParseServiceError"
+            ]
+        )
+        assistant = client.beta.assistants.create(model="gpt-4o-mini")
+        emu.script(StayInProgress(), assistant_id=assistant.id, times=1)
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "hi"}])
+        run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        while client.beta.threads.runs.retrieve(run.id, thread_id=thread.id).status == "queued":
+            pass
+        with pytest.raises(openai.BadRequestError) as busy:
+            client.beta.threads.runs.update(run.id, thread_id=thread.id, metadata={"a": "b"})
+        assert busy.value.body["message"] in real["alexrudall__ruby-openai__runs_modify"]  # type: ignore[index]
+        with pytest.raises(openai.NotFoundError) as step:
+            client.beta.threads.runs.steps.retrieve("step_123", thread_id=thread.id, run_id=run.id)
+        assert step.value.body["message"] in real["alexrudall__ruby-openai__run_steps_retrieve"]  # type: ignore[index]
+        client.beta.threads.runs.cancel(run.id, thread_id=thread.id)
+
     def test_the_client_sees_a_typed_error(self, client: openai.OpenAI) -> None:
         with pytest.raises(openai.BadRequestError) as info:
             client.beta.threads.create(messages=[{"content": "hi"}])  # type: ignore[typeddict-item]
@@ -689,6 +732,21 @@ if HAS_RESPONSES:  # openai >= 1.66; TestGates checks the gate follows the versi
             assert message.content[0].annotations[0].type == "file_citation"
             assert json.loads(final.output_text)["action"] == "escalate"
 
+        def test_stream_of_a_function_call(self, emu: Emulator, client: openai.OpenAI) -> None:
+            emu.script(RequestTools([("page", {"team": "sre", "urgent": True})]), times=1)
+            with client.responses.stream(
+                model="gpt-4o-mini",
+                input="Alert: CPU",
+                tools=[{"type": "function", "name": "page", "parameters": {"type": "object"}}],
+            ) as stream:
+                deltas = [
+                    e.delta for e in stream if e.type == "response.function_call_arguments.delta"
+                ]
+                final = stream.get_final_response()
+            assert len(deltas) > 1
+            call = final.output[0]
+            assert json.loads("".join(deltas)) == json.loads(call.arguments)
+
         def test_store_false_and_previous_response_id(self, client: openai.OpenAI) -> None:
             kept = client.responses.create(model="gpt-4o-mini", input="Alert: disk full")
             gone = client.responses.create(model="gpt-4o-mini", input="hello", store=False)
@@ -781,6 +839,15 @@ def _real() -> dict[str, list[dict[str, Any]]]:
                 continue
             _collect(body, found)
     return found
+
+
+def _real_errors(stem: str) -> list[dict[str, Any]]:
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for interaction in yaml.safe_load((REAL / f"{stem}.yaml").read_text())["interactions"]:
+        body = interaction["response"]["body"]["string"]
+        if isinstance(body, str) and body:
+            _collect(body, found)
+    return found["error"]
 
 
 def _collect(body: str, found: dict[str, list[dict[str, Any]]]) -> None:

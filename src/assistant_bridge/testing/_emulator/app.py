@@ -945,7 +945,7 @@ class EmulatorApp(ResponsesRoutes):
             raise ApiError(
                 400,
                 f"'{purpose}' is not one of ['fine-tune', 'assistants', 'batch', "
-                "'user_data', 'responses', 'vision', 'evals'] - 'purpose'",
+                "'user_data', 'vision', 'evals'] - 'purpose'",
                 param="purpose",
             )
         if "file" not in fields:

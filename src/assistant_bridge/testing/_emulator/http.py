@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -155,8 +156,10 @@ class HttpServer:
                 try:
                     request = await _read_request(reader)
                 except BadRequest as exc:
-                    body = f'{{"error": {{"message": "{exc}", "type": "invalid_request"}}}}'
-                    await self._write(writer, Response(400, {}, body.encode()), close=True)
+                    error = {"message": str(exc), "type": "invalid_request_error"}
+                    body = json.dumps({"error": {**error, "param": None, "code": None}})
+                    headers = {"content-type": "application/json"}
+                    await self._write(writer, Response(400, headers, body.encode()), close=True)
                     return
                 if request is None:
                     return

@@ -677,6 +677,12 @@ class ResponsesRoutes:
             opened = {**item, "status": "in_progress", "arguments": ""}
             events.append(("response.output_item.added", {"item": opened, "output_index": index}))
             if item["type"] == "function_call":
+                text = item["arguments"]
+                where = {"item_id": item["id"], "output_index": index}
+                events += [
+                    ("response.function_call_arguments.delta", {**where, "delta": text[n : n + 8]})
+                    for n in range(0, len(text), 8)
+                ]
                 events.append(
                     (
                         "response.function_call_arguments.done",
