@@ -13,6 +13,7 @@ compared field by field, with JSON types, against the real recordings in ``casse
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import urllib.error
@@ -327,6 +328,41 @@ class TestAssistantsHelpers:
         batch = stores(client).file_batches.create_and_poll(vector_store_id=store.id, file_ids=more)
         assert (batch.status, batch.file_counts.completed) == ("completed", 2)
         assert stores(client).retrieve(store.id).file_counts.total == 4
+
+
+class TestAsyncHelpers:
+    def test_async_upload_and_poll_and_create_and_poll(self, emu: Emulator) -> None:
+        """The async client's helpers poll the same way (their own code path in openai)."""
+
+        async def scenario() -> Any:
+            async with openai.AsyncOpenAI(
+                base_url=emu.base_url, api_key=emu.api_key, max_retries=0
+            ) as client:
+                resource = (
+                    client.vector_stores if VECTOR_STORES_AT_TOP else client.beta.vector_stores
+                )  # type: ignore[attr-defined]
+                store = await resource.create(name="async-kb")
+                done = await resource.files.upload_and_poll(
+                    vector_store_id=store.id, file=("cpu.md", RUNBOOK)
+                )
+                assert done.status == "completed"
+                assistant = await client.beta.assistants.create(
+                    model="gpt-4o-mini",
+                    tools=[{"type": "file_search"}],
+                    tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+                )
+                thread = await client.beta.threads.create(
+                    messages=[{"role": "user", "content": "Alert: CPU at 100%"}]
+                )
+                run = await client.beta.threads.runs.create_and_poll(
+                    thread_id=thread.id, assistant_id=assistant.id
+                )
+                page = await client.beta.threads.messages.list(thread.id, run_id=run.id)
+                return run.status, page.data[0].content[0].text.value
+
+        status, text = asyncio.run(scenario())
+        assert status == "completed"
+        assert json.loads(text)["action"] == "escalate"
 
 
 class TestEveryEndpoint:
