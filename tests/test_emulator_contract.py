@@ -155,6 +155,47 @@ class TestGates:
         assert (OPENAI_VERSION >= (1, 101)) == HAS_CONVERSATIONS
 
 
+class TestServerOnly:
+    def test_the_emulator_imports_neither_openai_nor_the_transports(self) -> None:
+        """The server is its own: no import of openai, the transports, or anything above it."""
+        import ast
+        import subprocess
+        import sys
+
+        package = Path(__file__).resolve().parent.parent / "src/assistant_bridge/testing/_emulator"
+        for path in package.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    assert node.level <= 1, f"{path.name} reaches outside the emulator"
+                    names = [node.module or ""]
+                else:
+                    continue
+                for name in names:
+                    assert not name.startswith(("openai", "assistant_bridge")), (path.name, name)
+        # Run it with empty parent packages, so that only the emulator's own imports load.
+        probe = f"""
+import sys, types
+for name, folder in [("assistant_bridge", {str(package.parent.parent)!r}),
+                     ("assistant_bridge.testing", {str(package.parent)!r})]:
+    stub = types.ModuleType(name)
+    stub.__path__ = [folder]
+    sys.modules[name] = stub
+import assistant_bridge.testing._emulator as emulator
+with emulator.EmulatorServer():
+    pass
+print(sorted(m for m in sys.modules
+             if m.split(".")[0] in ("openai", "httpx", "httpx2")
+             or (m.startswith("assistant_bridge.") and "._emulator" not in m
+                 and m != "assistant_bridge.testing")))
+"""
+        loaded = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        assert loaded == "[]"
+
+
 class TestAssistantsHelpers:
     def test_create_and_poll_triages_from_the_knowledge_base(self, client: openai.OpenAI) -> None:
         assistant_id = triage_assistant(client)
