@@ -666,15 +666,8 @@ class EmulatorApp(ResponsesRoutes):
         return thread
 
     def _add_message(self, thread: ThreadRecord, body: Mapping[str, Any]) -> MessageRecord:
-        role = body.get("role", "user")
-        if role not in ("user", "assistant"):
-            raise ApiError(
-                400,
-                f"Invalid value: '{role}'. Supported values are: 'user' and 'assistant'.",
-                param="role",
-            )
-        if "content" not in body:
-            raise ApiError(400, "Missing required parameter: 'content'.", param="content")
+        """A message as validated (role and content present): text, parts and attachments."""
+        role = body["role"]
         content = body["content"]
         message = MessageRecord(
             new_id("msg_"),
