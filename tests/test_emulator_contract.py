@@ -824,6 +824,27 @@ if HAS_RESPONSES:  # openai >= 1.66; TestGates checks the gate follows the versi
             call = final.output[0]
             assert json.loads("".join(deltas)) == json.loads(call.arguments)
 
+        def test_background_stream_resume_and_cancel(
+            self, emu: Emulator, client: openai.OpenAI
+        ) -> None:
+            emu.script(SayText("Once upon a time, a server slept well."), times=1)
+            stream = client.responses.create(
+                model="gpt-4o-mini", input="A story.", background=True, stream=True
+            )
+            events = list(stream)
+            assert [e.type for e in events[:3]] == [
+                "response.created",
+                "response.queued",
+                "response.in_progress",
+            ]
+            response_id = events[0].response.id
+            resumed = client.responses.retrieve(response_id, stream=True, starting_after=1)
+            again = [e.type for e in resumed]
+            assert again == [e.type for e in events[2:]]
+            emu.script(StayInProgress(), times=1)
+            slow = client.responses.create(model="gpt-4o-mini", input="wait", background=True)
+            assert client.responses.cancel(slow.id).status == "cancelled"
+
         def test_store_false_and_previous_response_id(self, client: openai.OpenAI) -> None:
             kept = client.responses.create(model="gpt-4o-mini", input="Alert: disk full")
             gone = client.responses.create(model="gpt-4o-mini", input="hello", store=False)
@@ -886,19 +907,27 @@ if HAS_RESPONSES:  # openai >= 1.66; TestGates checks the gate follows the versi
 # -- fidelity of everything above ------------------------------------------------------------
 
 
-def _walk(value: Any, found: dict[str, list[dict[str, Any]]], inside: str = "") -> None:
-    """Collect objects by ``object`` kind, and Responses output items as ``item:<type>``."""
+def _walk(
+    value: Any, found: dict[str, list[dict[str, Any]]], inside: str = "", delta: bool = False
+) -> None:
+    """Collect objects by ``object`` kind, Responses and Conversations items as
+    ``item:<type>`` and content parts as ``part:<type>`` (``delta-part:`` inside a delta)."""
     if isinstance(value, dict):
         kind = value.get("object")
         if isinstance(kind, str) and kind != "list":
             found[kind].append(value)
-        elif inside == "output" and isinstance(value.get("type"), str):
+        elif isinstance(value.get("type"), str) and "id" in value and inside in ITEM_LISTS:
             found[f"item:{value['type']}"].append(value)
+        elif isinstance(value.get("type"), str) and inside == "content":
+            found[f"{'delta-' if delta else ''}part:{value['type']}"].append(value)
         for key, child in value.items():
-            _walk(child, found, key)
+            _walk(child, found, key, delta or key == "delta")
     elif isinstance(value, list):
         for child in value:
-            _walk(child, found, inside)
+            _walk(child, found, inside, delta)
+
+
+ITEM_LISTS = ("output", "data", "items")
 
 
 def _real() -> dict[str, list[dict[str, Any]]]:
@@ -959,8 +988,16 @@ class TestFidelity:
         real = _real()
         shared = sorted(set(real) & set(ours))
         expected = {t for t in REFERENCE_TYPES if not t.endswith(".deleted")} | {"error"}
+        if HAS_CONVERSATIONS:
+            expected |= {"conversation", "part:input_text"}
         if HAS_RESPONSES:
-            expected |= {"response", "item:message", "event:response.output_text.delta"}
+            expected |= {
+                "response",
+                "item:message",
+                "part:output_text",
+                "event:response.output_text.delta",
+                "event:response.queued",
+            }
         assert expected <= set(shared), sorted(expected - set(shared))
         for kind, example in SPEC_ONLY:
             real[kind].append(example)
