@@ -87,7 +87,8 @@ async def poller(port: int, path: str, until: float, interval: float,
         errors.append(f"connect: {exc}")
         return
     request = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
+        "OpenAI-Beta: assistants=v2\r\n\r\n"
     ).encode()
     try:
         while time.monotonic() < until:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
 import threading
 import time
 from collections import Counter
@@ -379,7 +380,7 @@ class EmulatorApp(ResponsesRoutes):
         """Headers every answer of the service carries (request id, processing time), and the
         rate-limit headers of ``/v1/responses``."""
         headers = {
-            "x-request-id": new_id("req_", 32),
+            "x-request-id": "req_" + secrets.token_hex(16),  # the service's shape: 32 hex digits
             "openai-version": "2020-10-01",
             **answer.headers,
             "openai-processing-ms": str(max(1, int((time.monotonic() - started) * 1000))),
