@@ -517,6 +517,20 @@ class TestValidation:
         assert raw(emu, "POST", "/threads", data=b"[1, 2]")[0] == 400
         assert raw(emu, "POST", "/threads", data=b"{not json")[0] == 400
 
+    def test_bytes_that_are_no_http_request_answer_400_and_are_logged(self, emu: Emulator) -> None:
+        import socket
+
+        before = len(emu.requests)
+        with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as conn:
+            conn.sendall(b"NONSENSE\r\n\r\n")
+            answer = b""
+            while chunk := conn.recv(4096):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400")
+        assert error_of(body)["type"] == "invalid_request_error"
+        assert [r.status for r in emu.requests[before:]] == [400]
+
     def test_the_assistants_api_needs_the_beta_header(self, emu: Emulator) -> None:
         status, _, body = raw(emu, "GET", "/assistants", beta=False)
         assert status == 400

@@ -356,6 +356,11 @@ class EmulatorApp(ResponsesRoutes):
             )
         return answer
 
+    def log_unreadable(self, reason: str) -> None:
+        """Log bytes that were no HTTP request (answered 400 by the HTTP layer)."""
+        with self.lock:
+            self.requests.append(LoggedRequest("?", reason, "unknown", 400, time.time(), 0.0))
+
     def _recorded(self, request: Request, route: str | None, answer: Response) -> Response:
         exchange = Exchange(
             request.method, request.path, route or "unknown", answer.status, request.body

@@ -55,7 +55,7 @@ class EmulatorServer:
         )
         if record_bodies:
             self.app.exchanges = []
-        self._server = HttpServer(self.app, host, port)
+        self._server = HttpServer(self.app, host, port, on_bad_request=self.app.log_unreadable)
         self._host = host
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
