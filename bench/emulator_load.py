@@ -39,7 +39,8 @@ def wait_ready(port: int, path: str) -> None:
     while True:
         try:
             request = urllib.request.Request(
-                f"http://127.0.0.1:{port}{path}", headers={"authorization": f"Bearer {KEY}"}
+                f"http://127.0.0.1:{port}{path}",
+                headers={"authorization": f"Bearer {KEY}", "openai-beta": "assistants=v2"},
             )
             with urllib.request.urlopen(request, timeout=2):
                 return
@@ -53,7 +54,11 @@ def call(port: int, method: str, path: str, body: object) -> dict[str, object]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         json.dumps(body).encode(),
-        {"authorization": f"Bearer {KEY}", "content-type": "application/json"},
+        {
+            "authorization": f"Bearer {KEY}",
+            "content-type": "application/json",
+            "openai-beta": "assistants=v2",
+        },
         method=method,
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
@@ -82,7 +87,8 @@ async def poller(port: int, path: str, until: float, interval: float,
         errors.append(f"connect: {exc}")
         return
     request = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {KEY}\r\n"
+        "OpenAI-Beta: assistants=v2\r\n\r\n"
     ).encode()
     try:
         while time.monotonic() < until:

@@ -31,11 +31,21 @@ DOTNET = [
     "CanUseBatchIngestion.json",
     "Pagination_CanRehydrateRunStepPageCollectionFromBytes.json",
     "GetFileCanParseServiceError.json",
+    "UploadFileCanParseServiceError.json",
+    "FileSearchStreamingWorks.json",
+    "SettingResponseFormatWorks.json",
+    "CanStreamBackgroundResponses.json",
+    "CanCancelBackgroundResponses.json",
+    "ResponseUsingConversations.json",
+    "CanCreateGetUpdateAndDeleteConversation.json",
 ]
 RUBY = [
     "runs_cancel.yml",
     "runs_submit_tool_outputs.yml",
     "runs_create_thread_and_run.yml",
+    "runs_streamed_create.yml",
+    "runs_modify.yml",
+    "run_steps_retrieve.yml",
 ]
 VCRPY = ["test_new_assistant.yaml"]
 

@@ -113,7 +113,7 @@ class TestEmulatorCommand:
             assert f"127.0.0.1:{port}/v1" in proc.stdout.readline()
             request = urllib.request.Request(
                 f"http://127.0.0.1:{port}/v1/assistants",
-                headers={"Authorization": "Bearer sk-emulator"},
+                headers={"Authorization": "Bearer sk-emulator", "OpenAI-Beta": "assistants=v2"},
             )
             deadline = time.monotonic() + 10
             while True:

@@ -54,7 +54,7 @@ def post(
     import urllib.request
 
     data = None if body is None else json.dumps(body).encode()
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", "openai-beta": "assistants=v2"}
     if key is not None:
         headers["authorization"] = f"Bearer {key}"
     request = urllib.request.Request(emu.base_url + path, data, headers, method=method)
@@ -302,7 +302,11 @@ class TestStreaming:
         request = urllib.request.Request(
             emu.base_url + "/threads/runs",
             body,
-            {"authorization": "Bearer sk-emulator", "content-type": "application/json"},
+            {
+                "authorization": "Bearer sk-emulator",
+                "content-type": "application/json",
+                "openai-beta": "assistants=v2",
+            },
         )
         with urllib.request.urlopen(request, timeout=5) as answer:
             text = answer.read().decode()
@@ -356,6 +360,8 @@ class TestKnowledgeBase:
         stores = getattr(client, "vector_stores", None) or client.beta.vector_stores  # type: ignore[attr-defined]
         store = stores.create(name="kb")
         batch = stores.file_batches.create(store.id, file_ids=[cpu.id, disk.id])
+        assert batch.status == "in_progress"  # the service indexes the files first
+        batch = stores.file_batches.poll(batch.id, vector_store_id=store.id, poll_interval_ms=10)
         assert batch.status == "completed"
         assert stores.retrieve(store.id).file_counts.total == 2
         assistant = client.beta.assistants.create(
@@ -411,7 +417,11 @@ class TestErrors:
         request = urllib.request.Request(
             emu.base_url + "/threads",
             b"{not json",
-            {"authorization": "Bearer sk-emulator", "content-type": "application/json"},
+            {
+                "authorization": "Bearer sk-emulator",
+                "content-type": "application/json",
+                "openai-beta": "assistants=v2",
+            },
         )
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(request, timeout=5)

@@ -123,7 +123,11 @@ class TestStreamFaults:
         request = urllib.request.Request(
             emu.base_url + "/threads/runs",
             body,
-            {"authorization": "Bearer sk-emulator", "content-type": "application/json"},
+            {
+                "authorization": "Bearer sk-emulator",
+                "content-type": "application/json",
+                "openai-beta": "assistants=v2",
+            },
         )
         with urllib.request.urlopen(request, timeout=5) as answer:
             return bytes(answer.read())

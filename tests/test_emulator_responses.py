@@ -57,7 +57,11 @@ def sse(emu: Emulator, path: str, body: dict[str, Any] | None = None) -> list[di
     request = urllib.request.Request(
         emu.base_url + path,
         None if body is None else json.dumps(body).encode(),
-        {"authorization": "Bearer sk-emulator", "content-type": "application/json"},
+        {
+            "authorization": "Bearer sk-emulator",
+            "content-type": "application/json",
+            "openai-beta": "assistants=v2",
+        },
     )
     with urllib.request.urlopen(request, timeout=10) as answer:
         text = answer.read().decode()

@@ -2,6 +2,7 @@
 
 A server: it imports neither ``openai`` nor the transports (the layer test checks)."""
 
+from .app import Exchange
 from .behaviours import (
     Behaviour,
     EndIncomplete,
@@ -23,6 +24,7 @@ __all__ = [
     "Behaviour",
     "EmulatorServer",
     "EndIncomplete",
+    "Exchange",
     "ExpireRun",
     "FailRun",
     "Fault",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
 import threading
 import time
 from collections import Counter
@@ -17,9 +18,11 @@ from typing import Any
 
 import attrs
 
-from .behaviours import Behaviour, RunContext, Triage
+from .behaviours import Behaviour, RunContext, Triage, relevance
+from .errors import ApiError
 from .faults import Fault, FaultPlan
 from .http import Request, Reset, Response, StreamCut
+from .parameters import Parameters, apply, tokens
 from .responses import ResponsesRoutes
 from .store import (
     ACTIVE,
@@ -30,29 +33,13 @@ from .store import (
     RunRecord,
     Store,
     ThreadRecord,
+    VectorStoreFile,
     VectorStoreRecord,
     chunks_of,
     new_id,
 )
-
-
-class ApiError(Exception):
-    """An error answer in OpenAI's shape."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        param: str | None = None,
-        code: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.body = {"error": {"message": message, "type": type, "param": param, "code": code}}
-        self.headers = dict(headers or {})
+from .structured import json_format
+from .validation import validate
 
 
 @attrs.frozen
@@ -65,6 +52,37 @@ class LoggedRequest:
     status: int
     at: float
     seconds: float
+
+
+@attrs.define
+class Exchange:
+    """One request and the bytes answered (a stream's grow as it is sent), kept when the
+    emulator records bodies."""
+
+    method: str
+    path: str
+    route: str
+    status: int
+    request_body: bytes
+    response_body: bytearray = attrs.Factory(bytearray)
+
+    def json(self) -> Any:
+        """The answer parsed: a JSON value, or a list of (event, data) for a stream."""
+        text = self.response_body.decode()
+        if not text.startswith("event:"):
+            return json.loads(text) if text else None
+        return sse_events(text)
+
+
+def sse_events(text: str) -> list[tuple[str, Any]]:
+    """The (event, data) pairs of a server-sent event stream; data is JSON, or ``"[DONE]"``."""
+    events = []
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.strip().splitlines() if ": " in line)
+        if "event" in lines:
+            data = lines.get("data", "")
+            events.append((lines["event"], data if data == "[DONE]" else json.loads(data)))
+    return events
 
 
 Handler = Callable[..., Any]
@@ -90,9 +108,12 @@ for _m, _p, _n in [
     ("POST", "/threads/{thread_id}/messages", "messages.create"),
     ("GET", "/threads/{thread_id}/messages", "messages.list"),
     ("GET", "/threads/{thread_id}/messages/{message_id}", "messages.retrieve"),
+    ("POST", "/threads/{thread_id}/messages/{message_id}", "messages.update"),
+    ("DELETE", "/threads/{thread_id}/messages/{message_id}", "messages.delete"),
     ("POST", "/threads/{thread_id}/runs", "runs.create"),
     ("GET", "/threads/{thread_id}/runs", "runs.list"),
     ("GET", "/threads/{thread_id}/runs/{run_id}", "runs.retrieve"),
+    ("POST", "/threads/{thread_id}/runs/{run_id}", "runs.update"),
     ("POST", "/threads/{thread_id}/runs/{run_id}/cancel", "runs.cancel"),
     ("POST", "/threads/{thread_id}/runs/{run_id}/submit_tool_outputs", "runs.submit_tool_outputs"),
     ("GET", "/threads/{thread_id}/runs/{run_id}/steps", "steps.list"),
@@ -105,10 +126,19 @@ for _m, _p, _n in [
     ("POST", "/vector_stores", "vector_stores.create"),
     ("GET", "/vector_stores", "vector_stores.list"),
     ("GET", "/vector_stores/{vector_store_id}", "vector_stores.retrieve"),
+    ("POST", "/vector_stores/{vector_store_id}", "vector_stores.update"),
     ("DELETE", "/vector_stores/{vector_store_id}", "vector_stores.delete"),
+    ("POST", "/vector_stores/{vector_store_id}/search", "vector_stores.search"),
     ("POST", "/vector_stores/{vector_store_id}/files", "vector_stores.files.create"),
     ("GET", "/vector_stores/{vector_store_id}/files", "vector_stores.files.list"),
+    ("GET", "/vector_stores/{vector_store_id}/files/{file_id}", "vector_stores.files.retrieve"),
+    ("POST", "/vector_stores/{vector_store_id}/files/{file_id}", "vector_stores.files.update"),
     ("DELETE", "/vector_stores/{vector_store_id}/files/{file_id}", "vector_stores.files.delete"),
+    (
+        "GET",
+        "/vector_stores/{vector_store_id}/files/{file_id}/content",
+        "vector_stores.files.content",
+    ),
     ("POST", "/vector_stores/{vector_store_id}/file_batches", "vector_stores.file_batches.create"),
     (
         "GET",
@@ -116,12 +146,20 @@ for _m, _p, _n in [
         "vector_stores.file_batches.retrieve",
     ),
     (
+        "POST",
+        "/vector_stores/{vector_store_id}/file_batches/{batch_id}/cancel",
+        "vector_stores.file_batches.cancel",
+    ),
+    (
         "GET",
         "/vector_stores/{vector_store_id}/file_batches/{batch_id}/files",
         "vector_stores.file_batches.files",
     ),
     ("POST", "/responses", "responses.create"),
+    ("POST", "/responses/input_tokens", "responses.input_tokens"),
+    ("POST", "/responses/compact", "responses.compact"),
     ("GET", "/responses/{response_id}", "responses.retrieve"),
+    ("DELETE", "/responses/{response_id}", "responses.delete"),
     ("POST", "/responses/{response_id}/cancel", "responses.cancel"),
     ("GET", "/responses/{response_id}/input_items", "responses.input_items"),
     ("POST", "/conversations", "conversations.create"),
@@ -130,10 +168,49 @@ for _m, _p, _n in [
     ("DELETE", "/conversations/{conversation_id}", "conversations.delete"),
     ("GET", "/conversations/{conversation_id}/items", "conversations.items.list"),
     ("POST", "/conversations/{conversation_id}/items", "conversations.items.create"),
+    ("GET", "/conversations/{conversation_id}/items/{item_id}", "conversations.items.retrieve"),
+    ("DELETE", "/conversations/{conversation_id}/items/{item_id}", "conversations.items.delete"),
 ]:
     _route(_m, _p, _n)
 
 ROUTE_NAMES = tuple(name for _, _, name in _ROUTES)
+BETA_ROUTES = {"assistants", "threads", "messages", "runs", "steps"}
+POLLED_ROUTES = {
+    "runs.retrieve",
+    "runs.create",
+    "threads.create_and_run",
+    "runs.cancel",
+    "runs.submit_tool_outputs",
+}
+VECTOR_STORE_POLL_MS = 20
+RATE_LIMIT_HEADERS = {
+    "x-ratelimit-limit-requests": "30000",
+    "x-ratelimit-limit-tokens": "150000000",
+    "x-ratelimit-remaining-requests": "29999",
+    "x-ratelimit-remaining-tokens": "149999000",
+    "x-ratelimit-reset-requests": "2ms",
+    "x-ratelimit-reset-tokens": "0s",
+}
+
+
+def _check_beta(request: Request) -> None:
+    """The Assistants API answers 400 without ``OpenAI-Beta: assistants=v2``."""
+    beta = request.headers.get("openai-beta", "")
+    if "assistants=v2" in beta:
+        return
+    if "assistants=v1" in beta:
+        raise ApiError(
+            400,
+            "The v1 Assistants API has been deprecated. Please try again by setting the header "
+            "'OpenAI-Beta: assistants=v2'.",
+            code="invalid_beta",
+        )
+    raise ApiError(
+        400,
+        "You must provide the 'OpenAI-Beta' header to access the Assistants API. Please try "
+        "again by setting the header 'OpenAI-Beta: assistants=v2'.",
+        code="invalid_beta",
+    )
 
 
 def _page(items: list[dict[str, Any]], query: Mapping[str, list[str]]) -> dict[str, Any]:
@@ -204,6 +281,7 @@ class EmulatorApp(ResponsesRoutes):
         self.default = default
         self.lock = threading.RLock()
         self.requests: list[LoggedRequest] = []
+        self.exchanges: list[Exchange] | None = None  # a list when bodies are recorded
         self.scripts: dict[str, list[_Script]] = {}
         self._init_responses()
 
@@ -250,7 +328,21 @@ class EmulatorApp(ResponsesRoutes):
             answer = Response(
                 exc.status, self._json_headers(exc.headers), json.dumps(exc.body).encode()
             )
+        except Exception as exc:  # a bug of ours answers 500, as the service would, not a reset
+            body = {
+                "error": {
+                    "message": f"The server had an error while processing your request: {exc!r}",
+                    "type": "server_error",
+                    "param": None,
+                    "code": "server_error",
+                }
+            }
+            answer = Response(500, self._json_headers(), json.dumps(body).encode())
+        if isinstance(answer, Response):
+            answer = self._with_service_headers(answer, route, started)
         status = answer.status if isinstance(answer, Response) else 0
+        if self.exchanges is not None and isinstance(answer, Response):
+            answer = self._recorded(request, route, answer)
         with self.lock:
             self.requests.append(
                 LoggedRequest(
@@ -264,6 +356,44 @@ class EmulatorApp(ResponsesRoutes):
             )
         return answer
 
+    def log_unreadable(self, reason: str) -> None:
+        """Log bytes that were no HTTP request (answered 400 by the HTTP layer)."""
+        with self.lock:
+            self.requests.append(LoggedRequest("?", reason, "unknown", 400, time.time(), 0.0))
+
+    def _recorded(self, request: Request, route: str | None, answer: Response) -> Response:
+        exchange = Exchange(
+            request.method, request.path, route or "unknown", answer.status, request.body
+        )
+        with self.lock:
+            assert self.exchanges is not None
+            self.exchanges.append(exchange)
+        if answer.stream is None:
+            exchange.response_body += answer.body
+            return answer
+        inner = answer.stream
+
+        async def copied() -> AsyncIterator[bytes]:
+            async for chunk in inner:
+                exchange.response_body += chunk
+                yield chunk
+
+        return attrs.evolve(answer, stream=copied())
+
+    @staticmethod
+    def _with_service_headers(answer: Response, route: str | None, started: float) -> Response:
+        """Headers every answer of the service carries (request id, processing time), and the
+        rate-limit headers of ``/v1/responses``."""
+        headers = {
+            "x-request-id": "req_" + secrets.token_hex(16),  # the service's shape: 32 hex digits
+            "openai-version": "2020-10-01",
+            **answer.headers,
+            "openai-processing-ms": str(max(1, int((time.monotonic() - started) * 1000))),
+        }
+        if route is not None and route.startswith("responses."):
+            headers.update(RATE_LIMIT_HEADERS)
+        return attrs.evolve(answer, headers=headers)
+
     def _match(self, request: Request) -> tuple[str | None, dict[str, str]]:
         for method, pattern, name in _ROUTES:
             if method == request.method:
@@ -274,13 +404,7 @@ class EmulatorApp(ResponsesRoutes):
 
     @staticmethod
     def _json_headers(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        headers = {
-            "content-type": "application/json",
-            "openai-version": "2020-10-01",
-            "x-request-id": new_id("req_", 32),
-        }
-        headers.update(extra or {})
-        return headers
+        return {"content-type": "application/json", **(extra or {})}
 
     def _fault_status(self, fault: Fault) -> Response:
         headers: dict[str, str] = {}
@@ -330,33 +454,47 @@ class EmulatorApp(ResponsesRoutes):
         self._check_auth(request)
         if route is None:
             raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
+        if route.split(".")[0] in BETA_ROUTES:
+            _check_beta(request)
         body: dict[str, Any] = {}
         if request.body and "json" in request.headers.get("content-type", "json"):
             try:
                 parsed = json.loads(request.body)
             except ValueError:
-                raise ApiError(400, "We could not parse the JSON body of your request.") from None
+                raise ApiError(
+                    400,
+                    "We could not parse the JSON body of your request. (HINT: This likely means "
+                    "you aren't using your HTTP library correctly. The OpenAI API expects a JSON "
+                    "payload, but what was sent was not valid JSON.)",
+                ) from None
             if not isinstance(parsed, dict):
-                raise ApiError(400, "The body of your request must be a JSON object.")
+                raise ApiError(
+                    400,
+                    f"Invalid type for body: expected an object, but got "
+                    f"{type(parsed).__name__} instead.",
+                    code="invalid_type",
+                )
             body = parsed
+        validate(route, body)
         handler: Handler = getattr(self, "_" + route.replace(".", "_"))
         with self.lock:
             result = handler(request=request, body=body, **params)
         if isinstance(result, Response):
+            if result.stream is not None:
+                result = attrs.evolve(
+                    result,
+                    headers={
+                        "content-type": "text/event-stream; charset=utf-8",
+                        "cache-control": "no-cache",
+                        **result.headers,
+                    },
+                )
             return result if fault is None else self._with_stream_fault(result, fault)
         headers = self._json_headers()
-        if (
-            route
-            in (
-                "runs.retrieve",
-                "runs.create",
-                "threads.create_and_run",
-                "runs.cancel",
-                "runs.submit_tool_outputs",
-            )
-            and self.poll_after_ms is not None
-        ):
+        if route in POLLED_ROUTES and self.poll_after_ms is not None:
             headers["openai-poll-after-ms"] = str(self.poll_after_ms)
+        if route.startswith("vector_stores."):
+            headers["openai-poll-after-ms"] = str(self.poll_after_ms or VECTOR_STORE_POLL_MS)
         return Response(200, headers, json.dumps(result).encode())
 
     def _with_stream_fault(self, response: Response, fault: Fault) -> Response:
@@ -466,11 +604,23 @@ class EmulatorApp(ResponsesRoutes):
         if "metadata" in body:
             record.metadata = self._metadata(body)
         record.tools = [self._tool(t) for t in record.tools or []]
-        resources = body.get("tool_resources") or {}
-        stores = (resources.get("file_search") or {}).get("vector_store_ids") or []
+        if "tool_resources" in body:
+            record.tool_resources = self._tool_resources(body)
+
+    def _tool_resources(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``tool_resources`` as stored: known vector stores, and ``vector_stores`` helpers
+        turned into new vector stores, as the service does."""
+        resources = dict(body.get("tool_resources") or {})
+        search = dict(resources.get("file_search") or {})
+        stores = list(search.get("vector_store_ids") or [])
         for store_id in stores:
             if store_id not in self.store.vector_stores:
                 raise ApiError(404, f"Vector store with id '{store_id}' not found.")
+        for helper in search.pop("vector_stores", None) or []:
+            stores.append(self.new_vector_store(helper).id)
+        if "file_search" in resources:
+            resources["file_search"] = {"vector_store_ids": stores}
+        return resources
 
     @staticmethod
     def _tool(tool: dict[str, Any]) -> dict[str, Any]:
@@ -514,7 +664,7 @@ class EmulatorApp(ResponsesRoutes):
             new_id("thread_"),
             self.store.now(),
             self._metadata(body),
-            dict(body.get("tool_resources") or {}),
+            self._tool_resources(body),
         )
         for message in body.get("messages") or []:
             self._add_message(thread, message)
@@ -522,19 +672,21 @@ class EmulatorApp(ResponsesRoutes):
         return thread
 
     def _add_message(self, thread: ThreadRecord, body: Mapping[str, Any]) -> MessageRecord:
-        role = body.get("role", "user")
-        if role not in ("user", "assistant"):
-            raise ApiError(
-                400,
-                f"Invalid value: '{role}'. Supported values are: 'user' and 'assistant'.",
-                param="role",
-            )
-        if "content" not in body:
-            raise ApiError(400, "Missing required parameter: 'content'.", param="content")
-        text = self._text(body["content"])
+        """A message as validated (role and content present): text, parts and attachments."""
+        role = body["role"]
+        content = body["content"]
         message = MessageRecord(
-            new_id("msg_"), thread.id, role, text, self.store.now(), metadata=self._metadata(body)
+            new_id("msg_"),
+            thread.id,
+            role,
+            self._text(content),
+            self.store.now(),
+            metadata=self._metadata(body),
+            parts=[dict(p) for p in content] if isinstance(content, list) else None,
+            attachments=[_attachment(a) for a in body.get("attachments") or []],
         )
+        for attachment in message.attachments:
+            self._file(attachment["file_id"])
         thread.messages.append(message)
         return message
 
@@ -549,7 +701,7 @@ class EmulatorApp(ResponsesRoutes):
         if "metadata" in body:
             thread.metadata = self._metadata(body)
         if "tool_resources" in body:
-            thread.tool_resources = dict(body["tool_resources"] or {})
+            thread.tool_resources = self._tool_resources(body)
         return thread.to_json()
 
     def _threads_delete(self, thread_id: str, **_: Any) -> dict[str, Any]:
@@ -577,17 +729,32 @@ class EmulatorApp(ResponsesRoutes):
         return _page(rows, request.query)
 
     def _messages_retrieve(self, thread_id: str, message_id: str, **_: Any) -> dict[str, Any]:
+        return self._message(thread_id, message_id).to_json()
+
+    def _message(self, thread_id: str, message_id: str) -> MessageRecord:
         for message in self._thread(thread_id).messages:
             if message.id == message_id:
-                return message.to_json()
+                return message
         raise ApiError(404, f"No message found with id '{message_id}'.")
 
+    def _messages_update(
+        self, thread_id: str, message_id: str, body: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        message = self._message(thread_id, message_id)
+        if "metadata" in body:
+            message.metadata = self._metadata(body)
+        return message.to_json()
+
+    def _messages_delete(self, thread_id: str, message_id: str, **_: Any) -> dict[str, Any]:
+        message = self._message(thread_id, message_id)
+        self.store.threads[thread_id].messages.remove(message)
+        return {"id": message_id, "object": "thread.message.deleted", "deleted": True}
+
     # -- runs --------------------------------------------------------------------------------
-    def _new_run(self, thread: ThreadRecord, body: Mapping[str, Any]) -> RunRecord:
-        assistant_id = body.get("assistant_id")
-        if not assistant_id:
-            raise ApiError(400, "Missing required parameter: 'assistant_id'.", param="assistant_id")
-        assistant = self._assistant(str(assistant_id))
+    def _new_run(
+        self, thread: ThreadRecord, body: Mapping[str, Any], request: Request
+    ) -> RunRecord:
+        assistant = self._assistant(str(body["assistant_id"]))
         for message in body.get("additional_messages") or []:
             self._add_message(thread, message)
         users = [m.text for m in thread.messages if m.role == "user"]
@@ -597,18 +764,39 @@ class EmulatorApp(ResponsesRoutes):
                 "Run creation requires a Thread with a user message or an "
                 "assistant with instructions.",
             )
-        instructions = body.get("instructions", assistant.instructions)
+        instructions = body.get("instructions") or assistant.instructions
         if body.get("additional_instructions"):
             instructions = f"{instructions or ''}\n{body['additional_instructions']}".strip()
+        truncation = dict(body.get("truncation_strategy") or {"type": "auto"})
+        truncation.setdefault("last_messages", None)
+        seen = thread.messages
+        if truncation["type"] == "last_messages" and truncation["last_messages"]:
+            seen = seen[-int(truncation["last_messages"]) :]
+        tools = [self._tool(t) for t in body.get("tools") or assistant.tools]
+        response_format = body.get("response_format") or assistant.response_format
         ctx = RunContext(
             prompt=users[-1] if users else "",
-            history=tuple((m.role, m.text) for m in thread.messages[:-1]),
+            history=tuple((m.role, m.text) for m in seen[:-1]),
             files=tuple(self.store.knowledge(assistant, thread)),
             instructions=instructions,
             run_id="",
             thread_id=thread.id,
+            response_format=json_format(response_format),
         )
-        outcome = self._behaviour_for(thread.id, assistant.id).outcome(ctx)
+        prompt = "\n".join([instructions or "", *(m.text for m in seen)])
+        params = Parameters(
+            tool_choice=body.get("tool_choice") or "auto",
+            parallel_tool_calls=body.get("parallel_tool_calls") is not False,
+            functions={
+                t["function"]["name"]: t["function"].get("parameters") or {}
+                for t in tools
+                if t.get("type") == "function"
+            },
+            max_output_tokens=body.get("max_completion_tokens"),
+            max_prompt_tokens=body.get("max_prompt_tokens"),
+            prompt_tokens=tokens(prompt),
+        )
+        outcome = apply(self._behaviour_for(thread.id, assistant.id).outcome(ctx), params)
         created = self.store.now()
         run = RunRecord(
             id=new_id("run_"),
@@ -618,14 +806,20 @@ class EmulatorApp(ResponsesRoutes):
             expires_at=created + int(self.store.run_ttl),
             model=str(body.get("model") or assistant.model),
             instructions=instructions,
-            tools=[self._tool(t) for t in body.get("tools") or assistant.tools],
+            tools=tools,
             metadata=self._metadata(body),
-            prompt=ctx.prompt,
+            prompt=prompt,
             outcome=outcome,
             started=self.store.clock(),
-            temperature=float(body.get("temperature") or assistant.temperature),
-            top_p=float(body.get("top_p") or assistant.top_p),
-            response_format=body.get("response_format", assistant.response_format),
+            temperature=_given(body.get("temperature"), assistant.temperature),
+            top_p=_given(body.get("top_p"), assistant.top_p),
+            response_format=response_format,
+            tool_choice=params.tool_choice,
+            parallel_tool_calls=params.parallel_tool_calls,
+            max_prompt_tokens=params.max_prompt_tokens,
+            max_completion_tokens=params.max_output_tokens,
+            truncation_strategy=truncation,
+            include_content=_includes_content(request),
         )
         self.store.start_run(run)
         return run
@@ -645,23 +839,25 @@ class EmulatorApp(ResponsesRoutes):
             )
         return run.to_json()
 
-    def _threads_create_and_run(self, body: dict[str, Any], **_: Any) -> Response | dict[str, Any]:
+    def _threads_create_and_run(
+        self, body: dict[str, Any], request: Request, **_: Any
+    ) -> Response | dict[str, Any]:
         thread = self._new_thread(body.get("thread") or {})
         try:
-            run = self._new_run(thread, body)
+            run = self._new_run(thread, body, request)
         except ApiError:
             del self.store.threads[thread.id]
             raise
         return self._answer_run(run, body, thread, ("thread.run.created", "thread.run.queued"))
 
     def _runs_create(
-        self, thread_id: str, body: dict[str, Any], **_: Any
+        self, thread_id: str, body: dict[str, Any], request: Request, **_: Any
     ) -> Response | dict[str, Any]:
         thread = self._thread(thread_id)
         active = self.store.active_run(thread_id)
         if active is not None:
             raise ApiError(400, f"Thread {thread_id} already has an active run {active.id}.")
-        run = self._new_run(thread, body)
+        run = self._new_run(thread, body, request)
         return self._answer_run(run, body, None, ("thread.run.created", "thread.run.queued"))
 
     def _runs_list(self, thread_id: str, request: Request, **_: Any) -> dict[str, Any]:
@@ -675,6 +871,16 @@ class EmulatorApp(ResponsesRoutes):
 
     def _runs_retrieve(self, thread_id: str, run_id: str, **_: Any) -> dict[str, Any]:
         return self._run(thread_id, run_id).to_json()
+
+    def _runs_update(
+        self, thread_id: str, run_id: str, body: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        run = self._run(thread_id, run_id)
+        if run.status in ("queued", "in_progress", "cancelling"):
+            raise ApiError(400, f"Cannot update run with status '{run.status}'.")
+        if "metadata" in body:
+            run.metadata = self._metadata(body)
+        return run.to_json()
 
     def _runs_cancel(self, thread_id: str, run_id: str, **_: Any) -> dict[str, Any]:
         run = self._run(thread_id, run_id)
@@ -719,14 +925,15 @@ class EmulatorApp(ResponsesRoutes):
         self, thread_id: str, run_id: str, request: Request, **_: Any
     ) -> dict[str, Any]:
         run = self._run(thread_id, run_id)
-        return _page([s.to_json() for s in run.steps], request.query)
+        include = _includes_content(request)
+        return _page([s.to_json(include) for s in run.steps], request.query)
 
     def _steps_retrieve(
-        self, thread_id: str, run_id: str, step_id: str, **_: Any
+        self, thread_id: str, run_id: str, step_id: str, request: Request, **_: Any
     ) -> dict[str, Any]:
         for step in self._run(thread_id, run_id).steps:
             if step.id == step_id:
-                return step.to_json()
+                return step.to_json(_includes_content(request))
         raise ApiError(404, f"No run step found with id '{step_id}'.")
 
     # -- files and vector stores -------------------------------------------------------------
@@ -737,7 +944,7 @@ class EmulatorApp(ResponsesRoutes):
             raise ApiError(
                 400,
                 f"'{purpose}' is not one of ['fine-tune', 'assistants', 'batch', "
-                "'user_data', 'responses', 'vision', 'evals'] - 'purpose'",
+                "'user_data', 'vision', 'evals'] - 'purpose'",
                 param="purpose",
             )
         if "file" not in fields:
@@ -775,77 +982,174 @@ class EmulatorApp(ResponsesRoutes):
             raise ApiError(404, f"Vector store with id '{vector_store_id}' not found.")
         return found
 
-    def _attach(self, store: VectorStoreRecord, file_id: str) -> None:
+    def _attach(self, store: VectorStoreRecord, file_id: str, body: Mapping[str, Any]) -> None:
+        """Add a file; it is ``in_progress`` for one queue delay, as the service indexes it."""
         record = self._file(file_id)
-        if file_id not in store.file_ids:
-            store.file_ids.append(file_id)
-            store.file_added_at[file_id] = self.store.now()
-            store.usage_bytes += len(record.data)
+        if file_id not in store.files:
+            entry = VectorStoreFile(
+                file_id,
+                self.store.now(),
+                self.store.clock() + self.store.queue_delay,
+                len(record.data),
+                dict(body.get("attributes") or {}),
+            )
+            if body.get("chunking_strategy"):
+                entry.chunking = _chunking(body["chunking_strategy"])
+            store.files[file_id] = entry
 
-    def _vector_stores_create(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def new_vector_store(self, body: Mapping[str, Any]) -> VectorStoreRecord:
+        """A vector store holding ``body["file_ids"]`` (also made by ``tool_resources``)."""
         store = VectorStoreRecord(
             new_id("vs_", 32),
             self.store.now(),
             body.get("name"),
             body.get("description"),
             self._metadata(body),
+            expires_after=body.get("expires_after"),
         )
         for file_id in body.get("file_ids") or []:
-            self._attach(store, file_id)
+            self._attach(store, file_id, body)
         self.store.vector_stores[store.id] = store
-        return store.to_json()
+        return store
+
+    def _vector_stores_create(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return self.new_vector_store(body).to_json(self.store.clock())
 
     def _vector_stores_list(self, request: Request, **_: Any) -> dict[str, Any]:
-        return _page([s.to_json() for s in self.store.vector_stores.values()], request.query)
+        clock = self.store.clock()
+        rows = [s.to_json(clock) for s in self.store.vector_stores.values()]
+        return _page(rows, request.query)
 
     def _vector_stores_retrieve(self, vector_store_id: str, **_: Any) -> dict[str, Any]:
-        return self._vector_store(vector_store_id).to_json()
+        return self._vector_store(vector_store_id).to_json(self.store.clock())
+
+    def _vector_stores_update(
+        self, vector_store_id: str, body: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        store = self._vector_store(vector_store_id)
+        if "name" in body:
+            store.name = body["name"]
+        if "expires_after" in body:
+            store.expires_after = body["expires_after"]
+        if "metadata" in body:
+            store.metadata = self._metadata(body)
+        return store.to_json(self.store.clock())
 
     def _vector_stores_delete(self, vector_store_id: str, **_: Any) -> dict[str, Any]:
         self._vector_store(vector_store_id)
         del self.store.vector_stores[vector_store_id]
         return {"id": vector_store_id, "object": "vector_store.deleted", "deleted": True}
 
+    def _vector_stores_search(
+        self, vector_store_id: str, body: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        store = self._vector_store(vector_store_id)
+        store.last_active_at = self.store.now()
+        query = body["query"]
+        queries = [query] if isinstance(query, str) else list(query)
+        limit = int(body.get("max_num_results") or 10)
+        hits: list[dict[str, Any]] = []
+        for file_id in store.searchable_ids():
+            record = self.store.files.get(file_id)
+            if record is None:
+                continue
+            text = record.data.decode("utf-8", errors="replace")
+            score = max(relevance(q, text + " " + record.filename) for q in queries)
+            if score > 0:
+                hits.append(
+                    {
+                        "file_id": file_id,
+                        "filename": record.filename,
+                        "score": score,
+                        "attributes": store.files[file_id].attributes,
+                        "content": [{"type": "text", "text": text}],
+                    }
+                )
+        hits.sort(key=lambda h: -float(h["score"]))
+        return {
+            "object": "vector_store.search_results.page",
+            "search_query": queries,
+            "data": hits[:limit],
+            "has_more": False,
+            "next_page": None,
+        }
+
     def _vs_file(self, store: VectorStoreRecord, file_id: str) -> dict[str, Any]:
-        return store.file_json(
-            file_id, len(self.store.files[file_id].data) if file_id in self.store.files else 0
-        )
+        if file_id not in store.files:
+            raise ApiError(404, f"No file found with id '{file_id}' in vector store '{store.id}'.")
+        return store.file_json(file_id, self.store.clock())
 
     def _vector_stores_files_create(
         self, vector_store_id: str, body: dict[str, Any], **_: Any
     ) -> dict[str, Any]:
         store = self._vector_store(vector_store_id)
-        file_id = str(body.get("file_id") or "")
-        self._attach(store, file_id)
+        file_id = str(body["file_id"])
+        self._attach(store, file_id, body)
         return self._vs_file(store, file_id)
 
     def _vector_stores_files_list(
         self, vector_store_id: str, request: Request, **_: Any
     ) -> dict[str, Any]:
         store = self._vector_store(vector_store_id)
-        return _page([self._vs_file(store, f) for f in store.file_ids], request.query)
+        rows = [self._vs_file(store, f) for f in store.file_ids]
+        wanted = request.query.get("filter")
+        if wanted:
+            rows = [r for r in rows if r["status"] == wanted[0]]
+        return _page(rows, request.query)
+
+    def _vector_stores_files_retrieve(
+        self, vector_store_id: str, file_id: str, **_: Any
+    ) -> dict[str, Any]:
+        return self._vs_file(self._vector_store(vector_store_id), file_id)
+
+    def _vector_stores_files_update(
+        self, vector_store_id: str, file_id: str, body: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        store = self._vector_store(vector_store_id)
+        self._vs_file(store, file_id)
+        store.files[file_id].attributes = dict(body["attributes"])
+        return self._vs_file(store, file_id)
+
+    def _vector_stores_files_content(
+        self, vector_store_id: str, file_id: str, **_: Any
+    ) -> dict[str, Any]:
+        store = self._vector_store(vector_store_id)
+        self._vs_file(store, file_id)
+        text = self._file(file_id).data.decode("utf-8", errors="replace")
+        return {
+            "object": "vector_store.file_content.page",
+            "data": [{"type": "text", "text": text}],
+            "has_more": False,
+            "next_page": None,
+        }
 
     def _vector_stores_files_delete(
         self, vector_store_id: str, file_id: str, **_: Any
     ) -> dict[str, Any]:
         store = self._vector_store(vector_store_id)
-        if file_id not in store.file_ids:
-            raise ApiError(
-                404, f"No file found with id '{file_id}' in vector store '{vector_store_id}'."
-            )
-        store.file_ids.remove(file_id)
+        self._vs_file(store, file_id)
+        del store.files[file_id]
         return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
 
     def _vector_stores_file_batches_create(
         self, vector_store_id: str, body: dict[str, Any], **_: Any
     ) -> dict[str, Any]:
         store = self._vector_store(vector_store_id)
-        file_ids = [str(f) for f in body.get("file_ids") or []]
-        for file_id in file_ids:
-            self._attach(store, file_id)
+        entries = [{"file_id": f} for f in body.get("file_ids") or []]
+        entries += [dict(f) for f in body.get("files") or []]
+        if not entries:
+            raise ApiError(
+                400,
+                "Missing required parameter: 'file_ids'.",
+                param="file_ids",
+                code="missing_required_parameter",
+            )
+        for entry in entries:
+            self._attach(store, str(entry["file_id"]), {**body, **entry})
+        file_ids = [str(e["file_id"]) for e in entries]
         batch = BatchRecord(new_id("vsfb_", 32), store.id, file_ids, self.store.now())
         self.store.batches[batch.id] = batch
-        return batch.to_json()
+        return self._batch_json(batch)
 
     def _batch(self, vector_store_id: str, batch_id: str) -> BatchRecord:
         batch = self.store.batches.get(batch_id)
@@ -853,17 +1157,39 @@ class EmulatorApp(ResponsesRoutes):
             raise ApiError(404, f"No file batch found with id '{batch_id}'.")
         return batch
 
+    def _batch_json(self, batch: BatchRecord) -> dict[str, Any]:
+        store = self.store.vector_stores.get(batch.vector_store_id)
+        return batch.to_json(store, self.store.clock())
+
     def _vector_stores_file_batches_retrieve(
         self, vector_store_id: str, batch_id: str, **_: Any
     ) -> dict[str, Any]:
-        return self._batch(vector_store_id, batch_id).to_json()
+        return self._batch_json(self._batch(vector_store_id, batch_id))
+
+    def _vector_stores_file_batches_cancel(
+        self, vector_store_id: str, batch_id: str, **_: Any
+    ) -> dict[str, Any]:
+        store = self._vector_store(vector_store_id)
+        batch = self._batch(vector_store_id, batch_id)
+        clock = self.store.clock()
+        if self._batch_json(batch)["status"] == "in_progress":
+            batch.cancelled = True
+            for file_id in batch.file_ids:
+                entry = store.files.get(file_id)
+                if entry is not None and entry.status(clock) == "in_progress":
+                    entry.cancelled = True
+        return self._batch_json(batch)
 
     def _vector_stores_file_batches_files(
         self, vector_store_id: str, batch_id: str, request: Request, **_: Any
     ) -> dict[str, Any]:
         store = self._vector_store(vector_store_id)
         batch = self._batch(vector_store_id, batch_id)
-        return _page([self._vs_file(store, f) for f in batch.file_ids], request.query)
+        rows = [self._vs_file(store, f) for f in batch.file_ids if f in store.files]
+        wanted = request.query.get("filter")
+        if wanted:
+            rows = [r for r in rows if r["status"] == wanted[0]]
+        return _page(rows, request.query)
 
     # -- event streams -----------------------------------------------------------------------
     async def _stream(
@@ -911,11 +1237,8 @@ class EmulatorApp(ResponsesRoutes):
             searched = step.type == "tool_calls" and any(
                 c.get("type") == "file_search" for c in step.details.get("tool_calls", [])
             )
-            if searched and status == "completed":
-                events += [
-                    ("thread.run.step.created", step.to_json(), 0.0),
-                    ("thread.run.step.completed", step.to_json(), 0.0),
-                ]
+            if searched and status in ("completed", "incomplete"):
+                events += self._search_step_events(step.to_json(run.include_content))
         if status == "requires_action":
             # As the service does: the step opens empty, deltas carry the calls.
             shown = run.steps[-1].to_json()
@@ -925,17 +1248,7 @@ class EmulatorApp(ResponsesRoutes):
                 ("thread.run.step.in_progress", opened, 0.0),
             ]
             for index, call in enumerate(shown["step_details"]["tool_calls"]):
-                delta = {
-                    "id": shown["id"],
-                    "object": "thread.run.step.delta",
-                    "delta": {
-                        "step_details": {
-                            "type": "tool_calls",
-                            "tool_calls": [{"index": index, **call}],
-                        }
-                    },
-                }
-                events.append(("thread.run.step.delta", delta, 0.0))
+                events += self._call_deltas(shown["id"], index, call)
             events.append(("thread.run.requires_action", snapshot, 0.0))
         elif status in ("completed", "incomplete") and run.message is not None:
             events += self._message_events(run)
@@ -943,6 +1256,64 @@ class EmulatorApp(ResponsesRoutes):
         else:
             events.append((f"thread.run.{status}", snapshot, 0.0))
         return events
+
+    @staticmethod
+    def _call_deltas(
+        step_id: str, index: int, call: dict[str, Any]
+    ) -> list[tuple[str, Any, float]]:
+        """A function call as the service streams it: the call with empty arguments, then the
+        arguments in pieces."""
+        function = call["function"]
+        pieces = [{**call, "function": {**function, "arguments": ""}}]
+        text = function["arguments"]
+        pieces += [
+            {"type": "function", "function": {"arguments": text[n : n + 8]}}
+            for n in range(0, len(text), 8)
+        ]
+        return [
+            (
+                "thread.run.step.delta",
+                {
+                    "id": step_id,
+                    "object": "thread.run.step.delta",
+                    "delta": {
+                        "step_details": {
+                            "type": "tool_calls",
+                            "tool_calls": [{"index": index, **piece}],
+                        }
+                    },
+                },
+                0.0,
+            )
+            for piece in pieces
+        ]
+
+    @staticmethod
+    def _search_step_events(done: dict[str, Any]) -> list[tuple[str, Any, float]]:
+        """A file_search step as the service streams it: opened empty, one delta with the call
+        (results still empty), then the completed step."""
+        opened = {
+            **done,
+            "status": "in_progress",
+            "completed_at": None,
+            "usage": None,
+            "step_details": {"type": "tool_calls", "tool_calls": []},
+        }
+        calls = [
+            {"index": n, **c, "file_search": {**c["file_search"], "results": []}}
+            for n, c in enumerate(done["step_details"]["tool_calls"])
+        ]
+        delta = {
+            "id": done["id"],
+            "object": "thread.run.step.delta",
+            "delta": {"step_details": {"type": "tool_calls", "tool_calls": calls}},
+        }
+        return [
+            ("thread.run.step.created", opened, 0.0),
+            ("thread.run.step.in_progress", opened, 0.0),
+            ("thread.run.step.delta", delta, 0.0),
+            ("thread.run.step.completed", done, 0.0),
+        ]
 
     def _message_events(self, run: RunRecord) -> list[tuple[str, Any, float]]:
         message = run.message
@@ -988,6 +1359,32 @@ class EmulatorApp(ResponsesRoutes):
         return events
 
 
+def _attachment(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {"file_id": raw.get("file_id"), "tools": [dict(t) for t in raw.get("tools") or []]}
+
+
+def _given(value: Any, default: float) -> float:
+    """A sampling parameter as sent (0 included), else the assistant's."""
+    return float(default if value is None else value)
+
+
+FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+
+
+def _includes_content(request: Request) -> bool:
+    """Whether ``include[]`` asks for the text of file_search results."""
+    return FILE_SEARCH_CONTENT in request.query.get("include[]", []) + request.query.get(
+        "include", []
+    )
+
+
+def _chunking(strategy: Mapping[str, Any]) -> dict[str, Any]:
+    """The chunking strategy as the service reports it: ``auto`` is static 800/400."""
+    if strategy.get("type") == "static":
+        return {"type": "static", "static": dict(strategy["static"])}
+    return {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
+
+
 def _multipart(request: Request) -> dict[str, tuple[str | None, bytes]]:
     """The fields of a multipart/form-data body: name -> (filename, data)."""
     content_type = request.headers.get("content-type", "")
@@ -1011,4 +1408,12 @@ def _multipart(request: Request) -> dict[str, tuple[str | None, bytes]]:
     return fields
 
 
-__all__ = ["ROUTE_NAMES", "ApiError", "EmulatorApp", "LoggedRequest", "Triage"]
+__all__ = [
+    "ROUTE_NAMES",
+    "ApiError",
+    "EmulatorApp",
+    "Exchange",
+    "LoggedRequest",
+    "Triage",
+    "sse_events",
+]

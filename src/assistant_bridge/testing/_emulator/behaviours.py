@@ -49,6 +49,9 @@ class RunContext:
     instructions: str | None
     run_id: str
     thread_id: str
+    response_format: Mapping[str, Any] | None = None
+    """``{"type": "json_schema", "schema": ...}`` or ``{"type": "json_object"}`` when the
+    request asked for JSON (a run's ``response_format``, a response's ``text.format``)."""
 
 
 @attrs.frozen
@@ -204,6 +207,12 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP}
 
 
+def relevance(query: str, text: str) -> float:
+    """How well ``text`` matches ``query``: the share of the query's words it holds, 0 to 1."""
+    wanted = _words(query)
+    return round(len(wanted & _words(text)) / len(wanted), 4) if wanted else 0.0
+
+
 def _best_file(query: str, files: Sequence[KnowledgeFile]) -> KnowledgeFile | None:
     wanted = _words(query)
     scored = [(len(wanted & _words(f.text + " " + f.filename)), f) for f in files]
@@ -225,6 +234,16 @@ def _first_step(text: str) -> str:
         if match:
             return match.group(1).strip()
     return _summary(text)
+
+
+def _as_json(hints: Mapping[str, Any], response_format: Mapping[str, Any]) -> str:
+    """The answer as JSON: built from the schema (filled from ``hints``) or ``hints`` itself."""
+    from .structured import value_from_schema
+
+    if response_format.get("type") == "json_schema":
+        value = value_from_schema(response_format.get("schema") or {}, hints)
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(hints, ensure_ascii=False)
 
 
 @attrs.frozen
@@ -251,6 +270,8 @@ class Triage:
                 "severity": "warning",
             }
             text = json.dumps(verdict) if is_alert else "No runbook in the knowledge base matches."
+            if ctx.response_format is not None:
+                text = _as_json(verdict if is_alert else {"answer": text}, ctx.response_format)
             return Outcome("complete", text=text, delay=self.delay)
         marker = f"【4:{ctx.files.index(best)}†{best.filename}】"
         fields = {k.lower(): v.lower() for k, v in _FIELD.findall(best.text)}
@@ -268,7 +289,12 @@ class Triage:
             text = (
                 f"The runbook {best.filename} applies{marker}. First step: {_first_step(best.text)}"
             )
-        start = text.index(marker)
+        if ctx.response_format is not None:
+            hints = json.loads(text) if is_alert else {"answer": text, "reason": text}
+            text = _as_json(hints, ctx.response_format)
+        start = text.find(marker)
+        if start < 0:
+            return Outcome("complete", text=text, delay=self.delay, searched=(best,))
         annotation = {
             "type": "file_citation",
             "text": marker,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -123,8 +124,15 @@ def _abort(writer: asyncio.StreamWriter) -> None:
 class HttpServer:
     """Serves ``app`` on ``host:port`` inside the running event loop."""
 
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: App,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        on_bad_request: Callable[[str], None] | None = None,
+    ) -> None:
         self._app = app
+        self._on_bad_request = on_bad_request
         self._host = host
         self._port = port
         self._server: asyncio.Server | None = None
@@ -155,8 +163,12 @@ class HttpServer:
                 try:
                     request = await _read_request(reader)
                 except BadRequest as exc:
-                    body = f'{{"error": {{"message": "{exc}", "type": "invalid_request"}}}}'
-                    await self._write(writer, Response(400, {}, body.encode()), close=True)
+                    if self._on_bad_request is not None:
+                        self._on_bad_request(str(exc))
+                    error = {"message": str(exc), "type": "invalid_request_error"}
+                    body = json.dumps({"error": {**error, "param": None, "code": None}})
+                    headers = {"content-type": "application/json"}
+                    await self._write(writer, Response(400, headers, body.encode()), close=True)
                     return
                 if request is None:
                     return

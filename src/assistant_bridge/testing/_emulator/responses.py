@@ -24,7 +24,9 @@ from .behaviours import (
     RunContext,
 )
 from .http import Request, Response
+from .parameters import Parameters, apply
 from .store import chunks_of, new_id
+from .structured import json_format
 
 if TYPE_CHECKING:
     from .store import Store
@@ -70,6 +72,7 @@ class ResponseRecord:
     incomplete_details: dict[str, Any] | None = None
     usage: dict[str, Any] | None = None
     prompt: str = ""
+    history: list[dict[str, Any]] = attrs.Factory(list)
 
     def to_json(self) -> dict[str, Any]:
         body = self.body
@@ -87,11 +90,11 @@ class ResponseRecord:
             "incomplete_details": self.incomplete_details,
             "instructions": body.get("instructions"),
             "max_output_tokens": body.get("max_output_tokens"),
-            "max_tool_calls": None,
+            "max_tool_calls": body.get("max_tool_calls"),
             "model": body.get("model"),
             "moderation": None,
             "output": self.output,
-            "parallel_tool_calls": True,
+            "parallel_tool_calls": body.get("parallel_tool_calls", True),
             "presence_penalty": 0.0,
             "previous_response_id": body.get("previous_response_id"),
             "prompt_cache_key": None,
@@ -100,21 +103,25 @@ class ResponseRecord:
             "safety_identifier": None,
             "service_tier": "default",
             "store": body.get("store", True),
-            "temperature": body.get("temperature", 1.0),
+            "temperature": _given(body.get("temperature")),
             "text": {
                 "format": (body.get("text") or {}).get("format") or {"type": "text"},
                 "verbosity": "medium",
             },
-            "tool_choice": "auto",
+            "tool_choice": body.get("tool_choice") or "auto",
             "tool_usage": {"web_search": {"num_requests": 0}},
             "tools": body.get("tools") or [],
             "top_logprobs": 0,
-            "top_p": body.get("top_p", 1.0),
-            "truncation": "disabled",
+            "top_p": _given(body.get("top_p")),
+            "truncation": body.get("truncation") or "disabled",
             "usage": self.usage,
             "user": None,
             "metadata": body.get("metadata") or {},
         }
+
+
+def _given(value: Any) -> float:
+    return 1.0 if value is None else float(value)
 
 
 def _text_of(item: Mapping[str, Any]) -> str:
@@ -229,6 +236,29 @@ class ResponsesRoutes:
         self._advance_conversation(conversation_id)
         return _page(list(record.items), request.query)
 
+    def _item(self, conversation_id: str, item_id: str) -> dict[str, Any]:
+        from .app import ApiError
+
+        record = self._conversation(conversation_id)
+        self._advance_conversation(conversation_id)
+        for item in record.items:
+            if item.get("id") == item_id:
+                return item
+        raise ApiError(404, f"Item with id '{item_id}' not found.", param="item_id")
+
+    def _conversations_items_retrieve(
+        self, conversation_id: str, item_id: str, **_: Any
+    ) -> dict[str, Any]:
+        return self._item(conversation_id, item_id)
+
+    def _conversations_items_delete(
+        self, conversation_id: str, item_id: str, **_: Any
+    ) -> dict[str, Any]:
+        item = self._item(conversation_id, item_id)
+        record = self.conversations[conversation_id]
+        record.items.remove(item)
+        return record.to_json()
+
     def _conversations_items_create(
         self, conversation_id: str, body: dict[str, Any], **_: Any
     ) -> dict[str, Any]:
@@ -262,7 +292,7 @@ class ResponsesRoutes:
             if tool.get("type") == "file_search":
                 for store_id in tool.get("vector_store_ids") or ():
                     store = self.store.vector_stores.get(store_id)
-                    for file_id in store.file_ids if store else ():
+                    for file_id in store.searchable_ids() if store else ():
                         record = self.store.files.get(file_id)
                         if record is not None:
                             text = record.data.decode("utf-8", errors="replace")
@@ -272,11 +302,20 @@ class ResponsesRoutes:
     def _responses_create(self, body: dict[str, Any], **_: Any) -> Response | dict[str, Any]:
         from .app import ApiError
 
-        if not body.get("model"):
-            raise ApiError(400, "Missing required parameter: 'model'.", param="model")
+        if body.get("background") and body.get("store") is False:
+            raise ApiError(400, "Background mode requires 'store' to be true.", param="background")
         conversation = body.get("conversation")
         conversation_id = conversation.get("id") if isinstance(conversation, dict) else conversation
+        if conversation_id and body.get("previous_response_id"):
+            raise ApiError(
+                400,
+                "Mutually exclusive parameters: Ensure you are only providing one of: "
+                "'previous_response_id' or 'conversation'.",
+                param="previous_response_id",
+                code="mutually_exclusive_parameters",
+            )
         record = self._conversation(str(conversation_id)) if conversation_id else None
+        earlier = self._previous(body.get("previous_response_id"))
         raw_input = body.get("input") or []
         items = (
             [self._new_item({"type": "message", "role": "user", "content": raw_input})]
@@ -297,10 +336,12 @@ class ResponsesRoutes:
                         f"No tool output found for function call {item.get('call_id')}.",
                         param="input",
                     )
-        history = (record.items if record else []) + items
+        history = (record.items if record else earlier) + items
         outputs = [i for i in items if i["type"] == "function_call_output"]
         outcome = self._continue(outputs) if outputs else None
         user_texts = [_text_of(i) for i in history if i.get("role") == "user"]
+        prompt = "\n".join([body.get("instructions") or "", *(_text_of(i) for i in history)])
+        fmt = (body.get("text") or {}).get("format")
         if outcome is None:
             ctx = RunContext(
                 prompt=user_texts[-1] if user_texts else "",
@@ -313,8 +354,29 @@ class ResponsesRoutes:
                 instructions=body.get("instructions"),
                 run_id="",
                 thread_id=str(conversation_id or ""),
+                response_format=json_format(fmt),
             )
             outcome = self._behaviour_for(str(conversation_id or ""), "").outcome(ctx)
+            tools = body.get("tools") or []
+            outcome = apply(
+                outcome,
+                Parameters(
+                    tool_choice=body.get("tool_choice") or "auto",
+                    parallel_tool_calls=body.get("parallel_tool_calls") is not False,
+                    functions={
+                        str(t.get("name")): t.get("parameters") or {}
+                        for t in tools
+                        if t.get("type") == "function"
+                    },
+                    max_output_tokens=body.get("max_output_tokens"),
+                    output_reason="max_output_tokens",
+                ),
+            )
+        elif body.get("max_output_tokens"):
+            limit = Parameters(
+                max_output_tokens=body["max_output_tokens"], output_reason="max_output_tokens"
+            )
+            outcome = apply(outcome, limit)
         if record is not None:
             record.items += items
         response = ResponseRecord(
@@ -325,10 +387,12 @@ class ResponsesRoutes:
             outcome=outcome,
             started=self.store.clock(),
             background=bool(body.get("background")),
-            prompt=user_texts[-1] if user_texts else "",
+            prompt=prompt,
+            history=history,
         )
         response.next_at = response.started + self.store.queue_delay
-        self.responses[response.id] = response
+        if body.get("store") is not False:
+            self.responses[response.id] = response
         if not response.background and outcome.kind != "forever":
             response.next_at = response.started  # answer at once, finished
             while response.status not in FINAL:
@@ -340,6 +404,24 @@ class ResponsesRoutes:
                 stream=self._response_stream(response, -1),
             )
         return response.to_json()
+
+    def _previous(self, response_id: str | None) -> list[dict[str, Any]]:
+        """The items of ``previous_response_id``'s exchange (its input and output), which a
+        follow-up sees as history; an unknown id is refused as the service refuses it."""
+        from .app import ApiError
+
+        if not response_id:
+            return []
+        found = self.responses.get(response_id)
+        if found is None:
+            raise ApiError(
+                400,
+                f"Previous response with id '{response_id}' not found.",
+                param="previous_response_id",
+                code="previous_response_not_found",
+            )
+        self._advance_response(found)
+        return found.history + found.output
 
     def _continue(self, outputs: Sequence[Mapping[str, Any]]) -> Outcome | None:
         found = [self.pending_calls.pop(str(o.get("call_id")), None) for o in outputs]
@@ -359,6 +441,22 @@ class ResponsesRoutes:
                 stream=self._response_stream(response, after),
             )
         return response.to_json()
+
+    def _responses_delete(self, response_id: str, **_: Any) -> dict[str, Any]:
+        self._response(response_id)
+        del self.responses[response_id]
+        return {"id": response_id, "object": "response.deleted", "deleted": True}
+
+    def _responses_input_tokens(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        raw = body.get("input") or ""
+        text = raw if isinstance(raw, str) else " ".join(_text_of(i) for i in raw)
+        text = " ".join([body.get("instructions") or "", text])
+        return {"object": "response.input_tokens", "input_tokens": max(1, len(text) // 4)}
+
+    def _responses_compact(self, **_: Any) -> dict[str, Any]:
+        from .errors import declined
+
+        raise declined("Compacting a response (POST /v1/responses/compact)")
 
     def _responses_cancel(self, response_id: str, **_: Any) -> dict[str, Any]:
         from .app import ApiError
@@ -408,6 +506,8 @@ class ResponsesRoutes:
         outcome = response.outcome
         response.next_at = None
         response.completed_at = self.store.now()
+        if outcome.searched and self._files_for(response.body):
+            response.output.append(self._search_item(response, outcome))
         if outcome.kind == "tools":
             for name, arguments in outcome.tool_calls:
                 call_id = new_id("call_")
@@ -425,7 +525,10 @@ class ResponsesRoutes:
             response.status = "completed"
             response.usage = _usage(response.prompt, "")
         elif outcome.kind in ("complete", "incomplete"):
-            response.output.append(self._message_item(outcome))
+            message = self._message_item(outcome)
+            if outcome.kind == "incomplete":
+                message["status"] = "incomplete"
+            response.output.append(message)
             response.usage = _usage(response.prompt, outcome.text)
             response.status = "completed" if outcome.kind == "complete" else "incomplete"
             if outcome.kind == "incomplete":
@@ -441,6 +544,31 @@ class ResponsesRoutes:
             }
         if response.conversation_id in self.conversations:
             self.conversations[response.conversation_id].items += [dict(i) for i in response.output]
+
+    @staticmethod
+    def _search_item(response: ResponseRecord, outcome: Outcome) -> dict[str, Any]:
+        """A ``file_search_call`` output item; its results only with
+        ``include=["file_search_call.results"]``, as the service does."""
+        wanted = "file_search_call.results" in (response.body.get("include") or [])
+        results = [
+            {
+                "file_id": found.file_id,
+                "filename": found.filename,
+                "score": 0.75,
+                "attributes": {},
+                "text": found.text,
+            }
+            for found in outcome.searched
+        ]
+        return {
+            "id": new_id("fs_", 48).lower(),
+            "type": "file_search_call",
+            "status": "completed",
+            "queries": [
+                response.prompt.strip().splitlines()[-1] if response.prompt.strip() else ""
+            ],
+            "results": results if wanted else None,
+        }
 
     @staticmethod
     def _message_item(outcome: Outcome) -> dict[str, Any]:
@@ -473,25 +601,25 @@ class ResponsesRoutes:
 
     # -- streams -----------------------------------------------------------------------------
     def _response_events(self, response: ResponseRecord) -> list[tuple[str, dict[str, Any]]]:
-        """Every event of the response so far, numbered from 0."""
+        """Every event of the response so far, numbered from 0. A background response opens
+        ``queued``; one answered at once opens ``in_progress``, as the service streams them."""
         snapshot = response.to_json()
         opened = {
             **snapshot,
-            "status": "queued",
+            "status": "queued" if response.background else "in_progress",
             "output": [],
             "usage": None,
             "completed_at": None,
             "error": None,
             "incomplete_details": None,
         }
-        events: list[tuple[str, dict[str, Any]]] = [
-            ("response.created", {"response": opened}),
-            ("response.queued", {"response": opened}),
-        ]
-        if response.status == "queued":
-            return self._numbered(events)
+        events: list[tuple[str, dict[str, Any]]] = [("response.created", {"response": opened})]
+        if response.background:
+            events.append(("response.queued", {"response": opened}))
+            if response.status == "queued":
+                return self._numbered(events)
         events.append(("response.in_progress", {"response": {**opened, "status": "in_progress"}}))
-        if response.status == "in_progress":
+        if response.status in ("queued", "in_progress"):
             return self._numbered(events)
         for index, item in enumerate(response.output):
             events += self._item_events(index, item, response.outcome.chunk_delay)
@@ -528,14 +656,33 @@ class ResponsesRoutes:
                         {**where, "delta": piece, "logprobs": [], "_delay": delay},
                     )
                 )
+            for n, note in enumerate(part["annotations"]):
+                events.append(
+                    (
+                        "response.output_text.annotation.added",
+                        {**where, "annotation_index": n, "annotation": note},
+                    )
+                )
             events.append(
                 ("response.output_text.done", {**where, "text": part["text"], "logprobs": []})
             )
             events.append(("response.content_part.done", {**where, "part": part}))
+        elif item["type"] == "file_search_call":
+            opened = {**item, "status": "in_progress", "results": None}
+            events.append(("response.output_item.added", {"item": opened, "output_index": index}))
+            where = {"item_id": item["id"], "output_index": index}
+            for stage in ("in_progress", "searching", "completed"):
+                events.append((f"response.file_search_call.{stage}", dict(where)))
         else:
             opened = {**item, "status": "in_progress", "arguments": ""}
             events.append(("response.output_item.added", {"item": opened, "output_index": index}))
             if item["type"] == "function_call":
+                text = item["arguments"]
+                where = {"item_id": item["id"], "output_index": index}
+                events += [
+                    ("response.function_call_arguments.delta", {**where, "delta": text[n : n + 8]})
+                    for n in range(0, len(text), 8)
+                ]
                 events.append(
                     (
                         "response.function_call_arguments.done",

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Self
 
-from .app import EmulatorApp, LoggedRequest
+from .app import EmulatorApp, Exchange, LoggedRequest
 from .behaviours import Behaviour, Triage
 from .faults import Fault, FaultEvent, FaultPlan
 from .http import HttpServer
@@ -26,8 +26,8 @@ class EmulatorServer:
     client helpers live on :class:`assistant_bridge.testing.Emulator`.
     Requests must carry ``api_key`` as a bearer token (``api_key=None`` accepts any).
     Runs follow scripted behaviours (:meth:`script`), the default being :class:`Triage`;
-    faults are injected with :meth:`inject`; :attr:`requests`, :meth:`counts` and :attr:`store`
-    let tests see what happened.
+    faults are injected with :meth:`inject`; :attr:`requests`, :meth:`counts`, :attr:`store`
+    and, with ``record_bodies=True``, :attr:`exchanges` let tests see what happened.
     """
 
     def __init__(
@@ -41,6 +41,7 @@ class EmulatorServer:
         cancel_delay: float = 0.01,
         run_ttl: float = 600.0,
         default: Behaviour | None = None,
+        record_bodies: bool = False,
     ) -> None:
         self.api_key = api_key
         self.faults = FaultPlan()
@@ -52,7 +53,9 @@ class EmulatorServer:
             poll_after_ms=poll_after_ms,
             default=default if default is not None else Triage(),
         )
-        self._server = HttpServer(self.app, host, port)
+        if record_bodies:
+            self.app.exchanges = []
+        self._server = HttpServer(self.app, host, port, on_bad_request=self.app.log_unreadable)
         self._host = host
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -171,6 +174,15 @@ class EmulatorServer:
         """Every request answered so far, in order."""
         with self.app.lock:
             return list(self.app.requests)
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        """Every request with the bytes answered, when started with ``record_bodies=True``."""
+        with self.app.lock:
+            if self.app.exchanges is None:
+                msg = "start the emulator with record_bodies=True to keep the bodies"
+                raise RuntimeError(msg)
+            return list(self.app.exchanges)
 
     def counts(self) -> Counter[str]:
         """How many requests each route received."""

@@ -87,8 +87,18 @@ class MessageRecord:
     status: str = "completed"
     completed_at: int | None = None
     incomplete_reason: str | None = None
+    parts: list[dict[str, Any]] | None = None
+    attachments: list[dict[str, Any]] = attrs.Factory(list)
 
     def content(self) -> list[dict[str, Any]]:
+        """The content parts as sent (text, image_file, image_url), or the one text part."""
+        if self.parts is not None:
+            return [
+                {"type": "text", "text": {"value": p.get("text", ""), "annotations": []}}
+                if p.get("type") == "text"
+                else p
+                for p in self.parts
+            ]
         if not self.text and self.status == "in_progress":
             return []
         return [{"type": "text", "text": {"value": self.text, "annotations": self.annotations}}]
@@ -109,7 +119,7 @@ class MessageRecord:
             "completed_at": self.completed_at,
             "role": self.role,
             "content": self.content(),
-            "attachments": [],
+            "attachments": self.attachments,
             "metadata": self.metadata,
         }
 
@@ -132,6 +142,14 @@ class ThreadRecord:
         }
 
 
+def _without_content(call: dict[str, Any]) -> dict[str, Any]:
+    if call.get("type") != "file_search":
+        return call
+    search = call["file_search"]
+    results = [{k: v for k, v in r.items() if k != "content"} for r in search.get("results", [])]
+    return {**call, "file_search": {**search, "results": results}}
+
+
 @attrs.define
 class StepRecord:
     id: str
@@ -143,7 +161,14 @@ class StepRecord:
     completed_at: int | None = None
     usage: dict[str, Any] | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, include_content: bool = False) -> dict[str, Any]:
+        """The step; file_search results carry their text only when ``include[]`` asked."""
+        details = self.details
+        if not include_content and self.type == "tool_calls":
+            details = {
+                **details,
+                "tool_calls": [_without_content(c) for c in details.get("tool_calls", [])],
+            }
         return {
             "id": self.id,
             "object": "thread.run.step",
@@ -158,7 +183,7 @@ class StepRecord:
             "expires_at": None if self.status == "completed" else self.run.expires_at,
             "failed_at": None,
             "last_error": None,
-            "step_details": self.details,
+            "step_details": details,
             "usage": self.usage,
         }
 
@@ -189,6 +214,14 @@ class RunRecord:
     temperature: float = 1.0
     top_p: float = 1.0
     response_format: Any = "auto"
+    tool_choice: Any = "auto"
+    parallel_tool_calls: bool = True
+    max_prompt_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    truncation_strategy: dict[str, Any] = attrs.Factory(
+        lambda: {"type": "auto", "last_messages": None}
+    )
+    include_content: bool = False
     next_at: float | None = None
     pending_calls: list[dict[str, Any]] = attrs.Factory(list)
     steps: list[StepRecord] = attrs.Factory(list)
@@ -218,14 +251,14 @@ class RunRecord:
             "temperature": self.temperature,
             "top_p": self.top_p,
             "reasoning_effort": None,
-            "max_completion_tokens": None,
-            "max_prompt_tokens": None,
-            "truncation_strategy": {"type": "auto", "last_messages": None},
+            "max_completion_tokens": self.max_completion_tokens,
+            "max_prompt_tokens": self.max_prompt_tokens,
+            "truncation_strategy": self.truncation_strategy,
             "incomplete_details": self.incomplete_details,
             "usage": self.usage,
             "response_format": self.response_format,
-            "tool_choice": "auto",
-            "parallel_tool_calls": True,
+            "tool_choice": self.tool_choice,
+            "parallel_tool_calls": self.parallel_tool_calls,
         }
 
 
@@ -251,8 +284,37 @@ class FileRecord:
         }
 
 
-def _counts(total: int) -> dict[str, int]:
-    return {"in_progress": 0, "completed": total, "failed": 0, "cancelled": 0, "total": total}
+def _counts(statuses: Sequence[str]) -> dict[str, int]:
+    return {
+        "in_progress": statuses.count("in_progress"),
+        "completed": statuses.count("completed"),
+        "failed": statuses.count("failed"),
+        "cancelled": statuses.count("cancelled"),
+        "total": len(statuses),
+    }
+
+
+@attrs.define
+class VectorStoreFile:
+    """A file in a vector store: ``in_progress`` until ``ready_at`` on the store's clock."""
+
+    file_id: str
+    added_at: int
+    ready_at: float
+    size: int
+    attributes: dict[str, Any] = attrs.Factory(dict)
+    chunking: dict[str, Any] = attrs.Factory(
+        lambda: {
+            "type": "static",
+            "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400},
+        }
+    )
+    cancelled: bool = False
+
+    def status(self, clock: float) -> str:
+        if self.cancelled:
+            return "cancelled"
+        return "completed" if clock >= self.ready_at else "in_progress"
 
 
 @attrs.define
@@ -262,40 +324,48 @@ class VectorStoreRecord:
     name: str | None = None
     description: str | None = None
     metadata: dict[str, str] = attrs.Factory(dict)
-    file_ids: list[str] = attrs.Factory(list)
-    file_added_at: dict[str, int] = attrs.Factory(dict)
-    usage_bytes: int = 0
+    files: dict[str, VectorStoreFile] = attrs.Factory(dict)
+    expires_after: dict[str, Any] | None = None
+    last_active_at: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def file_ids(self) -> list[str]:
+        return list(self.files)
+
+    def searchable_ids(self) -> list[str]:
+        """The files a search finds: all but cancelled ones (a run that starts while a file is
+        still ``in_progress`` finds it, as if indexing had finished by the time it searched)."""
+        return [f.file_id for f in self.files.values() if not f.cancelled]
+
+    def to_json(self, clock: float) -> dict[str, Any]:
+        statuses = [f.status(clock) for f in self.files.values()]
         return {
             "id": self.id,
             "object": "vector_store",
             "created_at": self.created_at,
             "name": self.name,
             "description": self.description,
-            "usage_bytes": self.usage_bytes,
-            "file_counts": _counts(len(self.file_ids)),
-            "status": "completed",
-            "expires_after": None,
+            "usage_bytes": sum(f.size for f in self.files.values()),
+            "file_counts": _counts(statuses),
+            "status": "in_progress" if "in_progress" in statuses else "completed",
+            "expires_after": self.expires_after,
             "expires_at": None,
-            "last_active_at": self.created_at,
+            "last_active_at": self.last_active_at or self.created_at,
             "metadata": self.metadata,
         }
 
-    def file_json(self, file_id: str, size: int) -> dict[str, Any]:
+    def file_json(self, file_id: str, clock: float) -> dict[str, Any]:
+        found = self.files[file_id]
         return {
             "id": file_id,
             "object": "vector_store.file",
-            "usage_bytes": size,
-            "created_at": self.file_added_at.get(file_id, self.created_at),
+            "usage_bytes": found.size,
+            "created_at": found.added_at,
             "vector_store_id": self.id,
-            "status": "completed",
+            "status": found.status(clock),
             "last_error": None,
-            "chunking_strategy": {
-                "type": "static",
-                "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400},
-            },
-            "attributes": {},
+            "chunking_strategy": found.chunking,
+            "attributes": found.attributes,
         }
 
 
@@ -305,15 +375,27 @@ class BatchRecord:
     vector_store_id: str
     file_ids: list[str]
     created_at: int
+    cancelled: bool = False
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, store: VectorStoreRecord | None, clock: float) -> dict[str, Any]:
+        statuses = [
+            store.files[f].status(clock) if store and f in store.files else "cancelled"
+            for f in self.file_ids
+        ]
+        status = (
+            "cancelled"
+            if self.cancelled
+            else "in_progress"
+            if "in_progress" in statuses
+            else "completed"
+        )
         return {
             "id": self.id,
             "object": "vector_store.file_batch",
             "created_at": self.created_at,
-            "status": "completed",
+            "status": status,
             "vector_store_id": self.vector_store_id,
-            "file_counts": _counts(len(self.file_ids)),
+            "file_counts": _counts(statuses),
         }
 
 
@@ -374,7 +456,7 @@ class Store:
         files: list[KnowledgeFile] = []
         for store_id in store_ids:
             store = self.vector_stores.get(store_id)
-            for file_id in store.file_ids if store else ():
+            for file_id in store.searchable_ids() if store else ():
                 record = self.files.get(file_id)
                 if record is not None:
                     text = record.data.decode("utf-8", errors="replace")
@@ -475,6 +557,7 @@ class Store:
                                     "file_name": found.filename,
                                     "score": 0.75,
                                     "attributes": {},
+                                    "content": [{"type": "text", "text": found.text}],
                                 }
                             ],
                         },
