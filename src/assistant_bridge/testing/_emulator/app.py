@@ -817,6 +817,9 @@ class EmulatorApp(ResponsesRoutes):
         store = self._vector_store(vector_store_id)
         file_id = str(body.get("file_id") or "")
         self._attach(store, file_id)
+        attributes = body.get("attributes")
+        if isinstance(attributes, dict):
+            store.file_attributes[file_id] = dict(attributes)
         return self._vs_file(store, file_id)
 
     def _vector_stores_files_list(
@@ -834,6 +837,7 @@ class EmulatorApp(ResponsesRoutes):
                 404, f"No file found with id '{file_id}' in vector store '{vector_store_id}'."
             )
         store.file_ids.remove(file_id)
+        store.file_attributes.pop(file_id, None)
         return {"id": file_id, "object": "vector_store.file.deleted", "deleted": True}
 
     def _vector_stores_file_batches_create(

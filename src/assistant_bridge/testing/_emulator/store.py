@@ -264,6 +264,7 @@ class VectorStoreRecord:
     metadata: dict[str, str] = attrs.Factory(dict)
     file_ids: list[str] = attrs.Factory(list)
     file_added_at: dict[str, int] = attrs.Factory(dict)
+    file_attributes: dict[str, dict[str, Any]] = attrs.Factory(dict)
     usage_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -295,7 +296,7 @@ class VectorStoreRecord:
                 "type": "static",
                 "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400},
             },
-            "attributes": {},
+            "attributes": dict(self.file_attributes.get(file_id, {})),
         }
 
 
