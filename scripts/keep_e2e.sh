@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# End to end in a real Keep: install keephq (with its workflow engine) in a venv of its own,
+# force assistant_bridge beside it under Keep's pins (openai 1.37.1, httpx<0.28, pydantic 1.10
+# from keephq), copy the drop-in provider into Keep, then `keep run` the example workflow
+# against the emulator on loopback (scripts/keep_e2e.py checks its output). Fails loudly.
+#   KEEP_E2E_VENV  where the venv lives (default .venv-keephq; reused when present)
+#   KEEPHQ_VERSION the keephq release to install (default 0.2.7)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${KEEP_E2E_VENV:-.venv-keephq}
+keephq=${KEEPHQ_VERSION:-0.2.7}
+started=$(date +%s)
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+if [ ! -x "$venv/bin/keep" ]; then
+  echo "+ creating $venv with keephq==$keephq"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q -U pip
+  "$venv/bin/pip" install -q "keephq==$keephq"
+fi
+# keephq pins openai<0.28; pip warns about the override below, which is the point.
+echo "+ installing assistant_bridge with openai==1.37.1 and httpx<0.28 beside keephq"
+"$venv/bin/pip" install -q "openai==1.37.1" "httpx<0.28" . 2>&1 | grep -v "dependency resolver\|requires openai\|^$" || true
+"$venv/bin/pip" install -q --force-reinstall --no-deps .
+"$venv/bin/python" -c "import openai, pydantic, httpx; print('openai', openai.__version__, 'pydantic', pydantic.VERSION, 'httpx', httpx.__version__)"
+
+providers_dir=$("$venv/bin/python" -c "import keep.providers as p, os; print(os.path.dirname(p.__file__))")
+target="$providers_dir/openaiassistant_provider"
+mkdir -p "$target"
+: > "$target/__init__.py"
+cp src/assistant_bridge/integrations/keep/openaiassistant_provider.py "$target/"
+echo "+ drop-in copied to $target"
+
+"$venv/bin/python" scripts/keep_e2e.py --keep "$PWD/$venv/bin/keep" \
+  --workflow examples/keep/triage-workflow.yaml
+echo "keep e2e: $(( $(date +%s) - started )) s in all"
