@@ -257,6 +257,7 @@ class TestQuery:
         )
         with pytest.raises(module.ProviderException) as info:
             provider.query(prompt=ALERT)
+        provider.dispose()
         assert "AuthenticationError" in str(info.value)
         assert "0123456789" not in str(info.value)
 
@@ -298,6 +299,7 @@ class TestScopes:
             }
         )
         scopes = provider.validate_scopes()
+        provider.dispose()
         assert all(value is not True for value in scopes.values())
         assert "0123456789" not in json.dumps(scopes)
 
@@ -312,6 +314,7 @@ class TestScopes:
             }
         )
         scopes = provider.validate_scopes()
+        provider.dispose()
         assert scopes["authenticated"] is True
         assert "vs_missing" in str(scopes["vector_stores_readable"])
 

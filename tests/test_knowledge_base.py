@@ -171,22 +171,19 @@ class TestSync:
 
 
 class TestWaiting:
-    def test_deadline_raises_with_the_pending_files(self, assistant_emulator: Emulator) -> None:
+    def test_deadline_raises_with_the_pending_files(self, client: Any) -> None:
         """Indexing that outlasts the timeout raises IndexingTimeoutError naming the files."""
         clock = FakeClock()
-        kb = KnowledgeBase(
-            assistant_emulator.client(), "kb", poll_interval=2.0, clock=clock.now, sleep=clock.sleep
-        )
+        kb = KnowledgeBase(client, "kb", poll_interval=2.0, clock=clock.now, sleep=clock.sleep)
         kb.files = lambda store_id: [RemoteFile("x", "in_progress")]  # type: ignore[method-assign]
         with pytest.raises(IndexingTimeoutError, match=r"still being indexed after 5 s") as info:
             kb.sync({"a.md": b"alpha"}, timeout=5)
         assert info.value.pending == ("a.md",)
         assert clock.now() == pytest.approx(5.0)
 
-    def test_indexing_finishes_within_the_deadline(self, assistant_emulator: Emulator) -> None:
+    def test_indexing_finishes_within_the_deadline(self, client: Any) -> None:
         """Files in progress are polled until they complete, reporting progress."""
         clock = FakeClock()
-        client = assistant_emulator.client()
         kb = KnowledgeBase(client, "kb", poll_interval=1.0, clock=clock.now, sleep=clock.sleep)
         real_files = kb.files
         polls = iter(["in_progress", "in_progress", "completed"])
@@ -206,9 +203,9 @@ class TestWaiting:
         ]
         assert clock.now() == pytest.approx(2.0)
 
-    def test_failed_indexing_raises_with_the_reason(self, assistant_emulator: Emulator) -> None:
+    def test_failed_indexing_raises_with_the_reason(self, client: Any) -> None:
         """A file the service could not index is reported with its last_error."""
-        kb = KnowledgeBase(assistant_emulator.client(), "kb")
+        kb = KnowledgeBase(client, "kb")
         real_files = kb.files
 
         def files(store_id: str) -> list[RemoteFile]:
@@ -222,11 +219,9 @@ class TestWaiting:
             kb.sync({"a.bin": b"\x00"})
         assert info.value.failed == {"a.bin": "unsupported file"}
 
-    def test_slow_server_past_the_deadline_over_loopback(
-        self, assistant_emulator: Emulator
-    ) -> None:
-        """With real time, a listing slower than the timeout ends the wait with the error."""
-        kb = KnowledgeBase(assistant_emulator.client(), "kb", poll_interval=0.05)
+    def test_slow_server_past_the_deadline_over_loopback(self, client: Any) -> None:
+        """With real time, files still in progress past the timeout end the wait."""
+        kb = KnowledgeBase(client, "kb", poll_interval=0.05)
         real_files = kb.files
         kb.files = lambda s: [  # type: ignore[method-assign]
             RemoteFile(f.file_id, "in_progress", f.path, f.sha256) for f in real_files(s)
