@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +11,7 @@ from typing import Any
 import pytest
 
 from assistant_bridge import ThreadSession
+from assistant_bridge._cli.kb import add_kb_parser, run_kb
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.knowledge import (
     IndexingFailedError,
@@ -286,3 +289,59 @@ def test_sample_runbooks_are_public_and_markdown() -> None:
     assert list(runbooks) == sorted(runbooks)
     assert "cpu-saturation.md" in runbooks
     assert all(data.startswith(b"#") for data in runbooks.values())
+
+
+class TestCommand:
+    """``assistant-bridge kb``, through its own parser (main.py hooks it in)."""
+
+    @staticmethod
+    def run(argv: list[str], err: io.StringIO | None = None) -> tuple[int, str, str]:
+        parser = argparse.ArgumentParser(prog="assistant-bridge")
+        add_kb_parser(parser.add_subparsers(dest="command", required=True))
+        out, err = io.StringIO(), err or io.StringIO()
+        code = run_kb(parser.parse_args(argv), out, err)
+        return code, out.getvalue(), err.getvalue()
+
+    @pytest.fixture(autouse=True)
+    def _env(self, assistant_emulator: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("OPENAI_API_KEY", assistant_emulator.api_key or "sk-any")
+        monkeypatch.setenv("OPENAI_BASE_URL", assistant_emulator.base_url)
+
+    def test_sync_twice_prints_the_summary_and_uploads_once(
+        self, assistant_emulator: Emulator, folder: Path
+    ) -> None:
+        """The summary line counts uploads; the second run uploads nothing."""
+        code, out, err = self.run(["kb", "sync", str(folder), "--store", "runbooks"])
+        assert (code, err) == (0, "")
+        assert out.splitlines()[0] == "uploaded 5, unchanged 0, removed 0"
+        before = uploads(assistant_emulator)
+        code, out, _ = self.run(["kb", "sync", str(folder), "--store", "runbooks"])
+        assert out.splitlines()[0] == "uploaded 0, unchanged 5, removed 0"
+        assert uploads(assistant_emulator) == before
+        assert "vs_" in out.splitlines()[1]
+
+    def test_progress_bar_only_on_a_terminal(self, folder: Path) -> None:
+        """On a TTY, stderr shows a redrawn bar ending in a newline."""
+
+        class Terminal(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        code, _, err = self.run(["kb", "sync", str(folder), "--store", "kb"], err=Terminal())
+        assert code == 0
+        assert err.count("\r") == 6  # five uploads, then indexing
+        assert "index  [########################] 5/5" in err
+        assert err.endswith("\n")
+
+    def test_errors_are_one_line_and_exit_1(self, tmp_path: Path) -> None:
+        """A missing folder is reported on stderr with exit status 1."""
+        code, out, err = self.run(["kb", "sync", str(tmp_path / "nope"), "--store", "kb"])
+        assert (code, out) == (1, "")
+        assert err.startswith("assistant-bridge kb: KnowledgeBaseError:")
+
+    def test_delete(self, assistant_emulator: Emulator, folder: Path) -> None:
+        """kb delete removes the store and its files, and says when there was none."""
+        self.run(["kb", "sync", str(folder), "--store", "kb"])
+        assert self.run(["kb", "delete", "--store", "kb"])[1] == "deleted 'kb'\n"
+        assert assistant_emulator.store.files == {}
+        assert self.run(["kb", "delete", "--store", "kb"])[1] == "no store 'kb'\n"
