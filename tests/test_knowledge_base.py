@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -345,3 +346,16 @@ class TestCommand:
         assert self.run(["kb", "delete", "--store", "kb"])[1] == "deleted 'kb'\n"
         assert assistant_emulator.store.files == {}
         assert self.run(["kb", "delete", "--store", "kb"])[1] == "no store 'kb'\n"
+
+
+def test_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/knowledge-base.md: its Python example runs and prints what its comments say."""
+    text = (Path(__file__).parent.parent / "docs" / "knowledge-base.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) == 1
+    exec(blocks[0], {})
+    assert capsys.readouterr().out.splitlines() == [
+        "uploaded 5, unchanged 0, removed 0",
+        "uploaded 0, unchanged 5, removed 0",
+        "escalate",
+    ]
