@@ -7,7 +7,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -327,3 +329,27 @@ def test_stand_ins_are_used_without_keep() -> None:
         assert module.ProviderConfig is ProviderConfig
     else:
         assert issubclass(OpenaiassistantProvider, keep_base.BaseProvider)
+
+
+def test_docs_show_the_example_files_as_they_are() -> None:
+    """docs/keep.md quotes the example workflow and providers file verbatim."""
+    root = Path(__file__).parent.parent
+    blocks = re.findall(r"```yaml\n(.*?)```", (root / "docs" / "keep.md").read_text(), re.S)
+    examples = root / "examples" / "keep"
+    assert blocks == [
+        (examples / "providers.example.yaml").read_text(),
+        (examples / "triage-workflow.yaml").read_text(),
+    ]
+
+
+def test_example_workflow_triages_then_continues_the_thread() -> None:
+    """The example's first step triages, the next continues its thread, an action reads
+    the verdict's action."""
+    import yaml  # vcrpy, in the tests group, brings PyYAML
+    path = Path(__file__).parent.parent / "examples" / "keep" / "triage-workflow.yaml"
+    workflow = yaml.safe_load(path.read_text())["workflow"]
+    triage, follow = workflow["steps"]
+    assert triage["name"] == "triage"
+    assert triage["provider"]["type"] == follow["provider"]["type"] == "openaiassistant"
+    assert follow["provider"]["with"]["thread_id"] == "{{ steps.triage.results.thread_id }}"
+    assert "steps.triage.results.response.action" in workflow["actions"][0]["if"]
