@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # vcrpy, in the tests group, brings PyYAML
 
 from assistant_bridge.integrations.keep import openaiassistant_provider as module
 from assistant_bridge.integrations.keep._standins import ProviderConfig
@@ -345,7 +346,6 @@ def test_docs_show_the_example_files_as_they_are() -> None:
 def test_example_workflow_triages_then_continues_the_thread() -> None:
     """The example's first step triages, the next continues its thread, an action reads
     the verdict's action."""
-    import yaml  # vcrpy, in the tests group, brings PyYAML
     path = Path(__file__).parent.parent / "examples" / "keep" / "triage-workflow.yaml"
     workflow = yaml.safe_load(path.read_text())["workflow"]
     triage, follow = workflow["steps"]
