@@ -20,9 +20,20 @@ if [ ! -x "$venv/bin/keep" ]; then
 fi
 # keephq pins openai<0.28; pip warns about the override below, which is the point.
 echo "+ installing assistant_bridge with openai==1.37.1 and httpx<0.28 beside keephq"
-"$venv/bin/pip" install -q "openai==1.37.1" "httpx<0.28" . 2>&1 | grep -v "dependency resolver\|requires openai\|^$" || true
-"$venv/bin/pip" install -q --force-reinstall --no-deps .
-"$venv/bin/python" -c "import openai, pydantic, httpx; print('openai', openai.__version__, 'pydantic', pydantic.VERSION, 'httpx', httpx.__version__)"
+log=$(mktemp)
+if ! "$venv/bin/pip" install -q "openai==1.37.1" "httpx<0.28" . > "$log" 2>&1 ||
+   ! "$venv/bin/pip" install -q --force-reinstall --no-deps . >> "$log" 2>&1; then
+  cat "$log" >&2
+  echo "keep e2e FAILED: could not install assistant_bridge beside keephq" >&2
+  exit 1
+fi
+rm -f "$log"
+"$venv/bin/python" - <<'PY'
+import httpx, openai, pydantic
+print("openai", openai.__version__, "pydantic", pydantic.VERSION, "httpx", httpx.__version__)
+assert openai.__version__ == "1.37.1" and pydantic.VERSION.startswith("1."), "not Keep's pins"
+assert tuple(int(p) for p in httpx.__version__.split(".")[:2]) < (0, 28), "httpx is too new"
+PY
 
 providers_dir=$("$venv/bin/python" -c "import keep.providers as p, os; print(os.path.dirname(p.__file__))")
 target="$providers_dir/openaiassistant_provider"
