@@ -16,7 +16,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pydantic
 
@@ -204,7 +204,7 @@ class OpenaiassistantProvider(BaseProvider):
         except ConfigurationError as exc:
             self._config_error(str(exc), self.authentication_config.api_key)
 
-    def _config_error(self, detail: str, api_key: object) -> None:
+    def _config_error(self, detail: str, api_key: object) -> NoReturn:
         secret = api_key if isinstance(api_key, str) else None
         text = detail.replace(secret, "***") if secret and len(secret) >= 4 else detail
         msg = f"openaiassistant provider {self.provider_id!r}: {text}"
