@@ -76,83 +76,45 @@ _FALSE = frozenset({"false", "no", "n", "off", "0"})
 _KEEP_OWN = frozenset({"enrich_alert", "enrich_incident", "audit_enabled"})
 
 
+def _field(description: str, hint: str, *, required: bool = False, sensitive: bool = False) -> Any:
+    """A config field with the metadata Keep's UI reads; optional ones default to None."""
+    metadata = {
+        "required": required,
+        "description": description,
+        "sensitive": sensitive,
+        "hint": hint,
+    }
+    if required:
+        return dataclasses.field(metadata=metadata, repr=not sensitive)
+    return dataclasses.field(default=None, metadata=metadata, repr=not sensitive)
+
+
 @pydantic.dataclasses.dataclass
 class OpenaiassistantProviderAuthConfig:
     """How to reach the assistant: the key, and either ``assistant_id`` or the assistant's
     definition (``model``, ``instructions``, ``vector_store_ids``, ``response_format``)."""
 
-    api_key: str = dataclasses.field(
-        repr=False,
-        metadata={
-            "required": True,
-            "description": "OpenAI API key",
-            "sensitive": True,
-            "hint": "sk-...",
-        },
+    api_key: str = _field("OpenAI API key", "sk-...", required=True, sensitive=True)
+    organization_id: str | None = _field("OpenAI organization ID", "org-...")
+    base_url: str | None = _field(
+        "API base URL, for an OpenAI-compatible server", "https://api.openai.com/v1"
     )
-    organization_id: str | None = dataclasses.field(
-        default=None,
-        metadata={
-            "required": False,
-            "description": "OpenAI organization ID",
-            "sensitive": False,
-            "hint": "org-...",
-        },
+    assistant_id: str | None = _field(
+        "Assistant ID on an Assistants-compatible server "
+        "(leave empty to define the assistant with model and instructions)",
+        "asst_...",
     )
-    base_url: str | None = dataclasses.field(
-        default=None,
-        metadata={
-            "required": False,
-            "description": "API base URL, for an OpenAI-compatible server",
-            "sensitive": False,
-            "hint": "https://api.openai.com/v1",
-        },
+    model: str | None = _field("Model of the assistant defined here (Responses API)", "gpt-4o-mini")
+    instructions: str | None = _field(
+        "Instructions of the assistant defined here",
+        "You triage monitoring alerts; answer with JSON only.",
     )
-    assistant_id: str | None = dataclasses.field(
-        default=None,
-        metadata={
-            "required": False,
-            "description": "Assistant ID on an Assistants-compatible server "
-            "(leave empty to define the assistant with model and instructions)",
-            "sensitive": False,
-            "hint": "asst_...",
-        },
+    vector_store_ids: str | None = _field(
+        "Knowledge base: vector store IDs to search, comma-separated", "vs_abc123,vs_def456"
     )
-    model: str | None = dataclasses.field(
-        default=None,
-        metadata={
-            "required": False,
-            "description": "Model of the assistant defined here (Responses API)",
-            "sensitive": False,
-            "hint": "gpt-4o-mini",
-        },
-    )
-    instructions: str | None = dataclasses.field(
-        default=None,
-        metadata={
-            "required": False,
-            "description": "Instructions of the assistant defined here",
-            "sensitive": False,
-            "hint": "You triage monitoring alerts; answer with JSON only.",
-        },
-    )
-    vector_store_ids: str | None = dataclasses.field(
-        default=None,
-        metadata={
-            "required": False,
-            "description": "Knowledge base: vector store IDs to search, comma-separated",
-            "sensitive": False,
-            "hint": "vs_abc123,vs_def456",
-        },
-    )
-    response_format: str | None = dataclasses.field(
-        default=None,
-        metadata={
-            "required": False,
-            "description": "Reply format: text, json_object, or a JSON schema as JSON",
-            "sensitive": False,
-            "hint": '{"name": "verdict", "schema": {"type": "object"}}',
-        },
+    response_format: str | None = _field(
+        "Reply format: text, json_object, or a JSON schema as JSON",
+        '{"name": "verdict", "schema": {"type": "object"}}',
     )
 
 
