@@ -359,3 +359,23 @@ def test_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
         "uploaded 0, unchanged 5, removed 0",
         "escalate",
     ]
+
+
+def test_public_names_and_layers() -> None:
+    """knowledge's __all__ names exist, its errors are AssistantBridgeErrors, and neither it
+    nor the Keep integration imports openai (only transports/ may)."""
+    import assistant_bridge.integrations.keep as keep_integration
+    import assistant_bridge.knowledge as knowledge
+    from assistant_bridge.exceptions import AssistantBridgeError
+
+    for module in (knowledge, keep_integration):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name}"
+    for error in (KnowledgeBaseError, IndexingTimeoutError, IndexingFailedError):
+        assert issubclass(error, AssistantBridgeError)
+    src = Path(knowledge.__file__).parent.parent
+    for folder in ("knowledge", "integrations"):
+        for path in (src / folder).rglob("*.py"):
+            text = path.read_text()
+            assert "import openai" not in text, path
+            assert "from openai" not in text, path
