@@ -16,7 +16,11 @@ if [ ! -x "$venv/bin/keep" ]; then
   echo "+ creating $venv with keephq==$keephq"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q -U pip
-  "$venv/bin/pip" install -q "keephq==$keephq"
+  # The constraints pin what keephq 0.2.7 resolved to (left to itself, pip may pick a numpy it
+  # must compile); another release resolves on its own.
+  constraints=()
+  [ "$keephq" = 0.2.7 ] && constraints=(-c scripts/keep_e2e-constraints.txt)
+  "$venv/bin/pip" install -q "${constraints[@]}" "keephq==$keephq"
 fi
 # keephq pins openai<0.28; pip warns about the override below, which is the point.
 echo "+ installing assistant_bridge with openai==1.37.1 and httpx<0.28 beside keephq"
@@ -42,6 +46,6 @@ mkdir -p "$target"
 cp src/assistant_bridge/integrations/keep/openaiassistant_provider.py "$target/"
 echo "+ drop-in copied to $target"
 
-"$venv/bin/python" scripts/keep_e2e.py --keep "$PWD/$venv/bin/keep" \
+"$venv/bin/python" scripts/keep_e2e.py --keep "$(cd "$venv" && pwd)/bin/keep" \
   --workflow examples/keep/triage-workflow.yaml
 echo "keep e2e: $(( $(date +%s) - started )) s in all"
