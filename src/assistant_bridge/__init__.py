@@ -74,6 +74,15 @@ from assistant_bridge._values.spec import (
 )
 from assistant_bridge._version import __version__
 from assistant_bridge.exceptions import AssistantBridgeError
+from assistant_bridge.knowledge import (
+    IndexingFailedError,
+    IndexingTimeoutError,
+    KnowledgeBase,
+    KnowledgeBaseError,
+    SyncProgress,
+    SyncResult,
+    sample_runbooks,
+)
 from assistant_bridge.transports import (
     AsyncOpenAITransport,
     AsyncResponsesTransport,
@@ -115,9 +124,13 @@ __all__ = [
     "HandleRequiredAction",
     "Handler",
     "ImageFileContent",
+    "IndexingFailedError",
+    "IndexingTimeoutError",
     "IncompleteDetails",
     "JsonParser",
     "KeepWaiting",
+    "KnowledgeBase",
+    "KnowledgeBaseError",
     "LastError",
     "Message",
     "MessageDone",
@@ -143,6 +156,8 @@ __all__ = [
     "SessionOptions",
     "StreamEvent",
     "StreamingTransport",
+    "SyncProgress",
+    "SyncResult",
     "TextAnnotation",
     "TextContent",
     "TextDelta",
@@ -165,6 +180,7 @@ __all__ = [
     "run_expired",
     "run_failed",
     "unexpected_status",
+    "sample_runbooks",
 ]
 
 # A library does not configure logging; this keeps Python's last-resort handler from printing

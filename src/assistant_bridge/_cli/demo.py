@@ -15,12 +15,12 @@ import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from importlib import resources
 from typing import Any, TextIO
 
 from assistant_bridge._parsing.parsers import JsonParser, TextParser
 from assistant_bridge._session.sessions import ThreadSession
 from assistant_bridge._values.spec import AssistantSpec, FileSearch
+from assistant_bridge.knowledge import KnowledgeBase, SyncProgress, sample_runbooks
 from assistant_bridge.transports import OpenAITransport, ResponsesTransport
 from assistant_bridge.transports._protocol import Transport
 
@@ -34,30 +34,32 @@ INSTRUCTIONS = (
 )
 
 
-def sample_runbooks() -> dict[str, bytes]:
-    """The bundled sample runbooks and incident notes, by file name."""
-    folder = resources.files("assistant_bridge.testing._emulator") / "runbooks"
-    return {
-        entry.name: entry.read_bytes() for entry in folder.iterdir() if entry.name.endswith(".md")
-    }
+DEMO_STORE = "assistant-bridge-demo-runbooks"
+"""The demo's knowledge base: found again by name on later runs against the same server."""
 
 
 def setup_knowledge_base(client: Any, out: TextIO) -> AssistantSpec:
-    """Upload the runbooks and put them in a vector store; the assistant's spec over it."""
-    file_ids = []
-    for name, data in sorted(sample_runbooks().items()):
-        uploaded = client.files.create(file=(name, data), purpose="assistants")
-        file_ids.append(uploaded.id)
-        out.write(f"  uploaded {name} as {uploaded.id}\n")
-    # openai 1.x keeps vector stores under beta; 2.x and later at the top level.
-    stores = getattr(client, "vector_stores", None) or client.beta.vector_stores
-    store = stores.create(name="runbooks", file_ids=file_ids)
-    out.write(f"  vector store {store.id} with {len(file_ids)} files\n")
+    """Sync the sample runbooks into the demo's vector store; the assistant's spec over it.
+
+    Against a real server the store is reused on later runs and nothing is uploaded twice;
+    ``assistant-bridge kb delete --store assistant-bridge-demo-runbooks`` removes it.
+    """
+
+    def show(progress: SyncProgress) -> None:
+        if progress.stage == "upload":
+            out.write(f"  uploaded {progress.path}\n")
+
+    result = KnowledgeBase(client, DEMO_STORE).sync(sample_runbooks(), progress=show)
+    held = len(result.uploaded) + len(result.unchanged)
+    out.write(
+        f"  vector store {result.store_id} holds {held} files "
+        f"({len(result.unchanged)} unchanged since the last run)\n"
+    )
     return AssistantSpec(
         name="alert-triage",
         model="gpt-4o-mini",
         instructions=INSTRUCTIONS,
-        tools=[FileSearch([store.id])],
+        tools=[FileSearch((result.store_id,))],  # type: ignore[arg-type]
     )
 
 

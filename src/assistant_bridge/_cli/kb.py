@@ -1,0 +1,83 @@
+"""``assistant-bridge kb``: keep a vector store equal to a folder (``kb sync DIR --store NAME``)
+or delete it (``kb delete --store NAME``), on the server OPENAI_API_KEY and OPENAI_BASE_URL
+point at."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, TextIO
+
+from assistant_bridge.exceptions import AssistantBridgeError
+from assistant_bridge.knowledge import KnowledgeBase, SyncProgress
+from assistant_bridge.transports import OpenAITransport
+
+__all__ = ["add_kb_parser", "run_kb"]
+
+_BAR = 24
+
+
+def add_kb_parser(subparsers: Any) -> None:
+    """Add the ``kb`` command to the ``assistant-bridge`` parser's subparsers."""
+    kb = subparsers.add_parser(
+        "kb", help="keep a vector store (knowledge base) equal to a folder of files"
+    )
+    actions = kb.add_subparsers(dest="kb_command", required=True)
+    sync = actions.add_parser(
+        "sync", help="upload new and changed files, remove deleted ones, wait for indexing"
+    )
+    sync.add_argument("folder", help="the folder (or file) the store must hold")
+    sync.add_argument("--store", required=True, help="the vector store's name")
+    sync.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for indexing (300)"
+    )
+    delete = actions.add_parser("delete", help="delete the store and the files synced to it")
+    delete.add_argument("--store", required=True, help="the vector store's name")
+
+
+def run_kb(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run ``kb sync`` or ``kb delete``; 0 on success, 1 with the reason on ``err``."""
+    try:
+        with OpenAITransport.from_env(os.environ) as transport:
+            kb = KnowledgeBase(transport, args.store)
+            if args.kb_command == "delete":
+                found = kb.delete()
+                out.write(f"deleted {args.store!r}\n" if found else f"no store {args.store!r}\n")
+                return 0
+            bar = _ProgressBar(err) if err.isatty() else None
+            try:
+                result = kb.sync(
+                    args.folder, timeout=args.timeout, progress=bar.show if bar else None
+                )
+            finally:
+                if bar is not None:
+                    bar.close()
+    except AssistantBridgeError as exc:
+        err.write(f"assistant-bridge kb: {type(exc).__name__}: {exc}\n")
+        return 1
+    out.write(f"{result.summary()}\n")
+    out.write(f"vector store {result.name!r}: {result.store_id}\n")
+    return 0
+
+
+class _ProgressBar:
+    """One terminal line, redrawn: stage, a bar, done/total and the file at hand."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._drawn = False
+
+    def show(self, progress: SyncProgress) -> None:
+        filled = _BAR * progress.done // max(progress.total, 1)
+        line = (
+            f"{progress.stage:<6} [{'#' * filled}{'.' * (_BAR - filled)}] "
+            f"{progress.done}/{progress.total} {progress.path or ''}"
+        )
+        self._stream.write(f"\r{line[:79]:<79}")
+        self._stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            self._stream.write("\n")
+            self._stream.flush()

@@ -1,0 +1,397 @@
+"""Keep's ``openaiassistant`` provider: a workflow step asks an OpenAI assistant, which answers
+from its knowledge base, and gets the reply as plain JSON (``response``, ``thread_id``, ...).
+
+This file is the drop-in: copy it to
+``keep/providers/openaiassistant_provider/openaiassistant_provider.py`` (beside an empty
+``__init__.py``) in a Keep install that has assistant_bridge, and ``type: openaiassistant``
+works in workflows. It imports only absolute names, and falls back to stand-ins for Keep's
+classes when Keep is not installed, so it also imports (and is tested) without Keep.
+
+The assistant is given one of two ways: ``assistant_id`` (an ``asst_...`` object on an
+Assistants-compatible server) or ``model`` + ``instructions`` + ``vector_store_ids`` (+
+``response_format``), an assistant defined in the config and run over the Responses API.
+"""
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pydantic
+
+from assistant_bridge import (
+    AssistantSpec,
+    FileSearch,
+    JsonParser,
+    JsonSchemaFormat,
+    OpenAITransport,
+    ResponsesTransport,
+    TextParser,
+    ThreadSession,
+    map_openai_errors,
+)
+from assistant_bridge.exceptions import (
+    AssistantBridgeError,
+    AuthenticationError,
+    ConfigurationError,
+)
+from assistant_bridge.transports import ClientTransport
+
+if TYPE_CHECKING:
+    from assistant_bridge.integrations.keep._standins import (
+        BaseProvider,
+        ContextManager,
+        ProviderConfig,
+        ProviderConfigException,
+        ProviderException,
+        ProviderScope,
+    )
+else:
+    try:
+        from keep.contextmanager.contextmanager import ContextManager
+        from keep.exceptions.provider_config_exception import ProviderConfigException
+        from keep.exceptions.provider_exception import ProviderException
+        from keep.providers.base.base_provider import BaseProvider
+        from keep.providers.models.provider_config import ProviderConfig, ProviderScope
+    except ImportError:  # Keep is not installed: the library's stand-ins take its place
+        from assistant_bridge.integrations.keep._standins import (
+            BaseProvider,
+            ContextManager,
+            ProviderConfig,
+            ProviderConfigException,
+            ProviderException,
+            ProviderScope,
+        )
+
+__all__ = ["OpenaiassistantProvider", "OpenaiassistantProviderAuthConfig"]
+
+_logger = logging.getLogger(__name__)
+
+#: What Keep's templates render for "no value": an empty string, or None spelled as text.
+_NOTHING = frozenset({"", "none", "null", "nil", "undefined"})
+_TRUE = frozenset({"true", "yes", "y", "on", "1"})
+_FALSE = frozenset({"false", "no", "n", "off", "0"})
+#: Parameters Keep itself passes to every query, which this provider does not use.
+_KEEP_OWN = frozenset({"enrich_alert", "enrich_incident", "audit_enabled"})
+
+
+def _field(description: str, hint: str, *, required: bool = False, sensitive: bool = False) -> Any:
+    """A config field with the metadata Keep's UI reads; optional ones default to None."""
+    metadata = {
+        "required": required,
+        "description": description,
+        "sensitive": sensitive,
+        "hint": hint,
+    }
+    if required:
+        return dataclasses.field(metadata=metadata, repr=not sensitive)
+    return dataclasses.field(default=None, metadata=metadata, repr=not sensitive)
+
+
+@pydantic.dataclasses.dataclass
+class OpenaiassistantProviderAuthConfig:
+    """How to reach the assistant: the key, and either ``assistant_id`` or the assistant's
+    definition (``model``, ``instructions``, ``vector_store_ids``, ``response_format``)."""
+
+    api_key: str = _field("OpenAI API key", "sk-...", required=True, sensitive=True)
+    organization_id: str | None = _field("OpenAI organization ID", "org-...")
+    base_url: str | None = _field(
+        "API base URL, for an OpenAI-compatible server", "https://api.openai.com/v1"
+    )
+    assistant_id: str | None = _field(
+        "Assistant ID on an Assistants-compatible server "
+        "(leave empty to define the assistant with model and instructions)",
+        "asst_...",
+    )
+    model: str | None = _field("Model of the assistant defined here (Responses API)", "gpt-4o-mini")
+    instructions: str | None = _field(
+        "Instructions of the assistant defined here",
+        "You triage monitoring alerts; answer with JSON only.",
+    )
+    vector_store_ids: str | None = _field(
+        "Knowledge base: vector store IDs to search, comma-separated", "vs_abc123,vs_def456"
+    )
+    response_format: str | None = _field(
+        "Reply format: text, json_object, or a JSON schema as JSON",
+        '{"name": "verdict", "schema": {"type": "object"}}',
+    )
+
+
+class OpenaiassistantProvider(BaseProvider):
+    """Ask an OpenAI assistant from a workflow step; it answers from its knowledge base."""
+
+    PROVIDER_DISPLAY_NAME = "OpenAI Assistant"
+    PROVIDER_CATEGORY = ["AI"]  # noqa: RUF012  (Keep declares these as plain class lists)
+    PROVIDER_SCOPES = [  # noqa: RUF012
+        ProviderScope(
+            name="authenticated",
+            description="The API key is accepted",
+            mandatory=True,
+            alias="API key",
+        ),
+        ProviderScope(
+            name="assistant_available",
+            description="The assistant (assistant_id) or the model exists",
+            mandatory=True,
+            alias="Assistant",
+        ),
+        ProviderScope(
+            name="vector_stores_readable",
+            description="The knowledge base's vector stores can be read",
+            mandatory=False,
+            alias="Knowledge base",
+        ),
+    ]
+
+    def __init__(
+        self, context_manager: ContextManager, provider_id: str, config: ProviderConfig
+    ) -> None:
+        self._transport: ClientTransport | None = None
+        super().__init__(context_manager, provider_id, config)
+
+    # -- configuration (no network) --------------------------------------------------------
+    def validate_config(self) -> None:
+        """Read the authentication config and pick the assistant; no network call."""
+        raw: dict[str, Any] = {
+            k: (None if isinstance(v, str) and v.strip().lower() in _NOTHING else v)
+            for k, v in dict(self.config.authentication or {}).items()
+        }
+        try:
+            self.authentication_config = OpenaiassistantProviderAuthConfig(**raw)
+        except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            self._config_error(f"invalid configuration: {exc}", raw.get("api_key"))
+        try:
+            self._who = _assistant_of(self.authentication_config, self.provider_id)
+        except ConfigurationError as exc:
+            self._config_error(str(exc), self.authentication_config.api_key)
+
+    def _config_error(self, detail: str, api_key: object) -> NoReturn:
+        secret = api_key if isinstance(api_key, str) else None
+        text = detail.replace(secret, "***") if secret and len(secret) >= 4 else detail
+        msg = f"openaiassistant provider {self.provider_id!r}: {text}"
+        raise ProviderConfigException(msg, provider_id=self.provider_id) from None
+
+    def _get_transport(self) -> ClientTransport:
+        if self._transport is None:
+            cfg = self.authentication_config
+            kind = OpenAITransport if "assistant_id" in self._who else ResponsesTransport
+            self._transport = kind(
+                cfg.api_key, organization=cfg.organization_id, base_url=cfg.base_url
+            )
+        return self._transport
+
+    def dispose(self) -> None:
+        """Close the HTTP client, if one was opened."""
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    # -- scopes ----------------------------------------------------------------------------
+    def validate_scopes(self) -> dict[str, bool | str]:
+        """Check the key, the assistant (or model) and the vector stores with reads only."""
+        transport = self._get_transport()
+        cfg = self.authentication_config
+        client: Any = getattr(transport, "client", None)
+        secrets = (cfg.api_key,)
+        store_ids = list(_split_ids(cfg.vector_store_ids))
+
+        def assistant() -> None:
+            if cfg.assistant_id is not None:
+                found = transport.get_assistant(cfg.assistant_id)
+                resources = dict(found.raw).get("tool_resources") or {}
+                store_ids.extend((resources.get("file_search") or {}).get("vector_store_ids", []))
+            else:
+                with map_openai_errors(secrets):
+                    client.models.retrieve(cfg.model)
+
+        def stores() -> None:
+            from assistant_bridge.transports._vector_stores import VectorStoreAPI
+
+            api = VectorStoreAPI(client, secrets)
+            for store_id in store_ids:
+                api.get_store(store_id)
+
+        scopes: dict[str, bool | str] = {"authenticated": True}
+        scopes["assistant_available"] = _check(assistant, scopes)
+        if scopes["assistant_available"] is not True and cfg.assistant_id is not None:
+            scopes["vector_stores_readable"] = "unknown until the assistant can be read"
+        else:
+            scopes["vector_stores_readable"] = _check(stores, scopes)
+        return scopes
+
+    # -- the query -------------------------------------------------------------------------
+    def _query(
+        self,
+        prompt: str | None = None,
+        thread_id: str | None = None,
+        max_wait_time: float | str = 60,
+        parse_json: bool | str = True,
+        additional_instructions: str | None = None,
+        metadata: Mapping[str, Any] | str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Ask ``prompt`` (on ``thread_id`` when given) and return the reply as plain JSON:
+        ``response`` (parsed JSON when ``parse_json`` and the text is JSON), ``thread_id``,
+        ``run_id``, ``messages``, ``raw_response``."""
+        unknown = sorted(set(kwargs) - _KEEP_OWN)
+        if unknown:
+            self.logger.warning(
+                "openaiassistant ignores unknown parameters: %s", ", ".join(unknown)
+            )
+        try:
+            text = _text(prompt, "prompt")
+            if text is None:
+                msg = "prompt is required: the alert or question to ask the assistant."
+                raise ConfigurationError(msg)
+            session = ThreadSession(
+                self._get_transport(),
+                thread_id=_text(thread_id, "thread_id"),
+                parser=JsonParser(strict=False) if _flag(parse_json, True) else TextParser(),
+                timeout=_seconds(max_wait_time, 60.0),
+                **self._who,
+            )
+            reply = session.ask(
+                text,
+                additional_instructions=_text(additional_instructions, "additional_instructions"),
+                metadata=_metadata(metadata),
+            )
+        except AssistantBridgeError as exc:
+            raise ProviderException(f"{type(exc).__name__}: {exc}") from exc
+        self.logger.info(
+            "openaiassistant answered", extra={"thread_id": reply.thread_id, "run_id": reply.run_id}
+        )
+        plain: dict[str, Any] = json.loads(json.dumps(reply.to_dict(), default=str))
+        return plain
+
+
+# -- helpers: the assistant from the config, and Keep's rendered values --------------------
+def _assistant_of(cfg: OpenaiassistantProviderAuthConfig, provider_id: str) -> dict[str, Any]:
+    """The session's ``assistant_id=`` or ``assistant=`` from the config, or a clear error."""
+    defined = [
+        name
+        for name in ("model", "instructions", "vector_store_ids", "response_format")
+        if getattr(cfg, name) is not None
+    ]
+    if cfg.assistant_id is not None and defined:
+        msg = (
+            f"give either assistant_id or the assistant's definition, not both (assistant_id "
+            f"is set, and so is {', '.join(defined)})."
+        )
+        raise ConfigurationError(msg)
+    if cfg.assistant_id is not None:
+        return {"assistant_id": cfg.assistant_id}
+    if cfg.model is None:
+        msg = (
+            "no assistant: set assistant_id (an asst_... on an Assistants-compatible server) or "
+            "model (with instructions and vector_store_ids) for the Responses API."
+        )
+        raise ConfigurationError(msg)
+    stores = _split_ids(cfg.vector_store_ids)
+    spec = AssistantSpec(
+        name=f"keep-{provider_id}"[:256],
+        model=cfg.model,
+        instructions=cfg.instructions,
+        # FileSearch's converter=tuple reads as Iterable[_T_co] to mypy; a tuple is fine.
+        tools=[FileSearch(stores)] if stores else [],  # type: ignore[arg-type]
+        response_format=_response_format(cfg.response_format),
+    )
+    return {"assistant": spec}
+
+
+def _split_ids(value: str | None) -> tuple[str, ...]:
+    """Vector store ids from "vs_a, vs_b" (commas or spaces)."""
+    return tuple(part for part in (value or "").replace(",", " ").split() if part)
+
+
+def _response_format(value: str | None) -> str | JsonSchemaFormat:
+    """ "text", "json_object", or a JSON schema: {"name", "schema"}, the chat API's
+    {"type": "json_schema", "json_schema": {...}}, or a bare schema."""
+    if value is None or value.strip() in ("text", "json_object"):
+        return "text" if value is None else value.strip()
+    try:
+        data = json.loads(value)
+    except ValueError:
+        msg = (
+            "response_format must be 'text', 'json_object' or a JSON schema written as JSON, "
+            f"got {value[:60]!r}."
+        )
+        raise ConfigurationError(msg) from None
+    if not isinstance(data, dict):
+        msg = f"response_format's JSON must be an object, got {type(data).__name__}."
+        raise ConfigurationError(msg)
+    if data.get("type") == "json_schema" and isinstance(data.get("json_schema"), dict):
+        data = data["json_schema"]
+    if isinstance(data.get("schema"), dict):
+        return JsonSchemaFormat(
+            str(data.get("name") or "reply"), data["schema"], bool(data.get("strict", True))
+        )
+    return JsonSchemaFormat("reply", data)
+
+
+def _text(value: object, name: str) -> str | None:
+    """A string parameter; Keep's renderings of "nothing" ("", "None", "null") are None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        msg = f"{name} must be text, got {type(value).__name__} {value!r}."
+        raise ConfigurationError(msg)
+    return None if value.strip().lower() in _NOTHING else value.strip()
+
+
+def _seconds(value: object, default: float) -> float:
+    """max_wait_time: a number, or a number rendered as text ("60", "90.5")."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NOTHING):
+        return default
+    if isinstance(value, bool):
+        value = str(value)
+    try:
+        seconds = float(value) if isinstance(value, (int, float, str)) else float("nan")
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        msg = f"max_wait_time must be a positive number of seconds, got {value!r}."
+        raise ConfigurationError(msg)
+    return seconds
+
+
+def _flag(value: object, default: bool) -> bool:
+    """A boolean, or one rendered as text ("true", "False", "1", "no")."""
+    if isinstance(value, bool):
+        return value
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NOTHING):
+        return default
+    word = str(value).strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    msg = f"parse_json must be true or false, got {value!r}."
+    raise ConfigurationError(msg)
+
+
+def _metadata(value: object) -> dict[str, str] | None:
+    """Run metadata: a mapping, or one rendered as JSON text; values become strings."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NOTHING):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, Mapping):
+        msg = "metadata must be a mapping of names to values (or the same as JSON text)."
+        raise ConfigurationError(msg)
+    return {
+        str(k): v if isinstance(v, str) else json.dumps(v, default=str) for k, v in value.items()
+    }
+
+
+def _check(call: Callable[[], None], scopes: dict[str, bool | str]) -> bool | str:
+    """True when ``call`` succeeds, else the reason; a refused key marks ``authenticated``."""
+    try:
+        call()
+    except AuthenticationError as exc:
+        scopes["authenticated"] = str(exc)
+        return f"cannot tell: {exc}"
+    except AssistantBridgeError as exc:
+        return str(exc)
+    return True
