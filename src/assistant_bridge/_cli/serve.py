@@ -59,12 +59,16 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"  export OPENAI_BASE_URL={emulator.base_url}\n"
             f"  export OPENAI_API_KEY={args.api_key or 'anything'}\n"
         )
-        with emulator.transport() as transport:
-            for path, spec in specs:
-                assistant_id = transport.resolve_assistant(spec)
-                out.write(f"  assistant {spec.name!r} from {path}: {assistant_id}\n")
+        if specs:
+            with emulator.transport() as transport:
+                for path, spec in specs:
+                    assistant_id = transport.resolve_assistant(spec)
+                    out.write(f"  assistant {spec.name!r} from {path}: {assistant_id}\n")
         out.write("Press Ctrl-C to stop.\n")
         out.flush()
+    except KeyboardInterrupt:  # Ctrl-C is how this command ends, even while it starts
+        emulator.stop()
+        return 0
     except BaseException:
         emulator.stop()
         raise
