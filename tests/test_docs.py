@@ -76,9 +76,13 @@ def test_page_runs(page: Path, docs_world: Emulator) -> None:
 
 
 def _run_python(block: Block, namespace: dict[str, Any]) -> None:
-    # Padded so that a traceback's line numbers are the page's.
-    code = compile("\n" * (block.line - 1) + block.code, block.page, "exec")
-    exec(code, namespace)
+    # Padded so that a traceback's line numbers are the page's; top-level ``await`` runs as
+    # in a notebook cell.
+    source = "\n" * (block.line - 1) + block.code
+    code = compile(source, block.page, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    result = eval(code, namespace)
+    if inspect.iscoroutine(result):
+        asyncio.run(result)
 
 
 def _run_shell(block: Block) -> None:
