@@ -317,9 +317,12 @@ class TestExitCodes:
         assert done.stdout == ""
         assert done.stderr.splitlines()[-1].startswith("assistant-bridge: parse: ")
 
-    def test_verbose_prints_the_traceback(self) -> None:
-        """-v adds the full traceback before the one-line message."""
-        done = _run("-v", "ask", "hello", "--assistant-id", "asst_x", emulator=None)
+    @pytest.mark.parametrize("where", ["before", "after"])
+    def test_verbose_prints_the_traceback(self, where: str) -> None:
+        """-v (before or after the subcommand) adds the full traceback before the message."""
+        args = ["ask", "hello", "--assistant-id", "asst_x"]
+        args = ["-v", *args] if where == "before" else [*args, "-v"]
+        done = _run(*args, emulator=None)
         assert done.returncode == ExitCode.CONFIGURATION
         assert "Traceback (most recent call last)" in done.stderr
         assert done.stderr.strip().splitlines()[-1].startswith("assistant-bridge: configuration:")

@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     for command in COMMANDS:
         command.add_parser(sub)
+    for subcommand in sub.choices.values():  # -v after the subcommand works too
+        subcommand.add_argument(
+            "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="tracebacks"
+        )
     return parser
 
 
