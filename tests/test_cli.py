@@ -21,7 +21,7 @@ from assistant_bridge import __version__
 from assistant_bridge._cli import main as _cli
 from assistant_bridge._cli.demo import run_demo
 from assistant_bridge._cli.exit_codes import ExitCode
-from assistant_bridge.testing import Emulator, FailRun, SayJson, SayText, StayInProgress
+from assistant_bridge.testing import Behaviour, Emulator, FailRun, SayJson, SayText, StayInProgress
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -102,6 +102,27 @@ def _run(
     )
 
 
+def _ask(
+    emulator: Emulator, behaviour: Behaviour, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run ``assistant-bridge ask ARGS`` on a new assistant of ``emulator`` that plays
+    ``behaviour``."""
+    emulator.script(behaviour)
+    assistant_id = emulator.create_assistant()
+    return _run("ask", *args, "--assistant-id", assistant_id, emulator=emulator, stdin=stdin)
+
+
+def _start(*args: str, emulator: Emulator) -> subprocess.Popen[str]:
+    """Start ``assistant-bridge ARGS`` as a subprocess, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "assistant_bridge", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_cli_env(emulator),
+    )
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     with Emulator() as server:
@@ -113,13 +134,7 @@ class TestAsk:
         """The first words reach stdout while the run is still writing the rest."""
         emulator.script(SayText("alpha beta gamma delta epsilon zeta", chunk_delay=0.4))
         assistant_id = emulator.create_assistant()
-        with subprocess.Popen(
-            [sys.executable, "-m", "assistant_bridge", "ask", "hi", "--assistant-id", assistant_id],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_cli_env(emulator),
-        ) as proc:
+        with _start("ask", "hi", "--assistant-id", assistant_id, emulator=emulator) as proc:
             assert proc.stdout is not None
             assert proc.stderr is not None
             assert proc.stdout.read(5) == "alpha"
@@ -135,17 +150,7 @@ class TestAsk:
 
     def test_reads_the_prompt_from_stdin_on_dash(self, emulator: Emulator) -> None:
         """`ask -` sends what stdin holds, not a dash."""
-        emulator.script(SayText("ok"))
-        assistant_id = emulator.create_assistant()
-        done = _run(
-            "ask",
-            "-",
-            "--assistant-id",
-            assistant_id,
-            "-q",
-            emulator=emulator,
-            stdin="Disk /var at 97% on db-2\n",
-        )
+        done = _ask(emulator, SayText("ok"), "-", "-q", stdin="Disk /var at 97% on db-2\n")
         assert done.returncode == 0, done.stderr
         assert done.stdout == "ok\n"
         assert done.stderr == ""  # -q: no progress
@@ -154,11 +159,8 @@ class TestAsk:
 
     def test_json_prints_the_seeds_dict(self, emulator: Emulator) -> None:
         """--json: stdout is exactly one JSON document, the seed's dict, parsed response."""
-        emulator.script(SayJson({"action": "escalate", "severity": "critical"}))
-        assistant_id = emulator.create_assistant()
-        done = _run(
-            "ask", "CPU at 100%", "--assistant-id", assistant_id, "--json", emulator=emulator
-        )
+        verdict = {"action": "escalate", "severity": "critical"}
+        done = _ask(emulator, SayJson(verdict), "CPU at 100%", "--json")
         assert done.returncode == 0, done.stderr
         seed = json.loads(done.stdout)
         assert set(seed) == {"response", "thread_id", "run_id", "messages", "raw_response"}
@@ -259,14 +261,14 @@ class TestExitCodes:
     def test_no_key_is_a_configuration_error(self) -> None:
         """No OPENAI_API_KEY: exit 3 and one line naming it."""
         done = _run("ask", "hello", "--assistant-id", "asst_x", emulator=None)
-        assert done.returncode == ExitCode.CONFIGURATION == 3
+        assert done.returncode == ExitCode.CONFIGURATION
         assert "OPENAI_API_KEY" in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1
 
     def test_unknown_assistant_is_not_found(self, emulator: Emulator) -> None:
         """An assistant id the server does not know: exit 4."""
         done = _run("ask", "hello", "--assistant-id", "asst_missing", emulator=emulator)
-        assert done.returncode == ExitCode.NOT_FOUND == 4
+        assert done.returncode == ExitCode.NOT_FOUND
         assert done.stderr.startswith("assistant-bridge: not found: ")
 
     def test_base_url_without_v1_says_so(self, emulator: Emulator) -> None:
@@ -282,38 +284,23 @@ class TestExitCodes:
 
     def test_timeout(self, emulator: Emulator) -> None:
         """A run that outlives --timeout: exit 5, its thread and run named."""
-        emulator.script(StayInProgress())
-        assistant_id = emulator.create_assistant()
-        done = _run(
-            "ask", "hi", "--assistant-id", assistant_id, "--timeout", "1", emulator=emulator
-        )
-        assert done.returncode == ExitCode.TIMEOUT == 5
+        done = _ask(emulator, StayInProgress(), "hi", "--timeout", "1")
+        assert done.returncode == ExitCode.TIMEOUT
         last = done.stderr.strip().splitlines()[-1]
         assert last.startswith("assistant-bridge: timeout: Run run_")
         assert "thread_" in last
 
     def test_failed_run(self, emulator: Emulator) -> None:
         """A run that ends "failed": exit 6 with the server's reason."""
-        emulator.script(FailRun(code="rate_limit_exceeded", message="Quota exceeded."))
-        assistant_id = emulator.create_assistant()
-        done = _run("ask", "hi", "--assistant-id", assistant_id, emulator=emulator)
-        assert done.returncode == ExitCode.RUN_FAILED == 6
+        failure = FailRun(code="rate_limit_exceeded", message="Quota exceeded.")
+        done = _ask(emulator, failure, "hi")
+        assert done.returncode == ExitCode.RUN_FAILED
         assert "Quota exceeded." in done.stderr
 
     def test_parse_error(self, emulator: Emulator) -> None:
         """--expect-json on a prose answer: exit 7."""
-        emulator.script(SayText("not json at all"))
-        assistant_id = emulator.create_assistant()
-        done = _run(
-            "ask",
-            "hi",
-            "--assistant-id",
-            assistant_id,
-            "--expect-json",
-            "--json",
-            emulator=emulator,
-        )
-        assert done.returncode == ExitCode.PARSE == 7
+        done = _ask(emulator, SayText("not json at all"), "hi", "--expect-json", "--json")
+        assert done.returncode == ExitCode.PARSE
         assert done.stdout == ""
         assert done.stderr.splitlines()[-1].startswith("assistant-bridge: parse: ")
 
@@ -329,19 +316,13 @@ class TestExitCodes:
 
     def test_usage_error(self) -> None:
         """Bad arguments are argparse's exit 2."""
-        assert _run("ask", emulator=None).returncode == ExitCode.USAGE == 2
+        assert _run("ask", emulator=None).returncode == ExitCode.USAGE
 
     def test_ctrl_c_cancels_the_run_and_names_it(self, emulator: Emulator) -> None:
         """SIGINT mid-run: exit 130, the thread and run ids on stderr, the run cancelled."""
         emulator.script(StayInProgress())
         assistant_id = emulator.create_assistant()
-        with subprocess.Popen(
-            [sys.executable, "-m", "assistant_bridge", "ask", "hi", "--assistant-id", assistant_id],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_cli_env(emulator),
-        ) as proc:
+        with _start("ask", "hi", "--assistant-id", assistant_id, emulator=emulator) as proc:
             assert proc.stderr is not None
             seen = ""
             while "in_progress" not in seen:
@@ -350,7 +331,7 @@ class TestExitCodes:
                 seen += line
             proc.send_signal(signal.SIGINT)
             seen += proc.stderr.read()
-            assert proc.wait(timeout=30) == ExitCode.INTERRUPTED == 130
+            assert proc.wait(timeout=30) == ExitCode.INTERRUPTED
         (run_id,) = emulator.store.runs
         thread_id = emulator.store.runs[run_id].thread_id
         last = seen.strip().splitlines()[-1]
