@@ -6,7 +6,8 @@ A block's kind comes from its fence and the HTML comment on the line before it:
   means it only illustrates, so it is type-checked instead (``tests/typing/doc_examples``).
 * ```` ```bash ```` runs in bash against the emulator, unless it installs packages or is
   marked ``<!-- long-running -->`` (or is README's ``main-command``/``test-command``).
-* Other fences (text, toml, json) are shown, not run.
+* Fences of data and output (text, toml, json, ...) are shown, not run. A fence with no
+  language, or one not listed here, is refused, so that no code hides from the test.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import attrs
 ROOT = Path(__file__).resolve().parent.parent
 TYPING_DIR = ROOT / "tests" / "typing" / "doc_examples"
 EXEMPT_MARKERS = {"long-running", "main-command", "test-command"}
+PYTHON = {"python", "py", "python3"}
+SHELL = {"bash", "sh", "shell", "console"}
+SHOWN = {"text", "toml", "json", "yaml", "ini", "diff", "jsonl", "http"}
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[ \t]*$")
 _MARKER = re.compile(r"^\s*<!--\s*([\w-]+)\s*-->\s*$")
@@ -38,14 +42,15 @@ class Block:
 
     @property
     def kind(self) -> str:
-        """``run``, ``fragment``, ``shell``, ``exempt`` or ``shown``."""
-        if self.lang == "python":
+        """``run``, ``fragment``, ``shell``, ``exempt``, ``shown``, or ``unknown`` (a fence
+        without a language the docs test knows, which it refuses)."""
+        if self.lang in PYTHON:
             return "fragment" if self.marker == "fragment" else "run"
-        if self.lang in ("bash", "sh", "shell", "console"):
+        if self.lang in SHELL:
             if self.marker in EXEMPT_MARKERS or "pip install" in self.code:
                 return "exempt"
             return "shell"
-        return "shown"
+        return "shown" if self.lang in SHOWN else "unknown"
 
 
 def pages() -> list[Path]:
