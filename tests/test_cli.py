@@ -341,6 +341,19 @@ class TestExitCodes:
         assert "Traceback" not in seen
         assert emulator.run_status(run_id) in ("cancelling", "cancelled")
 
+    def test_closing_stdout_cancels_the_run_quietly(self, emulator: Emulator) -> None:
+        """A reader that stops early (`| head`): exit 1, no traceback, no run left going."""
+        emulator.script(SayText(" ".join(["word"] * 40), chunk_delay=0.1))
+        assistant_id = emulator.create_assistant()
+        with _start("ask", "hi", "--assistant-id", assistant_id, emulator=emulator) as proc:
+            assert proc.stdout is not None
+            assert proc.stderr is not None
+            assert proc.stdout.read(4) == "word"
+            proc.stdout.close()
+            assert proc.wait(timeout=30) == ExitCode.ERROR
+            assert "Traceback" not in proc.stderr.read()
+        assert emulator.active_runs() == []
+
     def test_docs_list_every_exit_code(self) -> None:
         """docs/cli.md's exit-code table is ExitCode, row for row."""
         text = (ROOT / "docs" / "cli.md").read_text()

@@ -7,6 +7,7 @@ answer, or with ``--json`` only the seed's dict. Ctrl-C cancels the run and name
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -22,6 +23,7 @@ from assistant_bridge import (
     OpenAITransport,
     Parser,
     Reply,
+    ReplyStream,
     ResponsesTransport,
     RunStatusChanged,
     TextDelta,
@@ -30,7 +32,7 @@ from assistant_bridge import (
     ToolCallsRequested,
     Transport,
 )
-from assistant_bridge.exceptions import ConfigurationError
+from assistant_bridge.exceptions import AssistantBridgeError, ConfigurationError
 
 __all__ = ["Interrupted", "add_parser", "base_url_warning", "run"]
 
@@ -175,8 +177,8 @@ def _stream(
     out: TextIO | None,
 ) -> Reply[Any]:
     """Follow the ask's events; text goes to ``out`` as it comes (None: keep it for the end)."""
-    stream = session.stream(prompt, **options)
     message_id: str | None = None
+    stream = session.stream(prompt, **options)
     try:
         for event in stream:
             if isinstance(event, RunStatusChanged):
@@ -190,8 +192,10 @@ def _stream(
                 progress.streaming()
                 out.write(event.text)
                 out.flush()
-    except KeyboardInterrupt:
-        stream.close()  # when Ctrl-C came between events: closing cancels the run
+    except BaseException as exc:  # Ctrl-C, stdout closed, ...: the run must not go on
+        _close_quietly(stream)
+        if not isinstance(exc, KeyboardInterrupt):
+            raise
         if out is not None and progress.streamed:
             out.write("\n")
         raise Interrupted(session.thread_id or progress.thread_id, progress.run_id) from None
@@ -199,6 +203,13 @@ def _stream(
         out.write("\n")
         out.flush()
     return stream.reply
+
+
+def _close_quietly(stream: ReplyStream) -> None:
+    """Close the stream, which cancels its run; a run that has just ended may refuse the
+    cancel, and that is no news worth replacing the reason we stopped."""
+    with contextlib.suppress(AssistantBridgeError):
+        stream.close()
 
 
 def _resume(session: ThreadSession, run_id: str, progress: Progress) -> Reply[Any]:

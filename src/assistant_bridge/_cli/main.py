@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from assistant_bridge import __version__
 from assistant_bridge._cli import ask, serve, spec_file
-from assistant_bridge._cli.exit_codes import exit_code_for
+from assistant_bridge._cli.exit_codes import ExitCode, exit_code_for
 from assistant_bridge.exceptions import AssistantBridgeError, NotFoundError, RunError
 
 # Each module declares its subcommand with add_parser(sub), setting ``run(args, out, err)``.
@@ -72,6 +72,11 @@ def main(
         stderr.write(f"assistant-bridge: {exit_code.kind}: {describe(exc)}\n")
         stderr.flush()
         return int(exit_code)
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): the run was cancelled; exit without a word.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.ERROR)
     return code
 
 
