@@ -245,6 +245,38 @@ class TestAsk:
         assert done.stdout == "resumed answer\n"
         assert emulator.runs_of(started.thread_id) == [started.id]
 
+    def test_a_terminal_sees_a_live_line_while_waiting(self, emulator: Emulator) -> None:
+        """On a terminal, stderr ticks the status and seconds in place, and clears the line."""
+        import pty
+
+        emulator.script(StayInProgress())
+        assistant_id = emulator.create_assistant()
+        leader, follower = pty.openpty()
+        args = ["ask", "hi", "--assistant-id", assistant_id, "--timeout", "1.5"]
+        with subprocess.Popen(
+            [sys.executable, "-m", "assistant_bridge", *args],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env=_cli_env(emulator),
+        ) as proc:
+            os.close(follower)
+            seen = b""
+            while True:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the terminal closed with the process
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            assert proc.wait(timeout=30) == ExitCode.TIMEOUT
+        os.close(leader)
+        text = seen.decode()
+        ticks = re.findall(r"\r\x1b\[2K. in_progress (\d+\.\d) s", text)
+        assert len(set(ticks)) >= 3, text
+        # The live line is cleared before the error is written over it.
+        assert re.search(r"in_progress [\d.]+ s\r\x1b\[2Kassistant-bridge: timeout: ", text)
+
     def test_version(self) -> None:
         """--version prints the package version."""
         done = _run("--version", emulator=None)

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import sys
-import time
 from collections.abc import Mapping
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -32,6 +31,7 @@ from assistant_bridge import (
     ToolCallsRequested,
     Transport,
 )
+from assistant_bridge._cli.progress import Progress
 from assistant_bridge.exceptions import AssistantBridgeError, ConfigurationError
 
 __all__ = ["Interrupted", "add_parser", "base_url_warning", "run"]
@@ -155,10 +155,11 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             parser=parser,
             timeout=args.timeout,
         )
-        if args.resume is not None:
-            reply = _resume(session, args.resume, progress)
-        else:
-            reply = _stream(session, prompt, options, progress, None if args.json else out)
+        with progress:
+            if args.resume is not None:
+                reply = _resume(session, args.resume, progress)
+            else:
+                reply = _stream(session, prompt, options, progress, None if args.json else out)
     finally:
         transport.close()
     if args.json:
@@ -218,49 +219,6 @@ def _resume(session: ThreadSession, run_id: str, progress: Progress) -> Reply[An
         return session.resume(run_id)
     except KeyboardInterrupt:
         raise Interrupted(session.thread_id, run_id) from None
-
-
-class Progress:
-    """What the user sees on stderr while waiting: ids once, then each new status."""
-
-    def __init__(self, err: TextIO, *, quiet: bool) -> None:
-        self._err = err
-        self._quiet = quiet
-        self._started = time.monotonic()
-        self._last: str | None = None
-        self.thread_id: str | None = None
-        self.run_id: str | None = None
-        self.streamed = False
-
-    def say(self, line: str) -> None:
-        """One line of progress, unless quiet; never inside the streamed answer."""
-        if not self._quiet and not self.streamed:
-            self._err.write(f"assistant-bridge: {line}\n")
-            self._err.flush()
-
-    def status(self, thread_id: str | None, run_id: str, status: str) -> None:
-        """The run reached ``status``; the first report names the thread and the run."""
-        if run_id != self.run_id:
-            self.thread_id, self.run_id = thread_id, run_id
-            self.say(f"thread {thread_id}, run {run_id}")
-        if status != self._last and status != "completed":  # done() reports that
-            self._last = status
-            self.say(f"{status} after {time.monotonic() - self._started:.1f} s")
-
-    def streaming(self) -> None:
-        """The answer's text has begun: stderr stays quiet until it ends."""
-        self.streamed = True
-
-    def done(self, reply: Reply[Any]) -> None:
-        """The closing line: final status, time and tokens."""
-        if self._quiet:
-            return
-        tokens = f", {reply.usage.total_tokens} tokens" if reply.usage else ""
-        self._err.write(
-            f"assistant-bridge: {reply.status} in {time.monotonic() - self._started:.1f} s"
-            f"{tokens} (thread {reply.thread_id}, run {reply.run_id})\n"
-        )
-        self._err.flush()
 
 
 def _read_prompt(value: str) -> str:
