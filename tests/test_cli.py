@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from assistant_bridge import __version__
 from assistant_bridge._cli import main as _cli
 from assistant_bridge._cli.demo import run_demo
+from assistant_bridge._cli.exit_codes import ExitCode
+from assistant_bridge.testing import Behaviour, Emulator, FailRun, SayJson, SayText, StayInProgress
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 
 
 class TestDemo:
@@ -66,29 +78,319 @@ class TestDemoWithAKey:
         assert "sk-server-key" not in text
 
 
+def _cli_env(emulator: Emulator | None, **extra: str) -> dict[str, str]:
+    """The environment of a CLI subprocess: pointed at ``emulator``, or with no key at all."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ASSISTANT_"))}
+    if emulator is not None:
+        env.update(OPENAI_API_KEY="sk-emulator", OPENAI_BASE_URL=emulator.base_url)
+    env.update(extra)
+    return env
+
+
+def _run(
+    *args: str, emulator: Emulator | None, stdin: str = "", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``assistant-bridge ARGS`` as a subprocess to its end."""
+    return subprocess.run(
+        [sys.executable, "-m", "assistant_bridge", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=_cli_env(emulator, **env),
+        timeout=60,
+        check=False,
+    )
+
+
+def _ask(
+    emulator: Emulator, behaviour: Behaviour, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run ``assistant-bridge ask ARGS`` on a new assistant of ``emulator`` that plays
+    ``behaviour``."""
+    emulator.script(behaviour)
+    assistant_id = emulator.create_assistant()
+    return _run("ask", *args, "--assistant-id", assistant_id, emulator=emulator, stdin=stdin)
+
+
+def _start(*args: str, emulator: Emulator) -> subprocess.Popen[str]:
+    """Start ``assistant-bridge ARGS`` as a subprocess, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "assistant_bridge", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_cli_env(emulator),
+    )
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator() as server:
+        yield server
+
+
 class TestAsk:
-    def test_ask_without_key_fails_clearly(
-        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-    ) -> None:
-        """No key: exit 1 and a message naming OPENAI_API_KEY."""
-        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-        assert _cli.main(["ask", "hello", "--assistant-id", "asst_x"]) == 1
-        assert "OPENAI_API_KEY" in capsys.readouterr().err
+    def test_streams_the_answer_as_it_is_written(self, emulator: Emulator) -> None:
+        """The first words reach stdout while the run is still writing the rest."""
+        emulator.script(SayText("alpha beta gamma delta epsilon zeta", chunk_delay=0.4))
+        assistant_id = emulator.create_assistant()
+        with _start("ask", "hi", "--assistant-id", assistant_id, emulator=emulator) as proc:
+            assert proc.stdout is not None
+            assert proc.stderr is not None
+            assert proc.stdout.read(5) == "alpha"
+            assert proc.poll() is None, "the first word came only when the process ended"
+            rest = proc.stdout.read()
+            err = proc.stderr.read()
+            assert proc.wait(timeout=30) == 0
+        assert rest == " beta gamma delta epsilon zeta\n"
+        assert "in_progress" in err
+        assert re.search(
+            r"completed in [\d.]+ s, \d+ tokens \(thread thread_\w+, run run_\w+\)", err
+        )
 
-    def test_ask_against_the_emulator(
-        self, monkeypatch: pytest.MonkeyPatch, assistant_emulator: object
-    ) -> None:
-        """OPENAI_BASE_URL points ask at any compatible server."""
-        from assistant_bridge.testing import Emulator, SayJson
+    def test_reads_the_prompt_from_stdin_on_dash(self, emulator: Emulator) -> None:
+        """`ask -` sends what stdin holds, not a dash."""
+        done = _ask(emulator, SayText("ok"), "-", "-q", stdin="Disk /var at 97% on db-2\n")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "ok\n"
+        assert done.stderr == ""  # -q: no progress
+        (prompt,) = [text for role, text, _ in self._messages(emulator) if role == "user"]
+        assert prompt == "Disk /var at 97% on db-2\n"
 
-        assert isinstance(assistant_emulator, Emulator)
-        assistant_emulator.script(SayJson({"action": "ignore"}))
-        assistant_id = assistant_emulator.create_assistant()
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-emulator")
-        monkeypatch.setenv("OPENAI_BASE_URL", assistant_emulator.base_url)
-        out = io.StringIO()
-        assert _cli.main(["ask", "hi", "--assistant-id", assistant_id, "--json"], out=out) == 0
-        assert json.loads(out.getvalue())["response"] == {"action": "ignore"}
+    def test_json_prints_the_seeds_dict(self, emulator: Emulator) -> None:
+        """--json: stdout is exactly one JSON document, the seed's dict, parsed response."""
+        verdict = {"action": "escalate", "severity": "critical"}
+        done = _ask(emulator, SayJson(verdict), "CPU at 100%", "--json")
+        assert done.returncode == 0, done.stderr
+        seed = json.loads(done.stdout)
+        assert set(seed) == {"response", "thread_id", "run_id", "messages", "raw_response"}
+        assert seed["response"] == {"action": "escalate", "severity": "critical"}
+
+    def test_per_run_options_reach_the_run(self, emulator: Emulator) -> None:
+        """--instructions, --model and repeated --metadata go into the run; --thread continues."""
+        emulator.script(SayText("first"), times=1)
+        emulator.script(SayText("second"))
+        assistant_id = emulator.create_assistant()
+        first = _run("ask", "one", "--assistant-id", assistant_id, "--json", emulator=emulator)
+        thread_id = json.loads(first.stdout)["thread_id"]
+        done = _run(
+            "ask",
+            "two",
+            "--assistant-id",
+            assistant_id,
+            "--thread",
+            thread_id,
+            "--instructions",
+            "Be brief.",
+            "--model",
+            "gpt-4o",
+            "--metadata",
+            "team=sre",
+            "--metadata",
+            "alert=cpu",
+            "--json",
+            emulator=emulator,
+        )
+        assert done.returncode == 0, done.stderr
+        seed = json.loads(done.stdout)
+        assert seed["thread_id"] == thread_id
+        assert seed["response"] == "second"
+        run = emulator.store.runs[seed["run_id"]]
+        assert (run.model, run.instructions) == ("gpt-4o", "Be brief.")
+        assert {"team": "sre", "alert": "cpu"}.items() <= run.metadata.items()
+
+    @pytest.mark.parametrize("api", ["assistants", "responses"])
+    def test_a_spec_file_on_either_wire(self, emulator: Emulator, api: str) -> None:
+        """--spec examples/triage.toml works on both wires; --api picks the wire."""
+        emulator.script(SayText("hello from the spec"))
+        done = _run(
+            "ask",
+            "hi",
+            "--spec",
+            str(EXAMPLES / "triage.toml"),
+            "--api",
+            api,
+            "--json",
+            emulator=emulator,
+        )
+        assert done.returncode == 0, done.stderr
+        seed = json.loads(done.stdout)
+        assert seed["response"] == "hello from the spec"
+        assert seed["thread_id"].startswith("conv_" if api == "responses" else "thread_")
+
+    def test_resume_waits_for_an_existing_run(self, emulator: Emulator) -> None:
+        """--resume RUN_ID --thread T prints that run's answer and posts nothing new."""
+        emulator.script(SayText("resumed answer", delay=0.5))
+        assistant_id = emulator.create_assistant()
+        client = emulator.client()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            started = client.beta.threads.create_and_run(
+                assistant_id=assistant_id,
+                thread={"messages": [{"role": "user", "content": "hi"}]},
+            )
+        client.close()
+        done = _run(
+            "ask",
+            "-",
+            "--assistant-id",
+            assistant_id,
+            "--thread",
+            started.thread_id,
+            "--resume",
+            started.id,
+            emulator=emulator,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "resumed answer\n"
+        assert emulator.runs_of(started.thread_id) == [started.id]
+
+    def test_a_terminal_sees_a_live_line_while_waiting(self, emulator: Emulator) -> None:
+        """On a terminal, stderr ticks the status and seconds in place, and clears the line."""
+        import pty
+
+        emulator.script(StayInProgress())
+        assistant_id = emulator.create_assistant()
+        leader, follower = pty.openpty()
+        args = ["ask", "hi", "--assistant-id", assistant_id, "--timeout", "1.5"]
+        with subprocess.Popen(
+            [sys.executable, "-m", "assistant_bridge", *args],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env=_cli_env(emulator),
+        ) as proc:
+            os.close(follower)
+            seen = b""
+            while True:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the terminal closed with the process
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            assert proc.wait(timeout=30) == ExitCode.TIMEOUT
+        os.close(leader)
+        text = seen.decode()
+        ticks = re.findall(r"\r\x1b\[2K. in_progress (\d+\.\d) s", text)
+        assert len(set(ticks)) >= 3, text
+        # The live line is cleared before the error is written over it.
+        assert re.search(r"in_progress [\d.]+ s\r\x1b\[2Kassistant-bridge: timeout: ", text)
+
+    def test_version(self) -> None:
+        """--version prints the package version."""
+        done = _run("--version", emulator=None)
+        assert done.returncode == 0
+        assert done.stdout.strip() == f"assistant-bridge {__version__}"
+
+    @staticmethod
+    def _messages(emulator: Emulator) -> list[tuple[str, str, str | None]]:
+        (thread_id,) = {run.thread_id for run in emulator.store.runs.values()}
+        return emulator.thread_messages(thread_id)
+
+
+class TestExitCodes:
+    def test_no_key_is_a_configuration_error(self) -> None:
+        """No OPENAI_API_KEY: exit 3 and one line naming it."""
+        done = _run("ask", "hello", "--assistant-id", "asst_x", emulator=None)
+        assert done.returncode == ExitCode.CONFIGURATION
+        assert "OPENAI_API_KEY" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
+
+    def test_unknown_assistant_is_not_found(self, emulator: Emulator) -> None:
+        """An assistant id the server does not know: exit 4."""
+        done = _run("ask", "hello", "--assistant-id", "asst_missing", emulator=emulator)
+        assert done.returncode == ExitCode.NOT_FOUND
+        assert done.stderr.startswith("assistant-bridge: not found: ")
+
+    def test_base_url_without_v1_says_so(self, emulator: Emulator) -> None:
+        """OPENAI_BASE_URL without /v1: a warning first, and the 404 names the fix."""
+        assistant_id = emulator.create_assistant()
+        root = emulator.base_url.removesuffix("/v1")
+        done = _run(
+            "ask", "hi", "--assistant-id", assistant_id, emulator=emulator, OPENAI_BASE_URL=root
+        )
+        assert done.returncode == ExitCode.NOT_FOUND
+        assert f"OPENAI_BASE_URL={root} does not end in /v1" in done.stderr
+        assert f"try {root}/v1" in done.stderr.splitlines()[-1]
+
+    def test_timeout(self, emulator: Emulator) -> None:
+        """A run that outlives --timeout: exit 5, its thread and run named."""
+        done = _ask(emulator, StayInProgress(), "hi", "--timeout", "1")
+        assert done.returncode == ExitCode.TIMEOUT
+        last = done.stderr.strip().splitlines()[-1]
+        assert last.startswith("assistant-bridge: timeout: Run run_")
+        assert "thread_" in last
+
+    def test_failed_run(self, emulator: Emulator) -> None:
+        """A run that ends "failed": exit 6 with the server's reason."""
+        failure = FailRun(code="rate_limit_exceeded", message="Quota exceeded.")
+        done = _ask(emulator, failure, "hi")
+        assert done.returncode == ExitCode.RUN_FAILED
+        assert "Quota exceeded." in done.stderr
+
+    def test_parse_error(self, emulator: Emulator) -> None:
+        """--expect-json on a prose answer: exit 7."""
+        done = _ask(emulator, SayText("not json at all"), "hi", "--expect-json", "--json")
+        assert done.returncode == ExitCode.PARSE
+        assert done.stdout == ""
+        assert done.stderr.splitlines()[-1].startswith("assistant-bridge: parse: ")
+
+    @pytest.mark.parametrize("where", ["before", "after"])
+    def test_verbose_prints_the_traceback(self, where: str) -> None:
+        """-v (before or after the subcommand) adds the full traceback before the message."""
+        args = ["ask", "hello", "--assistant-id", "asst_x"]
+        args = ["-v", *args] if where == "before" else [*args, "-v"]
+        done = _run(*args, emulator=None)
+        assert done.returncode == ExitCode.CONFIGURATION
+        assert "Traceback (most recent call last)" in done.stderr
+        assert done.stderr.strip().splitlines()[-1].startswith("assistant-bridge: configuration:")
+
+    def test_usage_error(self) -> None:
+        """Bad arguments are argparse's exit 2."""
+        assert _run("ask", emulator=None).returncode == ExitCode.USAGE
+
+    def test_ctrl_c_cancels_the_run_and_names_it(self, emulator: Emulator) -> None:
+        """SIGINT mid-run: exit 130, the thread and run ids on stderr, the run cancelled."""
+        emulator.script(StayInProgress())
+        assistant_id = emulator.create_assistant()
+        with _start("ask", "hi", "--assistant-id", assistant_id, emulator=emulator) as proc:
+            assert proc.stderr is not None
+            seen = ""
+            while "in_progress" not in seen:
+                line = proc.stderr.readline()
+                assert line, f"the CLI ended early: {seen}"
+                seen += line
+            proc.send_signal(signal.SIGINT)
+            seen += proc.stderr.read()
+            assert proc.wait(timeout=30) == ExitCode.INTERRUPTED
+        (run_id,) = emulator.store.runs
+        thread_id = emulator.store.runs[run_id].thread_id
+        last = seen.strip().splitlines()[-1]
+        assert last.startswith("assistant-bridge: interrupted: cancelled run ")
+        assert run_id in last
+        assert thread_id in last
+        assert "Traceback" not in seen
+        assert emulator.run_status(run_id) in ("cancelling", "cancelled")
+
+    def test_closing_stdout_cancels_the_run_quietly(self, emulator: Emulator) -> None:
+        """A reader that stops early (`| head`): exit 1, no traceback, no run left going."""
+        emulator.script(SayText(" ".join(["word"] * 40), chunk_delay=0.1))
+        assistant_id = emulator.create_assistant()
+        with _start("ask", "hi", "--assistant-id", assistant_id, emulator=emulator) as proc:
+            assert proc.stdout is not None
+            assert proc.stderr is not None
+            assert proc.stdout.read(4) == "word"
+            proc.stdout.close()
+            assert proc.wait(timeout=30) == ExitCode.ERROR
+            assert "Traceback" not in proc.stderr.read()
+        assert emulator.active_runs() == []
+
+    def test_docs_list_every_exit_code(self) -> None:
+        """docs/cli.md's exit-code table is ExitCode, row for row."""
+        text = (ROOT / "docs" / "cli.md").read_text()
+        rows = re.findall(r"^\| `(\d+)` \| ([a-z ]+) \|", text, re.M)
+        assert [(int(code), kind) for code, kind in rows] == [(c.value, c.kind) for c in ExitCode]
 
 
 class TestEmulatorCommand:
@@ -105,6 +407,70 @@ class TestEmulatorCommand:
             text=True,
         ) as proc:
             self._check(proc, port)
+
+    def test_seeds_assistants_from_spec_files(self) -> None:
+        """--assistant SPEC (repeated) creates each assistant and prints its id; ask finds it."""
+        with subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "assistant_bridge",
+                "emulator",
+                "--port",
+                "0",
+                "--assistant",
+                str(EXAMPLES / "triage.toml"),
+                "--assistant",
+                str(EXAMPLES / "investigator.json"),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as proc:
+            try:
+                assert proc.stdout is not None
+                lines = [proc.stdout.readline() for _ in range(6)]
+                base_url = lines[0].split()[-1]
+                ids = dict(re.findall(r"assistant '([\w-]+)' from .*: (asst_\w+)", "".join(lines)))
+                assert set(ids) == {"alert-triage", "alert-investigator"}
+                assert lines[-1] == "Press Ctrl-C to stop.\n"
+                env = {
+                    **_cli_env(None),
+                    "OPENAI_API_KEY": "sk-emulator",
+                    "OPENAI_BASE_URL": base_url,
+                }
+                done = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "assistant_bridge",
+                        "ask",
+                        "Analyze this alert: Server CPU at 100%",
+                        "--assistant-id",
+                        ids["alert-triage"],
+                        "--json",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                    timeout=60,
+                    check=False,
+                )
+                assert done.returncode == 0, done.stderr
+                assert json.loads(done.stdout)["response"]["action"] in {"escalate", "investigate"}
+            finally:
+                proc.send_signal(signal.SIGINT)
+                assert proc.wait(timeout=10) == 0
+
+    def test_a_port_in_use_is_one_clear_line(self) -> None:
+        """A taken port: exit 3 and a message naming the port and --port, no traceback."""
+        with Emulator() as taken:
+            port = taken.port
+            done = _run("emulator", "--port", str(port), emulator=None)
+        assert done.returncode == ExitCode.CONFIGURATION
+        assert done.stderr == (
+            f"assistant-bridge: configuration: port {port} on 127.0.0.1 is already in use: "
+            "stop what holds it, or pick another with --port (0 takes any free port).\n"
+        )
 
     @staticmethod
     def _check(proc: subprocess.Popen[str], port: int) -> None:
@@ -181,33 +547,5 @@ class TestSpecCommand:
     def test_bad_input_file(self, tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
         """A missing file is a clear error and exit 1."""
         code = _cli.main(["spec", "--from-json", f"{tmp_path}/missing.json", "-o", "x.toml"])
-        assert code == 1
+        assert code == ExitCode.CONFIGURATION
         assert "Cannot read assistant JSON" in capsys.readouterr().err
-
-
-class TestAskWithSpec:
-    @pytest.mark.parametrize("api", ["assistants", "responses"])
-    def test_ask_with_a_spec_file_on_either_api(
-        self,
-        monkeypatch: pytest.MonkeyPatch,
-        assistant_emulator: object,
-        tmp_path: object,
-        api: str,
-    ) -> None:
-        """--spec works on both wires; --api picks the wire."""
-        from pathlib import Path
-
-        from assistant_bridge import AssistantSpec
-        from assistant_bridge.testing import Emulator, SayText
-
-        assert isinstance(assistant_emulator, Emulator)
-        assistant_emulator.script(SayText("hello from the spec"))
-        path = Path(str(tmp_path)) / "triage.toml"
-        AssistantSpec(name="triage", model="gpt-4o-mini").save(path)
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-emulator")
-        monkeypatch.setenv("OPENAI_BASE_URL", assistant_emulator.base_url)
-        out = io.StringIO()
-        assert _cli.main(["ask", "hi", "--spec", str(path), "--api", api], out=out) == 0
-        reply = json.loads(out.getvalue())
-        assert reply["response"] == "hello from the spec"
-        assert reply["thread_id"].startswith("conv_" if api == "responses" else "thread_")

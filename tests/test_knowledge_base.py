@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from assistant_bridge import ThreadSession
-from assistant_bridge._cli.kb import add_kb_parser, run_kb
+from assistant_bridge._cli.kb import add_parser, run_kb
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.knowledge import (
     IndexingFailedError,
@@ -298,7 +298,7 @@ class TestCommand:
     @staticmethod
     def run(argv: list[str], err: io.StringIO | None = None) -> tuple[int, str, str]:
         parser = argparse.ArgumentParser(prog="assistant-bridge")
-        add_kb_parser(parser.add_subparsers(dest="command", required=True))
+        add_parser(parser.add_subparsers(dest="command", required=True))
         out, err = io.StringIO(), err or io.StringIO()
         code = run_kb(parser.parse_args(argv), out, err)
         return code, out.getvalue(), err.getvalue()

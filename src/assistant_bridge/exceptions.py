@@ -76,6 +76,12 @@ __all__ = [
 class AssistantBridgeError(Exception):
     """Base class of every error this library raises."""
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the class, the message and the ids the error carries."""
+        from assistant_bridge._values.display import error_markdown
+
+        return error_markdown(self)
+
 
 class ConfigurationError(AssistantBridgeError, ValueError):
     """The library was configured or called with values it cannot use."""

@@ -59,7 +59,7 @@ def setup_knowledge_base(client: Any, out: TextIO) -> AssistantSpec:
         name="alert-triage",
         model="gpt-4o-mini",
         instructions=INSTRUCTIONS,
-        tools=[FileSearch((result.store_id,))],  # type: ignore[arg-type]
+        tools=[FileSearch((result.store_id,))],
     )
 
 

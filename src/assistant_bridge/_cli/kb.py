@@ -12,12 +12,12 @@ from assistant_bridge.exceptions import AssistantBridgeError
 from assistant_bridge.knowledge import KnowledgeBase, SyncProgress
 from assistant_bridge.transports import OpenAITransport
 
-__all__ = ["add_kb_parser", "run_kb"]
+__all__ = ["add_parser", "run_kb"]
 
 _BAR = 24
 
 
-def add_kb_parser(subparsers: Any) -> None:
+def add_parser(subparsers: Any) -> None:
     """Add the ``kb`` command to the ``assistant-bridge`` parser's subparsers."""
     kb = subparsers.add_parser(
         "kb", help="keep a vector store (knowledge base) equal to a folder of files"
@@ -33,6 +33,7 @@ def add_kb_parser(subparsers: Any) -> None:
     )
     delete = actions.add_parser("delete", help="delete the store and the files synced to it")
     delete.add_argument("--store", required=True, help="the vector store's name")
+    kb.set_defaults(run=run_kb)
 
 
 def run_kb(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

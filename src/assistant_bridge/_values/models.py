@@ -130,6 +130,12 @@ class Message:
         """The message's text parts joined by blank lines."""
         return "\n\n".join(part.text for part in self.content if isinstance(part, TextContent))
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the role, the text, its citations and the ids."""
+        from assistant_bridge._values.display import message_markdown
+
+        return message_markdown(self)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary: id, role, text, run id, creation time and annotations."""
         return {

@@ -30,6 +30,12 @@ class Reply(Generic[T]):
     usage: Usage | None
     run: Run = attrs.field(repr=False)
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the answer, the parsed value, citations, usage and ids."""
+        from assistant_bridge._values.display import reply_markdown
+
+        return reply_markdown(self)
+
     def to_dict(self) -> dict[str, Any]:
         """The seed provider's output: response, thread_id, run_id, messages, raw_response.
 

@@ -15,6 +15,26 @@ class Emulator(EmulatorServer):
     :meth:`transport` give an ``openai`` client or a transport pointed at it.
     """
 
+    @property
+    def base_url(self) -> str:
+        """The API root to give a client, e.g. ``http://127.0.0.1:54321/v1``."""
+        self._check_running()
+        return super().base_url
+
+    @property
+    def port(self) -> int:
+        """The TCP port it listens on, while it runs."""
+        self._check_running()
+        return super().port
+
+    def _check_running(self) -> None:
+        if self._loop is None:
+            msg = (
+                "This Emulator is not running (stopped, or never started): it has no port or "
+                "base_url. Use it inside `with Emulator() as emu:`, or call emu.start() first."
+            )
+            raise RuntimeError(msg)
+
     def client(self, **kwargs: Any) -> Any:
         """An ``openai.OpenAI`` client pointed at this emulator."""
         import openai

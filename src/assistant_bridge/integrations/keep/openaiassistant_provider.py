@@ -293,7 +293,7 @@ def _assistant_of(cfg: OpenaiassistantProviderAuthConfig, provider_id: str) -> d
         model=cfg.model,
         instructions=cfg.instructions,
         # FileSearch's converter=tuple reads as Iterable[_T_co] to mypy; a tuple is fine.
-        tools=[FileSearch(stores)] if stores else [],  # type: ignore[arg-type]
+        tools=[FileSearch(stores)] if stores else [],
         response_format=_response_format(cfg.response_format),
     )
     return {"assistant": spec}

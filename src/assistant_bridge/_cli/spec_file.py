@@ -1,0 +1,44 @@
+"""``assistant-bridge spec``: an assistant object, exported or fetched, as a spec file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, TextIO
+
+from assistant_bridge import AssistantSpec, OpenAITransport
+from assistant_bridge.exceptions import ConfigurationError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(sub: Any) -> None:
+    """Declare ``spec`` and its options."""
+    spec = sub.add_parser(
+        "spec", help="turn an assistant object into a spec file (.toml or .json) to keep in code"
+    )
+    source = spec.add_mutually_exclusive_group(required=True)
+    source.add_argument("--from-json", help="an assistant object as exported, or the API's list")
+    source.add_argument("--assistant-id", help="fetch it from the server (OPENAI_* variables)")
+    spec.add_argument("-o", "--output", required=True, help="the spec file to write")
+    spec.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Turn an assistant object (a JSON file, or fetched by id) into a spec file."""
+    if args.from_json:
+        try:
+            with open(args.from_json, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except (OSError, ValueError) as exc:
+            msg = f"Cannot read assistant JSON from {args.from_json}: {exc}"
+            raise ConfigurationError(msg) from None
+        if isinstance(data, dict) and data.get("object") == "list":
+            data = (data.get("data") or [{}])[0]
+    else:
+        with OpenAITransport.from_env() as transport:
+            data = dict(transport.get_assistant(args.assistant_id).raw)
+    spec = AssistantSpec.from_assistant_json(data)
+    spec.save(args.output)
+    out.write(f"wrote {args.output}: {spec.name!r} on {spec.model}, {len(spec.tools)} tool(s)\n")
+    return 0

@@ -1,0 +1,1 @@
+"""Python blocks of the docs, type-checked by mypy."""
