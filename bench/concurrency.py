@@ -7,7 +7,7 @@ Each level runs ``aask_many(..., concurrency=N)`` over N prompts (each on its ow
 fresh client process, against the emulator in its own process. Prints the wall time against
 the server-bound time (every run takes ``--work`` seconds, all at once), the added latency
 (run finished on the server -> answer in hand), the client's peak memory over its baseline
-(max RSS, after a warm-up ask), client CPU per ask, requests and TCP connections per ask, and failures.
+(max RSS, after a warm-up ask), client CPU and requests per ask, TCP connections, failures.
 """
 
 from __future__ import annotations
