@@ -142,10 +142,11 @@ def key_of(prompt: str) -> str | None:
 
 
 def spread(count: int, low: float, high: float) -> list[float]:
-    """``count`` run lengths spread evenly over [low, high]."""
-    if count == 1:
-        return [low]
-    return [round(low + (high - low) * n / (count - 1), 3) for n in range(count)]
+    """``count`` run lengths spread evenly over [low, high] by the golden-ratio sequence: even
+    for any ``count``, and never in step with a polling period (an even grid can be, which
+    favours whichever policy happens to look at its points)."""
+    golden = (5**0.5 - 1) / 2
+    return [round(low + (high - low) * ((n + 0.5) * golden % 1), 3) for n in range(count)]
 
 
 def settle_added(questions: Sequence[Question], stats: dict[str, Any] | None) -> str:

@@ -1,12 +1,13 @@
 """Side by side: requests per question, added latency and client CPU for each way to ask.
 
     python bench/flows.py                   # ~2 min: 24 questions at once, runs of 0.5-6 s
-    python bench/flows.py --full --plot docs/performance-flows.png   # the issue's 0.5-10 s sweep
+    python bench/flows.py --full --plot docs/performance-flows.png   # 48 at once, 0.5-10 s
     python bench/flows.py --url http://127.0.0.1:8765/v1   # a server already running
 
-The emulator runs in its own process (bench/_serve.py). Each flow asks 24 questions at once:
-8 on new threads, 8 follow-ups on threads that already hold a question, and 8 whose run asks
-for one tool call; their run lengths are spread evenly over the range. "Added" is the time
+The emulator runs in its own process (bench/_serve.py). Each flow asks 24 questions at once
+(48 with --full): a third on new threads, a third follow-ups on threads that already hold a
+question, a third whose run asks for one tool call; their run lengths are spread evenly over
+the range. "Added" is the time
 from the server finishing the run to the caller holding the answer; requests are counted per
 question by the client; CPU is the client process's, per question, against the raw SDK
 stream. Flows: the seed's loop written out (create thread, add message, create run, look each
@@ -255,7 +256,10 @@ class Result:
 
 
 def questions(per_kind: int, low: float, high: float) -> list[Question]:
-    return [Question(kind, work) for kind in KINDS for work in spread(per_kind, low, high)]
+    """Run lengths spread evenly over [low, high], dealt to the kinds in turn."""
+    works = spread(per_kind * len(KINDS), low, high)
+    return [Question(kind, works[n * len(KINDS) + i])
+            for i, kind in enumerate(KINDS) for n in range(per_kind)]  # fmt: skip
 
 
 def run_flow(flow: Flow, ctx: Context, server: Server, qs: list[Question]) -> tuple[float, str]:
@@ -347,7 +351,7 @@ def print_tables(results: list[Result], how: str, baseline_cpu: float) -> None:
     head = ["flow", "requests / question", "added mean", "p50", "max", "client CPU / q",
             "CPU vs raw SDK stream", "TCP connections / ask", "errors"]  # fmt: skip
     for kind in (*KINDS, "all"):
-        print(f"### {kind}" + (" (all 24 questions)" if kind == "all" else ""))
+        print(f"### {kind}" + (" (every question)" if kind == "all" else ""))
         rows = [[r.flow, f"{r.requests:.1f}", *(f"{v * 1000:.0f} ms" for v in r.added),
                  f"{r.cpu_ms:.1f} ms", f"{r.cpu_ms / baseline_cpu:.2f}x",
                  "n/a" if r.connections is None else f"{r.connections:.2f}", r.errors]
@@ -382,7 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="ask this server instead of starting the emulator")
     parser.add_argument("--full", action="store_true", help="runs of 0.5-10 s (the issue's sweep)")
-    parser.add_argument("--per-kind", type=int, default=8, help="questions of each kind at once")
+    parser.add_argument("--per-kind", type=int, default=None,
+                        help="questions of each kind at once (8; 16 with --full)")  # fmt: skip
     parser.add_argument("--low", type=float, default=0.5, help="shortest run (s)")
     parser.add_argument("--high", type=float, default=None, help="longest run (s)")
     parser.add_argument("--only", default="", help="only flows whose name contains this")
@@ -390,6 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="write the results to this JSON file")
     args = parser.parse_args(argv)
     high = args.high or (10.0 if args.full else 6.0)
+    args.per_kind = args.per_kind or (16 if args.full else 8)
     try:
         import langchain_classic.agents.openai_assistant  # noqa: F401
 

@@ -63,10 +63,10 @@ class TestAdaptivePolling:
         assert delays[4:] == [1.0, 1.0]
 
     def test_default_schedule(self) -> None:
-        """The default looks at 0.4, 1.0, 1.9, 2.8 s, then every 0.9 s."""
+        """The default looks at 0.5, 1.25, 2.05 s, then every 0.8 s."""
         looks = look_times(AdaptivePolling())
-        assert looks[:6] == pytest.approx([0.4, 1.0, 1.9, 2.8, 3.7, 4.6])
-        assert {round(b - a, 9) for a, b in itertools.pairwise(looks[3:])} == {0.9}
+        assert looks[:5] == pytest.approx([0.5, 1.25, 2.05, 2.85, 3.65])
+        assert {round(b - a, 9) for a, b in itertools.pairwise(looks[2:])} == {0.8}
 
     def test_default_beats_the_seed_on_both_axes(self) -> None:
         """Over runs of 0.5-10 s: fewer requests and less wait than the seed's loop (look, then

@@ -45,19 +45,19 @@ class FixedInterval:
 
 @attrs.frozen
 class AdaptivePolling:
-    """The default: a first look at 0.4 s, then waits growing by ``factor`` to ``cap``; the
+    """The default: a first look at 0.5 s, then waits growing by ``factor`` to ``cap``; the
     server's hint (``openai-poll-after-ms``) wins when sent, up to ``max_server_hint``.
 
-    Looks fall at 0.4, 1.0, 1.9, 2.8 s and then every 0.9 s. Over runs of 0.5-10 s that is
-    fewer requests per question and a shorter wait after the run's end than the seed's loop
-    (look, then sleep 1 s): no look is spent at 0 s, and this library needs one or two calls
-    fewer around the polls. Runs much longer than a minute poll slightly more often than once a
-    second; raise ``cap`` to trade latency for requests (``docs/performance.md`` has figures).
+    Looks fall at 0.5, 1.25, 2.05 s and then every 0.8 s. Over runs of 0.5-10 s that is fewer
+    requests per question and a shorter wait after the run's end than the seed's loop (look,
+    then sleep 1 s): no look is spent at 0 s, and this library needs one or two calls fewer
+    around the polls, which pays for looking more often. Long runs poll 1.25 times a second;
+    raise ``cap`` to trade latency for requests (``docs/performance.md`` has the figures).
     """
 
-    initial: float = attrs.field(default=0.4, validator=_non_negative)
+    initial: float = attrs.field(default=0.5, validator=_non_negative)
     factor: float = attrs.field(default=1.5, validator=_non_negative)
-    cap: float = attrs.field(default=0.9, validator=_non_negative)
+    cap: float = attrs.field(default=0.8, validator=_non_negative)
     honour_server_hint: bool = True
     max_server_hint: float = attrs.field(default=10.0, validator=_non_negative)
 
