@@ -365,17 +365,17 @@ def plot(results: list[Result], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(9, 5.5))
-    for r in results:
-        if r.kind != "all":
-            continue
-        ax.scatter(r.added[0] * 1000, r.requests, s=40)
-        ax.annotate(r.flow.replace("assistant_bridge", "ab"), (r.added[0] * 1000, r.requests),
-                    fontsize=7, xytext=(4, 3), textcoords="offset points")  # fmt: skip
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    markers = "osD^v<>pPX*h"
+    for n, r in enumerate(r for r in results if r.kind == "all"):
+        ax.scatter(r.added[0] * 1000, r.requests, s=55, marker=markers[n % len(markers)],
+                   label=f"{r.flow}: {r.requests:.1f} req, {r.added[0] * 1000:.0f} ms")  # fmt: skip
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_xscale("symlog", linthresh=10)
     ax.set_xlabel("added latency, mean (ms): run finished on the server -> answer in hand")
     ax.set_ylabel("HTTP requests per question")
-    ax.set_title("Requests against added latency per flow (lower left is better)")
+    ax.set_title("Requests against added latency per flow, runs of 0.5-10 s (lower left is better)",
+                 fontsize=10)  # fmt: skip
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -393,7 +393,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="only flows whose name contains this")
     parser.add_argument("--plot", help="write the requests/latency plot to this PNG")
     parser.add_argument("--json", help="write the results to this JSON file")
+    parser.add_argument("--from-json", help="print (and plot) saved results instead of running")
     args = parser.parse_args(argv)
+    if args.from_json:
+        with open(args.from_json, encoding="utf-8") as saved:
+            results = [Result(**{**r, "added": tuple(r["added"])}) for r in json.load(saved)]
+        raw = [r.cpu_ms for r in results if r.flow == "openai raw stream" and r.kind == "all"]
+        print_tables(results, "the saved run", raw[0] if raw else 1.0)
+        if args.plot:
+            plot(results, args.plot)
+        return 0
     high = args.high or (10.0 if args.full else 6.0)
     args.per_kind = args.per_kind or (16 if args.full else 8)
     try:
