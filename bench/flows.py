@@ -391,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--low", type=float, default=0.5, help="shortest run (s)")
     parser.add_argument("--high", type=float, default=None, help="longest run (s)")
     parser.add_argument("--only", default="", help="only flows whose name contains this")
+    parser.add_argument("--poll-after-ms", type=int, help="the emulator sends this poll hint")
     parser.add_argument("--plot", help="write the requests/latency plot to this PNG")
     parser.add_argument("--json", help="write the results to this JSON file")
     parser.add_argument("--from-json", help="print (and plot) saved results instead of running")
@@ -417,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{args.per_kind} questions of each kind at once, runs of {args.low:g}-{high:g} s")
     results: list[Result] = []
     how = ""
-    with Server(args.url) as server:
+    with Server(args.url, poll_after_ms=args.poll_after_ms) as server:
         ctx = setup(server)
         for flow in flows(with_langchain):
             if args.only and args.only not in flow.name:

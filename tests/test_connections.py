@@ -51,11 +51,19 @@ RESPONSES_REFETCHED = pytest.mark.xfail(
 
 
 @pytest.fixture
-def relay() -> Iterator[CountingRelay]:
-    with Emulator() as emu, CountingRelay(emu.port) as counting:
-        emu.script(SayText("The verdict is escalate.", delay=0.01))
-        counting.emulator = emu  # type: ignore[attr-defined]
+def emu() -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def relay(emu: Emulator) -> Iterator[CountingRelay]:
+    """The emulator behind a relay that counts connections."""
+    with CountingRelay(emu.port) as counting:
         yield counting
+
+
+VERDICT = SayText("The verdict is escalate.", delay=0.01)
 
 
 def _policy() -> FixedInterval:
@@ -67,8 +75,11 @@ def _policy() -> FixedInterval:
     "wait", [pytest.param("stream", marks=STREAM_ABANDONED), "poll"], ids=["stream", "poll"]
 )
 class TestConnectionsPerSession:
-    def test_sync_asks_share_a_connection(self, relay: CountingRelay, api: str, wait: str) -> None:
+    def test_sync_asks_share_a_connection(
+        self, emu: Emulator, relay: CountingRelay, api: str, wait: str
+    ) -> None:
         """20 sync asks on one session (a thread and 19 follow-ups) over at most 2 connections."""
+        emu.script(VERDICT)
         with SYNC[api]("sk-emulator", base_url=relay.base_url) as transport:
             session = ThreadSession(transport, assistant=SPEC, wait=wait, poll_policy=_policy())
             replies = [session.ask(f"alert {n}") for n in range(ASKS)]
@@ -76,8 +87,11 @@ class TestConnectionsPerSession:
         assert [r.text for r in replies] == ["The verdict is escalate."] * ASKS
         assert relay.accepted <= MAX_CONNECTIONS, f"{relay.accepted} connections for {ASKS} asks"
 
-    def test_async_asks_share_a_connection(self, relay: CountingRelay, api: str, wait: str) -> None:
+    def test_async_asks_share_a_connection(
+        self, emu: Emulator, relay: CountingRelay, api: str, wait: str
+    ) -> None:
         """The same with AsyncThreadSession."""
+        emu.script(VERDICT)
 
         async def main() -> list[Any]:
             async with ASYNC[api]("sk-emulator", base_url=relay.base_url) as transport:
@@ -93,11 +107,11 @@ class TestConnectionsPerSession:
 
 @pytest.mark.parametrize("api", ["assistants", "responses"])
 @STREAM_ABANDONED
-def test_streamed_tool_rounds_share_a_connection(relay: CountingRelay, api: str) -> None:
+def test_streamed_tool_rounds_share_a_connection(
+    emu: Emulator, relay: CountingRelay, api: str
+) -> None:
     """A streamed ask with a tool round (two streams per ask) keeps its connection too."""
-    relay.emulator.script(  # type: ignore[attr-defined]
-        RequestTools([("lookup", {"host": "db-1"})], then="db-1 is fine", delay=0.01)
-    )
+    emu.script(RequestTools([("lookup", {"host": "db-1"})], then="db-1 is fine", delay=0.01))
 
     def lookup(host: str) -> str:
         """Look a host up."""
