@@ -346,14 +346,14 @@ def setup(server: Server) -> Context:
     )  # fmt: skip
 
 
-def print_tables(results: list[Result], how: str, baseline_cpu: float) -> None:
+def print_tables(results: list[Result], how: str, baseline_cpu: float | None) -> None:
     print(f"\nadded latency measured from {how}\n")
     head = ["flow", "requests / question", "added mean", "p50", "max", "client CPU / q",
             "CPU vs raw SDK stream", "TCP connections / ask", "errors"]  # fmt: skip
     for kind in (*KINDS, "all"):
         print(f"### {kind}" + (" (every question)" if kind == "all" else ""))
         rows = [[r.flow, f"{r.requests:.1f}", *(f"{v * 1000:.0f} ms" for v in r.added),
-                 f"{r.cpu_ms:.1f} ms", f"{r.cpu_ms / baseline_cpu:.2f}x",
+                 f"{r.cpu_ms:.1f} ms", f"{r.cpu_ms / baseline_cpu:.2f}x" if baseline_cpu else "n/a",
                  "n/a" if r.connections is None else f"{r.connections:.2f}", r.errors]
                 for r in results if r.kind == kind]  # fmt: skip
         print(md_table(head, rows) + "\n")
@@ -400,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with open(args.from_json, encoding="utf-8") as saved:
             results = [Result(**{**r, "added": tuple(r["added"])}) for r in json.load(saved)]
         raw = [r.cpu_ms for r in results if r.flow == "openai raw stream" and r.kind == "all"]
-        print_tables(results, "the saved run", raw[0] if raw else 1.0)
+        print_tables(results, "the saved run", raw[0] if raw else None)
         if args.plot:
             plot(results, args.plot)
         return 0
@@ -434,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   + (f", {total.errors} errors: {next(q.error for q in qs if q.error)}"
                      if total.errors else ""), file=sys.stderr)  # fmt: skip
     raw = [r.cpu_ms for r in results if r.flow == "openai raw stream" and r.kind == "all"]
-    print_tables(results, how, raw[0] if raw else 1.0)
+    print_tables(results, how, raw[0] if raw else None)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump([attrs.asdict(r) for r in results], out, indent=1)
