@@ -26,15 +26,19 @@ SPEC = AssistantSpec(name="triage", model="gpt-4o-mini")
 class InFlight:
     """Sessions whose ask waits a little and records how many asks were running at once."""
 
-    def __init__(self) -> None:
+    def __init__(self, expected: int = 0) -> None:
         self.now = 0
         self.peak = 0
         self._lock = threading.Lock()
+        self.all_in = threading.Event()  # set once ``expected`` asks run together
+        self._expected = expected
 
     def _enter(self) -> None:
         with self._lock:
             self.now += 1
             self.peak = max(self.peak, self.now)
+            if self.now == self._expected:
+                self.all_in.set()
 
     def _leave(self) -> None:
         with self._lock:
@@ -58,7 +62,9 @@ class InFlight:
         class Session:
             def ask(self, prompt: str, **_: Any) -> str:
                 counter._enter()
-                time.sleep(0.05)
+                # Threads start one by one on a busy machine: wait (a bounded time) for the
+                # others rather than guessing how long they take to come in.
+                counter.all_in.wait(timeout=5)
                 counter._leave()
                 return prompt
 
@@ -79,7 +85,7 @@ def test_async_default_runs_every_prompt_at_once_up_to_the_bound(
 
 def test_sync_default_runs_every_prompt_at_once() -> None:
     """The sync twin makes the same choice with its threads."""
-    counter = InFlight()
+    counter = InFlight(expected=40)
     texts = [f"p{n}" for n in range(40)]
     assert ask_many(counter.sync_session, iter(texts)) == texts
     assert counter.peak == 40
