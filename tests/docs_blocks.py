@@ -24,7 +24,7 @@ TYPING_DIR = ROOT / "tests" / "typing" / "doc_examples"
 EXEMPT_MARKERS = {"long-running", "main-command", "test-command"}
 PYTHON = {"python", "py", "python3"}
 SHELL = {"bash", "sh", "shell", "console"}
-SHOWN = {"text", "toml", "json", "yaml", "ini", "diff", "jsonl", "http"}
+SHOWN = {"text", "toml", "json", "yaml", "ini", "diff", "jsonl", "http", "mermaid"}
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)```(?P<lang>[\w-]*)[ \t]*$")
 _MARKER = re.compile(r"^\s*<!--\s*([\w-]+)\s*-->\s*$")

@@ -58,7 +58,7 @@ async def main(base_url: str) -> None:
 with Emulator() as emu:
     asyncio.run(main(emu.base_url))
 
-# docs/tools-streaming-async.md:123 (run)
+# docs/tools-streaming-async.md:128 (run)
 import asyncio
 from assistant_bridge import AssistantSpec, AsyncOpenAITransport, AsyncThreadSession, aask_many
 from assistant_bridge.testing import Emulator
