@@ -17,6 +17,7 @@ from assistant_bridge import (
     JsonSchemaFormat,
     ThreadSession,
 )
+from assistant_bridge._values.spec import HASH_KEY, OWNER_KEY
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.testing import Emulator, SayText
 
@@ -161,6 +162,32 @@ class TestOneAssistantPerSpec:
         assert len(emu.store.assistants) == 1
         assert emu.store.assistants[first].instructions == "v2"
         assert emu.counts()["assistants.update"] == 1
+
+    def test_an_assistant_we_did_not_make_is_never_rewritten(self, emu: Emulator) -> None:
+        """A hand-made assistant shares the spec's name: the clash is reported, and that
+        assistant keeps its definition (nothing is created or updated)."""
+        theirs = emu.create_assistant(name="triage", instructions="hand-made", tools=[])
+        spec = AssistantSpec(name="triage", model="gpt-4o-mini", instructions="from code")
+        with emu.transport() as transport, pytest.raises(ConfigurationError) as caught:
+            transport.resolve_assistant(spec)
+        assert theirs in str(caught.value)
+        assert emu.store.assistants[theirs].instructions == "hand-made"
+        assert emu.counts().get("assistants.update", 0) == 0
+        assert emu.counts().get("assistants.create", 0) == 0
+
+    def test_ours_are_marked_with_an_owner_key(self, emu: Emulator) -> None:
+        """The assistant made for a spec carries the owner key and the spec's hash; a later
+        edit of the spec updates it in place, beside someone else's of another name."""
+        import attrs
+
+        emu.create_assistant(name="other", instructions="hand-made")
+        spec = AssistantSpec(name="triage", model="gpt-4o-mini", instructions="v1")
+        with emu.transport() as transport:
+            made = transport.resolve_assistant(spec)
+            assert transport.resolve_assistant(attrs.evolve(spec, instructions="v2")) == made
+        meta = emu.store.assistants[made].metadata
+        assert meta[OWNER_KEY] == "triage"
+        assert meta[HASH_KEY] == attrs.evolve(spec, instructions="v2").content_hash()
 
     def test_finds_it_past_the_first_page(self, emu: Emulator) -> None:
         """Many other assistants: the listing is paged until the spec's is found."""

@@ -31,6 +31,10 @@ __all__ = [
 
 #: Metadata key holding a spec's content hash on an assistant object.
 HASH_KEY = "assistant_bridge_spec"
+"""Assistant metadata: the content hash of the spec the assistant was made from."""
+OWNER_KEY = "assistant_bridge_owner"
+"""Assistant metadata: which spec owns the assistant (its name), stable across edits; an
+assistant without it was not made by assistant_bridge and is never rewritten."""
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -270,7 +274,9 @@ class AssistantSpec:
                 fmt = fmt.get("type", "text")
         if fmt == "auto":
             fmt = "text"
-        metadata = {k: v for k, v in (data.get("metadata") or {}).items() if k != HASH_KEY}
+        metadata = {
+            k: v for k, v in (data.get("metadata") or {}).items() if k not in (HASH_KEY, OWNER_KEY)
+        }
         return cls(
             name=data.get("name") or str(data.get("id") or "assistant"),
             model=data.get("model", ""),
@@ -309,7 +315,11 @@ class AssistantSpec:
             "instructions": self.instructions,
             "tools": tools,
             "tool_resources": resources,
-            "metadata": {**self.metadata, HASH_KEY: self.content_hash()},
+            "metadata": {
+                **self.metadata,
+                HASH_KEY: self.content_hash(),
+                OWNER_KEY: self.name,
+            },
         }
         if self.temperature is not None:
             body["temperature"] = self.temperature

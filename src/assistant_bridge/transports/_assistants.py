@@ -19,7 +19,7 @@ from assistant_bridge._values.events import (
     TextDelta,
 )
 from assistant_bridge._values.models import Assistant, MessagePage, Run, Thread, ToolOutput
-from assistant_bridge._values.spec import HASH_KEY, AssistantSpec
+from assistant_bridge._values.spec import HASH_KEY, OWNER_KEY, AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.transports._assistants_json import (
     assistant_from_json,
@@ -216,8 +216,10 @@ class AssistantsWire:
         return _get(f"/assistants/{assistant_id}", lambda a: assistant_from_json(a.json))
 
     def resolve_assistant(self, spec: AssistantSpec) -> str | Request[str]:
-        """The id of the assistant object for ``spec``: reused when its name and content hash
-        match, updated when only the name does, created otherwise. Never a duplicate."""
+        """The id of the assistant object for ``spec``: reused when one we made for it has the
+        same content hash, updated in place when ours has another, created otherwise. An
+        assistant of the same name that we did not make for this spec is never rewritten: that
+        clash is reported. Never a duplicate."""
         wanted = spec.content_hash()
         key = (spec.name, wanted)
         known = self._resolved.get(key)
@@ -228,24 +230,41 @@ class AssistantsWire:
             self._resolved[key] = str(answer.json["id"])
             return self._resolved[key]
 
-        same_name: list[Mapping[str, Any]] = []
+        ours: list[Mapping[str, Any]] = []
+        theirs: list[Mapping[str, Any]] = []
 
         def page(after: str | None) -> Request[str]:
             def look(answer: Answer) -> str | Request[str]:
                 data = answer.json.get("data") or ()
                 for item in data:
-                    if item.get("name") == spec.name:
-                        if (item.get("metadata") or {}).get(HASH_KEY) == wanted:
-                            self._resolved[key] = str(item["id"])
-                            return self._resolved[key]
-                        same_name.append(item)
+                    if item.get("name") != spec.name:
+                        continue
+                    meta = item.get("metadata") or {}
+                    if meta.get(OWNER_KEY, spec.name if HASH_KEY in meta else None) != spec.name:
+                        theirs.append(item)
+                    elif meta.get(HASH_KEY) == wanted:
+                        self._resolved[key] = str(item["id"])
+                        return self._resolved[key]
+                    else:
+                        ours.append(item)
                 if answer.json.get("has_more") and data:
                     return page(answer.json.get("last_id") or data[-1]["id"])
                 body = spec.assistants_body()
-                if same_name:
-                    return _post(f"/assistants/{same_name[0]['id']}", remember, body)
+                if ours:
+                    return _post(f"/assistants/{ours[0]['id']}", remember, body)
+                if theirs:
+                    raise _name_clash(spec, theirs[0])
                 return _post("/assistants", remember, body)
 
             return _get("/assistants", look, limit=100, order="asc", after=after)
 
         return page(None)
+
+
+def _name_clash(spec: AssistantSpec, other: Mapping[str, Any]) -> ConfigurationError:
+    msg = (
+        f"An assistant named {spec.name!r} already exists ({other.get('id')}) and was not made "
+        "by assistant_bridge from this spec, so it is left alone. Give the spec another name, "
+        f"or use that assistant as it is with assistant_id={other.get('id')!r}."
+    )
+    return ConfigurationError(msg)
