@@ -45,7 +45,7 @@ def _id(page: Path) -> str:
 def docs_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     """An emulator the environment points at, with asst_abc, and a folder with examples/."""
     with Emulator() as emulator:
-        emulator.create_assistant(assistant_id="asst_abc", name="alert-triage")
+        emulator.create_assistant(assistant_id="asst_abc", name="alert-triage (made by hand)")
         monkeypatch.setenv("OPENAI_API_KEY", "sk-emulator")
         monkeypatch.setenv("OPENAI_BASE_URL", emulator.base_url)
         for name in ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "ASSISTANT_BRIDGE_ASSISTANT_ID"):

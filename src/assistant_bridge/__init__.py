@@ -63,7 +63,7 @@ from assistant_bridge._values.models import (
     UnknownContent,
     Usage,
 )
-from assistant_bridge._values.reply import Reply
+from assistant_bridge._values.reply import Citation, OutputFile, Reply
 from assistant_bridge._values.spec import (
     AssistantSpec,
     CodeInterpreter,
@@ -84,11 +84,13 @@ from assistant_bridge.knowledge import (
     sample_runbooks,
 )
 from assistant_bridge.transports import (
+    AsyncFileStore,
     AsyncOpenAITransport,
     AsyncResponsesTransport,
     AsyncRunFinder,
     AsyncStreamingTransport,
     AsyncTransport,
+    FileStore,
     OpenAITransport,
     ResponsesTransport,
     RunFinder,
@@ -106,6 +108,7 @@ __all__ = [
     "AsyncOpenAITransport",
     "AsyncReplyStream",
     "AsyncResponsesTransport",
+    "AsyncFileStore",
     "AsyncRunFinder",
     "AsyncStreamingTransport",
     "AsyncThreadSession",
@@ -118,6 +121,7 @@ __all__ = [
     "FunctionTool",
     "JsonSchemaFormat",
     "Tool",
+    "Citation",
     "Finish",
     "FinishIncomplete",
     "FixedInterval",
@@ -136,6 +140,7 @@ __all__ = [
     "MessageDone",
     "MessagePage",
     "OpenAITransport",
+    "OutputFile",
     "Parser",
     "PollPolicy",
     "RaiseError",
@@ -147,6 +152,7 @@ __all__ = [
     "ResponsesTransport",
     "RetryPolicy",
     "Run",
+    "FileStore",
     "RunFinder",
     "RunRequest",
     "RunStateMachine",

@@ -113,10 +113,12 @@ def run_demo(out: TextIO, environ: Mapping[str, str], api: str = "assistants") -
         first = session.ask(ALERT_CPU)
         out.write(f"thread {first.thread_id}, run {first.run_id}\n")
         out.write(f"verdict: {json.dumps(first.parsed, indent=2, ensure_ascii=False)}\n")
-        for message in first.messages:
-            for part in message.content:
-                for note in getattr(part, "annotations", ()):
-                    out.write(f"cites {note.text} -> {note.file_id}\n")
+        for citation in first.citations:
+            out.write(
+                f"citation [{citation.number}]: {citation.filename} "
+                f"(file {citation.file_id}, marker {citation.marker!r})\n"
+            )
+        out.write(f"\nfor people:\n{first.render('footnotes')}\n")
 
         out.write(
             f"\n== 2. In parallel: a follow-up on {first.thread_id}, and {ALERT_DISK!r} "

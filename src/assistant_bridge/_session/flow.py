@@ -40,7 +40,7 @@ from assistant_bridge._values.events import (
     ToolCallsRequested,
 )
 from assistant_bridge._values.models import Message, MessagePage, Run, Thread, ToolCall, ToolOutput
-from assistant_bridge._values.reply import Reply
+from assistant_bridge._values.reply import Reply, citations_of, files_of
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import (
     ActionRequiredError,
@@ -56,6 +56,7 @@ from assistant_bridge.exceptions import (
 )
 from assistant_bridge.transports._protocol import (
     ASK_KEY,
+    FileStore,
     RunFinder,
     RunRequest,
     StreamingTransport,
@@ -253,6 +254,16 @@ class ListRunMessages(TransportOp[MessagePage]):
 
 
 @attrs.frozen
+class NameFile(TransportOp[str]):
+    """A cited file's name (the transport remembers it)."""
+
+    file_id: str
+
+    def on(self, transport: FileStore) -> str:
+        return transport.file_name(self.file_id)
+
+
+@attrs.frozen
 class NextEvent(Op[RunEvent | None]):
     """The stream's next event, or None when it has ended."""
 
@@ -321,6 +332,7 @@ class WaitSettings:
     retry: RetryPolicy = NO_RETRIES
     on_active_run: str = "wait"
     can_find_runs: bool = False
+    can_name_files: bool = False
     deadline: float = float("inf")
 
     def remaining(self) -> float:
@@ -770,6 +782,15 @@ def _collect_reply(
     for message in found:
         yield Emit(MessageDone(message))
     text = "\n\n".join(m.text for m in found if m.text)
+    citations = citations_of(found)
+    if settings.can_name_files and any(c.filename is None and c.file_id for c in citations):
+        names = {}
+        for file_id in {c.file_id for c in citations if c.filename is None and c.file_id}:
+            try:
+                names[file_id] = yield from call(NameFile(file_id), settings)
+            except TransportError as exc:  # a name is a nicety: keep the id
+                logger.debug("could not name file %s: %s", file_id, exc)
+        citations = citations_of(found, names)
     reply: Reply[Any] = Reply(
         text=text,
         parsed=None,
@@ -779,9 +800,11 @@ def _collect_reply(
         messages=found,
         usage=run.usage,
         run=run,
+        citations=citations,
+        files=files_of(found),
     )
     try:
-        parsed = parser.parse(text)
+        parsed = parser.parse(reply.clean_text)
     except ParseError as exc:
         if lenient:
             return reply

@@ -24,6 +24,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from pathlib import Path
 from typing import Any, Generic, Literal, TypedDict, TypeVar, cast, overload
 
 import attrs
@@ -57,6 +58,7 @@ from assistant_bridge._session.polling import AdaptivePolling, PollPolicy
 from assistant_bridge._session.retry import RetryPolicy
 from assistant_bridge._session.tools import ToolRegistry
 from assistant_bridge._values.events import StreamEvent
+from assistant_bridge._values.models import Usage
 from assistant_bridge._values.reply import Reply
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import (
@@ -67,9 +69,11 @@ from assistant_bridge.exceptions import (
 )
 from assistant_bridge.transports._protocol import (
     REQUEST_BUDGET,
+    AsyncFileStore,
     AsyncRunFinder,
     AsyncStreamingTransport,
     AsyncTransport,
+    FileStore,
     RunFinder,
     RunRequest,
     StreamingTransport,
@@ -180,6 +184,9 @@ class _SessionCore:
         self._on_active_run = on_active_run
         self._first_ask = first_ask
         self._can_find_runs = isinstance(transport, (RunFinder, AsyncRunFinder))
+        self._can_name_files = isinstance(transport, (FileStore, AsyncFileStore))
+        self._transport_any: object = transport
+        self._usage = Usage()
 
     def _check_wait(self, wait: Wait) -> Wait:
         if wait == "stream" and not self._can_stream:
@@ -248,7 +255,8 @@ class _SessionCore:
                 ask_key=uuid.uuid4().hex,
                 first_ask=self._first_ask,
             )
-            return (yield from ask_flow(plan, settings, self._adopt_thread, self._adopt_assistant))
+            reply = yield from ask_flow(plan, settings, self._adopt_thread, self._adopt_assistant)
+            return self._count(reply)
 
         return flow(), settings
 
@@ -262,7 +270,12 @@ class _SessionCore:
         settings = self._settings(timeout)
         request = RunRequest(assistant_id=self._assistant_id, assistant=self._spec)
         chosen = parser if parser is not None else self._parser
-        return resume_flow(thread_id, run_id, chosen, settings, request), settings
+
+        def flow() -> Flow[Reply[Any]]:
+            reply = yield from resume_flow(thread_id, run_id, chosen, settings, request)
+            return self._count(reply)
+
+        return flow(), settings
 
     def _settings(self, timeout: float | None, wait: Wait | None = None) -> WaitSettings:
         mode = self._wait if wait is None else self._check_wait(wait)
@@ -281,6 +294,7 @@ class _SessionCore:
             retry=self._retry,
             on_active_run=self._on_active_run,
             can_find_runs=self._can_find_runs,
+            can_name_files=self._can_name_files,
         )
 
     def _lock_timeout(self, settings: WaitSettings) -> RunTimeoutError:
@@ -298,6 +312,33 @@ class _SessionCore:
             timeout=settings.timeout,
             cancel_confirmed=True,
         )
+
+    def _file_targets(self, reply: Reply[Any], folder: str | Path) -> list[tuple[str, Path]]:
+        """Where each file the reply lists is saved: ``folder/<name or id>``."""
+        if not self._can_name_files:
+            msg = f"{type(self._transport_any).__name__} cannot download files."
+            raise ConfigurationError(msg)
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        return [
+            (f.file_id, target / (f.filename or f.file_id + (".png" if f.kind == "image" else "")))
+            for f in reply.files
+        ]
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens used by every reply of this session so far, summed."""
+        return self._usage
+
+    def _count(self, reply: Reply[T]) -> Reply[T]:
+        if reply.usage is not None:
+            u, r = self._usage, reply.usage
+            self._usage = Usage(
+                prompt_tokens=u.prompt_tokens + r.prompt_tokens,
+                completion_tokens=u.completion_tokens + r.completion_tokens,
+                total_tokens=u.total_tokens + r.total_tokens,
+            )
+        return reply
 
     def _adopt_thread(self, thread_id: str) -> None:
         self._thread_id = thread_id
@@ -420,6 +461,15 @@ class ThreadSession(_SessionCore):
         with self._held(settings):
             return drive(flow, self._transport, self._sleep)
 
+    def save_files(self, reply: Reply[Any], folder: str | Path) -> list[Path]:
+        """Download the files ``reply.files`` lists (code-interpreter images and files) into
+        ``folder``; returns their paths."""
+        saved = []
+        for file_id, path in self._file_targets(reply, folder):
+            path.write_bytes(cast(FileStore, self._transport).download_file(file_id))
+            saved.append(path)
+        return saved
+
 
 class AsyncThreadSession(_SessionCore):
     """The async twin of :class:`ThreadSession`: ``await session.ask(...)``.
@@ -521,6 +571,14 @@ class AsyncThreadSession(_SessionCore):
         flow, settings = self._resume_flow(run_id, parser, timeout)
         async with self._held(settings):
             return await adrive(flow, self._transport, self._sleep)
+
+    async def save_files(self, reply: Reply[Any], folder: str | Path) -> list[Path]:
+        """See :meth:`ThreadSession.save_files`."""
+        saved = []
+        for file_id, path in self._file_targets(reply, folder):
+            path.write_bytes(await cast(AsyncFileStore, self._transport).download_file(file_id))
+            saved.append(path)
+        return saved
 
 
 def _not_finished() -> ConfigurationError:

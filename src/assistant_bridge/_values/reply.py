@@ -1,16 +1,121 @@
-"""The answer to one ask: text, parsed value, ids, this run's messages, usage and the run."""
+"""The answer to one ask: text, parsed value, ids, this run's messages, citations, output
+files, usage and the run."""
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
-from assistant_bridge._values.models import Message, Run, RunStatus, Usage
+from assistant_bridge._values.models import (
+    ImageFileContent,
+    Message,
+    Run,
+    RunStatus,
+    TextContent,
+    Usage,
+)
 
-__all__ = ["Reply"]
+__all__ = ["Citation", "OutputFile", "Reply", "citations_of", "files_of", "strip_markers"]
 
 T = TypeVar("T")
+
+MARKER = re.compile(r"【[^】]*】")
+"""A citation marker the Assistants API writes into the text, like 【4:0†cpu-saturation.md】."""
+
+
+def strip_markers(text: str) -> str:
+    """``text`` without citation markers (and without the space a marker leaves before a
+    period or a comma)."""
+    return re.sub(r" +([.,;:])", r"\1", MARKER.sub("", text))
+
+
+@attrs.frozen
+class Citation:
+    """One source the answer cites: numbered by first appearance, with the file it points at
+    (id, and name once resolved), the quoted passage where the service gives one, where the
+    marker stands in its message, and the marker itself."""
+
+    number: int
+    type: str
+    file_id: str | None
+    filename: str | None
+    quote: str | None
+    marker: str
+    message_id: str
+    start_index: int | None = None
+    end_index: int | None = None
+
+
+@attrs.frozen
+class OutputFile:
+    """A file the run produced (a code-interpreter image or file): its id, kind and name."""
+
+    file_id: str
+    kind: Literal["image", "file"]
+    message_id: str
+    filename: str | None = None
+
+
+def _named(marker: str) -> str | None:
+    """The file name in a marker like 【4:0†runbook.md】 (the service may write "source")."""
+    name = marker.strip("【】").rpartition("†")[2]
+    return name if name and name != "source" else None
+
+
+def citations_of(
+    messages: Sequence[Message], names: Mapping[str, str] = {}
+) -> tuple[Citation, ...]:
+    """The file citations in ``messages``, numbered by first appearance of each file (a file
+    cited twice keeps its number); ``names`` maps file ids to names resolved elsewhere."""
+    found: list[Citation] = []
+    numbers: dict[str, int] = {}
+    for message in messages:
+        for part in message.content:
+            if not isinstance(part, TextContent):
+                continue
+            for note in part.annotations:
+                if note.type not in ("file_citation", "file_path"):
+                    continue
+                source = note.file_id or note.text
+                number = numbers.setdefault(source, len(numbers) + 1)
+                marker = note.text if note.text.startswith("【") else ""
+                filename = (names or {}).get(note.file_id or "") or (
+                    _named(marker) if marker else note.text or None
+                )
+                found.append(
+                    Citation(
+                        number=number,
+                        type=note.type,
+                        file_id=note.file_id,
+                        filename=filename,
+                        quote=note.quote,
+                        marker=note.text,
+                        message_id=message.id,
+                        start_index=note.start_index,
+                        end_index=note.end_index,
+                    )
+                )
+    return tuple(found)
+
+
+def files_of(messages: Sequence[Message]) -> tuple[OutputFile, ...]:
+    """The images and files the run's messages carry (image parts, file_path annotations)."""
+    found: dict[str, OutputFile] = {}
+    for message in messages:
+        for part in message.content:
+            if isinstance(part, ImageFileContent):
+                found.setdefault(part.file_id, OutputFile(part.file_id, "image", message.id))
+            elif isinstance(part, TextContent):
+                for note in part.annotations:
+                    if note.type == "file_path" and note.file_id:
+                        name = note.text.rpartition("/")[2] or None
+                        found.setdefault(
+                            note.file_id, OutputFile(note.file_id, "file", message.id, name)
+                        )
+    return tuple(found.values())
 
 
 @attrs.frozen
@@ -29,6 +134,33 @@ class Reply(Generic[T]):
     messages: tuple[Message, ...]
     usage: Usage | None
     run: Run = attrs.field(repr=False)
+    citations: tuple[Citation, ...] = ()
+    files: tuple[OutputFile, ...] = ()
+
+    @property
+    def clean_text(self) -> str:
+        """The text without citation markers: what the parser reads."""
+        return strip_markers(self.text)
+
+    def render(self, citations: Literal["footnotes", "strip", "keep"] = "footnotes") -> str:
+        """The text for people: markers as numbered footnotes ``[1]`` with a source list
+        ("footnotes"), removed ("strip"), or as the service wrote them ("keep")."""
+        if citations == "keep" or not self.citations:
+            return self.text if citations == "keep" else self.clean_text
+        if citations == "strip":
+            return self.clean_text
+        text = self.text
+        for citation in self.citations:
+            if citation.marker.startswith("【"):
+                text = text.replace(citation.marker, f"[{citation.number}]", 1)
+        sources: dict[int, Citation] = {}
+        for citation in self.citations:
+            sources.setdefault(citation.number, citation)
+        lines = [
+            f"[{n}] {c.filename or c.file_id}" + (f': "{c.quote}"' if c.quote else "")
+            for n, c in sorted(sources.items())
+        ]
+        return text + "\n\nSources:\n" + "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
         """Jupyter shows the answer, the parsed value, citations, usage and ids."""

@@ -18,9 +18,11 @@ from assistant_bridge.transports._client import (
 from assistant_bridge.transports._openai import map_openai_errors
 from assistant_bridge.transports._protocol import (
     ASK_KEY,
+    AsyncFileStore,
     AsyncRunFinder,
     AsyncStreamingTransport,
     AsyncTransport,
+    FileStore,
     RunFinder,
     RunRequest,
     StreamingTransport,
@@ -30,12 +32,14 @@ from assistant_bridge.transports._protocol import (
 __all__ = [
     "ASK_KEY",
     "AsyncClientTransport",
+    "AsyncFileStore",
     "AsyncOpenAITransport",
     "AsyncResponsesTransport",
     "AsyncRunFinder",
     "AsyncStreamingTransport",
     "AsyncTransport",
     "ClientTransport",
+    "FileStore",
     "OpenAITransport",
     "ResponsesTransport",
     "RunFinder",

@@ -33,6 +33,7 @@ from assistant_bridge.transports._protocol import ASK_KEY, RunRequest
 from assistant_bridge.transports._wire import (
     ASSISTANTS_BETA,
     Answer,
+    FileRequests,
     Request,
     StreamRequest,
     given,
@@ -127,7 +128,7 @@ def _stream(path: str, body: Mapping[str, Any]) -> StreamRequest:
     return StreamRequest(path, {**body, "stream": True}, lambda: assistants_event, ASSISTANTS_BETA)
 
 
-class AssistantsWire:
+class AssistantsWire(FileRequests):
     """Builds and decodes the Assistants API's requests.
 
     Its only state is the assistant ids it has resolved specs to, so that sessions sharing a
@@ -135,6 +136,7 @@ class AssistantsWire:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._resolved: dict[tuple[str, str], str] = {}
 
     def create_thread(self, metadata: Mapping[str, str] | None) -> Request[Thread]:

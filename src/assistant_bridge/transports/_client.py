@@ -141,7 +141,9 @@ class _ClientHolder(Generic[C]):
         )
 
 
-def _answer(response: Any) -> Answer:
+def _answer(response: Any, binary: bool = False) -> Answer:
+    if binary:
+        return Answer(None, response.headers, response.content)
     return Answer(response.json(), response.headers)
 
 
@@ -154,7 +156,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
     def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
-                answer = _answer(self._call(step))
+                answer = _answer(self._call(step), step.binary)
             step = step.then(answer)
         return step
 
@@ -214,6 +216,14 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         remembered, so sessions sharing the transport look a spec up once."""
         return self._run(self._wire.resolve_assistant(spec))
 
+    def file_name(self, file_id: str) -> str:
+        """A file's name (looked up once per transport)."""
+        return self._run(self._wire.file_name(file_id))
+
+    def download_file(self, file_id: str) -> bytes:
+        """A file's content, e.g. a code-interpreter image a reply lists in ``files``."""
+        return self._run(self._wire.file_content(file_id))
+
     def stream_run(
         self,
         thread_id: str,
@@ -267,7 +277,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
     async def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
-                answer = _answer(await self._call(step))
+                answer = _answer(await self._call(step), step.binary)
             step = step.then(answer)
         return step
 
@@ -325,6 +335,14 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
     async def resolve_assistant(self, spec: AssistantSpec) -> str | None:
         """See :meth:`ClientTransport.resolve_assistant`."""
         return await self._run(self._wire.resolve_assistant(spec))
+
+    async def file_name(self, file_id: str) -> str:
+        """See :meth:`ClientTransport.file_name`."""
+        return await self._run(self._wire.file_name(file_id))
+
+    async def download_file(self, file_id: str) -> bytes:
+        """See :meth:`ClientTransport.download_file`."""
+        return await self._run(self._wire.file_content(file_id))
 
     async def stream_run(
         self,

@@ -23,6 +23,8 @@ from assistant_bridge._values.spec import AssistantSpec
 __all__ = [
     "ASK_KEY",
     "REQUEST_BUDGET",
+    "AsyncFileStore",
+    "FileStore",
     "AsyncRunFinder",
     "AsyncStreamingTransport",
     "AsyncTransport",
@@ -196,6 +198,19 @@ class RunFinder(Protocol):
 
 
 @runtime_checkable
+class FileStore(Protocol):
+    """A transport that reaches the Files API: names for citations, content for outputs."""
+
+    def file_name(self, file_id: str) -> str:
+        """A file's name."""
+        ...
+
+    def download_file(self, file_id: str) -> bytes:
+        """A file's content."""
+        ...
+
+
+@runtime_checkable
 class AsyncTransport(Protocol):
     """The async twin of :class:`Transport`: the same operations, awaited."""
 
@@ -300,4 +315,17 @@ class AsyncRunFinder(Protocol):
 
     async def find_run(self, thread_id: str, key: str) -> Run | None:
         """See :meth:`RunFinder.find_run`."""
+        ...
+
+
+@runtime_checkable
+class AsyncFileStore(Protocol):
+    """The async twin of :class:`FileStore`."""
+
+    async def file_name(self, file_id: str) -> str:
+        """See :meth:`FileStore.file_name`."""
+        ...
+
+    async def download_file(self, file_id: str) -> bytes:
+        """See :meth:`FileStore.download_file`."""
         ...

@@ -51,7 +51,7 @@ from assistant_bridge.transports._assistants_json import (
     usage_from_json,
 )
 from assistant_bridge.transports._protocol import RunRequest
-from assistant_bridge.transports._wire import Answer, Request, StreamRequest
+from assistant_bridge.transports._wire import Answer, FileRequests, Request, StreamRequest
 
 __all__ = ["ResponsesEvents", "ResponsesWire", "message_from_item", "run_from_response"]
 
@@ -245,7 +245,7 @@ def no_assistant_objects(assistant_id: str) -> ConfigurationError:
     return ConfigurationError(msg)
 
 
-class ResponsesWire:
+class ResponsesWire(FileRequests):
     """Builds and decodes the Responses and Conversations requests.
 
     It keeps the finished responses it has seen (they never change), so listing a finished
@@ -253,6 +253,7 @@ class ResponsesWire:
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._finished: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
 
     def _run(self, thread_id: str) -> Any:

@@ -30,10 +30,12 @@ ASSISTANTS_BETA = {"OpenAI-Beta": "assistants=v2"}
 
 @attrs.frozen
 class Answer:
-    """What the server answered: the JSON body and the response headers (lower-case names)."""
+    """What the server answered: the JSON body (or, for a ``binary`` request, the bytes) and
+    the response headers (lower-case names)."""
 
     json: Any
     headers: Mapping[str, str]
+    content: bytes = b""
 
 
 @attrs.frozen
@@ -49,6 +51,8 @@ class Request(Generic[T_co]):
     #: The thread an earlier request of the same operation created: if this one fails, the
     #: error carries it, so the session keeps the thread instead of leaving it behind.
     made_thread: str | None = None
+    #: The answer is a file's bytes, not JSON.
+    binary: bool = False
 
 
 EventConverter = Callable[[str, str], RunEvent | None]
@@ -127,6 +131,32 @@ class Wire(Protocol):
     def stream_tool_outputs(
         self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
     ) -> Stream: ...
+
+    def file_name(self, file_id: str) -> Step[str]: ...
+
+    def file_content(self, file_id: str) -> Step[bytes]: ...
+
+
+class FileRequests:
+    """The Files API, the same on both wires: a file's name (looked up once, then
+    remembered) and its content."""
+
+    def __init__(self) -> None:
+        self._names: dict[str, str] = {}
+
+    def file_name(self, file_id: str) -> Step[str]:
+        known = self._names.get(file_id)
+        if known is not None:
+            return known
+
+        def remember(answer: Answer) -> str:
+            self._names[file_id] = str(answer.json.get("filename") or file_id)
+            return self._names[file_id]
+
+        return Request("GET", f"/files/{file_id}", remember)
+
+    def file_content(self, file_id: str) -> Request[bytes]:
+        return Request("GET", f"/files/{file_id}/content", lambda a: a.content, binary=True)
 
 
 def given(**fields: Any) -> dict[str, Any]:
