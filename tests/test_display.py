@@ -115,3 +115,27 @@ class TestEmulatorAfterStop:
             _ = emulator.base_url
         with pytest.raises(RuntimeError, match="not running"):
             emulator.transport()
+
+
+class TestSessionDisplay:
+    def test_the_conversation_with_roles(self) -> None:
+        """A session renders what was asked and answered, each with its role."""
+        from assistant_bridge import ThreadSession
+        from assistant_bridge.testing import FakeClock, FakeTransport, RunScript, ScriptedBackend
+
+        backend = ScriptedBackend(RunScript(reply="first answer"), RunScript(reply="second"))
+        clock = FakeClock()
+        session = ThreadSession(
+            FakeTransport(backend), "asst_1", clock=clock.now, sleep=clock.sleep
+        )
+        assert "nothing asked yet" in session._repr_markdown_()
+        session.ask("CPU at 100%")
+        session.ask("Which runbook?")
+        shown = session._repr_markdown_()
+        assert shown.count("**user**") == 2
+        assert shown.count("**assistant**") == 2
+        assert (
+            shown.index("CPU at 100%") < shown.index("first answer") < shown.index("Which runbook?")
+        )
+        assert [prompt for prompt, _ in session.history] == ["CPU at 100%", "Which runbook?"]
+        assert "usage so far: 30 tokens" in shown

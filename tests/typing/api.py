@@ -15,7 +15,7 @@ class Verdict:
     action: Literal["escalate", "ignore"]
 
 
-def check(session: ThreadSession) -> None:
+def check(session: ThreadSession[Any]) -> None:
     assert_type(session.ask("q"), Reply[Any])
     assert_type(session.ask("q", parser=SchemaParser(Verdict)), Reply[Verdict])
     assert_type(session.ask("q", parser=TextParser()), Reply[str])
@@ -26,6 +26,18 @@ def check(session: ThreadSession) -> None:
 
 
 ThreadSession(FakeTransport(ScriptedBackend()), "asst_x")
+
+
+def typed_by_its_parser() -> None:
+    """A session is typed by its parser: no per-ask parser is needed for a typed reply."""
+    fake = FakeTransport(ScriptedBackend())
+    verdicts = ThreadSession(fake, "asst_x", parser=SchemaParser(Verdict))
+    assert_type(verdicts, ThreadSession[Verdict])
+    assert_type(verdicts.ask("q").parsed, Verdict)
+    assert_type(verdicts.ask("q", parser=TextParser()).parsed, str)
+    assert_type(verdicts.resume("run_1").parsed, Verdict)
+    plain = ThreadSession(fake, "asst_x")
+    assert_type(plain.ask("q").parsed, str)
 
 
 def errors(exc: Exception) -> None:

@@ -171,7 +171,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _stream(
-    session: ThreadSession,
+    session: ThreadSession[Any],
     prompt: str,
     options: AskOptions,
     progress: Progress,
@@ -213,7 +213,7 @@ def _close_quietly(stream: ReplyStream) -> None:
         stream.close()
 
 
-def _resume(session: ThreadSession, run_id: str, progress: Progress) -> Reply[Any]:
+def _resume(session: ThreadSession[Any], run_id: str, progress: Progress) -> Reply[Any]:
     progress.status(session.thread_id, run_id, "resuming")
     try:
         return session.resume(run_id)

@@ -36,7 +36,7 @@ def _concurrency(requested: int | None, prompts: int) -> int:
 
 
 async def aask_many(
-    new_session: Callable[[], AsyncThreadSession],
+    new_session: Callable[[], AsyncThreadSession[Any]],
     prompts: Iterable[str],
     *,
     concurrency: int | None = None,
@@ -66,7 +66,7 @@ async def aask_many(
 
 
 def ask_many(
-    new_session: Callable[[], ThreadSession],
+    new_session: Callable[[], ThreadSession[Any]],
     prompts: Iterable[str],
     *,
     concurrency: int | None = None,

@@ -102,7 +102,6 @@ class SessionOptions(TypedDict, total=False):
 
     assistant: AssistantSpec | None
     thread_id: str | None
-    parser: Parser[Any] | None
     timeout: float
     poll_policy: PollPolicy | None
     state_machine: RunStateMachine | None
@@ -133,7 +132,11 @@ class AskOptions(TypedDict, total=False):
 T = TypeVar("T")
 
 
-class _SessionCore:
+P = TypeVar("P")
+"""What the session's parser makes of a reply's text (``str`` for the default TextParser)."""
+
+
+class _SessionCore(Generic[P]):
     """What the sync and async sessions share: configuration, state, and the flows to drive."""
 
     def __init__(
@@ -169,6 +172,7 @@ class _SessionCore:
         self._spec = assistant
         self._thread_id = thread_id
         self._parser: Parser[Any] = parser if parser is not None else TextParser()
+        #: The session's parser type, for ``reply.parsed``: ``ThreadSession[Verdict]``.
         self._timeout = float(timeout)
         self._poll = poll_policy if poll_policy is not None else AdaptivePolling()
         self._machine = state_machine if state_machine is not None else RunStateMachine()
@@ -187,6 +191,7 @@ class _SessionCore:
         self._can_name_files = isinstance(transport, (FileStore, AsyncFileStore))
         self._transport_any: object = transport
         self._usage = Usage()
+        self._history: list[tuple[str | None, Reply[Any]]] = []
 
     def _check_wait(self, wait: Wait) -> Wait:
         if wait == "stream" and not self._can_stream:
@@ -256,7 +261,7 @@ class _SessionCore:
                 first_ask=self._first_ask,
             )
             reply = yield from ask_flow(plan, settings, self._adopt_thread, self._adopt_assistant)
-            return self._count(reply)
+            return self._count(reply, prompt)
 
         return flow(), settings
 
@@ -330,7 +335,20 @@ class _SessionCore:
         """Tokens used by every reply of this session so far, summed."""
         return self._usage
 
-    def _count(self, reply: Reply[T]) -> Reply[T]:
+    @property
+    def history(self) -> tuple[tuple[str | None, Reply[Any]], ...]:
+        """What this session asked and was answered, in order: (prompt, reply) pairs (the
+        prompt is None for a resumed run)."""
+        return tuple(self._history)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the conversation so far: each prompt and answer with its role."""
+        from assistant_bridge._values.display import conversation_markdown
+
+        return conversation_markdown(repr(self), self._history, self._usage)
+
+    def _count(self, reply: Reply[T], prompt: str | None = None) -> Reply[T]:
+        self._history.append((prompt, reply))
         if reply.usage is not None:
             u, r = self._usage, reply.usage
             self._usage = Usage(
@@ -347,31 +365,57 @@ class _SessionCore:
         self._assistant_id = assistant_id
 
 
-class ThreadSession(_SessionCore):
+class ThreadSession(_SessionCore[P]):
     """One conversation with an assistant: ask, wait, get a parsed :class:`Reply`.
 
     The thread is created with the first run (one request), or adopted from ``thread_id``, and
     reused by every later ask so the assistant keeps the context. Asks on one session queue up
     behind each other; sessions share nothing mutable, so use one per conversation.
 
-    Give ``assistant_id`` (an assistant object) or ``assistant`` (an AssistantSpec). Options
-    (:class:`SessionOptions`, all keyword): ``thread_id`` to adopt, ``parser`` (TextParser),
+    Give ``assistant_id`` (an assistant object) or ``assistant`` (an AssistantSpec), and a
+    ``parser`` (TextParser by default): the session is typed by it, so with
+    ``parser=SchemaParser(Verdict)`` it is a ``ThreadSession[Verdict]`` and ``reply.parsed`` is a
+    ``Verdict``. Options (:class:`SessionOptions`, all keyword): ``thread_id`` to adopt,
     ``timeout`` per ask (60 s), ``poll_policy`` (AdaptivePolling), ``state_machine``,
     ``tool_handler`` and ``max_tool_rounds`` (8), ``cancel_grace`` (5 s), ``thread_metadata``,
     ``wait`` ("auto": stream where the transport can), ``stall_timeout`` (20 s), ``retry``
     (RetryPolicy()), ``on_active_run`` ("wait"), and ``clock``/``sleep`` for tests.
     """
 
+    @overload
+    def __init__(
+        self: ThreadSession[str],
+        transport: Transport,
+        assistant_id: str | None = None,
+        *,
+        parser: None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: ThreadSession[P],
+        transport: Transport,
+        assistant_id: str | None = None,
+        *,
+        parser: Parser[P],
+        sleep: Callable[[float], None] = time.sleep,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
+
     def __init__(
         self,
         transport: Transport,
         assistant_id: str | None = None,
         *,
+        parser: Parser[Any] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         **options: Unpack[SessionOptions],
     ) -> None:
-        check_session_options(type(self).__name__, transport, assistant_id, sleep, options)
-        super().__init__(transport, assistant_id, **options)
+        given = {**options, "parser": parser}
+        check_session_options(type(self).__name__, transport, assistant_id, sleep, given)
+        super().__init__(transport, assistant_id, parser=parser, **options)
         self._transport = transport
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -383,7 +427,7 @@ class ThreadSession(_SessionCore):
         *,
         parser: None = None,
         **options: Unpack[AskOptions],
-    ) -> Reply[Any]: ...
+    ) -> Reply[P]: ...
 
     @overload
     def ask(
@@ -449,6 +493,16 @@ class ThreadSession(_SessionCore):
 
         return ReplyStream(events())
 
+    @overload
+    def resume(
+        self, run_id: str, *, parser: None = None, timeout: float | None = None
+    ) -> Reply[P]: ...
+
+    @overload
+    def resume(
+        self, run_id: str, *, parser: Parser[T], timeout: float | None = None
+    ) -> Reply[T]: ...
+
     def resume(
         self, run_id: str, *, parser: Parser[Any] | None = None, timeout: float | None = None
     ) -> Reply[Any]:
@@ -471,23 +525,47 @@ class ThreadSession(_SessionCore):
         return saved
 
 
-class AsyncThreadSession(_SessionCore):
+class AsyncThreadSession(_SessionCore[P]):
     """The async twin of :class:`ThreadSession`: ``await session.ask(...)``.
 
     Driven by the same flows and state table; only the I/O is awaited. Cancelling the task
     that awaits an ask cancels the run on the server before the cancellation goes on.
     """
 
+    @overload
+    def __init__(
+        self: AsyncThreadSession[str],
+        transport: AsyncTransport,
+        assistant_id: str | None = None,
+        *,
+        parser: None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: AsyncThreadSession[P],
+        transport: AsyncTransport,
+        assistant_id: str | None = None,
+        *,
+        parser: Parser[P],
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
+
     def __init__(
         self,
         transport: AsyncTransport,
         assistant_id: str | None = None,
         *,
+        parser: Parser[Any] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **options: Unpack[SessionOptions],
     ) -> None:
-        check_session_options(type(self).__name__, transport, assistant_id, sleep, options)
-        super().__init__(transport, assistant_id, **options)
+        given = {**options, "parser": parser}
+        check_session_options(type(self).__name__, transport, assistant_id, sleep, given)
+        super().__init__(transport, assistant_id, parser=parser, **options)
         self._transport = transport
         self._sleep = sleep
         self._lock = asyncio.Lock()
@@ -499,7 +577,7 @@ class AsyncThreadSession(_SessionCore):
         *,
         parser: None = None,
         **options: Unpack[AskOptions],
-    ) -> Reply[Any]: ...
+    ) -> Reply[P]: ...
 
     @overload
     async def ask(
@@ -562,6 +640,16 @@ class AsyncThreadSession(_SessionCore):
                     await inner.aclose()
 
         return AsyncReplyStream(events(), outcome)
+
+    @overload
+    async def resume(
+        self, run_id: str, *, parser: None = None, timeout: float | None = None
+    ) -> Reply[P]: ...
+
+    @overload
+    async def resume(
+        self, run_id: str, *, parser: Parser[T], timeout: float | None = None
+    ) -> Reply[T]: ...
 
     async def resume(
         self, run_id: str, *, parser: Parser[Any] | None = None, timeout: float | None = None

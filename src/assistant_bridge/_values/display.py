@@ -12,10 +12,12 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from assistant_bridge._values.models import Message
+    from collections.abc import Sequence
+
+    from assistant_bridge._values.models import Message, Usage
     from assistant_bridge._values.reply import Reply
 
-__all__ = ["error_markdown", "message_markdown", "reply_markdown"]
+__all__ = ["conversation_markdown", "error_markdown", "message_markdown", "reply_markdown"]
 
 
 def reply_markdown(reply: Reply[Any]) -> str:
@@ -35,6 +37,23 @@ def reply_markdown(reply: Reply[Any]) -> str:
             f"usage: {u.prompt_tokens} prompt + {u.completion_tokens} completion = "
             f"{u.total_tokens} tokens"
         )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def conversation_markdown(
+    title: str, history: Sequence[tuple[str | None, Reply[Any]]], usage: Usage
+) -> str:
+    """A session: each prompt (user) and answer (assistant) so far, with ids and usage."""
+    lines = [f"**{_escape(title)}**", ""]
+    if not history:
+        lines.append("_nothing asked yet_")
+    for prompt, reply in history:
+        if prompt is not None:
+            lines += ["**user**", "", _quoted(prompt), ""]
+        lines += [f"**assistant** · run `{reply.run_id}` · `{reply.status}`", ""]
+        lines += [_quoted(reply.render("footnotes")), ""]
+    if usage.total_tokens:
+        lines.append(f"usage so far: {usage.total_tokens} tokens")
     return "\n".join(lines).rstrip() + "\n"
 
 
