@@ -6,7 +6,9 @@ The public API lives here; implementation modules are private (``_name``). Error
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING, Any
 
 from assistant_bridge._parsing.parsers import JsonParser, Parser, SchemaParser, TextParser
 from assistant_bridge._runstate.table import (
@@ -25,7 +27,6 @@ from assistant_bridge._runstate.table import (
     unexpected_status,
 )
 from assistant_bridge._session.flow import ToolHandler
-from assistant_bridge._session.parallel import aask_many, ask_many
 from assistant_bridge._session.polling import AdaptivePolling, FixedInterval, PollPolicy
 from assistant_bridge._session.retry import RetryPolicy
 from assistant_bridge._session.sessions import (
@@ -74,15 +75,6 @@ from assistant_bridge._values.spec import (
 )
 from assistant_bridge._version import __version__
 from assistant_bridge.exceptions import AssistantBridgeError
-from assistant_bridge.knowledge import (
-    IndexingFailedError,
-    IndexingTimeoutError,
-    KnowledgeBase,
-    KnowledgeBaseError,
-    SyncProgress,
-    SyncResult,
-    sample_runbooks,
-)
 from assistant_bridge.transports import (
     AsyncFileStore,
     AsyncOpenAITransport,
@@ -99,6 +91,42 @@ from assistant_bridge.transports import (
     Transport,
     map_openai_errors,
 )
+
+if TYPE_CHECKING:
+    from assistant_bridge._session.parallel import aask_many, ask_many
+    from assistant_bridge.knowledge import (
+        IndexingFailedError,
+        IndexingTimeoutError,
+        KnowledgeBase,
+        KnowledgeBaseError,
+        SyncProgress,
+        SyncResult,
+        sample_runbooks,
+    )
+
+_LAZY = {
+    "aask_many": "assistant_bridge._session.parallel",
+    "ask_many": "assistant_bridge._session.parallel",
+    "IndexingFailedError": "assistant_bridge.knowledge",
+    "IndexingTimeoutError": "assistant_bridge.knowledge",
+    "KnowledgeBase": "assistant_bridge.knowledge",
+    "KnowledgeBaseError": "assistant_bridge.knowledge",
+    "SyncProgress": "assistant_bridge.knowledge",
+    "SyncResult": "assistant_bridge.knowledge",
+    "sample_runbooks": "assistant_bridge.knowledge",
+}
+"""Public names loaded on first use, so ``import assistant_bridge`` stays light."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'assistant_bridge' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ACTIVE_STATUSES",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -211,15 +210,17 @@ class AssistantSpec:
         except OSError as exc:
             msg = f"Cannot read the spec file {file}: {exc.strerror}."
             raise ConfigurationError(msg) from None
+        if file.suffix not in (".toml", ".json"):
+            msg = f"A spec file must end in .json or .toml, got {file.name!r}."
+            raise ConfigurationError(msg)
         try:
             if file.suffix == ".toml":
+                import tomllib  # only specs in TOML pay for it
+
                 data = tomllib.loads(text)
-            elif file.suffix == ".json":
-                data = json.loads(text)
             else:
-                msg = f"A spec file must end in .json or .toml, got {file.name!r}."
-                raise ConfigurationError(msg)
-        except (ValueError, tomllib.TOMLDecodeError) as exc:
+                data = json.loads(text)
+        except ValueError as exc:  # TOMLDecodeError and JSONDecodeError are ValueErrors
             msg = f"The spec file {file} is not valid {file.suffix[1:].upper()}: {exc}."
             raise ConfigurationError(msg) from None
         return cls.from_dict(data)

@@ -27,7 +27,6 @@ from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedErr
 from assistant_bridge.transports._assistants import AssistantsWire
 from assistant_bridge.transports._openai import map_openai_errors
 from assistant_bridge.transports._protocol import REQUEST_BUDGET, RunRequest
-from assistant_bridge.transports._responses import ResponsesWire
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
     Answer,
@@ -424,13 +423,20 @@ class ResponsesTransport(ClientTransport):
     the Responses API has no assistant objects.
     """
 
-    wire_class = ResponsesWire
+    wire_class = staticmethod(lambda: _responses_wire())
 
 
 class AsyncResponsesTransport(AsyncClientTransport):
     """The async twin of :class:`ResponsesTransport`."""
 
-    wire_class = ResponsesWire
+    wire_class = staticmethod(lambda: _responses_wire())
+
+
+def _responses_wire() -> Wire:
+    """The Responses wire, imported when a Responses transport is first built."""
+    from assistant_bridge.transports._responses import ResponsesWire
+
+    return ResponsesWire()
 
 
 def _response_class(client: Any) -> Any:
