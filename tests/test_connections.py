@@ -28,6 +28,7 @@ from assistant_bridge import (
     ResponsesTransport,
     ThreadSession,
     ToolRegistry,
+    ask_many,
 )
 from assistant_bridge.testing import Emulator, RequestTools, SayText
 from tests.tcp_counter import CountingRelay
@@ -157,3 +158,30 @@ def test_async_stream_left_early_is_closed_cleanly(api: str, closing: str) -> No
             asyncio.run(main())
             gc.collect()
     assert reported == []
+
+
+@pytest.mark.parametrize("api", ["assistants", "responses"])
+def test_pool_limits_without_building_an_openai_client(
+    emu: Emulator, relay: CountingRelay, api: str
+) -> None:
+    """max_connections=1: ten asks at once still work, over one connection at a time."""
+    emu.script(VERDICT)
+    with SYNC[api]("sk-emulator", base_url=relay.base_url, max_connections=1) as transport:
+        replies = ask_many(
+            lambda: ThreadSession(transport, assistant=SPEC, wait="poll", poll_policy=_policy()),
+            [f"alert {n}" for n in range(10)],
+            concurrency=10,
+        )
+    assert [getattr(r, "text", r) for r in replies] == ["The verdict is escalate."] * 10
+    assert relay.accepted == 1
+
+
+def test_an_http_client_of_your_own(emu: Emulator) -> None:
+    """http_client= hands the transport an HTTP client (here openai's own, with headers)."""
+    import openai
+
+    http = openai.DefaultHttpxClient(headers={"x-team": "sre"})
+    emu.script(VERDICT)
+    with OpenAITransport("sk-emulator", base_url=emu.base_url, http_client=http) as transport:
+        assert transport.client._client is http
+        assert ThreadSession(transport, assistant=SPEC).ask("x").text

@@ -59,9 +59,14 @@ class _ClientHolder(Generic[C]):
     The session's RetryPolicy is the one retry layer, so the client must not retry too: a
     client you pass in is used through ``client.with_options(max_retries=0)`` (same connection
     pool), and a client built here gets ``max_retries=0`` unless you ask for more.
+
+    ``max_connections`` bounds the connection pool (and keeps that many alive for reuse);
+    ``http_client`` hands over an HTTP client of your own (``openai.DefaultHttpxClient(...)``
+    with proxies or certificates, say). Neither needs an ``openai`` client built by hand.
     """
 
     client_class: ClassVar[type[Any]]
+    http_client_class: ClassVar[type[Any]]
     wire_class: ClassVar[Callable[[], Wire]]
 
     def __init__(
@@ -74,7 +79,11 @@ class _ClientHolder(Generic[C]):
         timeout: float = 60.0,
         max_retries: int = 0,
         client: C | None = None,
+        http_client: Any = None,
+        max_connections: int | None = None,
     ) -> None:
+        if http_client is None and max_connections is not None:
+            http_client = self.http_client_class(limits=_limits(max_connections))
         if client is None:
             if not api_key:
                 msg = (
@@ -91,6 +100,7 @@ class _ClientHolder(Generic[C]):
                     base_url=base_url,
                     timeout=timeout,
                     max_retries=max_retries,
+                    http_client=http_client,
                 ),
             )
         else:
@@ -151,6 +161,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
     :class:`ResponsesTransport`."""
 
     client_class = openai.OpenAI
+    http_client_class = openai.DefaultHttpxClient
 
     def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
@@ -272,6 +283,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
     """The async twin of :class:`ClientTransport`: the same wire, awaited."""
 
     client_class = openai.AsyncOpenAI
+    http_client_class = openai.DefaultAsyncHttpxClient
 
     async def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
@@ -432,6 +444,28 @@ class AsyncResponsesTransport(AsyncClientTransport):
     wire_class = staticmethod(lambda: _responses_wire())
 
 
+def _limits(max_connections: int) -> Any:
+    """A pool of ``max_connections``, all kept alive, in the HTTP library openai uses."""
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int):
+        msg = f"max_connections must be a whole number, got {max_connections!r}."
+        raise ConfigurationError(msg)
+    if not 1 <= max_connections <= 10_000:
+        msg = f"max_connections must be from 1 to 10000, got {max_connections}."
+        raise ConfigurationError(msg)
+    package = _http_package(openai.DefaultHttpxClient)
+    limits = importlib.import_module(package).Limits
+    return limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+
+
+def _http_package(cls: type) -> str:
+    for base in cls.__mro__:
+        package = base.__module__.split(".")[0]
+        if package in ("httpx", "httpx2"):
+            return package
+    msg = f"cannot tell which HTTP library {cls.__name__} uses"
+    raise TypeError(msg)
+
+
 def _responses_wire() -> Wire:
     """The Responses wire, imported when a Responses transport is first built."""
     from assistant_bridge.transports._responses import ResponsesWire
@@ -441,12 +475,7 @@ def _responses_wire() -> Wire:
 
 def _response_class(client: Any) -> Any:
     """The HTTP library's Response class the client uses (httpx, or httpx2 for openai 3.x)."""
-    for base in type(client._client).__mro__:
-        package = base.__module__.split(".")[0]
-        if package in ("httpx", "httpx2"):
-            return importlib.import_module(package).Response
-    msg = f"cannot tell which HTTP library {type(client).__name__} uses"
-    raise TypeError(msg)
+    return importlib.import_module(_http_package(type(client._client))).Response
 
 
 def _interrupted(exc: BaseException, secrets: Sequence[str | None]) -> StreamInterruptedError:
