@@ -165,3 +165,56 @@ class TestFiles:
                 )
 
         assert [p.read_bytes() for p in asyncio.run(main())] == [b"\x89PNG-bytes"]
+
+
+class TestRunSteps:
+    @pytest.mark.parametrize("api", ["assistants", "responses"])
+    def test_steps_on_demand(self, emu: Emulator, spec: AssistantSpec, api: str) -> None:
+        """run_steps() reads a run's steps after the reply: the file search, then the
+        message it wrote (nothing is fetched until asked)."""
+        with emu.transport(api) as transport:
+            session = ThreadSession(transport, assistant=spec)
+            reply = session.ask(ALERT)
+            before = sum(emu.counts().values())
+            steps = session.run_steps(reply.run_id)
+        assert sum(emu.counts().values()) - before <= 1
+        kinds = [(s.type, tuple(c.type for c in s.calls)) for s in steps]
+        assert ("tool_calls", ("file_search",)) in kinds
+        assert kinds[-1][0] == "message_creation"
+        assert steps[-1].message_id == reply.messages[-1].id
+
+    def test_code_interpreter_steps_carry_code_and_logs(self) -> None:
+        """A code interpreter call is decoded with its code, its logs and its image files."""
+        from assistant_bridge.transports._assistants_json import run_step_from_json
+
+        step = run_step_from_json(
+            {
+                "id": "step_1",
+                "run_id": "run_1",
+                "type": "tool_calls",
+                "status": "completed",
+                "step_details": {
+                    "type": "tool_calls",
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "code_interpreter",
+                            "code_interpreter": {
+                                "input": "print(1 + 1)",
+                                "outputs": [
+                                    {"type": "logs", "logs": "2\n"},
+                                    {"type": "image", "image": {"file_id": "file-png"}},
+                                ],
+                            },
+                        }
+                    ],
+                },
+            }
+        )
+        (call,) = step.calls
+        assert (call.type, call.input, call.output, call.file_ids) == (
+            "code_interpreter",
+            "print(1 + 1)",
+            "2\n",
+            ("file-png",),
+        )

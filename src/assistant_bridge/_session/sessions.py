@@ -58,7 +58,7 @@ from assistant_bridge._session.polling import AdaptivePolling, PollPolicy
 from assistant_bridge._session.retry import RetryPolicy
 from assistant_bridge._session.tools import ToolRegistry
 from assistant_bridge._values.events import StreamEvent
-from assistant_bridge._values.models import Usage
+from assistant_bridge._values.models import RunStep, Usage
 from assistant_bridge._values.reply import Reply
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import (
@@ -71,11 +71,13 @@ from assistant_bridge.transports._protocol import (
     REQUEST_BUDGET,
     AsyncFileStore,
     AsyncRunFinder,
+    AsyncRunStepReader,
     AsyncStreamingTransport,
     AsyncTransport,
     FileStore,
     RunFinder,
     RunRequest,
+    RunStepReader,
     StreamingTransport,
     Transport,
 )
@@ -335,6 +337,16 @@ class _SessionCore(Generic[P]):
         """Tokens used by every reply of this session so far, summed."""
         return self._usage
 
+    def _steps_thread(self, run_id: str) -> str:
+        """The thread to read a run's steps on, after checking the transport can."""
+        if not isinstance(self._transport_any, (RunStepReader, AsyncRunStepReader)):
+            msg = f"{type(self._transport_any).__name__} cannot read run steps."
+            raise ConfigurationError(msg)
+        if self._thread_id is None:
+            msg = "run_steps() needs the session's thread: ask first, or pass thread_id=..."
+            raise ConfigurationError(msg)
+        return self._thread_id
+
     @property
     def history(self) -> tuple[tuple[str | None, Reply[Any]], ...]:
         """What this session asked and was answered, in order: (prompt, reply) pairs (the
@@ -515,6 +527,12 @@ class ThreadSession(_SessionCore[P]):
         with self._held(settings):
             return drive(flow, self._transport, self._sleep)
 
+    def run_steps(self, run_id: str) -> tuple[RunStep, ...]:
+        """The steps of a run on this session's thread (e.g. ``reply.run_id``): its messages and
+        tool calls, with the code code-interpreter ran and its logs. Fetched on demand."""
+        reader = cast(RunStepReader, self._transport)
+        return reader.run_steps(self._steps_thread(run_id), run_id)
+
     def save_files(self, reply: Reply[Any], folder: str | Path) -> list[Path]:
         """Download the files ``reply.files`` lists (code-interpreter images and files) into
         ``folder``; returns their paths."""
@@ -659,6 +677,11 @@ class AsyncThreadSession(_SessionCore[P]):
         flow, settings = self._resume_flow(run_id, parser, timeout)
         async with self._held(settings):
             return await adrive(flow, self._transport, self._sleep)
+
+    async def run_steps(self, run_id: str) -> tuple[RunStep, ...]:
+        """See :meth:`ThreadSession.run_steps`."""
+        reader = cast(AsyncRunStepReader, self._transport)
+        return await reader.run_steps(self._steps_thread(run_id), run_id)
 
     async def save_files(self, reply: Reply[Any], folder: str | Path) -> list[Path]:
         """See :meth:`ThreadSession.save_files`."""

@@ -22,6 +22,8 @@ __all__ = [
     "RequiredAction",
     "Run",
     "RunStatus",
+    "RunStep",
+    "StepCall",
     "TextAnnotation",
     "TextContent",
     "Thread",
@@ -252,4 +254,29 @@ class Assistant:
     instructions: str | None = None
     tools: tuple[JsonObject, ...] = ()
     metadata: Mapping[str, str] = attrs.field(factory=dict)
+    raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)
+
+
+@attrs.frozen
+class StepCall:
+    """One tool call of a run step. For code interpreter: the code (``input``) and its logs
+    (``output``) and any image files; for a function: its arguments and output."""
+
+    id: str
+    type: str
+    input: str | None = None
+    output: str | None = None
+    file_ids: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class RunStep:
+    """A step of a run: writing a message, or calling tools (with what each call did)."""
+
+    id: str
+    run_id: str
+    type: str
+    status: str
+    calls: tuple[StepCall, ...] = ()
+    message_id: str | None = None
     raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)

@@ -18,7 +18,14 @@ from assistant_bridge._values.events import (
     StreamFailed,
     TextDelta,
 )
-from assistant_bridge._values.models import Assistant, MessagePage, Run, Thread, ToolOutput
+from assistant_bridge._values.models import (
+    Assistant,
+    MessagePage,
+    Run,
+    RunStep,
+    Thread,
+    ToolOutput,
+)
 from assistant_bridge._values.spec import HASH_KEY, OWNER_KEY, AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.transports._assistants_json import (
@@ -27,6 +34,7 @@ from assistant_bridge.transports._assistants_json import (
     message_page_from_json,
     parse_poll_after,
     run_from_json,
+    run_step_from_json,
     thread_from_json,
 )
 from assistant_bridge.transports._protocol import ASK_KEY, RunRequest
@@ -212,6 +220,14 @@ class AssistantsWire(FileRequests):
             order="asc",
             limit=limit,
             after=after,
+        )
+
+    def list_run_steps(self, thread_id: str, run_id: str) -> Request[tuple[RunStep, ...]]:
+        return _get(
+            f"/threads/{thread_id}/runs/{run_id}/steps",
+            lambda a: tuple(run_step_from_json(s) for s in a.json.get("data") or ()),
+            order="asc",
+            limit=100,
         )
 
     def get_assistant(self, assistant_id: str) -> Request[Assistant]:

@@ -20,6 +20,8 @@ from assistant_bridge._values.models import (
     RequiredAction,
     Run,
     RunStatus,
+    RunStep,
+    StepCall,
     TextAnnotation,
     TextContent,
     Thread,
@@ -195,3 +197,35 @@ def parse_poll_after(value: str | None) -> int | None:
     except ValueError:
         return None
     return ms if ms >= 0 else None
+
+
+def _step_call(obj: JsonObject) -> StepCall:
+    kind = str(obj.get("type", ""))
+    detail = obj.get(kind) if isinstance(obj.get(kind), Mapping) else {}
+    assert isinstance(detail, Mapping)
+    if kind == "code_interpreter":
+        outputs = detail.get("outputs") or ()
+        logs = "".join(str(o.get("logs", "")) for o in outputs if o.get("type") == "logs")
+        files = tuple(
+            str((o.get("image") or {}).get("file_id")) for o in outputs if o.get("type") == "image"
+        )
+        return StepCall(str(obj.get("id", "")), kind, detail.get("input"), logs or None, files)
+    if kind == "function":
+        return StepCall(str(obj.get("id", "")), kind, detail.get("arguments"), detail.get("output"))
+    return StepCall(str(obj.get("id", "")), kind)
+
+
+def run_step_from_json(obj: JsonObject) -> RunStep:
+    """A run step, with its tool calls (code and logs for code interpreter)."""
+    details = obj.get("step_details") or {}
+    calls = tuple(_step_call(c) for c in details.get("tool_calls") or ())
+    message = (details.get("message_creation") or {}).get("message_id")
+    return RunStep(
+        id=str(obj["id"]),
+        run_id=str(obj.get("run_id") or ""),
+        type=str(obj.get("type", details.get("type", ""))),
+        status=str(obj.get("status", "")),
+        calls=calls,
+        message_id=message,
+        raw=dict(obj),
+    )

@@ -21,7 +21,14 @@ import openai
 
 from assistant_bridge._redact import redact
 from assistant_bridge._values.events import RunEvent
-from assistant_bridge._values.models import Assistant, MessagePage, Run, Thread, ToolOutput
+from assistant_bridge._values.models import (
+    Assistant,
+    MessagePage,
+    Run,
+    RunStep,
+    Thread,
+    ToolOutput,
+)
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedError, TransportError
 from assistant_bridge.transports._assistants import AssistantsWire
@@ -226,6 +233,10 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         remembered, so sessions sharing the transport look a spec up once."""
         return self._run(self._wire.resolve_assistant(spec))
 
+    def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
+        """A run's steps: its messages and tool calls, with code and logs."""
+        return self._run(self._wire.list_run_steps(thread_id, run_id))
+
     def file_name(self, file_id: str) -> str:
         """A file's name (looked up once per transport)."""
         return self._run(self._wire.file_name(file_id))
@@ -346,6 +357,10 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
     async def resolve_assistant(self, spec: AssistantSpec) -> str | None:
         """See :meth:`ClientTransport.resolve_assistant`."""
         return await self._run(self._wire.resolve_assistant(spec))
+
+    async def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
+        """See :meth:`ClientTransport.run_steps`."""
+        return await self._run(self._wire.list_run_steps(thread_id, run_id))
 
     async def file_name(self, file_id: str) -> str:
         """See :meth:`ClientTransport.file_name`."""

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from assistant_bridge._values.events import RunEvent
-from assistant_bridge._values.models import MessagePage, Run, Thread, ToolOutput
+from assistant_bridge._values.models import MessagePage, Run, RunStep, Thread, ToolOutput
 from assistant_bridge._values.spec import AssistantSpec
 
 __all__ = [
@@ -26,10 +26,12 @@ __all__ = [
     "AsyncFileStore",
     "FileStore",
     "AsyncRunFinder",
+    "AsyncRunStepReader",
     "AsyncStreamingTransport",
     "AsyncTransport",
     "RunFinder",
     "RunRequest",
+    "RunStepReader",
     "StreamingTransport",
     "Transport",
 ]
@@ -211,6 +213,15 @@ class FileStore(Protocol):
 
 
 @runtime_checkable
+class RunStepReader(Protocol):
+    """A transport that reads a run's steps (tool calls, code and logs) on demand."""
+
+    def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
+        """The run's steps, oldest first."""
+        ...
+
+
+@runtime_checkable
 class AsyncTransport(Protocol):
     """The async twin of :class:`Transport`: the same operations, awaited."""
 
@@ -328,4 +339,13 @@ class AsyncFileStore(Protocol):
 
     async def download_file(self, file_id: str) -> bytes:
         """See :meth:`FileStore.download_file`."""
+        ...
+
+
+@runtime_checkable
+class AsyncRunStepReader(Protocol):
+    """The async twin of :class:`RunStepReader`."""
+
+    async def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
+        """See :meth:`RunStepReader.run_steps`."""
         ...

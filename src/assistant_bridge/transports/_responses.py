@@ -35,6 +35,8 @@ from assistant_bridge._values.models import (
     RequiredAction,
     Run,
     RunStatus,
+    RunStep,
+    StepCall,
     TextAnnotation,
     TextContent,
     Thread,
@@ -183,6 +185,26 @@ def _output_items(
         for o in outputs
     ]
     return request, items
+
+
+def _steps(data: Mapping[str, Any]) -> tuple[RunStep, ...]:
+    steps = []
+    for item in data.get("output") or ():
+        kind = str(item.get("type", ""))
+        step_id, status = str(item.get("id", "")), str(item.get("status") or "completed")
+        if kind == "message":
+            steps.append(RunStep(step_id, str(data["id"]), "message_creation", status, (), step_id))
+            continue
+        if kind == "code_interpreter_call":
+            outputs = item.get("outputs") or ()
+            logs = "".join(str(o.get("logs", "")) for o in outputs if o.get("type") == "logs")
+            call = StepCall(step_id, "code_interpreter", item.get("code"), logs or None)
+        elif kind == "function_call":
+            call = StepCall(str(item.get("call_id", step_id)), "function", item.get("arguments"))
+        else:
+            call = StepCall(step_id, kind.removesuffix("_call"))
+        steps.append(RunStep(step_id, str(data["id"]), "tool_calls", status, (call,), raw=item))
+    return tuple(steps)
 
 
 def _thread(answer: Answer) -> Thread:
@@ -380,6 +402,16 @@ class ResponsesWire(FileRequests):
         if data is not None:
             return page(data)
         return Request("GET", f"/responses/{run_id}", lambda a: page(a.json))
+
+    def list_run_steps(
+        self, thread_id: str, run_id: str
+    ) -> tuple[RunStep, ...] | Request[tuple[RunStep, ...]]:
+        """The response's output items as steps: messages, and tool calls with what they did
+        (code and logs for code interpreter)."""
+        data = self._finished.get(run_id)
+        if data is not None:
+            return _steps(data)
+        return Request("GET", f"/responses/{run_id}", lambda a: _steps(a.json))
 
     def get_assistant(self, assistant_id: str) -> Assistant | Request[Assistant]:
         raise no_assistant_objects(assistant_id)

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias, Ty
 import attrs
 
 from assistant_bridge._values.events import RunEvent
-from assistant_bridge._values.models import Assistant, MessagePage, Run, Thread, ToolOutput
+from assistant_bridge._values.models import (
+    Assistant,
+    MessagePage,
+    Run,
+    RunStep,
+    Thread,
+    ToolOutput,
+)
 from assistant_bridge._values.spec import AssistantSpec
 
 if TYPE_CHECKING:
@@ -111,6 +118,8 @@ class Wire(Protocol):
     def list_run_messages(
         self, thread_id: str, run_id: str, after: str | None, limit: int
     ) -> Step[MessagePage]: ...
+
+    def list_run_steps(self, thread_id: str, run_id: str) -> Step[tuple[RunStep, ...]]: ...
 
     def get_assistant(self, assistant_id: str) -> Step[Assistant]: ...
 

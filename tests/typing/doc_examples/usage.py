@@ -7,7 +7,7 @@ transport = OpenAITransport.from_env()
 session = ThreadSession(transport, "asst_abc", parser=JsonParser(), timeout=60)
 reply = session.ask("Analyze this alert: Server CPU at 100%")
 
-# docs/usage.md:56 (fragment)
+# docs/usage.md:58 (fragment)
 from assistant_bridge import JsonParser, OpenAITransport, ThreadSession
 
 session = ThreadSession(OpenAITransport.from_env(), "asst_abc", parser=JsonParser())
@@ -16,9 +16,11 @@ for citation in reply.citations:
     print(citation.number, citation.filename, citation.file_id)
 print(reply.render("footnotes"))
 paths = session.save_files(reply, "out/")
+for step in session.run_steps(reply.run_id):
+    print(step.type, [(call.type, call.input, call.output) for call in step.calls])
 print(session.usage.total_tokens)
 
-# docs/usage.md:90 (run)
+# docs/usage.md:94 (run)
 import attrs
 from typing import Literal
 from assistant_bridge import SchemaParser
@@ -32,7 +34,7 @@ class Verdict:
 reply = session.ask("Analyze this alert: Server CPU at 100%", parser=SchemaParser(Verdict))
 reply.parsed.action   # typed: Reply[Verdict]
 
-# docs/usage.md:111 (run)
+# docs/usage.md:115 (run)
 import json
 from collections.abc import Sequence
 from assistant_bridge import ToolCall, ToolOutput
