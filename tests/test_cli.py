@@ -36,7 +36,7 @@ class TestDemo:
         assert "built-in emulator" in text
         assert text.count("uploaded ") == 5
         assert '"action": "escalate"' in text
-        assert "cites 【4:" in text
+        assert "citation [1]: cpu-saturation.md (file file-" in text
         self._common(text)
 
     def test_demo_over_the_responses_api(self) -> None:
@@ -46,7 +46,7 @@ class TestDemo:
         text = out.getvalue()
         assert "over the responses API" in text
         assert "thread conv_" in text
-        assert "cites cpu-saturation.md" in text
+        assert "citation [1]: cpu-saturation.md" in text
         self._common(text)
 
     @staticmethod

@@ -334,6 +334,7 @@ class TestChattyStream:
             transport.close()
         finally:
             server.shutdown()
+            server.server_close()
         assert isinstance(result, RunTimeoutError), result
         assert took < 1.0 + GRACE + MARGIN
         assert _KeepAliveServer.cancels == ["/v1/threads/thread_1/runs/run_1/cancel"]

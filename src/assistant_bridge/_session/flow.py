@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import attrs
 
-from assistant_bridge._parsing.parsers import Parser
+from assistant_bridge._parsing.parsers import Parser, TextParser
 from assistant_bridge._runstate.table import (
     Finish,
     FinishIncomplete,
@@ -804,7 +804,8 @@ def _collect_reply(
         files=files_of(found),
     )
     try:
-        parsed = parser.parse(reply.clean_text)
+        # Structured parsers read the text without citation markers; text stays as written.
+        parsed = parser.parse(text if isinstance(parser, TextParser) else reply.clean_text)
     except ParseError as exc:
         if lenient:
             return reply
