@@ -92,11 +92,17 @@ class TestFaultMatrixWithCanary:
         self, all_debug_logs: pytest.LogCaptureFixture
     ) -> None:
         """The fault matrix's cases, run with a canary key: no leak in errors or logs."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from . import fault_matrix
 
         fault_matrix.SEEN.clear()
-        for case in fault_matrix.cases():
-            fault_matrix.run_case(*case, api_key=CANARY)
+        with ThreadPoolExecutor(4) as pool:
+            list(
+                pool.map(
+                    lambda case: fault_matrix.run_case(*case, api_key=CANARY), fault_matrix.cases()
+                )
+            )
         assert len(fault_matrix.SEEN) == len(fault_matrix.cases())
         assert any(isinstance(x, AssistantBridgeError) for x in fault_matrix.SEEN)
         for thing in fault_matrix.SEEN:
