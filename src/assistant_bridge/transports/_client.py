@@ -523,26 +523,44 @@ def _overrun(secrets: Sequence[str | None]) -> StreamInterruptedError:
     return _interrupted(TimeoutError("the stream went on past the ask's deadline"), secrets)
 
 
+class _EventReader:
+    """What both stream readers decide, line by line: the domain event a line completes, and
+    whether the stream has run past its deadline (however chatty the server)."""
+
+    def __init__(
+        self, convert: EventConverter, secrets: Sequence[str | None], until: float
+    ) -> None:
+        self._decoder = SseDecoder()
+        self._convert = convert
+        self._secrets = secrets
+        self._until = until
+
+    def broken(self, exc: BaseException) -> StreamInterruptedError:
+        return _interrupted(exc, self._secrets)
+
+    def read(self, line: str | None) -> RunEvent | None:
+        """The event ``line`` completes (None at the end of the stream is a blank line)."""
+        found = self._decoder.feed("" if line is None else line)
+        if line is not None and time.monotonic() > self._until:
+            raise _overrun(self._secrets)
+        return None if found is None else self._convert(*found)
+
+
 def _events(
     response: Any, convert: EventConverter, secrets: Sequence[str | None], until: float
 ) -> Iterator[RunEvent]:
-    """The stream's domain events, until it ends or ``until`` (however chatty the server).
-    A stream read to its end leaves its connection to the pool for the next request."""
-    decoder = SseDecoder()
-    lines = response.iter_lines()
-    ended = False
+    """The stream's domain events, until it ends or ``until``. A stream read to its end
+    leaves its connection to the pool for the next request."""
+    reader, lines = _EventReader(convert, secrets, until), response.iter_lines()
+    line: str | None = ""
     try:
-        while not ended:
+        while line is not None:
             try:
                 line = next(lines, None)
             except Exception as exc:  # whatever the HTTP stack raises when a stream breaks
-                raise _interrupted(exc, secrets) from None
-            ended = line is None
-            found = decoder.feed("" if line is None else line)
-            if found is not None and (event := convert(*found)) is not None:
+                raise reader.broken(exc) from None
+            if (event := reader.read(line)) is not None:
                 yield event
-            if not ended and time.monotonic() > until:
-                raise _overrun(secrets)
     finally:
         with contextlib.suppress(Exception):
             response.close()
@@ -552,21 +570,16 @@ async def _aevents(
     response: Any, convert: EventConverter, secrets: Sequence[str | None], until: float
 ) -> AsyncIterator[RunEvent]:
     """The async twin of :func:`_events`."""
-    decoder = SseDecoder()
-    lines = response.aiter_lines()
-    ended = False
+    reader, lines = _EventReader(convert, secrets, until), response.aiter_lines()
+    line: str | None = ""
     try:
-        while not ended:
+        while line is not None:
             try:
                 line = await anext(lines, None)
             except Exception as exc:  # whatever the HTTP stack raises when a stream breaks
-                raise _interrupted(exc, secrets) from None
-            ended = line is None
-            found = decoder.feed("" if line is None else line)
-            if found is not None and (event := convert(*found)) is not None:
+                raise reader.broken(exc) from None
+            if (event := reader.read(line)) is not None:
                 yield event
-            if not ended and time.monotonic() > until:
-                raise _overrun(secrets)
     finally:
         with contextlib.suppress(Exception):
             await lines.aclose()
