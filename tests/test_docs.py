@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
+import gc
 import inspect
 import json
 import os
@@ -73,6 +75,26 @@ def test_page_runs(page: Path, docs_world: Emulator) -> None:
                 _call_test(value)
     finally:
         del sys.modules[module.__name__]
+        _close_what_the_page_opened(module.__dict__)
+
+
+def _close_what_the_page_opened(namespace: dict[str, Any]) -> None:
+    """Pages, like short scripts, leave their transports and clients open; close them here so
+    their sockets are not left for the garbage collector (a ResourceWarning in a later test)."""
+    import openai
+
+    from assistant_bridge.transports import AsyncClientTransport, ClientTransport
+
+    for value in list(namespace.values()):
+        value = getattr(value, "_transport", value)  # a session's transport
+        with contextlib.suppress(Exception):
+            if isinstance(value, (ClientTransport, openai.OpenAI)):
+                value.close()
+            elif isinstance(value, AsyncClientTransport):
+                asyncio.run(value.aclose())
+            elif isinstance(value, openai.AsyncOpenAI):
+                asyncio.run(value.close())
+    gc.collect()
 
 
 def _run_python(block: Block, namespace: dict[str, Any]) -> None:
