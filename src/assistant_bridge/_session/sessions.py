@@ -805,7 +805,15 @@ def _abandon(flow: Flow[Any], transport: Transport, sleep: Callable[[float], Non
     try:
         op = flow.throw(Abandoned())
         while True:
-            op = flow.send(None if isinstance(op, Emit) else _perform(op, transport, sleep))
+            if isinstance(op, Emit):
+                op = flow.send(None)
+                continue
+            try:
+                result = _perform(op, transport, sleep)
+            except Exception as exc:  # the flow's cleanup decides (a refused cancel, say)
+                op = flow.throw(exc)
+            else:
+                op = flow.send(result)
     except (StopIteration, Abandoned):
         return
 
@@ -903,10 +911,15 @@ async def _aabandon(
     try:
         op = flow.throw(Abandoned())
         while True:
-            result = (
-                None if isinstance(op, Emit) else await _shielded(_aperform(op, transport, sleep))
-            )
-            op = flow.send(result)
+            if isinstance(op, Emit):
+                op = flow.send(None)
+                continue
+            try:
+                result = await _shielded(_aperform(op, transport, sleep))
+            except Exception as exc:  # the flow's cleanup decides (a refused cancel, say)
+                op = flow.throw(exc)
+            else:
+                op = flow.send(result)
     except (StopIteration, Abandoned):
         return
 

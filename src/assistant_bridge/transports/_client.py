@@ -183,7 +183,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         until = _stream_end()
         with _made(target), map_openai_errors(self._secrets):
             response = self._stream_call(target, stall_timeout)
-        return _events(response, target.converter(), self._secrets, until)
+        return _Closing(_events(response, target.converter(), self._secrets, until), response)
 
     def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
         return self._run(self._wire.create_thread(metadata))
@@ -309,7 +309,8 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
         until = _stream_end()
         with _made(target), map_openai_errors(self._secrets):
             response = await self._stream_call(target, stall_timeout)
-        return _aevents(response, target.converter(), self._secrets, until)
+        events = _aevents(response, target.converter(), self._secrets, until)
+        return _AsyncClosing(events, response)
 
     async def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
         return await self._run(self._wire.create_thread(metadata))
@@ -521,6 +522,39 @@ def _stream_end() -> float:
 
 def _overrun(secrets: Sequence[str | None]) -> StreamInterruptedError:
     return _interrupted(TimeoutError("the stream went on past the ask's deadline"), secrets)
+
+
+class _Closing(Iterator[RunEvent]):
+    """A stream's events whose ``close()`` releases the response even if it was never read
+    (a generator that never started would skip its ``finally``)."""
+
+    def __init__(self, events: Iterator[RunEvent], response: Any) -> None:
+        self._events, self._response = events, response
+
+    def __next__(self) -> RunEvent:
+        return next(self._events)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._events.close()  # type: ignore[attr-defined]
+        with contextlib.suppress(Exception):
+            self._response.close()
+
+
+class _AsyncClosing(AsyncIterator[RunEvent]):
+    """The async twin of :class:`_Closing`."""
+
+    def __init__(self, events: AsyncIterator[RunEvent], response: Any) -> None:
+        self._events, self._response = events, response
+
+    async def __anext__(self) -> RunEvent:
+        return await anext(self._events)
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._events.aclose()  # type: ignore[attr-defined]
+        with contextlib.suppress(Exception):
+            await self._response.aclose()
 
 
 class _EventReader:
