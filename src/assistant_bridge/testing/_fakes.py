@@ -366,16 +366,6 @@ class ScriptedBackend:
         self.threads[thread_id].append(message)
         return message
 
-    def _op_add_message(
-        self, thread_id: str, content: str, metadata: Mapping[str, str] | None
-    ) -> Message:
-        self._thread(thread_id)
-        active = self._active_run(thread_id)
-        if active:
-            msg = f"Can't add messages to {thread_id} while a run {active} is active."
-            raise ActiveRunError(msg, thread_id=thread_id, run_id=active)
-        return self._message(thread_id, "user", content, None)
-
     def _op_start_run(
         self,
         thread_id: str,

@@ -24,11 +24,6 @@ class ApiError(Exception):
         self.headers = dict(headers or {})
 
 
-def not_found(message: str, param: str | None = None) -> ApiError:
-    """A 404 for an unknown id, worded as the service words it."""
-    return ApiError(404, message, param=param)
-
-
 def declined(what: str, param: str | None = None) -> ApiError:
     """A 400 for a feature the emulator does not emulate, in the service's error shape."""
     return ApiError(
