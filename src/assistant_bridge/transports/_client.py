@@ -21,19 +21,12 @@ import openai
 
 from assistant_bridge._redact import redact
 from assistant_bridge._values.events import RunEvent
-from assistant_bridge._values.models import (
-    Assistant,
-    MessagePage,
-    Run,
-    RunStep,
-    Thread,
-    ToolOutput,
-)
-from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedError, TransportError
+from assistant_bridge.transports import _operations as ops
 from assistant_bridge.transports._assistants import AssistantsWire
 from assistant_bridge.transports._openai import map_openai_errors
-from assistant_bridge.transports._protocol import REQUEST_BUDGET, RunRequest
+from assistant_bridge.transports._operations import Opening, Operation
+from assistant_bridge.transports._protocol import REQUEST_BUDGET
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
     Answer,
@@ -165,10 +158,20 @@ def _answer(response: Any, binary: bool = False) -> Answer:
 
 class ClientTransport(_ClientHolder[openai.OpenAI]):
     """A wire sent through ``openai.OpenAI``; see :class:`OpenAITransport` and
-    :class:`ResponsesTransport`."""
+    :class:`ResponsesTransport`. Its operations are those of
+    :class:`~assistant_bridge.transports.Transport` and
+    :class:`~assistant_bridge.transports.StreamingTransport`, plus the capabilities
+    ``run_steps``, ``file_name`` and ``download_file``."""
 
     client_class = openai.OpenAI
     http_client_class = openai.DefaultHttpxClient
+
+    def _perform(self, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Send what ``build`` makes of the wire: the operation's requests, or its stream."""
+        step = build(self._wire, *args, **kwargs)
+        if isinstance(step, Opening):
+            return self._open(step.stream, step.stall_timeout)
+        return self._run(step)
 
     def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
@@ -185,100 +188,21 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
             response = self._stream_call(target, stall_timeout)
         return _Closing(_events(response, target.converter(), self._secrets, until), response)
 
-    def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
-        return self._run(self._wire.create_thread(metadata))
-
-    def start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
-    ) -> Run:
-        return self._run(self._wire.start_run(thread_id, request, content, message_metadata))
-
-    def create_thread_and_run(
-        self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
-    ) -> Run:
-        return self._run(self._wire.create_thread_and_run(content, request, thread_metadata))
-
-    def get_run(self, thread_id: str, run_id: str) -> Run:
-        return self._run(self._wire.get_run(thread_id, run_id))
-
-    def cancel_run(self, thread_id: str, run_id: str) -> Run:
-        return self._run(self._wire.cancel_run(thread_id, run_id))
-
-    def submit_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-    ) -> Run:
-        return self._run(self._wire.submit_tool_outputs(thread_id, run_id, outputs, request))
-
-    def list_run_messages(
-        self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
-    ) -> MessagePage:
-        return self._run(self._wire.list_run_messages(thread_id, run_id, after, limit))
-
-    def get_assistant(self, assistant_id: str) -> Assistant:
-        """Fetch an assistant object (Assistants API only)."""
-        return self._run(self._wire.get_assistant(assistant_id))
-
-    def resolve_assistant(self, spec: AssistantSpec) -> str | None:
-        """See :meth:`assistant_bridge.transports.Transport.resolve_assistant`. The answer is
-        remembered, so sessions sharing the transport look a spec up once."""
-        return self._run(self._wire.resolve_assistant(spec))
-
-    def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
-        """A run's steps: its messages and tool calls, with code and logs."""
-        return self._run(self._wire.list_run_steps(thread_id, run_id))
-
-    def file_name(self, file_id: str) -> str:
-        """A file's name (looked up once per transport)."""
-        return self._run(self._wire.file_name(file_id))
-
-    def download_file(self, file_id: str) -> bytes:
-        """A file's content, e.g. a code-interpreter image a reply lists in ``files``."""
-        return self._run(self._wire.file_content(file_id))
-
-    def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
-        stall_timeout: float = 30.0,
-    ) -> Iterator[RunEvent]:
-        stream = self._wire.stream_run(thread_id, request, content, message_metadata)
-        return self._open(stream, stall_timeout)
-
-    def stream_thread_and_run(
-        self,
-        content: str,
-        request: RunRequest,
-        *,
-        thread_metadata: Mapping[str, str] | None = None,
-        stall_timeout: float = 30.0,
-    ) -> Iterator[RunEvent]:
-        stream = self._wire.stream_thread_and_run(content, request, thread_metadata)
-        return self._open(stream, stall_timeout)
-
-    def stream_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-        stall_timeout: float = 30.0,
-    ) -> Iterator[RunEvent]:
-        stream = self._wire.stream_tool_outputs(thread_id, run_id, outputs, request)
-        return self._open(stream, stall_timeout)
+    create_thread = Operation(ops.create_thread)
+    start_run = Operation(ops.start_run)
+    create_thread_and_run = Operation(ops.create_thread_and_run)
+    get_run = Operation(ops.get_run)
+    cancel_run = Operation(ops.cancel_run)
+    submit_tool_outputs = Operation(ops.submit_tool_outputs)
+    list_run_messages = Operation(ops.list_run_messages)
+    get_assistant = Operation(ops.get_assistant)
+    resolve_assistant = Operation(ops.resolve_assistant)
+    run_steps = Operation(ops.run_steps)
+    file_name = Operation(ops.file_name)
+    download_file = Operation(ops.download_file)
+    stream_run = Operation(ops.stream_run)
+    stream_thread_and_run = Operation(ops.stream_thread_and_run)
+    stream_tool_outputs = Operation(ops.stream_tool_outputs)
 
     def close(self) -> None:
         self._client.close()
@@ -291,10 +215,17 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
 
 
 class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
-    """The async twin of :class:`ClientTransport`: the same wire, awaited."""
+    """The async twin of :class:`ClientTransport`: the same operations, awaited."""
 
     client_class = openai.AsyncOpenAI
     http_client_class = openai.DefaultAsyncHttpxClient
+
+    async def _perform(self, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """See :meth:`ClientTransport._perform`."""
+        step = build(self._wire, *args, **kwargs)
+        if isinstance(step, Opening):
+            return await self._open(step.stream, step.stall_timeout)
+        return await self._run(step)
 
     async def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
@@ -312,99 +243,21 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
         events = _aevents(response, target.converter(), self._secrets, until)
         return _AsyncClosing(events, response)
 
-    async def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
-        return await self._run(self._wire.create_thread(metadata))
-
-    async def start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
-    ) -> Run:
-        return await self._run(self._wire.start_run(thread_id, request, content, message_metadata))
-
-    async def create_thread_and_run(
-        self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
-    ) -> Run:
-        return await self._run(self._wire.create_thread_and_run(content, request, thread_metadata))
-
-    async def get_run(self, thread_id: str, run_id: str) -> Run:
-        return await self._run(self._wire.get_run(thread_id, run_id))
-
-    async def cancel_run(self, thread_id: str, run_id: str) -> Run:
-        return await self._run(self._wire.cancel_run(thread_id, run_id))
-
-    async def submit_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-    ) -> Run:
-        return await self._run(self._wire.submit_tool_outputs(thread_id, run_id, outputs, request))
-
-    async def list_run_messages(
-        self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
-    ) -> MessagePage:
-        return await self._run(self._wire.list_run_messages(thread_id, run_id, after, limit))
-
-    async def get_assistant(self, assistant_id: str) -> Assistant:
-        """See :meth:`ClientTransport.get_assistant`."""
-        return await self._run(self._wire.get_assistant(assistant_id))
-
-    async def resolve_assistant(self, spec: AssistantSpec) -> str | None:
-        """See :meth:`ClientTransport.resolve_assistant`."""
-        return await self._run(self._wire.resolve_assistant(spec))
-
-    async def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
-        """See :meth:`ClientTransport.run_steps`."""
-        return await self._run(self._wire.list_run_steps(thread_id, run_id))
-
-    async def file_name(self, file_id: str) -> str:
-        """See :meth:`ClientTransport.file_name`."""
-        return await self._run(self._wire.file_name(file_id))
-
-    async def download_file(self, file_id: str) -> bytes:
-        """See :meth:`ClientTransport.download_file`."""
-        return await self._run(self._wire.file_content(file_id))
-
-    async def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
-        stall_timeout: float = 30.0,
-    ) -> AsyncIterator[RunEvent]:
-        stream = self._wire.stream_run(thread_id, request, content, message_metadata)
-        return await self._open(stream, stall_timeout)
-
-    async def stream_thread_and_run(
-        self,
-        content: str,
-        request: RunRequest,
-        *,
-        thread_metadata: Mapping[str, str] | None = None,
-        stall_timeout: float = 30.0,
-    ) -> AsyncIterator[RunEvent]:
-        stream = self._wire.stream_thread_and_run(content, request, thread_metadata)
-        return await self._open(stream, stall_timeout)
-
-    async def stream_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-        stall_timeout: float = 30.0,
-    ) -> AsyncIterator[RunEvent]:
-        stream = self._wire.stream_tool_outputs(thread_id, run_id, outputs, request)
-        return await self._open(stream, stall_timeout)
+    create_thread = Operation(ops.create_thread)
+    start_run = Operation(ops.start_run)
+    create_thread_and_run = Operation(ops.create_thread_and_run)
+    get_run = Operation(ops.get_run)
+    cancel_run = Operation(ops.cancel_run)
+    submit_tool_outputs = Operation(ops.submit_tool_outputs)
+    list_run_messages = Operation(ops.list_run_messages)
+    get_assistant = Operation(ops.get_assistant)
+    resolve_assistant = Operation(ops.resolve_assistant)
+    run_steps = Operation(ops.run_steps)
+    file_name = Operation(ops.file_name)
+    download_file = Operation(ops.download_file)
+    stream_run = Operation(ops.stream_run)
+    stream_thread_and_run = Operation(ops.stream_thread_and_run)
+    stream_tool_outputs = Operation(ops.stream_tool_outputs)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -425,22 +278,14 @@ class OpenAITransport(ClientTransport):
     """
 
     wire_class = AssistantsWire
-
-    def find_run(self, thread_id: str, key: str) -> Run | None:
-        """The run this library marked with ``key`` on the thread, if it exists."""
-        found: Step[Run | None] = cast(AssistantsWire, self._wire).find_run(thread_id, key)
-        return self._run(found)
+    find_run = Operation(ops.find_run)
 
 
 class AsyncOpenAITransport(AsyncClientTransport):
     """The Assistants API through ``openai.AsyncOpenAI``; the async twin of OpenAITransport."""
 
     wire_class = AssistantsWire
-
-    async def find_run(self, thread_id: str, key: str) -> Run | None:
-        """See :meth:`OpenAITransport.find_run`."""
-        found: Step[Run | None] = cast(AssistantsWire, self._wire).find_run(thread_id, key)
-        return await self._run(found)
+    find_run = Operation(ops.find_run)
 
 
 class ResponsesTransport(ClientTransport):
