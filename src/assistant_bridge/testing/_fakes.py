@@ -15,7 +15,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 import attrs
 
@@ -38,7 +38,10 @@ from assistant_bridge._values.models import (
 )
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ActiveRunError, BadRequestError, NotFoundError
-from assistant_bridge.transports._protocol import RunRequest
+from assistant_bridge.transports._protocol import RunRequest, StreamingTransport, Transport
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -47,6 +50,38 @@ class Call:
 
     name: str
     args: Mapping[str, Any]
+
+
+class _Recorded(Generic[P, T]):
+    """A fake's method with the protocol's own signature (``operation``'s): it records the
+    call, with every argument by name, and answers with what the handler returns (for a
+    stream, ``events=True``, iterated)."""
+
+    def __init__(self, operation: Callable[Concatenate[Any, P], T], *, events: bool = False):
+        self._name = operation.__name__
+        self._signature = inspect.signature(operation)
+        self._events = events
+        self.__doc__ = operation.__doc__
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: FakeTransport, owner: type) -> Callable[P, T]: ...
+    def __get__(self, obj: FakeTransport | None, owner: type) -> Any:
+        if obj is None:
+            return self
+
+        def operation(*args: Any, **kwargs: Any) -> Any:
+            bound = self._signature.bind(obj, *args, **kwargs)
+            bound.apply_defaults()
+            arguments = dict(list(bound.arguments.items())[1:])  # without self
+            arguments.pop("stall_timeout", None)  # how long to wait, not what to do
+            if "outputs" in arguments:
+                arguments["outputs"] = tuple(arguments["outputs"])
+            answer = obj._do(self._name, **arguments)
+            return iter(answer) if self._events else answer
+
+        return operation
 
 
 class FakeTransport:
@@ -73,77 +108,18 @@ class FakeTransport:
         """The names of the calls made so far, in order."""
         return [c.name for c in self.calls]
 
-    def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
-        result: Thread = self._do("create_thread", metadata=metadata)
-        return result
-
-    def start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
-    ) -> Run:
-        result: Run = self._do(
-            "start_run",
-            thread_id=thread_id,
-            request=request,
-            content=content,
-            message_metadata=message_metadata,
-        )
-        return result
-
-    def create_thread_and_run(
-        self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
-    ) -> Run:
-        result: Run = self._do(
-            "create_thread_and_run",
-            content=content,
-            request=request,
-            thread_metadata=thread_metadata,
-        )
-        return result
-
-    def get_run(self, thread_id: str, run_id: str) -> Run:
-        result: Run = self._do("get_run", thread_id=thread_id, run_id=run_id)
-        return result
-
-    def cancel_run(self, thread_id: str, run_id: str) -> Run:
-        result: Run = self._do("cancel_run", thread_id=thread_id, run_id=run_id)
-        return result
-
-    def submit_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-    ) -> Run:
-        result: Run = self._do(
-            "submit_tool_outputs",
-            thread_id=thread_id,
-            run_id=run_id,
-            outputs=tuple(outputs),
-            request=request,
-        )
-        return result
-
-    def list_run_messages(
-        self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
-    ) -> MessagePage:
-        result: MessagePage = self._do(
-            "list_run_messages", thread_id=thread_id, run_id=run_id, after=after, limit=limit
-        )
-        return result
+    create_thread = _Recorded(Transport.create_thread)
+    start_run = _Recorded(Transport.start_run)
+    create_thread_and_run = _Recorded(Transport.create_thread_and_run)
+    get_run = _Recorded(Transport.get_run)
+    cancel_run = _Recorded(Transport.cancel_run)
+    submit_tool_outputs = _Recorded(Transport.submit_tool_outputs)
+    list_run_messages = _Recorded(Transport.list_run_messages)
+    resolve_assistant = _Recorded(Transport.resolve_assistant)
 
     def get_assistant(self, assistant_id: str) -> Assistant:
+        """Fetch an assistant object (handed to ``handler`` like the operations)."""
         result: Assistant = self._do("get_assistant", assistant_id=assistant_id)
-        return result
-
-    def resolve_assistant(self, spec: AssistantSpec) -> str | None:
-        result: str | None = self._do("resolve_assistant", spec=spec)
         return result
 
     def close(self) -> None:
@@ -157,40 +133,9 @@ class StreamingFakeTransport(FakeTransport):
     ``MessageDone``). :class:`ScriptedBackend` answers them by playing its script.
     """
 
-    def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
-        stall_timeout: float = 30.0,
-    ) -> Iterator[RunEvent]:
-        args = {"content": content, "message_metadata": message_metadata}
-        return iter(self._do("stream_run", thread_id=thread_id, request=request, **args))
-
-    def stream_thread_and_run(
-        self,
-        content: str,
-        request: RunRequest,
-        *,
-        thread_metadata: Mapping[str, str] | None = None,
-        stall_timeout: float = 30.0,
-    ) -> Iterator[RunEvent]:
-        args = {"content": content, "request": request, "thread_metadata": thread_metadata}
-        return iter(self._do("stream_thread_and_run", **args))
-
-    def stream_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-        stall_timeout: float = 30.0,
-    ) -> Iterator[RunEvent]:
-        args = {"run_id": run_id, "outputs": tuple(outputs), "request": request}
-        return iter(self._do("stream_tool_outputs", thread_id=thread_id, **args))
+    stream_run = _Recorded(StreamingTransport.stream_run, events=True)
+    stream_thread_and_run = _Recorded(StreamingTransport.stream_thread_and_run, events=True)
+    stream_tool_outputs = _Recorded(StreamingTransport.stream_tool_outputs, events=True)
 
 
 class AsyncFakeTransport:
