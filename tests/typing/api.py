@@ -52,3 +52,47 @@ def errors(exc: Exception) -> None:
     if isinstance(exc, UnsentRequestError):
         assert_type(exc.unsent, bool)
         assert_type(exc.request_id, str | None)
+
+
+async def transports_meet_the_contract() -> None:
+    """The transports' operations (bound from one statement each) meet the protocols."""
+    from collections.abc import AsyncIterator, Iterator
+
+    from assistant_bridge import (
+        AsyncOpenAITransport,
+        AsyncResponsesTransport,
+        OpenAITransport,
+        ResponsesTransport,
+        Run,
+    )
+    from assistant_bridge._values.events import RunEvent
+    from assistant_bridge.testing import StreamingFakeTransport
+    from assistant_bridge.transports import (
+        AsyncFileStore,
+        AsyncRunFinder,
+        AsyncRunStepReader,
+        AsyncStreamingTransport,
+        FileStore,
+        RunFinder,
+        RunRequest,
+        RunStepReader,
+        StreamingTransport,
+    )
+
+    sync: StreamingTransport = OpenAITransport("sk")
+    finder: RunFinder = OpenAITransport("sk")
+    files: FileStore = ResponsesTransport("sk")
+    steps: RunStepReader = ResponsesTransport("sk")
+    fake: StreamingTransport = StreamingFakeTransport(ScriptedBackend())
+    asynchronous: AsyncStreamingTransport = AsyncResponsesTransport("sk")
+    afinder: AsyncRunFinder = AsyncOpenAITransport("sk")
+    afiles: AsyncFileStore = AsyncOpenAITransport("sk")
+    asteps: AsyncRunStepReader = AsyncResponsesTransport("sk")
+    assert_type(sync.start_run("t", RunRequest(), content="q"), Run)
+    sync.start_run("t", RunRequest(), content=1)  # type: ignore[arg-type]
+    assert_type(sync.stream_run("t", RunRequest(), stall_timeout=5), Iterator[RunEvent])
+    assert_type(OpenAITransport("sk").get_run("t", "r"), Run)
+    assert_type(await AsyncOpenAITransport("sk").get_run("t", "r"), Run)
+    stream = await AsyncOpenAITransport("sk").stream_run("t", RunRequest())
+    assert_type(stream, AsyncIterator[RunEvent])
+    print(finder, files, steps, fake, asynchronous, afinder, afiles, asteps, stream)

@@ -25,13 +25,11 @@ Example::
 
 from __future__ import annotations
 
-from assistant_bridge.testing._emulator import (
+from assistant_bridge.testing._emulator.behaviours import (
     Behaviour,
     EndIncomplete,
     ExpireRun,
     FailRun,
-    Fault,
-    FaultEvent,
     KnowledgeFile,
     Outcome,
     RequestTools,
@@ -41,6 +39,7 @@ from assistant_bridge.testing._emulator import (
     StayInProgress,
     Triage,
 )
+from assistant_bridge.testing._emulator.faults import Fault, FaultEvent
 from assistant_bridge.testing._emulator_kit import Emulator
 from assistant_bridge.testing._fakes import (
     AsyncFakeTransport,

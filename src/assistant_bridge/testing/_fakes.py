@@ -20,22 +20,8 @@ from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 import attrs
 
 from assistant_bridge._runstate.table import ACTIVE_STATUSES
+from assistant_bridge._values import models
 from assistant_bridge._values.events import RunEvent, RunStatusChanged
-from assistant_bridge._values.models import (
-    Assistant,
-    IncompleteDetails,
-    LastError,
-    Message,
-    MessagePage,
-    RequiredAction,
-    Run,
-    RunStatus,
-    TextContent,
-    Thread,
-    ToolCall,
-    ToolOutput,
-    Usage,
-)
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ActiveRunError, BadRequestError, NotFoundError
 from assistant_bridge.transports._protocol import RunRequest, StreamingTransport, Transport
@@ -117,9 +103,9 @@ class FakeTransport:
     list_run_messages = _Recorded(Transport.list_run_messages)
     resolve_assistant = _Recorded(Transport.resolve_assistant)
 
-    def get_assistant(self, assistant_id: str) -> Assistant:
+    def get_assistant(self, assistant_id: str) -> models.Assistant:
         """Fetch an assistant object (handed to ``handler`` like the operations)."""
-        result: Assistant = self._do("get_assistant", assistant_id=assistant_id)
+        result: models.Assistant = self._do("get_assistant", assistant_id=assistant_id)
         return result
 
     def close(self) -> None:
@@ -221,26 +207,26 @@ class RunScript:
 
     reply: str | Sequence[str] = "ok"
     steps: Sequence[str] = attrs.field(default=("in_progress", "completed"), converter=_statuses)
-    tool_calls: Sequence[ToolCall] = ()
+    tool_calls: Sequence[models.ToolCall] = ()
     after_tools: Sequence[str] = attrs.field(
         default=("in_progress", "completed"), converter=_statuses
     )
-    on_tools: Callable[[Sequence[ToolOutput]], str] | None = None
-    last_error: LastError | None = None
+    on_tools: Callable[[Sequence[models.ToolOutput]], str] | None = None
+    last_error: models.LastError | None = None
     incomplete_reason: str | None = None
     cancel_steps: Sequence[str] = attrs.field(
         default=("cancelling", "cancelled"), converter=_statuses
     )
-    usage: Usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    usage: models.Usage = models.Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
     poll_after_ms: int | None = None
 
 
 @attrs.define
 class _RunState:
-    run: Run
+    run: models.Run
     script: RunScript
     steps: list[str]
-    outputs: tuple[ToolOutput, ...] = ()
+    outputs: tuple[models.ToolOutput, ...] = ()
     wrote: bool = False
 
 
@@ -259,23 +245,23 @@ class ScriptedBackend:
         self._page_size = page_size
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self.threads: dict[str, list[Message]] = {}
+        self.threads: dict[str, list[models.Message]] = {}
         self.runs: dict[str, _RunState] = {}
-        self.assistants: dict[str, Assistant] = {}
+        self.assistants: dict[str, models.Assistant] = {}
 
     def __call__(self, call: Call) -> Any:
         with self._lock:
             method = getattr(self, f"_op_{call.name}")
             return method(**call.args)
 
-    def run(self, run_id: str) -> Run:
+    def run(self, run_id: str) -> models.Run:
         """The current state of a run."""
         return self.runs[run_id].run
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):06d}"
 
-    def _thread(self, thread_id: str) -> list[Message]:
+    def _thread(self, thread_id: str) -> list[models.Message]:
         if thread_id not in self.threads:
             msg = f"No thread found with id '{thread_id}'."
             raise NotFoundError(msg, status_code=404)
@@ -294,17 +280,17 @@ class ScriptedBackend:
                 return run_id
         return None
 
-    def _op_create_thread(self, metadata: Mapping[str, str] | None) -> Thread:
+    def _op_create_thread(self, metadata: Mapping[str, str] | None) -> models.Thread:
         thread_id = self._new_id("thread_")
         self.threads[thread_id] = []
-        return Thread(id=thread_id, metadata=dict(metadata or {}))
+        return models.Thread(id=thread_id, metadata=dict(metadata or {}))
 
-    def _message(self, thread_id: str, role: str, text: str, run_id: str | None) -> Message:
-        message = Message(
+    def _message(self, thread_id: str, role: str, text: str, run_id: str | None) -> models.Message:
+        message = models.Message(
             id=self._new_id("msg_"),
             thread_id=thread_id,
             role=role,
-            content=(TextContent(text=text),),
+            content=(models.TextContent(text=text),),
             run_id=run_id,
             created_at=len(self.threads[thread_id]),
         )
@@ -317,7 +303,7 @@ class ScriptedBackend:
         request: RunRequest,
         content: str | None = None,
         message_metadata: Mapping[str, str] | None = None,
-    ) -> Run:
+    ) -> models.Run:
         self._thread(thread_id)
         active = self._active_run(thread_id)
         if active:
@@ -326,10 +312,10 @@ class ScriptedBackend:
         if content is not None:
             self._message(thread_id, "user", content, None)
         script = self._scripts.pop(0) if self._scripts else self._default
-        run = Run(
+        run = models.Run(
             id=self._new_id("run_"),
             thread_id=thread_id,
-            status=RunStatus.QUEUED,
+            status=models.RunStatus.QUEUED,
             assistant_id=request.assistant_id or "",
             model=request.model,
             metadata=dict(request.metadata or {}),
@@ -340,20 +326,20 @@ class ScriptedBackend:
 
     def _op_create_thread_and_run(
         self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
-    ) -> Run:
+    ) -> models.Run:
         thread = self._op_create_thread(thread_metadata)
         return self._op_start_run(thread.id, request, content)
 
-    def _set(self, state: _RunState, status: str) -> Run:
+    def _set(self, state: _RunState, status: str) -> models.Run:
         script = state.script
-        parsed = RunStatus.parse(status)
+        parsed = models.RunStatus.parse(status)
         changes: dict[str, Any] = {"status": parsed, "required_action": None}
-        if parsed == RunStatus.REQUIRES_ACTION:
-            changes["required_action"] = RequiredAction(tool_calls=tuple(script.tool_calls))
-        elif parsed in (RunStatus.COMPLETED, RunStatus.INCOMPLETE):
+        if parsed == models.RunStatus.REQUIRES_ACTION:
+            changes["required_action"] = models.RequiredAction(tool_calls=tuple(script.tool_calls))
+        elif parsed in (models.RunStatus.COMPLETED, models.RunStatus.INCOMPLETE):
             changes["usage"] = script.usage
-            if parsed == RunStatus.INCOMPLETE:
-                changes["incomplete_details"] = IncompleteDetails(script.incomplete_reason)
+            if parsed == models.RunStatus.INCOMPLETE:
+                changes["incomplete_details"] = models.IncompleteDetails(script.incomplete_reason)
             if not state.wrote:
                 state.wrote = True
                 reply = script.reply
@@ -361,19 +347,19 @@ class ScriptedBackend:
                     reply = script.on_tools(state.outputs)
                 for text in [reply] if isinstance(reply, str) else reply:
                     self._message(state.run.thread_id, "assistant", text, state.run.id)
-        elif parsed == RunStatus.FAILED:
-            changes["last_error"] = script.last_error or LastError("server_error", "Sorry.")
+        elif parsed == models.RunStatus.FAILED:
+            changes["last_error"] = script.last_error or models.LastError("server_error", "Sorry.")
         state.run = attrs.evolve(state.run, **changes)
         return state.run
 
-    def _op_get_run(self, thread_id: str, run_id: str) -> Run:
+    def _op_get_run(self, thread_id: str, run_id: str) -> models.Run:
         state = self._state(thread_id, run_id)
-        if state.run.status == RunStatus.REQUIRES_ACTION or not state.steps:
+        if state.run.status == models.RunStatus.REQUIRES_ACTION or not state.steps:
             return state.run
         status = state.steps.pop(0) if len(state.steps) > 1 else state.steps[0]
         return self._set(state, status)
 
-    def _op_cancel_run(self, thread_id: str, run_id: str) -> Run:
+    def _op_cancel_run(self, thread_id: str, run_id: str) -> models.Run:
         state = self._state(thread_id, run_id)
         if state.run.status not in ACTIVE_STATUSES:
             msg = f"Cannot cancel run with status '{state.run.status}'."
@@ -385,11 +371,11 @@ class ScriptedBackend:
         self,
         thread_id: str,
         run_id: str,
-        outputs: tuple[ToolOutput, ...],
+        outputs: tuple[models.ToolOutput, ...],
         request: RunRequest | None = None,
-    ) -> Run:
+    ) -> models.Run:
         state = self._state(thread_id, run_id)
-        if state.run.status != RunStatus.REQUIRES_ACTION:
+        if state.run.status != models.RunStatus.REQUIRES_ACTION:
             msg = f'Runs in status "{state.run.status}" do not accept tool outputs.'
             raise BadRequestError(msg, status_code=400)
         state.outputs = state.outputs + tuple(outputs)
@@ -398,23 +384,27 @@ class ScriptedBackend:
 
     def _op_list_run_messages(
         self, thread_id: str, run_id: str, after: str | None, limit: int
-    ) -> MessagePage:
+    ) -> models.MessagePage:
         mine = [m for m in self._thread(thread_id) if m.run_id == run_id]
         start = 0
         if after is not None:
             start = next((i + 1 for i, m in enumerate(mine) if m.id == after), len(mine))
         size = min(limit, self._page_size)
         page = mine[start : start + size]
-        return MessagePage(
+        return models.MessagePage(
             messages=tuple(page),
             has_more=start + size < len(mine),
             last_id=page[-1].id if page else None,
         )
 
-    def _play(self, run: Run) -> Iterator[RunEvent]:
+    def _play(self, run: models.Run) -> Iterator[RunEvent]:
         """A run's stream: its status at each step of the script, up to one that stops it."""
         yield RunStatusChanged(run)
-        while run.status in (RunStatus.QUEUED, RunStatus.IN_PROGRESS, RunStatus.CANCELLING):
+        while run.status in (
+            models.RunStatus.QUEUED,
+            models.RunStatus.IN_PROGRESS,
+            models.RunStatus.CANCELLING,
+        ):
             with self._lock:
                 latest = self._op_get_run(run.thread_id, run.id)
             if latest == run:
@@ -437,11 +427,11 @@ class ScriptedBackend:
         for assistant in self.assistants.values():
             if assistant.name == spec.name:
                 return assistant.id
-        assistant = Assistant(id=self._new_id("asst_"), name=spec.name, model=spec.model)
+        assistant = models.Assistant(id=self._new_id("asst_"), name=spec.name, model=spec.model)
         self.assistants[assistant.id] = assistant
         return assistant.id
 
-    def _op_get_assistant(self, assistant_id: str) -> Assistant:
+    def _op_get_assistant(self, assistant_id: str) -> models.Assistant:
         if assistant_id not in self.assistants:
-            self.assistants[assistant_id] = Assistant(id=assistant_id, name="scripted")
+            self.assistants[assistant_id] = models.Assistant(id=assistant_id, name="scripted")
         return self.assistants[assistant_id]

@@ -11,21 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from assistant_bridge._values.events import (
-    MessageDone,
-    RunEvent,
-    RunStatusChanged,
-    StreamFailed,
-    TextDelta,
-)
-from assistant_bridge._values.models import (
-    Assistant,
-    MessagePage,
-    Run,
-    RunStep,
-    Thread,
-    ToolOutput,
-)
+from assistant_bridge._values import events, models
 from assistant_bridge._values.spec import HASH_KEY, OWNER_KEY, AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.transports._assistants_json import (
@@ -42,6 +28,7 @@ from assistant_bridge.transports._wire import (
     ASSISTANTS_BETA,
     Answer,
     FileRequests,
+    Metadata,
     Request,
     StreamRequest,
     given,
@@ -50,7 +37,7 @@ from assistant_bridge.transports._wire import (
 __all__ = ["AssistantsWire", "assistants_event", "error_text"]
 
 
-def _run(answer: Answer) -> Run:
+def _run(answer: Answer) -> models.Run:
     poll_after = parse_poll_after(answer.headers.get("openai-poll-after-ms"))
     return run_from_json(answer.json, poll_after_ms=poll_after)
 
@@ -73,12 +60,12 @@ def _run_body(request: RunRequest) -> dict[str, Any]:
     return request.body()
 
 
-def _meta(metadata: Mapping[str, str] | None) -> dict[str, Any]:
+def _meta(metadata: Metadata) -> dict[str, Any]:
     return given(metadata=None if metadata is None else dict(metadata))
 
 
 def _start_body(
-    request: RunRequest, content: str | None, message_metadata: Mapping[str, str] | None
+    request: RunRequest, content: str | None, message_metadata: Metadata
 ) -> dict[str, Any]:
     body = _run_body(request)
     if content is not None:
@@ -89,7 +76,7 @@ def _start_body(
 
 
 def _create_and_run_body(
-    content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+    content: str, request: RunRequest, thread_metadata: Metadata
 ) -> dict[str, Any]:
     body = _run_body(request)
     if body.pop("additional_instructions", None) is not None:
@@ -100,7 +87,7 @@ def _create_and_run_body(
     return {"thread": thread, **body}
 
 
-def _outputs(outputs: Sequence[ToolOutput]) -> list[dict[str, str]]:
+def _outputs(outputs: Sequence[models.ToolOutput]) -> list[dict[str, str]]:
     return [{"tool_call_id": o.tool_call_id, "output": o.output} for o in outputs]
 
 
@@ -114,21 +101,21 @@ def error_text(data: str) -> str:
     return str(error.get("message", error)) if isinstance(error, dict) else str(error)
 
 
-def assistants_event(name: str, data: str) -> RunEvent | None:
+def assistants_event(name: str, data: str) -> events.RunEvent | None:
     """An Assistants API stream event as a domain event; None for events we do not need."""
     if name == "error":
-        return StreamFailed(error_text(data))
+        return events.StreamFailed(error_text(data))
     if name == "done" or data == "[DONE]":
         return None
     if name.startswith("thread.run.") and not name.startswith("thread.run.step."):
-        return RunStatusChanged(run_from_json(json.loads(data)))
+        return events.RunStatusChanged(run_from_json(json.loads(data)))
     if name == "thread.message.delta":
         payload = json.loads(data)
         parts = (payload.get("delta") or {}).get("content") or ()
         text = "".join(str((p.get("text") or {}).get("value", "")) for p in parts)
-        return TextDelta(str(payload.get("id", "")), text) if text else None
+        return events.TextDelta(str(payload.get("id", "")), text) if text else None
     if name in ("thread.message.completed", "thread.message.incomplete"):
-        return MessageDone(message_from_json(json.loads(data)))
+        return events.MessageDone(message_from_json(json.loads(data)))
     return None
 
 
@@ -147,50 +134,46 @@ class AssistantsWire(FileRequests):
         super().__init__()
         self._resolved: dict[tuple[str, str], str] = {}
 
-    def create_thread(self, metadata: Mapping[str, str] | None) -> Request[Thread]:
+    def create_thread(self, metadata: Metadata) -> Request[models.Thread]:
         return _post("/threads", lambda a: thread_from_json(a.json), _meta(metadata))
 
     def start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        content: str | None,
-        message_metadata: Mapping[str, str] | None,
-    ) -> Request[Run]:
+        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
+    ) -> Request[models.Run]:
         body = _start_body(request, content, message_metadata)
         return _post(f"/threads/{thread_id}/runs", _run, body)
 
     def create_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
-    ) -> Request[Run]:
+        self, content: str, request: RunRequest, thread_metadata: Metadata
+    ) -> Request[models.Run]:
         return _post("/threads/runs", _run, _create_and_run_body(content, request, thread_metadata))
 
     def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        content: str | None,
-        message_metadata: Mapping[str, str] | None,
+        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
     ) -> StreamRequest:
         return _stream(
             f"/threads/{thread_id}/runs", _start_body(request, content, message_metadata)
         )
 
     def stream_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+        self, content: str, request: RunRequest, thread_metadata: Metadata
     ) -> StreamRequest:
         return _stream("/threads/runs", _create_and_run_body(content, request, thread_metadata))
 
     def stream_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[models.ToolOutput],
+        request: RunRequest | None,
     ) -> StreamRequest:
         path = f"/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
         return _stream(path, {"tool_outputs": _outputs(outputs)})
 
-    def find_run(self, thread_id: str, key: str) -> Request[Run | None]:
+    def find_run(self, thread_id: str, key: str) -> Request[models.Run | None]:
         """The newest run of the thread whose metadata marks it with ``key``."""
 
-        def pick(answer: Answer) -> Run | None:
+        def pick(answer: Answer) -> models.Run | None:
             for item in answer.json.get("data") or ():
                 if (item.get("metadata") or {}).get(ASK_KEY) == key:
                     return run_from_json(item)
@@ -198,21 +181,25 @@ class AssistantsWire(FileRequests):
 
         return _get(f"/threads/{thread_id}/runs", pick, limit=20, order="desc")
 
-    def get_run(self, thread_id: str, run_id: str) -> Request[Run]:
+    def get_run(self, thread_id: str, run_id: str) -> Request[models.Run]:
         return _get(f"/threads/{thread_id}/runs/{run_id}", _run)
 
-    def cancel_run(self, thread_id: str, run_id: str) -> Request[Run]:
+    def cancel_run(self, thread_id: str, run_id: str) -> Request[models.Run]:
         return _post(f"/threads/{thread_id}/runs/{run_id}/cancel", _run)
 
     def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
-    ) -> Request[Run]:
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[models.ToolOutput],
+        request: RunRequest | None,
+    ) -> Request[models.Run]:
         path = f"/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
         return _post(path, _run, {"tool_outputs": _outputs(outputs)})
 
     def list_run_messages(
         self, thread_id: str, run_id: str, after: str | None, limit: int
-    ) -> Request[MessagePage]:
+    ) -> Request[models.MessagePage]:
         return _get(
             f"/threads/{thread_id}/messages",
             lambda a: message_page_from_json(a.json),
@@ -222,7 +209,7 @@ class AssistantsWire(FileRequests):
             after=after,
         )
 
-    def list_run_steps(self, thread_id: str, run_id: str) -> Request[tuple[RunStep, ...]]:
+    def list_run_steps(self, thread_id: str, run_id: str) -> Request[tuple[models.RunStep, ...]]:
         return _get(
             f"/threads/{thread_id}/runs/{run_id}/steps",
             lambda a: tuple(run_step_from_json(s) for s in a.json.get("data") or ()),
@@ -230,7 +217,7 @@ class AssistantsWire(FileRequests):
             limit=100,
         )
 
-    def get_assistant(self, assistant_id: str) -> Request[Assistant]:
+    def get_assistant(self, assistant_id: str) -> Request[models.Assistant]:
         return _get(f"/assistants/{assistant_id}", lambda a: assistant_from_json(a.json))
 
     def resolve_assistant(self, spec: AssistantSpec) -> str | Request[str]:

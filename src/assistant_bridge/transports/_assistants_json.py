@@ -9,26 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from assistant_bridge._values.models import (
-    Assistant,
-    ContentPart,
-    ImageFileContent,
-    IncompleteDetails,
-    LastError,
-    Message,
-    MessagePage,
-    RequiredAction,
-    Run,
-    RunStatus,
-    RunStep,
-    StepCall,
-    TextAnnotation,
-    TextContent,
-    Thread,
-    ToolCall,
-    UnknownContent,
-    Usage,
-)
+from assistant_bridge._values import models
 
 JsonObject = Mapping[str, Any]
 
@@ -42,20 +23,20 @@ def _metadata(obj: JsonObject) -> dict[str, str]:
     return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, Mapping) else {}
 
 
-def usage_from_json(obj: JsonObject | None) -> Usage | None:
+def usage_from_json(obj: JsonObject | None) -> models.Usage | None:
     """Usage of a run, or None when the run has none yet."""
     if not isinstance(obj, Mapping):
         return None
     prompt = _opt_int(obj.get("prompt_tokens", obj.get("input_tokens"))) or 0
     completion = _opt_int(obj.get("completion_tokens", obj.get("output_tokens"))) or 0
     total = _opt_int(obj.get("total_tokens")) or prompt + completion
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+    return models.Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
 
 
-def _annotation(obj: JsonObject) -> TextAnnotation:
+def _annotation(obj: JsonObject) -> models.TextAnnotation:
     kind = str(obj.get("type", ""))
     detail = obj.get(kind) if isinstance(obj.get(kind), Mapping) else {}
-    return TextAnnotation(
+    return models.TextAnnotation(
         type=kind,
         text=str(obj.get("text", "")),
         start_index=_opt_int(obj.get("start_index")),
@@ -65,30 +46,32 @@ def _annotation(obj: JsonObject) -> TextAnnotation:
     )
 
 
-def content_part_from_json(obj: JsonObject) -> ContentPart:
+def content_part_from_json(obj: JsonObject) -> models.ContentPart:
     """One content part of a message; unknown types are kept as :class:`UnknownContent`."""
     kind = str(obj.get("type", ""))
     if kind == "text" and isinstance(obj.get("text"), Mapping):
         text = obj["text"]
-        return TextContent(
+        return models.TextContent(
             text=str(text.get("value", "")),
             annotations=tuple(_annotation(a) for a in text.get("annotations") or ()),
         )
     if kind == "image_file" and isinstance(obj.get("image_file"), Mapping):
         image = obj["image_file"]
-        return ImageFileContent(file_id=str(image.get("file_id", "")), detail=image.get("detail"))
-    return UnknownContent(type=kind, raw=dict(obj))
+        return models.ImageFileContent(
+            file_id=str(image.get("file_id", "")), detail=image.get("detail")
+        )
+    return models.UnknownContent(type=kind, raw=dict(obj))
 
 
-def message_from_json(obj: JsonObject) -> Message:
+def message_from_json(obj: JsonObject) -> models.Message:
     """A thread message."""
     content = obj.get("content")
-    parts: tuple[ContentPart, ...]
+    parts: tuple[models.ContentPart, ...]
     if isinstance(content, str):
-        parts = (TextContent(text=content),)
+        parts = (models.TextContent(text=content),)
     else:
         parts = tuple(content_part_from_json(p) for p in content or ())
-    return Message(
+    return models.Message(
         id=str(obj["id"]),
         thread_id=str(obj.get("thread_id") or ""),
         role=str(obj.get("role", "")),
@@ -102,18 +85,18 @@ def message_from_json(obj: JsonObject) -> Message:
     )
 
 
-def message_page_from_json(obj: JsonObject) -> MessagePage:
+def message_page_from_json(obj: JsonObject) -> models.MessagePage:
     """A page of a message listing."""
-    return MessagePage(
+    return models.MessagePage(
         messages=tuple(message_from_json(m) for m in obj.get("data") or ()),
         has_more=bool(obj.get("has_more", False)),
         last_id=obj.get("last_id"),
     )
 
 
-def thread_from_json(obj: JsonObject) -> Thread:
+def thread_from_json(obj: JsonObject) -> models.Thread:
     """A thread."""
-    return Thread(
+    return models.Thread(
         id=str(obj["id"]),
         created_at=_opt_int(obj.get("created_at")),
         metadata=_metadata(obj),
@@ -121,9 +104,9 @@ def thread_from_json(obj: JsonObject) -> Thread:
     )
 
 
-def _tool_call(obj: JsonObject) -> ToolCall:
+def _tool_call(obj: JsonObject) -> models.ToolCall:
     function = obj.get("function") or {}
-    return ToolCall(
+    return models.ToolCall(
         id=str(obj.get("id", "")),
         name=str(function.get("name", "")),
         arguments=str(function.get("arguments", "")),
@@ -131,32 +114,36 @@ def _tool_call(obj: JsonObject) -> ToolCall:
     )
 
 
-def last_error_from(error: object) -> LastError | None:
+def last_error_from(error: object) -> models.LastError | None:
     """A run's or response's error object, or None."""
     if not isinstance(error, Mapping):
         return None
-    return LastError(code=error.get("code"), message=error.get("message"))
+    return models.LastError(code=error.get("code"), message=error.get("message"))
 
 
-def incomplete_from(details: object) -> IncompleteDetails | None:
+def incomplete_from(details: object) -> models.IncompleteDetails | None:
     """Why a run or response stopped early, or None."""
-    return IncompleteDetails(reason=details.get("reason")) if isinstance(details, Mapping) else None
+    return (
+        models.IncompleteDetails(reason=details.get("reason"))
+        if isinstance(details, Mapping)
+        else None
+    )
 
 
-def run_from_json(obj: JsonObject, *, poll_after_ms: int | None = None) -> Run:
+def run_from_json(obj: JsonObject, *, poll_after_ms: int | None = None) -> models.Run:
     """A run; ``poll_after_ms`` is the server's polling hint from the response headers."""
     action = obj.get("required_action")
     required = None
     if isinstance(action, Mapping):
         outputs = action.get("submit_tool_outputs") or {}
-        required = RequiredAction(
+        required = models.RequiredAction(
             tool_calls=tuple(_tool_call(c) for c in outputs.get("tool_calls") or ()),
             type=str(action.get("type", "submit_tool_outputs")),
         )
-    return Run(
+    return models.Run(
         id=str(obj["id"]),
         thread_id=str(obj.get("thread_id") or ""),
-        status=RunStatus.parse(str(obj.get("status", ""))),
+        status=models.RunStatus.parse(str(obj.get("status", ""))),
         assistant_id=obj.get("assistant_id"),
         created_at=_opt_int(obj.get("created_at")),
         started_at=_opt_int(obj.get("started_at")),
@@ -175,9 +162,9 @@ def run_from_json(obj: JsonObject, *, poll_after_ms: int | None = None) -> Run:
     )
 
 
-def assistant_from_json(obj: JsonObject) -> Assistant:
+def assistant_from_json(obj: JsonObject) -> models.Assistant:
     """An assistant object."""
-    return Assistant(
+    return models.Assistant(
         id=str(obj["id"]),
         name=obj.get("name"),
         model=obj.get("model"),
@@ -199,7 +186,7 @@ def parse_poll_after(value: str | None) -> int | None:
     return ms if ms >= 0 else None
 
 
-def _step_call(obj: JsonObject) -> StepCall:
+def _step_call(obj: JsonObject) -> models.StepCall:
     kind = str(obj.get("type", ""))
     detail = obj.get(kind) if isinstance(obj.get(kind), Mapping) else {}
     assert isinstance(detail, Mapping)
@@ -209,18 +196,22 @@ def _step_call(obj: JsonObject) -> StepCall:
         files = tuple(
             str((o.get("image") or {}).get("file_id")) for o in outputs if o.get("type") == "image"
         )
-        return StepCall(str(obj.get("id", "")), kind, detail.get("input"), logs or None, files)
+        return models.StepCall(
+            str(obj.get("id", "")), kind, detail.get("input"), logs or None, files
+        )
     if kind == "function":
-        return StepCall(str(obj.get("id", "")), kind, detail.get("arguments"), detail.get("output"))
-    return StepCall(str(obj.get("id", "")), kind)
+        return models.StepCall(
+            str(obj.get("id", "")), kind, detail.get("arguments"), detail.get("output")
+        )
+    return models.StepCall(str(obj.get("id", "")), kind)
 
 
-def run_step_from_json(obj: JsonObject) -> RunStep:
+def run_step_from_json(obj: JsonObject) -> models.RunStep:
     """A run step, with its tool calls (code and logs for code interpreter)."""
     details = obj.get("step_details") or {}
     calls = tuple(_step_call(c) for c in details.get("tool_calls") or ())
     message = (details.get("message_creation") or {}).get("message_id")
-    return RunStep(
+    return models.RunStep(
         id=str(obj["id"]),
         run_id=str(obj.get("run_id") or ""),
         type=str(obj.get("type", details.get("type", ""))),

@@ -110,6 +110,26 @@ class _ClientHolder(Generic[C]):
         self._wire: Wire = type(self).wire_class()
         self._response_class = _response_class(client)
 
+    # The operations, sent by the subclass's ``_perform`` (sync: called; async: awaited).
+    create_thread = Operation(ops.create_thread)
+    start_run = Operation(ops.start_run)
+    create_thread_and_run = Operation(ops.create_thread_and_run)
+    get_run = Operation(ops.get_run)
+    cancel_run = Operation(ops.cancel_run)
+    submit_tool_outputs = Operation(ops.submit_tool_outputs)
+    list_run_messages = Operation(ops.list_run_messages)
+    get_assistant = Operation(ops.get_assistant)
+    resolve_assistant = Operation(ops.resolve_assistant)
+    run_steps = Operation(ops.run_steps)
+    file_name = Operation(ops.file_name)
+    download_file = Operation(ops.download_file)
+    stream_run = Operation(ops.stream_run)
+    stream_thread_and_run = Operation(ops.stream_thread_and_run)
+    stream_tool_outputs = Operation(ops.stream_tool_outputs)
+
+    def _perform(self, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Self:
         """Build from OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_BASE_URL."""
@@ -188,22 +208,6 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
             response = self._stream_call(target, stall_timeout)
         return _Closing(_events(response, target.converter(), self._secrets, until), response)
 
-    create_thread = Operation(ops.create_thread)
-    start_run = Operation(ops.start_run)
-    create_thread_and_run = Operation(ops.create_thread_and_run)
-    get_run = Operation(ops.get_run)
-    cancel_run = Operation(ops.cancel_run)
-    submit_tool_outputs = Operation(ops.submit_tool_outputs)
-    list_run_messages = Operation(ops.list_run_messages)
-    get_assistant = Operation(ops.get_assistant)
-    resolve_assistant = Operation(ops.resolve_assistant)
-    run_steps = Operation(ops.run_steps)
-    file_name = Operation(ops.file_name)
-    download_file = Operation(ops.download_file)
-    stream_run = Operation(ops.stream_run)
-    stream_thread_and_run = Operation(ops.stream_thread_and_run)
-    stream_tool_outputs = Operation(ops.stream_tool_outputs)
-
     def close(self) -> None:
         self._client.close()
 
@@ -242,22 +246,6 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
             response = await self._stream_call(target, stall_timeout)
         events = _aevents(response, target.converter(), self._secrets, until)
         return _AsyncClosing(events, response)
-
-    create_thread = Operation(ops.create_thread)
-    start_run = Operation(ops.start_run)
-    create_thread_and_run = Operation(ops.create_thread_and_run)
-    get_run = Operation(ops.get_run)
-    cancel_run = Operation(ops.cancel_run)
-    submit_tool_outputs = Operation(ops.submit_tool_outputs)
-    list_run_messages = Operation(ops.list_run_messages)
-    get_assistant = Operation(ops.get_assistant)
-    resolve_assistant = Operation(ops.resolve_assistant)
-    run_steps = Operation(ops.run_steps)
-    file_name = Operation(ops.file_name)
-    download_file = Operation(ops.download_file)
-    stream_run = Operation(ops.stream_run)
-    stream_thread_and_run = Operation(ops.stream_thread_and_run)
-    stream_tool_outputs = Operation(ops.stream_tool_outputs)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -414,8 +402,13 @@ class _EventReader:
         self._secrets = secrets
         self._until = until
 
-    def broken(self, exc: BaseException) -> StreamInterruptedError:
-        return _interrupted(exc, self._secrets)
+    def __enter__(self) -> None:
+        """Read a line: whatever the HTTP stack raises when a stream breaks becomes a
+        :class:`StreamInterruptedError` (with the key masked)."""
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, Exception):
+            raise _interrupted(exc, self._secrets) from None
 
     def read(self, line: str | None) -> RunEvent | None:
         """The event ``line`` completes (None at the end of the stream is a blank line)."""
@@ -434,10 +427,8 @@ def _events(
     line: str | None = ""
     try:
         while line is not None:
-            try:
+            with reader:
                 line = next(lines, None)
-            except Exception as exc:  # whatever the HTTP stack raises when a stream breaks
-                raise reader.broken(exc) from None
             if (event := reader.read(line)) is not None:
                 yield event
     finally:
@@ -453,10 +444,8 @@ async def _aevents(
     line: str | None = ""
     try:
         while line is not None:
-            try:
+            with reader:
                 line = await anext(lines, None)
-            except Exception as exc:  # whatever the HTTP stack raises when a stream breaks
-                raise reader.broken(exc) from None
             if (event := reader.read(line)) is not None:
                 yield event
     finally:

@@ -11,7 +11,7 @@ parameters. So the sync and async transports share every signature and every wir
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -31,7 +31,7 @@ from assistant_bridge._values.events import RunEvent
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.transports._assistants import AssistantsWire
 from assistant_bridge.transports._protocol import RunRequest
-from assistant_bridge.transports._wire import Step, Stream, Wire
+from assistant_bridge.transports._wire import Metadata, Step, Stream, Wire
 
 if TYPE_CHECKING:
     from assistant_bridge.transports._client import AsyncClientTransport, ClientTransport
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 T = TypeVar("T")
 B = TypeVar("B")
-
-_Meta = Mapping[str, str] | None
 
 
 @attrs.frozen
@@ -84,7 +82,7 @@ class Operation(Generic[P, B]):
         return functools.partial(obj._perform, self._build)
 
 
-def create_thread(wire: Wire, *, metadata: _Meta = None) -> Step[models.Thread]:
+def create_thread(wire: Wire, *, metadata: Metadata = None) -> Step[models.Thread]:
     """Create an empty thread."""
     return wire.create_thread(metadata)
 
@@ -95,14 +93,14 @@ def start_run(
     request: RunRequest,
     *,
     content: str | None = None,
-    message_metadata: _Meta = None,
+    message_metadata: Metadata = None,
 ) -> Step[models.Run]:
     """Start a run on a thread, with the user's message in the same request."""
     return wire.start_run(thread_id, request, content, message_metadata)
 
 
 def create_thread_and_run(
-    wire: Wire, content: str, request: RunRequest, *, thread_metadata: _Meta = None
+    wire: Wire, content: str, request: RunRequest, *, thread_metadata: Metadata = None
 ) -> Step[models.Run]:
     """Create a thread holding one user message and start a run on it."""
     return wire.create_thread_and_run(content, request, thread_metadata)
@@ -170,7 +168,7 @@ def stream_run(
     request: RunRequest,
     *,
     content: str | None = None,
-    message_metadata: _Meta = None,
+    message_metadata: Metadata = None,
     stall_timeout: float = 30.0,
 ) -> Opening:
     """Start a run (with the user's message) and stream its events."""
@@ -182,7 +180,7 @@ def stream_thread_and_run(
     content: str,
     request: RunRequest,
     *,
-    thread_metadata: _Meta = None,
+    thread_metadata: Metadata = None,
     stall_timeout: float = 30.0,
 ) -> Opening:
     """Create a thread with the user's message, start a run and stream its events."""

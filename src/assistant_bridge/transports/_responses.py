@@ -20,30 +20,7 @@ from typing import Any, TypeVar
 import attrs
 
 from assistant_bridge._runstate.table import DEFAULT_MACHINE
-from assistant_bridge._values.events import (
-    MessageDone,
-    RunEvent,
-    RunStatusChanged,
-    StreamFailed,
-    TextDelta,
-)
-from assistant_bridge._values.models import (
-    Assistant,
-    ContentPart,
-    Message,
-    MessagePage,
-    RequiredAction,
-    Run,
-    RunStatus,
-    RunStep,
-    StepCall,
-    TextAnnotation,
-    TextContent,
-    Thread,
-    ToolCall,
-    ToolOutput,
-    UnknownContent,
-)
+from assistant_bridge._values import events, models
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.transports._assistants import error_text
@@ -53,7 +30,7 @@ from assistant_bridge.transports._assistants_json import (
     usage_from_json,
 )
 from assistant_bridge.transports._protocol import RunRequest
-from assistant_bridge.transports._wire import Answer, FileRequests, Request, StreamRequest
+from assistant_bridge.transports._wire import Answer, FileRequests, Metadata, Request, StreamRequest
 
 __all__ = ["ResponsesEvents", "ResponsesWire", "message_from_item", "run_from_response"]
 
@@ -65,12 +42,12 @@ def _user_item(text: str) -> dict[str, Any]:
     return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 
 
-def _content(part: Mapping[str, Any]) -> ContentPart:
+def _content(part: Mapping[str, Any]) -> models.ContentPart:
     kind = str(part.get("type", ""))
     if kind in ("output_text", "input_text", "text"):
         text = str(part.get("text", ""))
         notes = tuple(
-            TextAnnotation(
+            models.TextAnnotation(
                 type=str(a.get("type", "")),
                 text=str(a.get("filename") or a.get("title") or ""),
                 start_index=a.get("index", a.get("start_index")),
@@ -79,15 +56,17 @@ def _content(part: Mapping[str, Any]) -> ContentPart:
             )
             for a in part.get("annotations") or ()
         )
-        return TextContent(text=text, annotations=notes)
+        return models.TextContent(text=text, annotations=notes)
     if kind == "refusal":
-        return TextContent(text=str(part.get("refusal", "")), type="refusal")
-    return UnknownContent(type=kind, raw=dict(part))
+        return models.TextContent(text=str(part.get("refusal", "")), type="refusal")
+    return models.UnknownContent(type=kind, raw=dict(part))
 
 
-def message_from_item(item: Mapping[str, Any], thread_id: str, run_id: str | None) -> Message:
+def message_from_item(
+    item: Mapping[str, Any], thread_id: str, run_id: str | None
+) -> models.Message:
     """A conversation item (or response output item) of type message."""
-    return Message(
+    return models.Message(
         id=str(item.get("id", "")),
         thread_id=thread_id,
         role=str(item.get("role", "")),
@@ -98,15 +77,15 @@ def message_from_item(item: Mapping[str, Any], thread_id: str, run_id: str | Non
     )
 
 
-def run_from_response(data: Mapping[str, Any], thread_id: str | None = None) -> Run:
+def run_from_response(data: Mapping[str, Any], thread_id: str | None = None) -> models.Run:
     """A response as a run: same statuses, and function calls as ``requires_action``."""
     conversation = data.get("conversation") or {}
     thread = str(conversation.get("id") or thread_id or "")
-    status = RunStatus.parse(str(data.get("status")))
+    status = models.RunStatus.parse(str(data.get("status")))
     output = data.get("output") or ()
     answered = {i.get("call_id") for i in output if i.get("type") == "function_call_output"}
     calls = tuple(
-        ToolCall(
+        models.ToolCall(
             id=str(i.get("call_id")),
             name=str(i.get("name", "")),
             arguments=str(i.get("arguments", "")),
@@ -115,11 +94,11 @@ def run_from_response(data: Mapping[str, Any], thread_id: str | None = None) -> 
         if i.get("type") == "function_call" and i.get("call_id") not in answered
     )
     required = None
-    if status == RunStatus.COMPLETED and calls:
-        status = RunStatus.REQUIRES_ACTION
-        required = RequiredAction(tool_calls=calls)
+    if status == models.RunStatus.COMPLETED and calls:
+        status = models.RunStatus.REQUIRES_ACTION
+        required = models.RequiredAction(tool_calls=calls)
     meta = data.get("metadata") or {}
-    return Run(
+    return models.Run(
         id=str(data["id"]),
         thread_id=thread,
         status=status,
@@ -166,14 +145,14 @@ def response_body(request: RunRequest) -> dict[str, Any]:
     return body
 
 
-def _no_item_metadata(metadata: Mapping[str, str] | None) -> None:
+def _no_item_metadata(metadata: Metadata) -> None:
     if metadata:
         msg = "Conversation items carry no metadata; put it on the run (ask(metadata=...))."
         raise ConfigurationError(msg)
 
 
 def _output_items(
-    outputs: Sequence[ToolOutput], request: RunRequest | None
+    outputs: Sequence[models.ToolOutput], request: RunRequest | None
 ) -> tuple[RunRequest, list[dict[str, Any]]]:
     """Function call outputs as input items; they go in a new response, so the run's
     request is needed again."""
@@ -187,29 +166,35 @@ def _output_items(
     return request, items
 
 
-def _steps(data: Mapping[str, Any]) -> tuple[RunStep, ...]:
+def _steps(data: Mapping[str, Any]) -> tuple[models.RunStep, ...]:
     steps = []
     for item in data.get("output") or ():
         kind = str(item.get("type", ""))
         step_id, status = str(item.get("id", "")), str(item.get("status") or "completed")
         if kind == "message":
-            steps.append(RunStep(step_id, str(data["id"]), "message_creation", status, (), step_id))
+            steps.append(
+                models.RunStep(step_id, str(data["id"]), "message_creation", status, (), step_id)
+            )
             continue
         if kind == "code_interpreter_call":
             outputs = item.get("outputs") or ()
             logs = "".join(str(o.get("logs", "")) for o in outputs if o.get("type") == "logs")
-            call = StepCall(step_id, "code_interpreter", item.get("code"), logs or None)
+            call = models.StepCall(step_id, "code_interpreter", item.get("code"), logs or None)
         elif kind == "function_call":
-            call = StepCall(str(item.get("call_id", step_id)), "function", item.get("arguments"))
+            call = models.StepCall(
+                str(item.get("call_id", step_id)), "function", item.get("arguments")
+            )
         else:
-            call = StepCall(step_id, kind.removesuffix("_call"))
-        steps.append(RunStep(step_id, str(data["id"]), "tool_calls", status, (call,), raw=item))
+            call = models.StepCall(step_id, kind.removesuffix("_call"))
+        steps.append(
+            models.RunStep(step_id, str(data["id"]), "tool_calls", status, (call,), raw=item)
+        )
     return tuple(steps)
 
 
-def _thread(answer: Answer) -> Thread:
+def _thread(answer: Answer) -> models.Thread:
     data = answer.json
-    return Thread(
+    return models.Thread(
         id=str(data["id"]),
         created_at=data.get("created_at"),
         metadata=dict(data.get("metadata") or {}),
@@ -217,9 +202,7 @@ def _thread(answer: Answer) -> Thread:
     )
 
 
-def _new_conversation(
-    metadata: Mapping[str, str] | None, then: Callable[[Answer], T | Request[T]]
-) -> Request[T]:
+def _new_conversation(metadata: Metadata, then: Callable[[Answer], T | Request[T]]) -> Request[T]:
     return Request("POST", "/conversations", then, body={"metadata": dict(metadata or {})})
 
 
@@ -231,25 +214,25 @@ class ResponsesEvents:
         self.response_id: str | None = None
         self.last_sequence = -1
 
-    def convert(self, name: str, data: str) -> RunEvent | None:
+    def convert(self, name: str, data: str) -> events.RunEvent | None:
         if name == "error":
-            return StreamFailed(error_text(data))
+            return events.StreamFailed(error_text(data))
         payload: dict[str, Any] = json.loads(data)
         sequence = payload.get("sequence_number")
         if isinstance(sequence, int):
             self.last_sequence = sequence
         if isinstance(payload.get("response"), dict) and name.startswith("response."):
             self.response_id = str(payload["response"]["id"])
-            return RunStatusChanged(run_from_response(payload["response"], self.thread_id))
+            return events.RunStatusChanged(run_from_response(payload["response"], self.thread_id))
         if name == "response.output_text.delta":
-            return TextDelta(str(payload.get("item_id", "")), str(payload.get("delta", "")))
+            return events.TextDelta(str(payload.get("item_id", "")), str(payload.get("delta", "")))
         item = payload.get("item")
         if (
             name == "response.output_item.done"
             and isinstance(item, dict)
             and item.get("type") == "message"
         ):
-            return MessageDone(message_from_item(item, self.thread_id, self.response_id))
+            return events.MessageDone(message_from_item(item, self.thread_id, self.response_id))
         return None
 
 
@@ -279,7 +262,7 @@ class ResponsesWire(FileRequests):
         self._finished: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
 
     def _run(self, thread_id: str) -> Any:
-        def decode(answer: Answer) -> Run:
+        def decode(answer: Answer) -> models.Run:
             run = run_from_response(answer.json, thread_id)
             if not DEFAULT_MACHINE.is_active(run.status):
                 self._finished[run.id] = answer.json
@@ -291,29 +274,25 @@ class ResponsesWire(FileRequests):
 
     def _respond(
         self, thread_id: str, request: RunRequest, items: list[dict[str, Any]]
-    ) -> Request[Run]:
+    ) -> Request[models.Run]:
         body = {**response_body(request), "conversation": thread_id, "input": items}
         return Request("POST", "/responses", self._run(thread_id), body=body)
 
-    def create_thread(self, metadata: Mapping[str, str] | None) -> Request[Thread]:
+    def create_thread(self, metadata: Metadata) -> Request[models.Thread]:
         return _new_conversation(metadata, _thread)
 
     def start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        content: str | None,
-        message_metadata: Mapping[str, str] | None,
-    ) -> Request[Run]:
+        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
+    ) -> Request[models.Run]:
         _no_item_metadata(message_metadata)
         return self._respond(thread_id, request, [] if content is None else [_user_item(content)])
 
     def create_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
-    ) -> Request[Run]:
+        self, content: str, request: RunRequest, thread_metadata: Metadata
+    ) -> Request[models.Run]:
         response_body(request)  # refuse a bad request before creating anything
 
-        def start(answer: Answer) -> Request[Run]:
+        def start(answer: Answer) -> Request[models.Run]:
             made = _thread(answer).id
             return attrs.evolve(
                 self._respond(made, request, [_user_item(content)]), made_thread=made
@@ -322,17 +301,13 @@ class ResponsesWire(FileRequests):
         return _new_conversation(thread_metadata, start)
 
     def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        content: str | None,
-        message_metadata: Mapping[str, str] | None,
+        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
     ) -> StreamRequest:
         _no_item_metadata(message_metadata)
         return _stream(thread_id, request, [] if content is None else [_user_item(content)])
 
     def stream_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+        self, content: str, request: RunRequest, thread_metadata: Metadata
     ) -> Request[StreamRequest]:
         """Create the conversation, then stream a response on it (two requests)."""
         response_body(request)  # refuse a bad request before creating anything
@@ -344,21 +319,25 @@ class ResponsesWire(FileRequests):
         return _new_conversation(thread_metadata, stream)
 
     def stream_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[models.ToolOutput],
+        request: RunRequest | None,
     ) -> StreamRequest:
         return _stream(thread_id, *_output_items(outputs, request))
 
-    def get_run(self, thread_id: str, run_id: str) -> Run | Request[Run]:
+    def get_run(self, thread_id: str, run_id: str) -> models.Run | Request[models.Run]:
         data = self._finished.get(run_id)
         if data is not None:
             return run_from_response(data, thread_id)
         return Request("GET", f"/responses/{run_id}", self._run(thread_id))
 
-    def cancel_run(self, thread_id: str, run_id: str) -> Run | Request[Run]:
+    def cancel_run(self, thread_id: str, run_id: str) -> models.Run | Request[models.Run]:
         """Cancel a background response; for one that ended asking for function calls,
         abandon the calls instead, so the conversation can take the next response."""
 
-        def cancel(current: Run) -> Run | Request[Run]:
+        def cancel(current: models.Run) -> models.Run | Request[models.Run]:
             if current.required_action:
                 items = [
                     {
@@ -368,31 +347,37 @@ class ResponsesWire(FileRequests):
                     }
                     for c in current.required_action.tool_calls
                 ]
-                abandoned = attrs.evolve(current, status=RunStatus.CANCELLED, required_action=None)
+                abandoned = attrs.evolve(
+                    current, status=models.RunStatus.CANCELLED, required_action=None
+                )
                 path = f"/conversations/{thread_id}/items"
                 return Request("POST", path, lambda _: abandoned, body={"items": items})
             return Request("POST", f"/responses/{run_id}/cancel", self._run(thread_id))
 
         current = self.get_run(thread_id, run_id)
-        if isinstance(current, Run):
+        if isinstance(current, models.Run):
             return cancel(current)
         return attrs.evolve(current, then=lambda a: cancel(self._run(thread_id)(a)))
 
     def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
-    ) -> Request[Run]:
+        self,
+        thread_id: str,
+        run_id: str,
+        outputs: Sequence[models.ToolOutput],
+        request: RunRequest | None,
+    ) -> Request[models.Run]:
         return self._respond(thread_id, *_output_items(outputs, request))
 
     def list_run_messages(
         self, thread_id: str, run_id: str, after: str | None, limit: int
-    ) -> MessagePage | Request[MessagePage]:
-        def page(data: Mapping[str, Any]) -> MessagePage:
+    ) -> models.MessagePage | Request[models.MessagePage]:
+        def page(data: Mapping[str, Any]) -> models.MessagePage:
             items = [i for i in data.get("output") or () if i.get("type") == "message"]
             if after is not None:
                 ids = [str(i.get("id")) for i in items]
                 items = items[ids.index(after) + 1 :] if after in ids else []
             messages = tuple(message_from_item(i, thread_id, run_id) for i in items[:limit])
-            return MessagePage(
+            return models.MessagePage(
                 messages=messages,
                 has_more=len(items) > limit,
                 last_id=messages[-1].id if messages else None,
@@ -405,7 +390,7 @@ class ResponsesWire(FileRequests):
 
     def list_run_steps(
         self, thread_id: str, run_id: str
-    ) -> tuple[RunStep, ...] | Request[tuple[RunStep, ...]]:
+    ) -> tuple[models.RunStep, ...] | Request[tuple[models.RunStep, ...]]:
         """The response's output items as steps: messages, and tool calls with what they did
         (code and logs for code interpreter)."""
         data = self._finished.get(run_id)
@@ -413,7 +398,7 @@ class ResponsesWire(FileRequests):
             return _steps(data)
         return Request("GET", f"/responses/{run_id}", lambda a: _steps(a.json))
 
-    def get_assistant(self, assistant_id: str) -> Assistant | Request[Assistant]:
+    def get_assistant(self, assistant_id: str) -> models.Assistant | Request[models.Assistant]:
         raise no_assistant_objects(assistant_id)
 
     def resolve_assistant(self, spec: AssistantSpec) -> str | None:

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
+Metadata: TypeAlias = Mapping[str, str] | None
+"""Metadata for an object (at most 16 pairs), or None to send none."""
+
 ASSISTANTS_BETA = {"OpenAI-Beta": "assistants=v2"}
 """The header the Assistants API asks for."""
 
@@ -93,18 +96,14 @@ class Wire(Protocol):
     it (see ``docs/architecture.md``).
     """
 
-    def create_thread(self, metadata: Mapping[str, str] | None) -> Step[Thread]: ...
+    def create_thread(self, metadata: Metadata) -> Step[Thread]: ...
 
     def start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        content: str | None,
-        message_metadata: Mapping[str, str] | None,
+        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
     ) -> Step[Run]: ...
 
     def create_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+        self, content: str, request: RunRequest, thread_metadata: Metadata
     ) -> Step[Run]: ...
 
     def get_run(self, thread_id: str, run_id: str) -> Step[Run]: ...
@@ -126,15 +125,11 @@ class Wire(Protocol):
     def resolve_assistant(self, spec: AssistantSpec) -> Step[str | None]: ...
 
     def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        content: str | None,
-        message_metadata: Mapping[str, str] | None,
+        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
     ) -> Stream: ...
 
     def stream_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
+        self, content: str, request: RunRequest, thread_metadata: Metadata
     ) -> Stream: ...
 
     def stream_tool_outputs(

@@ -3,38 +3,6 @@
 A server: it imports neither ``openai`` nor the transports (the layer test checks)."""
 
 from .app import Exchange
-from .behaviours import (
-    Behaviour,
-    EndIncomplete,
-    ExpireRun,
-    FailRun,
-    KnowledgeFile,
-    Outcome,
-    RequestTools,
-    RunContext,
-    SayJson,
-    SayText,
-    StayInProgress,
-    Triage,
-)
-from .faults import Fault, FaultEvent
 from .server import EmulatorServer
 
-__all__ = [
-    "Behaviour",
-    "EmulatorServer",
-    "EndIncomplete",
-    "Exchange",
-    "ExpireRun",
-    "FailRun",
-    "Fault",
-    "FaultEvent",
-    "KnowledgeFile",
-    "Outcome",
-    "RequestTools",
-    "RunContext",
-    "SayJson",
-    "SayText",
-    "StayInProgress",
-    "Triage",
-]
+__all__ = ["EmulatorServer", "Exchange"]
