@@ -19,15 +19,7 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 import attrs
 
 from assistant_bridge._parsing.parsers import Parser, TextParser
-from assistant_bridge._runstate.table import (
-    Finish,
-    FinishIncomplete,
-    Handler,
-    HandleRequiredAction,
-    KeepWaiting,
-    RaiseError,
-    RunStateMachine,
-)
+from assistant_bridge._runstate import table
 from assistant_bridge._session.polling import PollPolicy
 from assistant_bridge._session.retry import NO_RETRIES, RetryPolicy
 from assistant_bridge._values.events import (
@@ -320,7 +312,7 @@ class WaitSettings:
     """How a session waits for a run: table, poll policy, clock, deadline, tool handling,
     whether to stream (with the longest silence a stream may keep), retries and cleanup."""
 
-    machine: RunStateMachine
+    machine: table.RunStateMachine
     poll: PollPolicy
     clock: Callable[[], float]
     timeout: float
@@ -625,7 +617,7 @@ def follow(
                 state.seen = run.status
                 yield Emit(RunStatusChanged(run))
             handler = settings.machine.decide(run.status)
-            if isinstance(handler, KeepWaiting):
+            if isinstance(handler, table.KeepWaiting):
                 _warn_unknown(run, settings, state)
                 if settings.remaining() <= 0:
                     yield from _close(state)
@@ -636,7 +628,7 @@ def follow(
                     )
                 continue
             yield from _close(state, drain=True)
-            if isinstance(handler, HandleRequiredAction):
+            if isinstance(handler, table.HandleRequiredAction):
                 yield from _answer_tools(state, settings, request)
                 continue
             return (yield from _settle(run, handler, parser, state.messages, settings))
@@ -742,16 +734,16 @@ def _close(state: _Follow, *, drain: bool = False) -> Flow[None]:
 
 def _settle(
     run: Run,
-    handler: Handler,
+    handler: table.Handler,
     parser: Parser[Any],
     messages: Sequence[Message],
     settings: WaitSettings,
 ) -> Flow[Reply[Any]]:
     """Finish, finish incomplete, or raise, as the handler says; ``messages`` are the run's
     messages when a stream delivered them (else they are listed)."""
-    if isinstance(handler, Finish):
+    if isinstance(handler, table.Finish):
         return (yield from _collect_reply(run, parser, settings, lenient=False, messages=messages))
-    if isinstance(handler, FinishIncomplete):
+    if isinstance(handler, table.FinishIncomplete):
         partial = yield from _collect_reply(run, parser, settings, lenient=True, messages=messages)
         reason = run.incomplete_details.reason if run.incomplete_details else None
         msg = (
@@ -762,7 +754,7 @@ def _settle(
         raise RunIncompleteError(
             msg, thread_id=run.thread_id, run_id=run.id, reason=reason, partial=partial
         )
-    if isinstance(handler, RaiseError):
+    if isinstance(handler, table.RaiseError):
         raise handler.factory(run)
     msg = f"no settling for handler {handler!r}"  # pragma: no cover - Handler is closed
     raise TypeError(msg)
@@ -893,7 +885,7 @@ def _explain_refused_outputs(run: Run, settings: WaitSettings, began: float) -> 
     """Outputs were refused: if the run expired while the tools ran, say so plainly."""
     latest = yield from call(GetRun(run.thread_id, run.id), settings)
     handler = settings.machine.decide(latest.status)
-    if not settings.machine.is_active(latest.status) and isinstance(handler, RaiseError):
+    if not settings.machine.is_active(latest.status) and isinstance(handler, table.RaiseError):
         error = handler.factory(latest)
         if isinstance(error, RunExpiredError):
             took = settings.clock() - began
@@ -934,7 +926,7 @@ def _refuse_action(run: Run, settings: WaitSettings, rounds: int) -> Flow[None]:
 # -- the end of a run that must stop ------------------------------------------------------------
 def _time_out(run: Run, parser: Parser[Any], settings: WaitSettings) -> Flow[Reply[Any]]:
     confirmed, final = yield from _cancel_and_confirm(run, settings)
-    if isinstance(settings.machine.decide(final.status), Finish):
+    if isinstance(settings.machine.decide(final.status), table.Finish):
         # It finished while we were cancelling: the answer is worth more than the deadline.
         return (yield from _collect_reply(final, parser, settings, lenient=False))
     state = "confirmed" if confirmed else f"not confirmed, the run is still {final.status}"

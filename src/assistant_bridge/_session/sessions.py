@@ -67,18 +67,11 @@ from assistant_bridge.exceptions import (
     RunTimeoutError,
     ToolError,
 )
+from assistant_bridge.transports import _protocol as protocol
 from assistant_bridge.transports._protocol import (
     REQUEST_BUDGET,
-    AsyncFileStore,
-    AsyncRunFinder,
-    AsyncRunStepReader,
-    AsyncStreamingTransport,
     AsyncTransport,
-    FileStore,
-    RunFinder,
     RunRequest,
-    RunStepReader,
-    StreamingTransport,
     Transport,
 )
 
@@ -183,14 +176,16 @@ class _SessionCore(Generic[P]):
         self._cancel_grace = cancel_grace
         self._thread_metadata = None if thread_metadata is None else dict(thread_metadata)
         self._clock = clock
-        self._can_stream = isinstance(transport, (StreamingTransport, AsyncStreamingTransport))
+        self._can_stream = isinstance(
+            transport, (protocol.StreamingTransport, protocol.AsyncStreamingTransport)
+        )
         self._wait = self._check_wait(wait)
         self._stall_timeout = float(stall_timeout)
         self._retry = retry if retry is not None else RetryPolicy()
         self._on_active_run = on_active_run
         self._first_ask = first_ask
-        self._can_find_runs = isinstance(transport, (RunFinder, AsyncRunFinder))
-        self._can_name_files = isinstance(transport, (FileStore, AsyncFileStore))
+        self._can_find_runs = isinstance(transport, (protocol.RunFinder, protocol.AsyncRunFinder))
+        self._can_name_files = isinstance(transport, (protocol.FileStore, protocol.AsyncFileStore))
         self._transport_any: object = transport
         self._usage = Usage()
         self._history: list[tuple[str | None, Reply[Any]]] = []
@@ -339,7 +334,9 @@ class _SessionCore(Generic[P]):
 
     def _steps_thread(self, run_id: str) -> str:
         """The thread to read a run's steps on, after checking the transport can."""
-        if not isinstance(self._transport_any, (RunStepReader, AsyncRunStepReader)):
+        if not isinstance(
+            self._transport_any, (protocol.RunStepReader, protocol.AsyncRunStepReader)
+        ):
             msg = f"{type(self._transport_any).__name__} cannot read run steps."
             raise ConfigurationError(msg)
         if self._thread_id is None:
@@ -530,7 +527,7 @@ class ThreadSession(_SessionCore[P]):
     def run_steps(self, run_id: str) -> tuple[RunStep, ...]:
         """The steps of a run on this session's thread (e.g. ``reply.run_id``): its messages and
         tool calls, with the code code-interpreter ran and its logs. Fetched on demand."""
-        reader = cast(RunStepReader, self._transport)
+        reader = cast(protocol.RunStepReader, self._transport)
         return reader.run_steps(self._steps_thread(run_id), run_id)
 
     def save_files(self, reply: Reply[Any], folder: str | Path) -> list[Path]:
@@ -538,7 +535,7 @@ class ThreadSession(_SessionCore[P]):
         ``folder``; returns their paths."""
         saved = []
         for file_id, path in self._file_targets(reply, folder):
-            path.write_bytes(cast(FileStore, self._transport).download_file(file_id))
+            path.write_bytes(cast(protocol.FileStore, self._transport).download_file(file_id))
             saved.append(path)
         return saved
 
@@ -680,14 +677,16 @@ class AsyncThreadSession(_SessionCore[P]):
 
     async def run_steps(self, run_id: str) -> tuple[RunStep, ...]:
         """See :meth:`ThreadSession.run_steps`."""
-        reader = cast(AsyncRunStepReader, self._transport)
+        reader = cast(protocol.AsyncRunStepReader, self._transport)
         return await reader.run_steps(self._steps_thread(run_id), run_id)
 
     async def save_files(self, reply: Reply[Any], folder: str | Path) -> list[Path]:
         """See :meth:`ThreadSession.save_files`."""
         saved = []
         for file_id, path in self._file_targets(reply, folder):
-            path.write_bytes(await cast(AsyncFileStore, self._transport).download_file(file_id))
+            path.write_bytes(
+                await cast(protocol.AsyncFileStore, self._transport).download_file(file_id)
+            )
             saved.append(path)
         return saved
 

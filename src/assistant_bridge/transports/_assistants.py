@@ -8,7 +8,7 @@ transports send. Bodies follow the API's reference; JSON objects become domain v
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from assistant_bridge._values import events, models
@@ -31,6 +31,7 @@ from assistant_bridge.transports._wire import (
     Metadata,
     Request,
     StreamRequest,
+    ToolOutputs,
     given,
 )
 
@@ -87,7 +88,7 @@ def _create_and_run_body(
     return {"thread": thread, **body}
 
 
-def _outputs(outputs: Sequence[models.ToolOutput]) -> list[dict[str, str]]:
+def _outputs(outputs: ToolOutputs) -> list[dict[str, str]]:
     return [{"tool_call_id": o.tool_call_id, "output": o.output} for o in outputs]
 
 
@@ -161,11 +162,7 @@ class AssistantsWire(FileRequests):
         return _stream("/threads/runs", _create_and_run_body(content, request, thread_metadata))
 
     def stream_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[models.ToolOutput],
-        request: RunRequest | None,
+        self, thread_id: str, run_id: str, outputs: ToolOutputs, request: RunRequest | None
     ) -> StreamRequest:
         path = f"/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
         return _stream(path, {"tool_outputs": _outputs(outputs)})
@@ -188,11 +185,7 @@ class AssistantsWire(FileRequests):
         return _post(f"/threads/{thread_id}/runs/{run_id}/cancel", _run)
 
     def submit_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[models.ToolOutput],
-        request: RunRequest | None,
+        self, thread_id: str, run_id: str, outputs: ToolOutputs, request: RunRequest | None
     ) -> Request[models.Run]:
         path = f"/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
         return _post(path, _run, {"tool_outputs": _outputs(outputs)})

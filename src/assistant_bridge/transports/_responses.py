@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -23,6 +23,7 @@ from assistant_bridge._runstate.table import DEFAULT_MACHINE
 from assistant_bridge._values import events, models
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError
+from assistant_bridge.transports import _wire as wire
 from assistant_bridge.transports._assistants import error_text
 from assistant_bridge.transports._assistants_json import (
     incomplete_from,
@@ -30,7 +31,6 @@ from assistant_bridge.transports._assistants_json import (
     usage_from_json,
 )
 from assistant_bridge.transports._protocol import RunRequest
-from assistant_bridge.transports._wire import Answer, FileRequests, Metadata, Request, StreamRequest
 
 __all__ = ["ResponsesEvents", "ResponsesWire", "message_from_item", "run_from_response"]
 
@@ -145,14 +145,14 @@ def response_body(request: RunRequest) -> dict[str, Any]:
     return body
 
 
-def _no_item_metadata(metadata: Metadata) -> None:
+def _no_item_metadata(metadata: wire.Metadata) -> None:
     if metadata:
         msg = "Conversation items carry no metadata; put it on the run (ask(metadata=...))."
         raise ConfigurationError(msg)
 
 
 def _output_items(
-    outputs: Sequence[models.ToolOutput], request: RunRequest | None
+    outputs: wire.ToolOutputs, request: RunRequest | None
 ) -> tuple[RunRequest, list[dict[str, Any]]]:
     """Function call outputs as input items; they go in a new response, so the run's
     request is needed again."""
@@ -192,7 +192,7 @@ def _steps(data: Mapping[str, Any]) -> tuple[models.RunStep, ...]:
     return tuple(steps)
 
 
-def _thread(answer: Answer) -> models.Thread:
+def _thread(answer: wire.Answer) -> models.Thread:
     data = answer.json
     return models.Thread(
         id=str(data["id"]),
@@ -202,8 +202,10 @@ def _thread(answer: Answer) -> models.Thread:
     )
 
 
-def _new_conversation(metadata: Metadata, then: Callable[[Answer], T | Request[T]]) -> Request[T]:
-    return Request("POST", "/conversations", then, body={"metadata": dict(metadata or {})})
+def _new_conversation(
+    metadata: wire.Metadata, then: Callable[[wire.Answer], T | wire.Request[T]]
+) -> wire.Request[T]:
+    return wire.Request("POST", "/conversations", then, body={"metadata": dict(metadata or {})})
 
 
 class ResponsesEvents:
@@ -236,9 +238,9 @@ class ResponsesEvents:
         return None
 
 
-def _stream(thread_id: str, request: RunRequest, items: list[dict[str, Any]]) -> StreamRequest:
+def _stream(thread_id: str, request: RunRequest, items: list[dict[str, Any]]) -> wire.StreamRequest:
     body = {**response_body(request), "conversation": thread_id, "input": items, "stream": True}
-    return StreamRequest("/responses", body, lambda: ResponsesEvents(thread_id).convert)
+    return wire.StreamRequest("/responses", body, lambda: ResponsesEvents(thread_id).convert)
 
 
 def no_assistant_objects(assistant_id: str) -> ConfigurationError:
@@ -250,7 +252,7 @@ def no_assistant_objects(assistant_id: str) -> ConfigurationError:
     return ConfigurationError(msg)
 
 
-class ResponsesWire(FileRequests):
+class ResponsesWire(wire.FileRequests):
     """Builds and decodes the Responses and Conversations requests.
 
     It keeps the finished responses it has seen (they never change), so listing a finished
@@ -262,7 +264,7 @@ class ResponsesWire(FileRequests):
         self._finished: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
 
     def _run(self, thread_id: str) -> Any:
-        def decode(answer: Answer) -> models.Run:
+        def decode(answer: wire.Answer) -> models.Run:
             run = run_from_response(answer.json, thread_id)
             if not DEFAULT_MACHINE.is_active(run.status):
                 self._finished[run.id] = answer.json
@@ -274,25 +276,29 @@ class ResponsesWire(FileRequests):
 
     def _respond(
         self, thread_id: str, request: RunRequest, items: list[dict[str, Any]]
-    ) -> Request[models.Run]:
+    ) -> wire.Request[models.Run]:
         body = {**response_body(request), "conversation": thread_id, "input": items}
-        return Request("POST", "/responses", self._run(thread_id), body=body)
+        return wire.Request("POST", "/responses", self._run(thread_id), body=body)
 
-    def create_thread(self, metadata: Metadata) -> Request[models.Thread]:
+    def create_thread(self, metadata: wire.Metadata) -> wire.Request[models.Thread]:
         return _new_conversation(metadata, _thread)
 
     def start_run(
-        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
-    ) -> Request[models.Run]:
+        self,
+        thread_id: str,
+        request: RunRequest,
+        content: str | None,
+        message_metadata: wire.Metadata,
+    ) -> wire.Request[models.Run]:
         _no_item_metadata(message_metadata)
         return self._respond(thread_id, request, [] if content is None else [_user_item(content)])
 
     def create_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Metadata
-    ) -> Request[models.Run]:
+        self, content: str, request: RunRequest, thread_metadata: wire.Metadata
+    ) -> wire.Request[models.Run]:
         response_body(request)  # refuse a bad request before creating anything
 
-        def start(answer: Answer) -> Request[models.Run]:
+        def start(answer: wire.Answer) -> wire.Request[models.Run]:
             made = _thread(answer).id
             return attrs.evolve(
                 self._respond(made, request, [_user_item(content)]), made_thread=made
@@ -301,43 +307,43 @@ class ResponsesWire(FileRequests):
         return _new_conversation(thread_metadata, start)
 
     def stream_run(
-        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
-    ) -> StreamRequest:
+        self,
+        thread_id: str,
+        request: RunRequest,
+        content: str | None,
+        message_metadata: wire.Metadata,
+    ) -> wire.StreamRequest:
         _no_item_metadata(message_metadata)
         return _stream(thread_id, request, [] if content is None else [_user_item(content)])
 
     def stream_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Metadata
-    ) -> Request[StreamRequest]:
+        self, content: str, request: RunRequest, thread_metadata: wire.Metadata
+    ) -> wire.Request[wire.StreamRequest]:
         """Create the conversation, then stream a response on it (two requests)."""
         response_body(request)  # refuse a bad request before creating anything
 
-        def stream(answer: Answer) -> StreamRequest:
+        def stream(answer: wire.Answer) -> wire.StreamRequest:
             made = _thread(answer).id
             return attrs.evolve(_stream(made, request, [_user_item(content)]), made_thread=made)
 
         return _new_conversation(thread_metadata, stream)
 
     def stream_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[models.ToolOutput],
-        request: RunRequest | None,
-    ) -> StreamRequest:
+        self, thread_id: str, run_id: str, outputs: wire.ToolOutputs, request: RunRequest | None
+    ) -> wire.StreamRequest:
         return _stream(thread_id, *_output_items(outputs, request))
 
-    def get_run(self, thread_id: str, run_id: str) -> models.Run | Request[models.Run]:
+    def get_run(self, thread_id: str, run_id: str) -> models.Run | wire.Request[models.Run]:
         data = self._finished.get(run_id)
         if data is not None:
             return run_from_response(data, thread_id)
-        return Request("GET", f"/responses/{run_id}", self._run(thread_id))
+        return wire.Request("GET", f"/responses/{run_id}", self._run(thread_id))
 
-    def cancel_run(self, thread_id: str, run_id: str) -> models.Run | Request[models.Run]:
+    def cancel_run(self, thread_id: str, run_id: str) -> models.Run | wire.Request[models.Run]:
         """Cancel a background response; for one that ended asking for function calls,
         abandon the calls instead, so the conversation can take the next response."""
 
-        def cancel(current: models.Run) -> models.Run | Request[models.Run]:
+        def cancel(current: models.Run) -> models.Run | wire.Request[models.Run]:
             if current.required_action:
                 items = [
                     {
@@ -351,8 +357,8 @@ class ResponsesWire(FileRequests):
                     current, status=models.RunStatus.CANCELLED, required_action=None
                 )
                 path = f"/conversations/{thread_id}/items"
-                return Request("POST", path, lambda _: abandoned, body={"items": items})
-            return Request("POST", f"/responses/{run_id}/cancel", self._run(thread_id))
+                return wire.Request("POST", path, lambda _: abandoned, body={"items": items})
+            return wire.Request("POST", f"/responses/{run_id}/cancel", self._run(thread_id))
 
         current = self.get_run(thread_id, run_id)
         if isinstance(current, models.Run):
@@ -360,17 +366,13 @@ class ResponsesWire(FileRequests):
         return attrs.evolve(current, then=lambda a: cancel(self._run(thread_id)(a)))
 
     def submit_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[models.ToolOutput],
-        request: RunRequest | None,
-    ) -> Request[models.Run]:
+        self, thread_id: str, run_id: str, outputs: wire.ToolOutputs, request: RunRequest | None
+    ) -> wire.Request[models.Run]:
         return self._respond(thread_id, *_output_items(outputs, request))
 
     def list_run_messages(
         self, thread_id: str, run_id: str, after: str | None, limit: int
-    ) -> models.MessagePage | Request[models.MessagePage]:
+    ) -> models.MessagePage | wire.Request[models.MessagePage]:
         def page(data: Mapping[str, Any]) -> models.MessagePage:
             items = [i for i in data.get("output") or () if i.get("type") == "message"]
             if after is not None:
@@ -386,19 +388,19 @@ class ResponsesWire(FileRequests):
         data = self._finished.get(run_id)
         if data is not None:
             return page(data)
-        return Request("GET", f"/responses/{run_id}", lambda a: page(a.json))
+        return wire.Request("GET", f"/responses/{run_id}", lambda a: page(a.json))
 
     def list_run_steps(
         self, thread_id: str, run_id: str
-    ) -> tuple[models.RunStep, ...] | Request[tuple[models.RunStep, ...]]:
+    ) -> tuple[models.RunStep, ...] | wire.Request[tuple[models.RunStep, ...]]:
         """The response's output items as steps: messages, and tool calls with what they did
         (code and logs for code interpreter)."""
         data = self._finished.get(run_id)
         if data is not None:
             return _steps(data)
-        return Request("GET", f"/responses/{run_id}", lambda a: _steps(a.json))
+        return wire.Request("GET", f"/responses/{run_id}", lambda a: _steps(a.json))
 
-    def get_assistant(self, assistant_id: str) -> models.Assistant | Request[models.Assistant]:
+    def get_assistant(self, assistant_id: str) -> models.Assistant | wire.Request[models.Assistant]:
         raise no_assistant_objects(assistant_id)
 
     def resolve_assistant(self, spec: AssistantSpec) -> str | None:

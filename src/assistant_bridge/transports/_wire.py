@@ -34,6 +34,9 @@ T_co = TypeVar("T_co", covariant=True)
 Metadata: TypeAlias = Mapping[str, str] | None
 """Metadata for an object (at most 16 pairs), or None to send none."""
 
+ToolOutputs: TypeAlias = Sequence[ToolOutput]
+"""The outputs that answer a run's tool calls, one per call."""
+
 ASSISTANTS_BETA = {"OpenAI-Beta": "assistants=v2"}
 """The header the Assistants API asks for."""
 
@@ -111,7 +114,7 @@ class Wire(Protocol):
     def cancel_run(self, thread_id: str, run_id: str) -> Step[Run]: ...
 
     def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+        self, thread_id: str, run_id: str, outputs: ToolOutputs, request: RunRequest | None
     ) -> Step[Run]: ...
 
     def list_run_messages(
@@ -133,7 +136,7 @@ class Wire(Protocol):
     ) -> Stream: ...
 
     def stream_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: Sequence[ToolOutput], request: RunRequest | None
+        self, thread_id: str, run_id: str, outputs: ToolOutputs, request: RunRequest | None
     ) -> Stream: ...
 
     def file_name(self, file_id: str) -> Step[str]: ...
