@@ -35,7 +35,9 @@ ever holds an API key.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from typing_extensions import Unpack
 
 from assistant_bridge._redact import redact
 
@@ -107,6 +109,16 @@ class ArgumentTypeError(ConfigurationError, TypeError):
         self.argument = argument
 
 
+class ErrorFields(TypedDict, total=False):
+    """What the server said of an error beside its message; the keyword arguments every
+    :class:`TransportError` takes."""
+
+    status_code: int | None
+    request_id: str | None
+    code: str | None
+    param: str | None
+
+
 class TransportError(AssistantBridgeError):
     """The server answered with an error, or did not answer at all."""
 
@@ -161,14 +173,10 @@ class ActiveRunError(BadRequestError):
         *,
         thread_id: str | None = None,
         run_id: str | None = None,
-        status_code: int | None = 400,
-        request_id: str | None = None,
-        code: str | None = None,
-        param: str | None = None,
+        **fields: Unpack[ErrorFields],
     ) -> None:
-        super().__init__(
-            message, status_code=status_code, request_id=request_id, code=code, param=param
-        )
+        fields.setdefault("status_code", 400)
+        super().__init__(message, **fields)
         self.thread_id = thread_id
         self.run_id = run_id
 
@@ -181,18 +189,10 @@ class RateLimitError(TransportError):
     """Too many requests, or the account has no quota left (429)."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        status_code: int | None = 429,
-        request_id: str | None = None,
-        code: str | None = None,
-        param: str | None = None,
+        self, message: str, *, retry_after: float | None = None, **fields: Unpack[ErrorFields]
     ) -> None:
-        super().__init__(
-            message, status_code=status_code, request_id=request_id, code=code, param=param
-        )
+        fields.setdefault("status_code", 429)
+        super().__init__(message, **fields)
         self.retry_after = retry_after
 
 
