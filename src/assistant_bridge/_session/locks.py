@@ -7,7 +7,8 @@ import asyncio
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TypeVar
 
 
 class _SyncLock:
@@ -24,6 +25,18 @@ _guard = threading.Lock()
 _sync: weakref.WeakValueDictionary[str, _SyncLock] = weakref.WeakValueDictionary()
 _async: weakref.WeakValueDictionary[tuple[int, str], _AsyncLock] = weakref.WeakValueDictionary()
 
+K = TypeVar("K")
+L = TypeVar("L", _SyncLock, _AsyncLock)
+
+
+def _holder(held: weakref.WeakValueDictionary[K, L], key: K, make: Callable[[], L]) -> L:
+    """The lock holder of ``key``, made on first use; kept while someone holds it."""
+    with _guard:
+        holder = held.get(key)
+        if holder is None:
+            holder = held[key] = make()
+        return holder
+
 
 @contextlib.contextmanager
 def hold_thread(thread_id: str | None, timeout: float) -> Iterator[bool]:
@@ -32,17 +45,13 @@ def hold_thread(thread_id: str | None, timeout: float) -> Iterator[bool]:
     if thread_id is None:
         yield True
         return
-    with _guard:
-        holder = _sync.get(thread_id)
-        if holder is None:
-            holder = _sync[thread_id] = _SyncLock()
-    if not holder.lock.acquire(timeout=max(0.0, timeout)):
-        yield False
-        return
+    holder = _holder(_sync, thread_id, _SyncLock)
+    held = holder.lock.acquire(timeout=max(0.0, timeout))
     try:
-        yield True
+        yield held
     finally:
-        holder.lock.release()
+        if held:
+            holder.lock.release()
 
 
 @contextlib.asynccontextmanager
@@ -51,11 +60,7 @@ async def ahold_thread(thread_id: str | None, timeout: float) -> AsyncIterator[b
     if thread_id is None:
         yield True
         return
-    key = (id(asyncio.get_running_loop()), thread_id)
-    with _guard:
-        holder = _async.get(key)
-        if holder is None:
-            holder = _async[key] = _AsyncLock()
+    holder = _holder(_async, (id(asyncio.get_running_loop()), thread_id), _AsyncLock)
     try:
         async with asyncio.timeout(max(0.0, timeout)):
             await holder.lock.acquire()

@@ -25,6 +25,7 @@ from assistant_bridge._values.events import RunEvent, RunStatusChanged
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ActiveRunError, BadRequestError, NotFoundError
 from assistant_bridge.transports._protocol import RunRequest, StreamingTransport, Transport
+from assistant_bridge.transports._wire import Metadata
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -302,7 +303,7 @@ class ScriptedBackend:
         thread_id: str,
         request: RunRequest,
         content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
+        message_metadata: Metadata = None,
     ) -> models.Run:
         self._thread(thread_id)
         active = self._active_run(thread_id)
@@ -328,7 +329,7 @@ class ScriptedBackend:
         self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
     ) -> models.Run:
         thread = self._op_create_thread(thread_metadata)
-        return self._op_start_run(thread.id, request, content)
+        return self._op_start_run(thread.id, request, content, None)
 
     def _set(self, state: _RunState, status: str) -> models.Run:
         script = state.script
