@@ -54,9 +54,11 @@ def _imports(path: Path) -> list[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package[: len(package) - node.level + 1]
-                found.append(".".join([*base, *([node.module] if node.module else [])]))
-            elif node.module:
-                found.append(node.module)
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            # The module, and each name as a possible submodule (``from pkg import mod``).
+            found += [module, *(f"{module}.{alias.name}" for alias in node.names)]
     return found
 
 

@@ -119,27 +119,27 @@ class ErrorFields(TypedDict, total=False):
     param: str | None
 
 
+def _masked(text: str | None) -> str | None:
+    return None if text is None else redact(text)
+
+
 class TransportError(AssistantBridgeError):
     """The server answered with an error, or did not answer at all."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        request_id: str | None = None,
-        code: str | None = None,
-        param: str | None = None,
-    ) -> None:
+    def __init__(self, message: str, **fields: Unpack[ErrorFields]) -> None:
         # Key-shaped text is masked here too, whoever builds the error (the transport's
         # boundary also masks the exact key, which need not look like one).
+        unknown = sorted(fields.keys() - ErrorFields.__optional_keys__)
+        if unknown:
+            msg = f"{type(self).__name__}() got unexpected keyword arguments: {unknown}"
+            raise TypeError(msg)
         message = redact(message)
         super().__init__(message)
         self.message = message
-        self.status_code = status_code
-        self.request_id = None if request_id is None else redact(request_id)
-        self.code = None if code is None else redact(code)
-        self.param = None if param is None else redact(param)
+        self.status_code = fields.get("status_code")
+        self.request_id = _masked(fields.get("request_id"))
+        self.code = _masked(fields.get("code"))
+        self.param = _masked(fields.get("param"))
 
     def __str__(self) -> str:
         extra = []
@@ -207,8 +207,10 @@ class APIConnectionError(TransportError):
     could not be opened), so repeating it cannot duplicate anything.
     """
 
-    def __init__(self, message: str, *, unsent: bool = False, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
+    def __init__(
+        self, message: str, *, unsent: bool = False, **fields: Unpack[ErrorFields]
+    ) -> None:
+        super().__init__(message, **fields)
         self.unsent = unsent
 
 
@@ -216,12 +218,25 @@ class UnsentRequestError(APIConnectionError):
     """The request certainly never reached the server (connection refused, DNS or TLS failure):
     repeating it, even a write, cannot do anything twice."""
 
-    def __init__(self, message: str, **kwargs: Any) -> None:
-        super().__init__(message, unsent=True, **kwargs)
+    def __init__(self, message: str, **fields: Unpack[ErrorFields]) -> None:
+        super().__init__(message, unsent=True, **fields)
 
 
 class StreamInterruptedError(APIConnectionError):
     """An event stream broke off, or stayed silent longer than allowed, before it ended."""
+
+
+class RunIds(TypedDict):
+    """Which run an error is about: the keyword arguments every :class:`RunError` takes."""
+
+    thread_id: str
+    run_id: str
+
+
+class RunPlace(RunIds):
+    """A run and the status it was in."""
+
+    status: str
 
 
 class RunError(AssistantBridgeError):
@@ -239,15 +254,9 @@ class RunFailedError(RunError):
     """The run ended with status "failed"; ``code`` and ``error_message`` come from last_error."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        thread_id: str,
-        run_id: str,
-        code: str | None,
-        error_message: str | None,
+        self, message: str, *, code: str | None, error_message: str | None, **ids: Unpack[RunIds]
     ) -> None:
-        super().__init__(message, thread_id=thread_id, run_id=run_id, status="failed")
+        super().__init__(message, status="failed", **ids)
         self.code = code
         self.error_message = error_message
 
@@ -264,15 +273,9 @@ class RunIncompleteError(RunError):
     """The run ended "incomplete"; ``reason`` says why and ``partial`` holds what was written."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        thread_id: str,
-        run_id: str,
-        reason: str | None,
-        partial: Reply[Any],
+        self, message: str, *, reason: str | None, partial: Reply[Any], **ids: Unpack[RunIds]
     ) -> None:
-        super().__init__(message, thread_id=thread_id, run_id=run_id, status="incomplete")
+        super().__init__(message, status="incomplete", **ids)
         self.reason = reason
         self.partial = partial
 
@@ -281,16 +284,9 @@ class RunTimeoutError(RunError, TimeoutError):
     """The ask's deadline passed; the run was cancelled, ``cancel_confirmed`` says if it stopped."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        thread_id: str,
-        run_id: str,
-        status: str,
-        timeout: float,
-        cancel_confirmed: bool,
+        self, message: str, *, timeout: float, cancel_confirmed: bool, **run: Unpack[RunPlace]
     ) -> None:
-        super().__init__(message, thread_id=thread_id, run_id=run_id, status=status)
+        super().__init__(message, **run)
         self.timeout = timeout
         self.cancel_confirmed = cancel_confirmed
 
@@ -302,13 +298,11 @@ class ActionRequiredError(RunError):
         self,
         message: str,
         *,
-        thread_id: str,
-        run_id: str,
-        status: str,
         tool_calls: Sequence[ToolCall],
         cancel_confirmed: bool,
+        **run: Unpack[RunPlace],
     ) -> None:
-        super().__init__(message, thread_id=thread_id, run_id=run_id, status=status)
+        super().__init__(message, **run)
         self.tool_calls = tuple(tool_calls)
         self.cancel_confirmed = cancel_confirmed
 
