@@ -696,7 +696,7 @@ def _not_finished() -> ConfigurationError:
     return ConfigurationError(msg)
 
 
-class ReplyStream:
+class ReplyStream(contextlib.AbstractContextManager["ReplyStream"]):
     """The events of one ask, as they happen; ``.reply`` once it is over.
 
     Iterate it; use it as a context manager so that leaving early closes it (which cancels
@@ -727,9 +727,6 @@ class ReplyStream:
     def close(self) -> None:
         """Stop early; the run is cancelled."""
         self._events.close()
-
-    def __enter__(self) -> ReplyStream:
-        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()

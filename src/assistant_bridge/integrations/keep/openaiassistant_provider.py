@@ -38,15 +38,8 @@ from assistant_bridge.exceptions import (
 )
 from assistant_bridge.transports import ClientTransport
 
-if TYPE_CHECKING:
-    from assistant_bridge.integrations.keep._standins import (
-        BaseProvider,
-        ContextManager,
-        ProviderConfig,
-        ProviderConfigException,
-        ProviderException,
-        ProviderScope,
-    )
+if TYPE_CHECKING:  # the type checker reads the stand-ins, which mirror Keep's classes
+    from assistant_bridge.integrations.keep._standins import *  # noqa: F403
 else:
     try:
         from keep.contextmanager.contextmanager import ContextManager
