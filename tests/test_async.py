@@ -197,9 +197,10 @@ class TestNoCopiedLogic:
         assert "adrive(flow" in inspect.getsource(AsyncThreadSession.ask)
 
     def test_sync_and_async_transports_share_their_wire(self) -> None:
-        """Each operation of either twin is the same stated-once function of the wire: the
-        sync transport sends it, the async one awaits it."""
+        """Each operation of either twin is the same Operation, made from the protocol method
+        of the same name: the sync transport sends it, the async one awaits it."""
         from assistant_bridge import OpenAITransport, ResponsesTransport
+        from assistant_bridge.transports import StreamingTransport, Transport
         from assistant_bridge.transports._operations import Operation
 
         pairs = (
@@ -207,18 +208,35 @@ class TestNoCopiedLogic:
             (ResponsesTransport, AsyncResponsesTransport),
         )
         for sync_cls, async_cls in pairs:
-            for name in (
-                "create_thread",
-                "start_run",
-                "get_run",
-                "cancel_run",
-                "submit_tool_outputs",
-                "list_run_messages",
-                "create_thread_and_run",
-                "stream_run",
-                "stream_thread_and_run",
-                "stream_tool_outputs",
-            ):
-                ops = [c.__dict__.get(name) or getattr(c, name) for c in (sync_cls, async_cls)]
-                assert all(isinstance(op, Operation) for op in ops), name
-                assert ops[0]._build is ops[1]._build, name
+            for protocol in (Transport, StreamingTransport):
+                for name in ("start_run", "stream_run", "submit_tool_outputs", "get_run"):
+                    if not hasattr(protocol, name):
+                        continue
+                    ops = [getattr(c, name) for c in (sync_cls, async_cls)]
+                    assert all(isinstance(op, Operation) for op in ops), name
+                    assert ops[0] is ops[1], name
+                    assert ops[0].name == name
+                    assert ops[0].__doc__ == getattr(protocol, name).__doc__
+
+    def test_every_operation_names_a_wire_request_with_its_parameters(self) -> None:
+        """An operation binds its arguments by the protocol's parameter names and hands them
+        to the wire method of the same name: both wires take exactly those names."""
+        from assistant_bridge.transports._assistants import AssistantsWire
+        from assistant_bridge.transports._client import AsyncOpenAITransport, OpenAITransport
+        from assistant_bridge.transports._operations import STALL, Operation
+        from assistant_bridge.transports._responses import ResponsesWire
+
+        operations = {
+            name: op
+            for cls in (OpenAITransport, AsyncOpenAITransport)
+            for name in dir(cls)
+            if isinstance(op := inspect.getattr_static(cls, name, None), Operation)
+        }
+        assert len(operations) >= 16
+        for name, op in operations.items():
+            wanted = [p for p in list(op.signature.parameters)[1:] if p != STALL]
+            for wire in (AssistantsWire, ResponsesWire):
+                if name == "find_run" and wire is ResponsesWire:
+                    continue  # the Responses transports do not offer find_run
+                taken = list(inspect.signature(getattr(wire, name)).parameters)[1:]
+                assert taken == wanted, (wire.__name__, name)

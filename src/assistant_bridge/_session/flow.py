@@ -102,71 +102,48 @@ class CreateThread(TransportOp[Thread]):
 
 
 @attrs.frozen
-class StartRun(TransportOp[Run]):
-    """Add the user's message to a thread and start a run, in one request."""
+class StartRun(TransportOp[Any]):
+    """Add the user's message to a thread and start a run, in one request; with
+    ``stall_timeout``, as a stream of the run's events."""
 
     thread_id: str
     request: RunRequest
     content: str | None = None
     message_metadata: Mapping[str, str] | None = None
+    stall_timeout: float | None = None
     idempotent: ClassVar[bool] = False
 
-    def on(self, transport: Transport) -> Run:
-        return transport.start_run(
-            self.thread_id,
-            self.request,
-            content=self.content,
-            message_metadata=self.message_metadata,
-        )
-
-
-@attrs.frozen
-class CreateThreadAndRun(TransportOp[Run]):
-    """Create a thread with the user's message and start a run, in one request."""
-
-    content: str
-    request: RunRequest
-    thread_metadata: Mapping[str, str] | None = None
-    idempotent: ClassVar[bool] = False
-
-    def on(self, transport: Transport) -> Run:
-        return transport.create_thread_and_run(
-            self.content, self.request, thread_metadata=self.thread_metadata
-        )
-
-
-@attrs.frozen
-class StreamRun(TransportOp[Iterator[RunEvent]]):
-    """Start a run with the user's message and open its event stream."""
-
-    thread_id: str
-    request: RunRequest
-    content: str
-    message_metadata: Mapping[str, str] | None
-    stall_timeout: float
-    idempotent: ClassVar[bool] = False
-
-    def on(self, transport: StreamingTransport) -> Iterator[RunEvent]:
+    def on(self, transport: StreamingTransport) -> Any:
+        thread_id, request, content = self.thread_id, self.request, self.content
+        if self.stall_timeout is None:
+            return transport.start_run(
+                thread_id, request, content=content, message_metadata=self.message_metadata
+            )
         return transport.stream_run(
-            self.thread_id,
-            self.request,
-            content=self.content,
+            thread_id,
+            request,
+            content=content,
             message_metadata=self.message_metadata,
             stall_timeout=self.stall_timeout,
         )
 
 
 @attrs.frozen
-class StreamThreadAndRun(TransportOp[Iterator[RunEvent]]):
-    """Create a thread with the user's message, start a run and open its event stream."""
+class CreateThreadAndRun(TransportOp[Any]):
+    """Create a thread with the user's message and start a run, in one request; with
+    ``stall_timeout``, as a stream of the run's events."""
 
     content: str
     request: RunRequest
-    thread_metadata: Mapping[str, str] | None
-    stall_timeout: float
+    thread_metadata: Mapping[str, str] | None = None
+    stall_timeout: float | None = None
     idempotent: ClassVar[bool] = False
 
-    def on(self, transport: StreamingTransport) -> Iterator[RunEvent]:
+    def on(self, transport: StreamingTransport) -> Any:
+        if self.stall_timeout is None:
+            return transport.create_thread_and_run(
+                self.content, self.request, thread_metadata=self.thread_metadata
+            )
         return transport.stream_thread_and_run(
             self.content,
             self.request,
@@ -380,16 +357,12 @@ def ask_flow(
         thread_id = thread.id
         on_thread(thread_id)
     request = attrs.evolve(request, metadata={**(request.metadata or {}), ASK_KEY: plan.ask_key})
-    stall = _stall(settings)
-    start: TransportOp[Any]
-    if settings.streaming and thread_id is not None:
-        start = StreamRun(thread_id, request, plan.prompt, plan.message_metadata, stall)
-    elif settings.streaming:
-        start = StreamThreadAndRun(plan.prompt, request, plan.thread_metadata, stall)
-    elif thread_id is not None:
-        start = StartRun(thread_id, request, plan.prompt, plan.message_metadata)
-    else:
-        start = CreateThreadAndRun(plan.prompt, request, plan.thread_metadata)
+    stall = _stall(settings) if settings.streaming else None
+    start: TransportOp[Any] = (
+        StartRun(thread_id, request, plan.prompt, plan.message_metadata, stall)
+        if thread_id is not None
+        else CreateThreadAndRun(plan.prompt, request, plan.thread_metadata, stall)
+    )
     lookup: Lookup | None = None
     if thread_id is not None and settings.can_find_runs:
         find = FindRun(thread_id, plan.ask_key)
@@ -400,7 +373,7 @@ def ask_flow(
         lookup = find_started
 
     try:
-        started: Any = yield from call(cast(TransportOp[Any], start), settings, lookup=lookup)
+        started: Any = yield from call(start, settings, lookup=lookup)
     except TransportError as exc:
         made = getattr(exc, "thread_id", None)
         if thread_id is not None or made is None:
@@ -423,11 +396,8 @@ def ask_flow(
             )
             raise
         yield from perform(Sleep(delay))
-        retry: TransportOp[Any] = (
-            StreamRun(made, request, plan.prompt, None, _stall(settings))
-            if settings.streaming
-            else StartRun(made, request, plan.prompt)
-        )
+        stall = _stall(settings) if settings.streaming else None  # what is left now
+        retry = StartRun(made, request, plan.prompt, stall_timeout=stall)
         started = yield from call(retry, settings)
     reply = yield from follow(started, plan.parser, settings, request, on_thread)
     yield Emit(ReplyReady(reply))
@@ -511,7 +481,7 @@ def call(
 
 
 def _makes_thread(op: TransportOp[Any]) -> bool:
-    return isinstance(op, (CreateThreadAndRun, StreamThreadAndRun))
+    return isinstance(op, CreateThreadAndRun)
 
 
 def _not_repeated(op: TransportOp[Any]) -> str:

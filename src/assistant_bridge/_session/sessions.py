@@ -732,7 +732,7 @@ class ReplyStream(contextlib.AbstractContextManager["ReplyStream"]):
         self.close()
 
 
-class AsyncReplyStream:
+class AsyncReplyStream(contextlib.AbstractAsyncContextManager["AsyncReplyStream"]):
     """The async twin of :class:`ReplyStream`: ``async for``, ``async with``, ``.reply``."""
 
     def __init__(
@@ -757,9 +757,6 @@ class AsyncReplyStream:
     async def aclose(self) -> None:
         """Stop early; the run is cancelled."""
         await self._events.aclose()
-
-    async def __aenter__(self) -> AsyncReplyStream:
-        return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()

@@ -24,6 +24,7 @@ from assistant_bridge._values import models
 from assistant_bridge._values.events import RunEvent, RunStatusChanged
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ActiveRunError, BadRequestError, NotFoundError
+from assistant_bridge.transports._operations import STALL, bound_arguments
 from assistant_bridge.transports._protocol import RunRequest, StreamingTransport, Transport
 from assistant_bridge.transports._wire import Metadata
 
@@ -59,10 +60,8 @@ class _Recorded(Generic[P, T]):
             return self
 
         def operation(*args: Any, **kwargs: Any) -> Any:
-            bound = self._signature.bind(obj, *args, **kwargs)
-            bound.apply_defaults()
-            arguments = dict(list(bound.arguments.items())[1:])  # without self
-            arguments.pop("stall_timeout", None)  # how long to wait, not what to do
+            arguments = bound_arguments(self._signature, args, kwargs)
+            arguments.pop(STALL, None)
             if "outputs" in arguments:
                 arguments["outputs"] = tuple(arguments["outputs"])
             answer = obj._do(self._name, **arguments)

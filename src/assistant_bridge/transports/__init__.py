@@ -18,6 +18,8 @@ from assistant_bridge.transports._client import (
 from assistant_bridge.transports._openai import map_openai_errors
 from assistant_bridge.transports._protocol import (
     ASK_KEY,
+    AssistantReader,
+    AsyncAssistantReader,
     AsyncFileStore,
     AsyncRunFinder,
     AsyncRunStepReader,
@@ -33,6 +35,8 @@ from assistant_bridge.transports._protocol import (
 
 __all__ = [
     "ASK_KEY",
+    "AssistantReader",
+    "AsyncAssistantReader",
     "AsyncClientTransport",
     "AsyncFileStore",
     "AsyncOpenAITransport",

@@ -202,7 +202,7 @@ class AssistantsWire(FileRequests):
             after=after,
         )
 
-    def list_run_steps(self, thread_id: str, run_id: str) -> Request[tuple[models.RunStep, ...]]:
+    def run_steps(self, thread_id: str, run_id: str) -> Request[tuple[models.RunStep, ...]]:
         return _get(
             f"/threads/{thread_id}/runs/{run_id}/steps",
             lambda a: tuple(run_step_from_json(s) for s in a.json.get("data") or ()),

@@ -22,11 +22,18 @@ import openai
 from assistant_bridge._redact import redact
 from assistant_bridge._values.events import RunEvent
 from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedError, TransportError
-from assistant_bridge.transports import _operations as ops
 from assistant_bridge.transports._assistants import AssistantsWire
 from assistant_bridge.transports._openai import map_openai_errors
-from assistant_bridge.transports._operations import Opening, Operation
-from assistant_bridge.transports._protocol import REQUEST_BUDGET
+from assistant_bridge.transports._operations import Operation
+from assistant_bridge.transports._protocol import (
+    REQUEST_BUDGET,
+    AssistantReader,
+    FileStore,
+    RunFinder,
+    RunStepReader,
+    StreamingTransport,
+    Transport,
+)
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
     Answer,
@@ -110,24 +117,24 @@ class _ClientHolder(Generic[C]):
         self._wire: Wire = type(self).wire_class()
         self._response_class = _response_class(client)
 
-    # The operations, sent by the subclass's ``_perform`` (sync: called; async: awaited).
-    create_thread = Operation(ops.create_thread)
-    start_run = Operation(ops.start_run)
-    create_thread_and_run = Operation(ops.create_thread_and_run)
-    get_run = Operation(ops.get_run)
-    cancel_run = Operation(ops.cancel_run)
-    submit_tool_outputs = Operation(ops.submit_tool_outputs)
-    list_run_messages = Operation(ops.list_run_messages)
-    get_assistant = Operation(ops.get_assistant)
-    resolve_assistant = Operation(ops.resolve_assistant)
-    run_steps = Operation(ops.run_steps)
-    file_name = Operation(ops.file_name)
-    download_file = Operation(ops.download_file)
-    stream_run = Operation(ops.stream_run)
-    stream_thread_and_run = Operation(ops.stream_thread_and_run)
-    stream_tool_outputs = Operation(ops.stream_tool_outputs)
+    # The operations, each made from its protocol method; ``_perform`` sends them.
+    create_thread = Operation(Transport.create_thread)
+    start_run = Operation(Transport.start_run)
+    create_thread_and_run = Operation(Transport.create_thread_and_run)
+    get_run = Operation(Transport.get_run)
+    cancel_run = Operation(Transport.cancel_run)
+    submit_tool_outputs = Operation(Transport.submit_tool_outputs)
+    list_run_messages = Operation(Transport.list_run_messages)
+    resolve_assistant = Operation(Transport.resolve_assistant)
+    stream_run = Operation(StreamingTransport.stream_run)
+    stream_thread_and_run = Operation(StreamingTransport.stream_thread_and_run)
+    stream_tool_outputs = Operation(StreamingTransport.stream_tool_outputs)
+    get_assistant = Operation(AssistantReader.get_assistant)
+    run_steps = Operation(RunStepReader.run_steps)
+    file_name = Operation(FileStore.file_name)
+    download_file = Operation(FileStore.download_file)
 
-    def _perform(self, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _perform(self, operation: Operation[..., Any], *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
     @classmethod
@@ -186,12 +193,12 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
     client_class = openai.OpenAI
     http_client_class = openai.DefaultHttpxClient
 
-    def _perform(self, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Send what ``build`` makes of the wire: the operation's requests, or its stream."""
-        step = build(self._wire, *args, **kwargs)
-        if isinstance(step, Opening):
-            return self._open(step.stream, step.stall_timeout)
-        return self._run(step)
+    def _perform(self, operation: Operation[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Send the wire's requests for ``operation``, or open its stream."""
+        step, stall_timeout = operation.request(self._wire, args, kwargs)
+        if stall_timeout is None:
+            return self._run(step)
+        return self._open(step, stall_timeout)
 
     def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
@@ -224,12 +231,12 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
     client_class = openai.AsyncOpenAI
     http_client_class = openai.DefaultAsyncHttpxClient
 
-    async def _perform(self, build: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _perform(self, operation: Operation[..., Any], *args: Any, **kwargs: Any) -> Any:
         """See :meth:`ClientTransport._perform`."""
-        step = build(self._wire, *args, **kwargs)
-        if isinstance(step, Opening):
-            return await self._open(step.stream, step.stall_timeout)
-        return await self._run(step)
+        step, stall_timeout = operation.request(self._wire, args, kwargs)
+        if stall_timeout is None:
+            return await self._run(step)
+        return await self._open(step, stall_timeout)
 
     async def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
@@ -266,14 +273,14 @@ class OpenAITransport(ClientTransport):
     """
 
     wire_class = AssistantsWire
-    find_run = Operation(ops.find_run)
+    find_run = Operation(RunFinder.find_run)
 
 
 class AsyncOpenAITransport(AsyncClientTransport):
     """The Assistants API through ``openai.AsyncOpenAI``; the async twin of OpenAITransport."""
 
     wire_class = AssistantsWire
-    find_run = Operation(ops.find_run)
+    find_run = Operation(RunFinder.find_run)
 
 
 class ResponsesTransport(ClientTransport):

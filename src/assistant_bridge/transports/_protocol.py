@@ -17,12 +17,14 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from assistant_bridge._values.events import RunEvent
-from assistant_bridge._values.models import MessagePage, Run, RunStep, Thread, ToolOutput
+from assistant_bridge._values.models import Assistant, MessagePage, Run, RunStep, Thread, ToolOutput
 from assistant_bridge._values.spec import AssistantSpec
 
 __all__ = [
     "ASK_KEY",
     "REQUEST_BUDGET",
+    "AssistantReader",
+    "AsyncAssistantReader",
     "AsyncFileStore",
     "FileStore",
     "AsyncRunFinder",
@@ -222,6 +224,15 @@ class RunStepReader(Protocol):
 
 
 @runtime_checkable
+class AssistantReader(Protocol):
+    """A transport that fetches assistant objects (the Assistants API)."""
+
+    def get_assistant(self, assistant_id: str) -> Assistant:
+        """An assistant object, as the server has it."""
+        ...
+
+
+@runtime_checkable
 class AsyncTransport(Protocol):
     """The async twin of :class:`Transport`: the same operations, awaited."""
 
@@ -348,4 +359,13 @@ class AsyncRunStepReader(Protocol):
 
     async def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
         """See :meth:`RunStepReader.run_steps`."""
+        ...
+
+
+@runtime_checkable
+class AsyncAssistantReader(Protocol):
+    """The async twin of :class:`AssistantReader`."""
+
+    async def get_assistant(self, assistant_id: str) -> Assistant:
+        """See :meth:`AssistantReader.get_assistant`."""
         ...

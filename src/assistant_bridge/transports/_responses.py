@@ -390,7 +390,7 @@ class ResponsesWire(wire.FileRequests):
             return page(data)
         return wire.Request("GET", f"/responses/{run_id}", lambda a: page(a.json))
 
-    def list_run_steps(
+    def run_steps(
         self, thread_id: str, run_id: str
     ) -> tuple[models.RunStep, ...] | wire.Request[tuple[models.RunStep, ...]]:
         """The response's output items as steps: messages, and tool calls with what they did

@@ -121,7 +121,7 @@ class Wire(Protocol):
         self, thread_id: str, run_id: str, after: str | None, limit: int
     ) -> Step[MessagePage]: ...
 
-    def list_run_steps(self, thread_id: str, run_id: str) -> Step[tuple[RunStep, ...]]: ...
+    def run_steps(self, thread_id: str, run_id: str) -> Step[tuple[RunStep, ...]]: ...
 
     def get_assistant(self, assistant_id: str) -> Step[Assistant]: ...
 
@@ -141,7 +141,7 @@ class Wire(Protocol):
 
     def file_name(self, file_id: str) -> Step[str]: ...
 
-    def file_content(self, file_id: str) -> Step[bytes]: ...
+    def download_file(self, file_id: str) -> Step[bytes]: ...
 
 
 class FileRequests:
@@ -162,7 +162,7 @@ class FileRequests:
 
         return Request("GET", f"/files/{file_id}", remember)
 
-    def file_content(self, file_id: str) -> Request[bytes]:
+    def download_file(self, file_id: str) -> Request[bytes]:
         return Request("GET", f"/files/{file_id}/content", lambda a: a.content, binary=True)
 
 
