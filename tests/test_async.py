@@ -201,7 +201,7 @@ class TestNoCopiedLogic:
         of the same name: the sync transport sends it, the async one awaits it."""
         from assistant_bridge import OpenAITransport, ResponsesTransport
         from assistant_bridge.transports import StreamingTransport, Transport
-        from assistant_bridge.transports._operations import Operation
+        from assistant_bridge.transports._client import Operation
 
         pairs = (
             (OpenAITransport, AsyncOpenAITransport),
@@ -222,8 +222,12 @@ class TestNoCopiedLogic:
         """An operation binds its arguments by the protocol's parameter names and hands them
         to the wire method of the same name: both wires take exactly those names."""
         from assistant_bridge.transports._assistants import AssistantsWire
-        from assistant_bridge.transports._client import AsyncOpenAITransport, OpenAITransport
-        from assistant_bridge.transports._operations import STALL, Operation
+        from assistant_bridge.transports._client import (
+            AsyncOpenAITransport,
+            OpenAITransport,
+            Operation,
+        )
+        from assistant_bridge.transports._protocol import STALL
         from assistant_bridge.transports._responses import ResponsesWire
 
         operations = {

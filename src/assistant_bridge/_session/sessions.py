@@ -59,7 +59,7 @@ from assistant_bridge._session.retry import RetryPolicy
 from assistant_bridge._session.tools import ToolRegistry
 from assistant_bridge._values.events import StreamEvent
 from assistant_bridge._values.models import RunStep, Usage
-from assistant_bridge._values.reply import Reply
+from assistant_bridge._values.reply import Reply, conversation_markdown
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import (
     APIConnectionError,
@@ -352,8 +352,6 @@ class _SessionCore(Generic[P]):
 
     def _repr_markdown_(self) -> str:
         """Jupyter shows the conversation so far: each prompt and answer with its role."""
-        from assistant_bridge._values.display import conversation_markdown
-
         return conversation_markdown(repr(self), self._history, self._usage)
 
     def _count(self, reply: Reply[T], prompt: str | None = None) -> Reply[T]:

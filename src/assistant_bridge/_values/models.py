@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 
+from assistant_bridge._values.display import escape, quoted
+
 __all__ = [
     "Assistant",
     "ImageFileContent",
@@ -134,8 +136,6 @@ class Message:
 
     def _repr_markdown_(self) -> str:
         """Jupyter shows the role, the text, its citations and the ids."""
-        from assistant_bridge._values.display import message_markdown
-
         return message_markdown(self)
 
     def to_dict(self) -> dict[str, Any]:
@@ -280,3 +280,30 @@ class RunStep:
     calls: tuple[StepCall, ...] = ()
     message_id: str | None = None
     raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)
+
+
+def message_markdown(message: Message) -> str:
+    """A message: its role and ids, its text, and its citations."""
+    ids = f"message `{message.id}`" + (f" · run `{message.run_id}`" if message.run_id else "")
+    lines = [f"**{message.role}** · {ids}", "", quoted(message.text), ""]
+    lines += citations_markdown((message,))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def citations_markdown(messages: tuple[Message, ...]) -> list[str]:
+    """The citations of ``messages`` as Markdown lines (none when there are none)."""
+    found = [
+        annotation
+        for message in messages
+        for part in message.content
+        if isinstance(part, TextContent)
+        for annotation in part.annotations
+    ]
+    if not found:
+        return []
+    lines = ["citations:", ""]
+    for a in found:
+        where = f" file `{a.file_id}`" if a.file_id else ""
+        quote = f": “{escape(a.quote)}”" if a.quote else ""
+        lines.append(f"- `{a.text}` {a.type}{where}{quote}")
+    return [*lines, ""]

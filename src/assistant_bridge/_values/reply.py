@@ -9,6 +9,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import attrs
 
+from assistant_bridge._values.display import escape, fenced, pretty, quoted
 from assistant_bridge._values.models import (
     ImageFileContent,
     Message,
@@ -16,9 +17,18 @@ from assistant_bridge._values.models import (
     RunStatus,
     TextContent,
     Usage,
+    citations_markdown,
 )
 
-__all__ = ["Citation", "OutputFile", "Reply", "citations_of", "files_of", "strip_markers"]
+__all__ = [
+    "Citation",
+    "OutputFile",
+    "Reply",
+    "citations_of",
+    "conversation_markdown",
+    "files_of",
+    "strip_markers",
+]
 
 T = TypeVar("T")
 
@@ -164,8 +174,6 @@ class Reply(Generic[T]):
 
     def _repr_markdown_(self) -> str:
         """Jupyter shows the answer, the parsed value, citations, usage and ids."""
-        from assistant_bridge._values.display import reply_markdown
-
         return reply_markdown(self)
 
     def to_dict(self) -> dict[str, Any]:
@@ -188,3 +196,40 @@ class Reply(Generic[T]):
             "messages": [m.to_dict() for m in self.messages],
             "raw_response": self.text,
         }
+
+
+def reply_markdown(reply: Reply[Any]) -> str:
+    """A reply: status and ids, the parsed value as JSON, the text, citations and usage."""
+    lines = [
+        f"**Reply** · `{reply.status}` · thread `{reply.thread_id}` · run `{reply.run_id}`",
+        "",
+    ]
+    response = reply.to_dict()["response"]
+    if reply.parsed is not None and response != reply.text:
+        lines += ["parsed:", "", fenced(pretty(response), "json"), "", "text:", ""]
+    lines += [quoted(reply.text), ""]
+    lines += citations_markdown(reply.messages)
+    if reply.usage is not None:
+        u = reply.usage
+        lines.append(
+            f"usage: {u.prompt_tokens} prompt + {u.completion_tokens} completion = "
+            f"{u.total_tokens} tokens"
+        )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def conversation_markdown(
+    title: str, history: Sequence[tuple[str | None, Reply[Any]]], usage: Usage
+) -> str:
+    """A session: each prompt (user) and answer (assistant) so far, with ids and usage."""
+    lines = [f"**{escape(title)}**", ""]
+    if not history:
+        lines.append("_nothing asked yet_")
+    for prompt, reply in history:
+        if prompt is not None:
+            lines += ["**user**", "", quoted(prompt), ""]
+        lines += [f"**assistant** · run `{reply.run_id}` · `{reply.status}`", ""]
+        lines += [quoted(reply.render("footnotes")), ""]
+    if usage.total_tokens:
+        lines.append(f"usage so far: {usage.total_tokens} tokens")
+    return "\n".join(lines).rstrip() + "\n"

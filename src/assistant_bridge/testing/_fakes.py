@@ -24,8 +24,13 @@ from assistant_bridge._values import models
 from assistant_bridge._values.events import RunEvent, RunStatusChanged
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ActiveRunError, BadRequestError, NotFoundError
-from assistant_bridge.transports._operations import STALL, bound_arguments
-from assistant_bridge.transports._protocol import RunRequest, StreamingTransport, Transport
+from assistant_bridge.transports._protocol import (
+    STALL,
+    RunRequest,
+    StreamingTransport,
+    Transport,
+    bound_arguments,
+)
 from assistant_bridge.transports._wire import Metadata
 
 P = ParamSpec("P")

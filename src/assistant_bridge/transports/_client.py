@@ -6,16 +6,22 @@ whichever wire they hold (:class:`~._assistants.AssistantsWire` or
 and lets the wire decode the answer. They differ only in how a request is sent (called or
 awaited). The public transports are these two bound to a wire. Requests use the client's
 generic ``get``/``post`` methods, so every openai version from 1.37.1 works the same way.
+
+Their methods are :class:`Operation` values made from the protocol methods (the contract is
+stated once): an operation binds the call's arguments by the protocol's signature and asks the
+wire for the request of the same name; the transport's ``_perform`` sends it or awaits it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import inspect
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Generic, Self, TypeVar, cast
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, Self, TypeVar, cast, overload
 
 import openai
 
@@ -24,15 +30,16 @@ from assistant_bridge._values.events import RunEvent
 from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedError, TransportError
 from assistant_bridge.transports._assistants import AssistantsWire
 from assistant_bridge.transports._openai import map_openai_errors
-from assistant_bridge.transports._operations import Operation
 from assistant_bridge.transports._protocol import (
     REQUEST_BUDGET,
+    STALL,
     AssistantReader,
     FileStore,
     RunFinder,
     RunStepReader,
     StreamingTransport,
     Transport,
+    bound_arguments,
 )
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
@@ -56,7 +63,45 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 C = TypeVar("C", openai.OpenAI, openai.AsyncOpenAI)
+
+
+class Operation(Generic[P, T]):
+    """A client-transport method with ``method``'s signature (a protocol method): the wire
+    builds its request, the transport sends it (sync) or awaits it (async)."""
+
+    def __init__(self, method: Callable[Concatenate[Any, P], T]) -> None:
+        self.name = method.__name__
+        self.signature = inspect.signature(method)
+        self.streams = STALL in self.signature.parameters
+        self.__doc__ = method.__doc__
+
+    def request(
+        self, wire: Wire, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> tuple[Step[Any], float | None]:
+        """The wire's request (or stream) for this call, and the stream's stall timeout
+        (None when the operation does not stream)."""
+        arguments = bound_arguments(self.signature, args, kwargs)
+        stall = arguments.pop(STALL, None)
+        return getattr(wire, self.name)(**arguments), stall
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: ClientTransport, owner: type) -> Callable[P, T]: ...
+    @overload
+    def __get__(
+        self: Operation[P, Iterator[RunEvent]], obj: AsyncClientTransport, owner: type
+    ) -> Callable[P, Coroutine[Any, Any, AsyncIterator[RunEvent]]]: ...
+    @overload
+    def __get__(
+        self, obj: AsyncClientTransport, owner: type
+    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    def __get__(self, obj: ClientTransport | AsyncClientTransport | None, owner: type) -> Any:
+        if obj is None:
+            return self
+        return functools.partial(obj._perform, self)
 
 
 class _ClientHolder(Generic[C]):

@@ -10,6 +10,7 @@ lost is looked up instead of repeated). A transport raises only errors from
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import Any, Protocol, runtime_checkable
@@ -22,6 +23,7 @@ from assistant_bridge._values.spec import AssistantSpec
 
 __all__ = [
     "ASK_KEY",
+    "STALL",
     "REQUEST_BUDGET",
     "AssistantReader",
     "AsyncAssistantReader",
@@ -36,6 +38,7 @@ __all__ = [
     "RunStepReader",
     "StreamingTransport",
     "Transport",
+    "bound_arguments",
 ]
 
 ASK_KEY = "assistant_bridge_ask"
@@ -49,6 +52,21 @@ REQUEST_BUDGET: ContextVar[float | None] = ContextVar(
 """Seconds the current request may take (connect, read, and the whole of a stream), set by
 the sessions from what is left of the ask's deadline; None when unbounded. A transport should
 not let a request outlive it."""
+
+
+STALL = "stall_timeout"
+"""The argument of a streaming operation that says how long the stream may stay silent:
+how to wait, not what to ask, so it is not sent to the wire."""
+
+
+def bound_arguments(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Every argument of a call by its parameter name, defaults filled in, without ``self``
+    (a ``TypeError`` for arguments the signature does not take, as a method would raise)."""
+    bound = signature.bind(None, *args, **kwargs)
+    bound.apply_defaults()
+    return dict(list(bound.arguments.items())[1:])
 
 
 def _freeze_tools(

@@ -22,6 +22,7 @@ from .behaviours import Behaviour, RunContext, Triage, relevance
 from .errors import ApiError
 from .faults import Fault, FaultPlan
 from .http import Request, Reset, Response, StreamCut
+from .pages import page
 from .parameters import Parameters, apply, tokens
 from .responses import ResponsesRoutes
 from .store import (
@@ -211,44 +212,6 @@ def _check_beta(request: Request) -> None:
         "again by setting the header 'OpenAI-Beta: assistants=v2'.",
         code="invalid_beta",
     )
-
-
-def _page(items: list[dict[str, Any]], query: Mapping[str, list[str]]) -> dict[str, Any]:
-    """A list answer with the service's cursor pagination (order, limit, after, before)."""
-
-    def one(name: str, default: str | None = None) -> str | None:
-        values = query.get(name)
-        return values[0] if values else default
-
-    order = one("order", "desc")
-    if order not in ("asc", "desc"):
-        raise ApiError(
-            400, f"Invalid 'order': expected 'asc' or 'desc', got '{order}'.", param="order"
-        )
-    try:
-        limit = int(one("limit", "20") or 20)
-    except ValueError:
-        raise ApiError(400, "Invalid 'limit': expected an integer.", param="limit") from None
-    if not 1 <= limit <= 100:
-        raise ApiError(
-            400, f"Invalid 'limit': must be between 1 and 100, got {limit}.", param="limit"
-        )
-    rows = items if order == "asc" else list(reversed(items))
-    ids = [r["id"] for r in rows]
-    after, before = one("after"), one("before")
-    if after is not None:
-        rows = rows[ids.index(after) + 1 :] if after in ids else []
-        ids = [r["id"] for r in rows]
-    if before is not None:
-        rows = rows[: ids.index(before)] if before in ids else rows
-    data = rows[:limit]
-    return {
-        "object": "list",
-        "data": data,
-        "first_id": data[0]["id"] if data else None,
-        "last_id": data[-1]["id"] if data else None,
-        "has_more": len(rows) > limit,
-    }
 
 
 def _sse(event: str, data: Any) -> bytes:
@@ -641,7 +604,7 @@ class EmulatorApp(ResponsesRoutes):
         return tool
 
     def _assistants_list(self, request: Request, **_: Any) -> dict[str, Any]:
-        return _page([a.to_json() for a in self.store.assistants.values()], request.query)
+        return page([a.to_json() for a in self.store.assistants.values()], request.query)
 
     def _assistants_retrieve(self, assistant_id: str, **_: Any) -> dict[str, Any]:
         return self._assistant(assistant_id).to_json()
@@ -726,7 +689,7 @@ class EmulatorApp(ResponsesRoutes):
         run_ids = request.query.get("run_id")
         run_id = run_ids[0] if run_ids else None
         rows = [m.to_json() for m in thread.messages if run_id is None or m.run_id == run_id]
-        return _page(rows, request.query)
+        return page(rows, request.query)
 
     def _messages_retrieve(self, thread_id: str, message_id: str, **_: Any) -> dict[str, Any]:
         return self._message(thread_id, message_id).to_json()
@@ -867,7 +830,7 @@ class EmulatorApp(ResponsesRoutes):
             if run.thread_id == thread_id:
                 self.store.advance(run)
                 rows.append(run.to_json())
-        return _page(rows, request.query)
+        return page(rows, request.query)
 
     def _runs_retrieve(self, thread_id: str, run_id: str, **_: Any) -> dict[str, Any]:
         return self._run(thread_id, run_id).to_json()
@@ -926,7 +889,7 @@ class EmulatorApp(ResponsesRoutes):
     ) -> dict[str, Any]:
         run = self._run(thread_id, run_id)
         include = _includes_content(request)
-        return _page([s.to_json(include) for s in run.steps], request.query)
+        return page([s.to_json(include) for s in run.steps], request.query)
 
     def _steps_retrieve(
         self, thread_id: str, run_id: str, step_id: str, request: Request, **_: Any
@@ -963,7 +926,7 @@ class EmulatorApp(ResponsesRoutes):
         return found
 
     def _files_list(self, request: Request, **_: Any) -> dict[str, Any]:
-        return _page([f.to_json() for f in self.store.files.values()], request.query)
+        return page([f.to_json() for f in self.store.files.values()], request.query)
 
     def _files_retrieve(self, file_id: str, **_: Any) -> dict[str, Any]:
         return self._file(file_id).to_json()
@@ -1018,7 +981,7 @@ class EmulatorApp(ResponsesRoutes):
     def _vector_stores_list(self, request: Request, **_: Any) -> dict[str, Any]:
         clock = self.store.clock()
         rows = [s.to_json(clock) for s in self.store.vector_stores.values()]
-        return _page(rows, request.query)
+        return page(rows, request.query)
 
     def _vector_stores_retrieve(self, vector_store_id: str, **_: Any) -> dict[str, Any]:
         return self._vector_store(vector_store_id).to_json(self.store.clock())
@@ -1095,7 +1058,7 @@ class EmulatorApp(ResponsesRoutes):
         wanted = request.query.get("filter")
         if wanted:
             rows = [r for r in rows if r["status"] == wanted[0]]
-        return _page(rows, request.query)
+        return page(rows, request.query)
 
     def _vector_stores_files_retrieve(
         self, vector_store_id: str, file_id: str, **_: Any
@@ -1189,7 +1152,7 @@ class EmulatorApp(ResponsesRoutes):
         wanted = request.query.get("filter")
         if wanted:
             rows = [r for r in rows if r["status"] == wanted[0]]
-        return _page(rows, request.query)
+        return page(rows, request.query)
 
     # -- event streams -----------------------------------------------------------------------
     async def _stream(

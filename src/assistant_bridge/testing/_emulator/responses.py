@@ -23,7 +23,9 @@ from .behaviours import (
     Outcome,
     RunContext,
 )
+from .errors import ApiError
 from .http import Request, Response
+from .pages import page
 from .parameters import Parameters, apply
 from .store import chunks_of, new_id
 from .structured import json_format
@@ -163,16 +165,12 @@ class ResponsesRoutes:
 
     # -- conversations -----------------------------------------------------------------------
     def _conversation(self, conversation_id: str) -> ConversationRecord:
-        from .app import ApiError
-
         found = self.conversations.get(conversation_id)
         if found is None:
             raise ApiError(404, f"Conversation with id '{conversation_id}' not found.")
         return found
 
     def _new_item(self, raw: Mapping[str, Any]) -> dict[str, Any]:
-        from .app import ApiError
-
         kind = raw.get("type", "message")
         if kind == "message":
             role = raw.get("role", "user")
@@ -230,15 +228,11 @@ class ResponsesRoutes:
     def _conversations_items_list(
         self, conversation_id: str, request: Request, **_: Any
     ) -> dict[str, Any]:
-        from .app import _page
-
         record = self._conversation(conversation_id)
         self._advance_conversation(conversation_id)
-        return _page(list(record.items), request.query)
+        return page(list(record.items), request.query)
 
     def _item(self, conversation_id: str, item_id: str) -> dict[str, Any]:
-        from .app import ApiError
-
         record = self._conversation(conversation_id)
         self._advance_conversation(conversation_id)
         for item in record.items:
@@ -278,8 +272,6 @@ class ResponsesRoutes:
 
     # -- responses ---------------------------------------------------------------------------
     def _response(self, response_id: str) -> ResponseRecord:
-        from .app import ApiError
-
         found = self.responses.get(response_id)
         if found is None:
             raise ApiError(404, f"Response with id '{response_id}' not found.", param="response_id")
@@ -300,8 +292,6 @@ class ResponsesRoutes:
         return tuple(files)
 
     def _responses_create(self, body: dict[str, Any], **_: Any) -> Response | dict[str, Any]:
-        from .app import ApiError
-
         if body.get("background") and body.get("store") is False:
             raise ApiError(400, "Background mode requires 'store' to be true.", param="background")
         conversation = body.get("conversation")
@@ -408,7 +398,6 @@ class ResponsesRoutes:
     def _previous(self, response_id: str | None) -> list[dict[str, Any]]:
         """The items of ``previous_response_id``'s exchange (its input and output), which a
         follow-up sees as history; an unknown id is refused as the service refuses it."""
-        from .app import ApiError
 
         if not response_id:
             return []
@@ -459,8 +448,6 @@ class ResponsesRoutes:
         raise declined("Compacting a response (POST /v1/responses/compact)")
 
     def _responses_cancel(self, response_id: str, **_: Any) -> dict[str, Any]:
-        from .app import ApiError
-
         response = self._response(response_id)
         if not response.background:
             raise ApiError(400, "Only responses created with background=true can be cancelled.")
@@ -470,8 +457,6 @@ class ResponsesRoutes:
         return response.to_json()
 
     def _responses_input_items(self, response_id: str, request: Request, **_: Any) -> Any:
-        from .app import _page
-
         response = self._response(response_id)
         raw = response.body.get("input") or []
         items = (
@@ -479,7 +464,7 @@ class ResponsesRoutes:
             if isinstance(raw, str)
             else [self._new_item(i) for i in raw]
         )
-        return _page(items, request.query)
+        return page(items, request.query)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _advance_conversation(self, conversation_id: str) -> None:
