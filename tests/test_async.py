@@ -244,3 +244,42 @@ class TestNoCopiedLogic:
                     continue  # the Responses transports do not offer find_run
                 taken = list(inspect.signature(getattr(wire, name)).parameters)[1:]
                 assert taken == wanted, (wire.__name__, name)
+
+
+class TestOperationsAsMethods:
+    """The transports' operations behave like the methods they stand for."""
+
+    def test_signature_and_docs_are_the_protocols(self) -> None:
+        from assistant_bridge import OpenAITransport
+        from assistant_bridge.transports import Transport
+
+        transport = OpenAITransport("sk-test-not-a-real-key")
+        try:
+            shown = inspect.signature(transport.start_run)
+            assert list(shown.parameters) == [
+                "thread_id",
+                "request",
+                "content",
+                "message_metadata",
+            ]
+            assert transport.start_run.__doc__ == Transport.start_run.__doc__
+            assert inspect.iscoroutinefunction(AsyncOpenAITransport("sk-x").get_run)
+        finally:
+            transport.close()
+
+    def test_a_wrong_keyword_is_a_type_error_naming_the_method_before_any_request(
+        self,
+    ) -> None:
+        from assistant_bridge import OpenAITransport
+        from assistant_bridge.testing import FakeTransport, ScriptedBackend
+        from assistant_bridge.transports import RunRequest
+
+        transport = OpenAITransport("sk-test-not-a-real-key", base_url="http://127.0.0.1:9")
+        fake = FakeTransport(ScriptedBackend())
+        try:
+            for target in (transport, fake):
+                with pytest.raises(TypeError, match=r"start_run\(\).*contnet"):
+                    target.start_run("thread_1", RunRequest(), contnet="hi")  # type: ignore[call-arg]
+            assert fake.calls == []
+        finally:
+            transport.close()

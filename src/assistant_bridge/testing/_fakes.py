@@ -65,7 +65,7 @@ class _Recorded(Generic[P, T]):
             return self
 
         def operation(*args: Any, **kwargs: Any) -> Any:
-            arguments = bound_arguments(self._signature, args, kwargs)
+            arguments = bound_arguments(self._name, self._signature, args, kwargs)
             arguments.pop(STALL, None)
             if "outputs" in arguments:
                 arguments["outputs"] = tuple(arguments["outputs"])

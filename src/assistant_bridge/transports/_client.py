@@ -74,15 +74,16 @@ class Operation(Generic[P, T]):
     def __init__(self, method: Callable[Concatenate[Any, P], T]) -> None:
         self.name = method.__name__
         self.signature = inspect.signature(method)
-        self.streams = STALL in self.signature.parameters
         self.__doc__ = method.__doc__
+        parameters = list(self.signature.parameters.values())[1:]
+        self._shown = self.signature.replace(parameters=parameters)  # as a bound method reads
 
     def request(
         self, wire: Wire, args: tuple[Any, ...], kwargs: Mapping[str, Any]
     ) -> tuple[Step[Any], float | None]:
         """The wire's request (or stream) for this call, and the stream's stall timeout
         (None when the operation does not stream)."""
-        arguments = bound_arguments(self.signature, args, kwargs)
+        arguments = bound_arguments(self.name, self.signature, args, kwargs)
         stall = arguments.pop(STALL, None)
         return getattr(wire, self.name)(**arguments), stall
 
@@ -101,7 +102,9 @@ class Operation(Generic[P, T]):
     def __get__(self, obj: ClientTransport | AsyncClientTransport | None, owner: type) -> Any:
         if obj is None:
             return self
-        return functools.partial(obj._perform, self)
+        bound: Any = functools.partial(obj._perform, self)
+        bound.__signature__, bound.__doc__ = self._shown, self.__doc__  # for help() and IDEs
+        return bound
 
 
 class _ClientHolder(Generic[C]):

@@ -60,11 +60,14 @@ how to wait, not what to ask, so it is not sent to the wire."""
 
 
 def bound_arguments(
-    signature: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    name: str, signature: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Every argument of a call by its parameter name, defaults filled in, without ``self``
-    (a ``TypeError`` for arguments the signature does not take, as a method would raise)."""
-    bound = signature.bind(None, *args, **kwargs)
+    """Every argument of a call of method ``name`` by its parameter name, defaults filled in,
+    without ``self``; a ``TypeError`` naming the method for arguments it does not take."""
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(f"{name}(): {exc}") from None
     bound.apply_defaults()
     return dict(list(bound.arguments.items())[1:])
 
