@@ -21,6 +21,8 @@ class CountingRelay:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._lock = threading.Lock()
         self._accepted = 0
+        self._open = 0
+        self._peak = 0
         self._sockets: list[socket.socket] = []
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._accept, name="tcp-counter", daemon=True)
@@ -39,6 +41,12 @@ class CountingRelay:
         """Connections accepted so far."""
         with self._lock:
             return self._accepted
+
+    @property
+    def peak(self) -> int:
+        """The most connections that were open at the same time."""
+        with self._lock:
+            return self._peak
 
     def __enter__(self) -> Self:
         self._thread.start()
@@ -64,9 +72,18 @@ class CountingRelay:
             upstream = socket.create_connection(self._upstream)
             with self._lock:
                 self._accepted += 1
+                self._open += 1
+                self._peak = max(self._peak, self._open)
                 self._sockets += [client, upstream]
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(source, target), daemon=True).start()
+            threading.Thread(target=self._relay, args=(client, upstream), daemon=True).start()
+
+    def _relay(self, client: socket.socket, upstream: socket.socket) -> None:
+        """Both directions of one connection; it counts as open until the client's side ends."""
+        back = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
+        back.start()
+        _pipe(client, upstream)
+        with self._lock:
+            self._open -= 1
 
 
 def _pipe(source: socket.socket, target: socket.socket) -> None:

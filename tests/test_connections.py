@@ -173,7 +173,9 @@ def test_pool_limits_without_building_an_openai_client(
             concurrency=10,
         )
     assert [getattr(r, "text", r) for r in replies] == ["The verdict is escalate."] * 10
-    assert relay.accepted == 1
+    # One connection at a time; a busy machine may see the one connection replaced.
+    assert relay.peak == 1
+    assert relay.accepted <= 3
 
 
 def test_an_http_client_of_your_own(emu: Emulator) -> None:
