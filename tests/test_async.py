@@ -201,7 +201,7 @@ class TestNoCopiedLogic:
         of the same name: the sync transport sends it, the async one awaits it."""
         from assistant_bridge import OpenAITransport, ResponsesTransport
         from assistant_bridge.transports import StreamingTransport, Transport
-        from assistant_bridge.transports._client import Operation
+        from assistant_bridge.transports._protocol import Operation
 
         pairs = (
             (OpenAITransport, AsyncOpenAITransport),
@@ -224,10 +224,10 @@ class TestNoCopiedLogic:
         from assistant_bridge.transports._assistants import AssistantsWire
         from assistant_bridge.transports._client import (
             AsyncOpenAITransport,
+            ClientTransport,
             OpenAITransport,
-            Operation,
         )
-        from assistant_bridge.transports._protocol import STALL
+        from assistant_bridge.transports._protocol import STALL, Operation
         from assistant_bridge.transports._responses import ResponsesWire
 
         operations = {
@@ -240,8 +240,8 @@ class TestNoCopiedLogic:
         for name, op in operations.items():
             wanted = [p for p in list(op.signature.parameters)[1:] if p != STALL]
             for wire in (AssistantsWire, ResponsesWire):
-                if name == "find_run" and wire is ResponsesWire:
-                    continue  # the Responses transports do not offer find_run
+                if wire is ResponsesWire and name not in vars(ClientTransport):
+                    continue  # find_run and get_assistant: the Assistants API's alone
                 taken = list(inspect.signature(getattr(wire, name)).parameters)[1:]
                 assert taken == wanted, (wire.__name__, name)
 
@@ -283,3 +283,42 @@ class TestOperationsAsMethods:
             assert fake.calls == []
         finally:
             transport.close()
+
+    def test_called_on_the_class_and_shown_by_help(self) -> None:
+        """An operation is a method: callable on the class with the transport first, and
+        named, documented and typed in ``help()``."""
+        import pydoc
+
+        from assistant_bridge import OpenAITransport
+        from assistant_bridge.testing import FakeTransport, ScriptedBackend
+        from assistant_bridge.transports import RunRequest
+
+        fake = FakeTransport(ScriptedBackend())
+        thread = type(fake).create_thread(fake, metadata={"k": "v"})
+        assert fake.calls[-1].args == {"metadata": {"k": "v"}}
+        run = FakeTransport.start_run(fake, thread.id, RunRequest(assistant_id="asst_1"))
+        assert fake.get_run(thread.id, run.id).id == run.id
+        assert fake.get_run.__name__ == "get_run"
+        assert fake.get_run.__self__ is fake
+        transport = OpenAITransport("sk-test-not-a-real-key")
+        try:
+            text = pydoc.render_doc(transport.stream_run, renderer=pydoc.plaintext)
+            assert "stream_run(thread_id: 'str', request: 'RunRequest'" in text
+            assert "stall_timeout" in text
+            assert "Start a run (with the user's message)" in text
+            assert OpenAITransport.get_run.__qualname__.endswith(".get_run")
+        finally:
+            transport.close()
+
+    def test_a_stream_without_a_stall_limit_still_streams(self, emu: Emulator) -> None:
+        """stall_timeout=None means no silence limit, not "do not stream"."""
+        from assistant_bridge import ResponsesTransport
+        from assistant_bridge.transports import RunRequest
+
+        spec = AssistantSpec(name="triage", model="gpt-4o-mini", instructions="Triage.")
+        with ResponsesTransport("sk-emulator", base_url=emu.base_url) as transport:
+            events = transport.stream_thread_and_run(
+                "CPU at 100%", RunRequest(assistant=spec), stall_timeout=None
+            )
+            kinds = {type(event).__name__ for event in events}
+        assert "RunStatusChanged" in kinds

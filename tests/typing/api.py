@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, assert_type
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, assert_type
 
 import attrs
 
 from assistant_bridge import JsonParser, Reply, SchemaParser, TextParser, ThreadSession
 from assistant_bridge.testing import FakeTransport, ScriptedBackend
+from assistant_bridge.transports._wire import Step
 
 
 @attrs.frozen
@@ -96,3 +98,41 @@ async def transports_meet_the_contract() -> None:
     stream = await AsyncOpenAITransport("sk").stream_run("t", RunRequest())
     assert_type(stream, AsyncIterator[RunEvent])
     print(finder, files, steps, fake, asynchronous, afinder, afiles, asteps, stream)
+
+
+R = TypeVar("R")
+
+
+def answers(method: Callable[..., R]) -> Callable[[Callable[..., Step[R]]], None]:
+    """Takes a protocol method, then the wire method of the same name, which must answer
+    with (a request for) what the protocol method returns."""
+    return lambda request: None
+
+
+def wires_answer_what_the_protocol_promises() -> None:
+    """A transport sends the wire's request of an operation's name and returns what it
+    decodes, so each wire method must decode into the protocol method's result type."""
+    from assistant_bridge.transports import (
+        AssistantReader,
+        FileStore,
+        RunFinder,
+        RunStepReader,
+        Transport,
+    )
+    from assistant_bridge.transports._assistants import AssistantsWire
+    from assistant_bridge.transports._wire import Wire
+
+    answers(Transport.create_thread)(Wire.create_thread)
+    answers(Transport.start_run)(Wire.start_run)
+    answers(Transport.create_thread_and_run)(Wire.create_thread_and_run)
+    answers(Transport.get_run)(Wire.get_run)
+    answers(Transport.cancel_run)(Wire.cancel_run)
+    answers(Transport.submit_tool_outputs)(Wire.submit_tool_outputs)
+    answers(Transport.list_run_messages)(Wire.list_run_messages)
+    answers(Transport.resolve_assistant)(Wire.resolve_assistant)
+    answers(RunStepReader.run_steps)(Wire.run_steps)
+    answers(FileStore.file_name)(Wire.file_name)
+    answers(FileStore.download_file)(Wire.download_file)
+    answers(RunFinder.find_run)(AssistantsWire.find_run)
+    answers(AssistantReader.get_assistant)(AssistantsWire.get_assistant)
+    answers(Transport.get_run)(Wire.file_name)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
+from typing import Any, ParamSpec, TypeVar
 
 import attrs
 
@@ -26,10 +26,10 @@ from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ActiveRunError, BadRequestError, NotFoundError
 from assistant_bridge.transports._protocol import (
     STALL,
+    Operation,
     RunRequest,
     StreamingTransport,
     Transport,
-    bound_arguments,
 )
 from assistant_bridge.transports._wire import Metadata
 
@@ -43,36 +43,6 @@ class Call:
 
     name: str
     args: Mapping[str, Any]
-
-
-class _Recorded(Generic[P, T]):
-    """A fake's method with the protocol's own signature (``operation``'s): it records the
-    call, with every argument by name, and answers with what the handler returns (for a
-    stream, ``events=True``, iterated)."""
-
-    def __init__(self, operation: Callable[Concatenate[Any, P], T], *, events: bool = False):
-        self._name = operation.__name__
-        self._signature = inspect.signature(operation)
-        self._events = events
-        self.__doc__ = operation.__doc__
-
-    @overload
-    def __get__(self, obj: None, owner: type) -> Self: ...
-    @overload
-    def __get__(self, obj: FakeTransport, owner: type) -> Callable[P, T]: ...
-    def __get__(self, obj: FakeTransport | None, owner: type) -> Any:
-        if obj is None:
-            return self
-
-        def operation(*args: Any, **kwargs: Any) -> Any:
-            arguments = bound_arguments(self._name, self._signature, args, kwargs)
-            arguments.pop(STALL, None)
-            if "outputs" in arguments:
-                arguments["outputs"] = tuple(arguments["outputs"])
-            answer = obj._do(self._name, **arguments)
-            return iter(answer) if self._events else answer
-
-        return operation
 
 
 class FakeTransport:
@@ -95,18 +65,28 @@ class FakeTransport:
         self.calls.append(call)
         return self._handler(call)
 
+    def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object:
+        """Record the call, every argument by name, and answer with the handler's answer
+        (a stream's events iterated)."""
+        arguments = operation.arguments(args, kwargs)
+        arguments.pop(STALL, None)  # how long to wait, not what to do
+        if "outputs" in arguments:
+            arguments["outputs"] = tuple(arguments["outputs"])
+        answer = self._do(operation.name, **arguments)
+        return iter(answer) if operation.streams else answer
+
     def names(self) -> list[str]:
         """The names of the calls made so far, in order."""
         return [c.name for c in self.calls]
 
-    create_thread = _Recorded(Transport.create_thread)
-    start_run = _Recorded(Transport.start_run)
-    create_thread_and_run = _Recorded(Transport.create_thread_and_run)
-    get_run = _Recorded(Transport.get_run)
-    cancel_run = _Recorded(Transport.cancel_run)
-    submit_tool_outputs = _Recorded(Transport.submit_tool_outputs)
-    list_run_messages = _Recorded(Transport.list_run_messages)
-    resolve_assistant = _Recorded(Transport.resolve_assistant)
+    create_thread = Operation(Transport.create_thread)
+    start_run = Operation(Transport.start_run)
+    create_thread_and_run = Operation(Transport.create_thread_and_run)
+    get_run = Operation(Transport.get_run)
+    cancel_run = Operation(Transport.cancel_run)
+    submit_tool_outputs = Operation(Transport.submit_tool_outputs)
+    list_run_messages = Operation(Transport.list_run_messages)
+    resolve_assistant = Operation(Transport.resolve_assistant)
 
     def get_assistant(self, assistant_id: str) -> models.Assistant:
         """Fetch an assistant object (handed to ``handler`` like the operations)."""
@@ -124,9 +104,9 @@ class StreamingFakeTransport(FakeTransport):
     ``MessageDone``). :class:`ScriptedBackend` answers them by playing its script.
     """
 
-    stream_run = _Recorded(StreamingTransport.stream_run, events=True)
-    stream_thread_and_run = _Recorded(StreamingTransport.stream_thread_and_run, events=True)
-    stream_tool_outputs = _Recorded(StreamingTransport.stream_tool_outputs, events=True)
+    stream_run = Operation(StreamingTransport.stream_run)
+    stream_thread_and_run = Operation(StreamingTransport.stream_thread_and_run)
+    stream_tool_outputs = Operation(StreamingTransport.stream_tool_outputs)
 
 
 class AsyncFakeTransport:

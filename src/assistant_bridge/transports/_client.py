@@ -15,13 +15,11 @@ wire for the request of the same name; the transport's ``_perform`` sends it or 
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib
-import inspect
 import os
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, Self, TypeVar, cast, overload
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar, cast
 
 import openai
 
@@ -35,11 +33,11 @@ from assistant_bridge.transports._protocol import (
     STALL,
     AssistantReader,
     FileStore,
+    Operation,
     RunFinder,
     RunStepReader,
     StreamingTransport,
     Transport,
-    bound_arguments,
 )
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
@@ -65,46 +63,6 @@ __all__ = [
 T = TypeVar("T")
 P = ParamSpec("P")
 C = TypeVar("C", openai.OpenAI, openai.AsyncOpenAI)
-
-
-class Operation(Generic[P, T]):
-    """A client-transport method with ``method``'s signature (a protocol method): the wire
-    builds its request, the transport sends it (sync) or awaits it (async)."""
-
-    def __init__(self, method: Callable[Concatenate[Any, P], T]) -> None:
-        self.name = method.__name__
-        self.signature = inspect.signature(method)
-        self.__doc__ = method.__doc__
-        parameters = list(self.signature.parameters.values())[1:]
-        self._shown = self.signature.replace(parameters=parameters)  # as a bound method reads
-
-    def request(
-        self, wire: Wire, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-    ) -> tuple[Step[Any], float | None]:
-        """The wire's request (or stream) for this call, and the stream's stall timeout
-        (None when the operation does not stream)."""
-        arguments = bound_arguments(self.name, self.signature, args, kwargs)
-        stall = arguments.pop(STALL, None)
-        return getattr(wire, self.name)(**arguments), stall
-
-    @overload
-    def __get__(self, obj: None, owner: type) -> Self: ...
-    @overload
-    def __get__(self, obj: ClientTransport, owner: type) -> Callable[P, T]: ...
-    @overload
-    def __get__(
-        self: Operation[P, Iterator[RunEvent]], obj: AsyncClientTransport, owner: type
-    ) -> Callable[P, Coroutine[Any, Any, AsyncIterator[RunEvent]]]: ...
-    @overload
-    def __get__(
-        self, obj: AsyncClientTransport, owner: type
-    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
-    def __get__(self, obj: ClientTransport | AsyncClientTransport | None, owner: type) -> Any:
-        if obj is None:
-            return self
-        bound: Any = functools.partial(obj._perform, self)
-        bound.__signature__, bound.__doc__ = self._shown, self.__doc__  # for help() and IDEs
-        return bound
 
 
 class _ClientHolder(Generic[C]):
@@ -177,12 +135,11 @@ class _ClientHolder(Generic[C]):
     stream_run = Operation(StreamingTransport.stream_run)
     stream_thread_and_run = Operation(StreamingTransport.stream_thread_and_run)
     stream_tool_outputs = Operation(StreamingTransport.stream_tool_outputs)
-    get_assistant = Operation(AssistantReader.get_assistant)
     run_steps = Operation(RunStepReader.run_steps)
     file_name = Operation(FileStore.file_name)
     download_file = Operation(FileStore.download_file)
 
-    def _perform(self, operation: Operation[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object:
         raise NotImplementedError
 
     @classmethod
@@ -212,7 +169,7 @@ class _ClientHolder(Generic[C]):
             kwargs["body"] = dict(request.body or {})
         return method(request.path, **kwargs)
 
-    def _stream_call(self, stream: StreamRequest, stall_timeout: float) -> Any:
+    def _stream_call(self, stream: StreamRequest, stall_timeout: float | None) -> Any:
         """Open the stream; ``stall_timeout`` is the longest silence between two chunks."""
         options = {"headers": dict(stream.headers), "timeout": stall_timeout}
         client: Any = self._client  # the overloads want a stream class; we read raw lines
@@ -233,20 +190,25 @@ def _answer(response: Any, binary: bool = False) -> Answer:
 
 class ClientTransport(_ClientHolder[openai.OpenAI]):
     """A wire sent through ``openai.OpenAI``; see :class:`OpenAITransport` and
-    :class:`ResponsesTransport`. Its operations are those of
-    :class:`~assistant_bridge.transports.Transport` and
-    :class:`~assistant_bridge.transports.StreamingTransport`, plus the capabilities
-    ``run_steps``, ``file_name`` and ``download_file``."""
+    :class:`ResponsesTransport`.
+
+    Its operations are those of :class:`~assistant_bridge.transports.Transport` and
+    :class:`~assistant_bridge.transports.StreamingTransport`, plus ``run_steps``
+    (:class:`~assistant_bridge.transports.RunStepReader`), ``file_name`` and
+    ``download_file`` (:class:`~assistant_bridge.transports.FileStore`). The wire remembers
+    what never changes: a spec's assistant id (``resolve_assistant``, so sessions sharing the
+    transport look a spec up once) and file names.
+    """
 
     client_class = openai.OpenAI
     http_client_class = openai.DefaultHttpxClient
 
-    def _perform(self, operation: Operation[..., Any], *args: Any, **kwargs: Any) -> Any:
+    def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object:
         """Send the wire's requests for ``operation``, or open its stream."""
-        step, stall_timeout = operation.request(self._wire, args, kwargs)
-        if stall_timeout is None:
-            return self._run(step)
-        return self._open(step, stall_timeout)
+        arguments = operation.arguments(args, kwargs)
+        stall_timeout = arguments.pop(STALL, None)
+        step = getattr(self._wire, operation.name)(**arguments)
+        return self._open(step, stall_timeout) if operation.streams else self._run(step)
 
     def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
@@ -255,7 +217,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
             step = step.then(answer)
         return step
 
-    def _open(self, stream: Stream, stall_timeout: float) -> Iterator[RunEvent]:
+    def _open(self, stream: Stream, stall_timeout: float | None) -> Iterator[RunEvent]:
         prepared: Step[StreamRequest] = stream
         target = self._run(prepared)
         until = _stream_end()
@@ -279,12 +241,12 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
     client_class = openai.AsyncOpenAI
     http_client_class = openai.DefaultAsyncHttpxClient
 
-    async def _perform(self, operation: Operation[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """See :meth:`ClientTransport._perform`."""
-        step, stall_timeout = operation.request(self._wire, args, kwargs)
-        if stall_timeout is None:
-            return await self._run(step)
-        return await self._open(step, stall_timeout)
+        arguments = operation.arguments(args, kwargs)
+        stall_timeout = arguments.pop(STALL, None)
+        step = getattr(self._wire, operation.name)(**arguments)
+        return await (self._open(step, stall_timeout) if operation.streams else self._run(step))
 
     async def _run(self, step: Step[T]) -> T:
         while isinstance(step, Request):
@@ -293,7 +255,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
             step = step.then(answer)
         return step
 
-    async def _open(self, stream: Stream, stall_timeout: float) -> AsyncIterator[RunEvent]:
+    async def _open(self, stream: Stream, stall_timeout: float | None) -> AsyncIterator[RunEvent]:
         prepared: Step[StreamRequest] = stream
         target = await self._run(prepared)
         until = _stream_end()
@@ -322,6 +284,7 @@ class OpenAITransport(ClientTransport):
 
     wire_class = AssistantsWire
     find_run = Operation(RunFinder.find_run)
+    get_assistant = Operation(AssistantReader.get_assistant)
 
 
 class AsyncOpenAITransport(AsyncClientTransport):
@@ -329,6 +292,7 @@ class AsyncOpenAITransport(AsyncClientTransport):
 
     wire_class = AssistantsWire
     find_run = Operation(RunFinder.find_run)
+    get_assistant = Operation(AssistantReader.get_assistant)
 
 
 class ResponsesTransport(ClientTransport):

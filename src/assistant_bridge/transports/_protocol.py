@@ -11,15 +11,29 @@ lost is looked up instead of repeated). A transport raises only errors from
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import types
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, Protocol, runtime_checkable
+from typing import (
+    Any,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    Protocol,
+    Self,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
 
 import attrs
 
 from assistant_bridge._values.events import RunEvent
 from assistant_bridge._values.models import Assistant, MessagePage, Run, RunStep, Thread, ToolOutput
 from assistant_bridge._values.spec import AssistantSpec
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 __all__ = [
     "ASK_KEY",
@@ -38,7 +52,7 @@ __all__ = [
     "RunStepReader",
     "StreamingTransport",
     "Transport",
-    "bound_arguments",
+    "Operation",
 ]
 
 ASK_KEY = "assistant_bridge_ask"
@@ -59,17 +73,78 @@ STALL = "stall_timeout"
 how to wait, not what to ask, so it is not sent to the wire."""
 
 
-def bound_arguments(
-    name: str, signature: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Every argument of a call of method ``name`` by its parameter name, defaults filled in,
-    without ``self``; a ``TypeError`` naming the method for arguments it does not take."""
-    try:
-        bound = signature.bind(None, *args, **kwargs)
-    except TypeError as exc:
-        raise TypeError(f"{name}(): {exc}") from None
-    bound.apply_defaults()
-    return dict(list(bound.arguments.items())[1:])
+class Performer(Protocol):
+    """What an :class:`Operation` is bound to: a transport that performs it (sends it)."""
+
+    def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object: ...
+
+
+class AsyncPerformer(Protocol):
+    """What an :class:`Operation` is bound to on an async transport (which awaits it)."""
+
+    async def _perform(
+        self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any
+    ) -> Any: ...
+
+
+class Operation(Generic[P, T]):
+    """A transport method made from a protocol method: the same name, signature and docs,
+    performed by the transport's ``_perform`` (called on a sync transport, awaited on an async
+    one). So a transport states none of the protocol's signatures again, and mypy checks each
+    method against the protocol's."""
+
+    def __init__(self, method: Callable[Concatenate[Any, P], T]) -> None:
+        self.name = self.__name__ = self.__qualname__ = method.__name__
+        self.signature = self.__signature__ = inspect.signature(method)
+        self.streams = STALL in self.signature.parameters
+        self.__doc__ = method.__doc__
+        operation = self
+
+        def sends(transport: Any, /, *args: Any, **kwargs: Any) -> Any:
+            return transport._perform(operation, *args, **kwargs)
+
+        async def awaits(transport: Any, /, *args: Any, **kwargs: Any) -> Any:
+            return await transport._perform(operation, *args, **kwargs)
+
+        for function in (sends, awaits):
+            function.__name__ = function.__qualname__ = self.name
+            function.__doc__ = self.__doc__
+            function.__signature__ = self.signature  # type: ignore[union-attr]
+        self._sends, self._awaits = sends, awaits
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        for function in (self, self._sends, self._awaits):
+            function.__qualname__ = f"{owner.__qualname__}.{name}"
+
+    def arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        """Every argument of a call by its parameter name, defaults filled in; a
+        ``TypeError`` naming the method for arguments it does not take."""
+        try:
+            bound = self.signature.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.name}(): {exc}") from None
+        bound.apply_defaults()
+        return dict(list(bound.arguments.items())[1:])  # without self
+
+    def __call__(self, transport: Any, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Called on the class (``OpenAITransport.get_run(transport, ...)``), like a method."""
+        return self.__get__(transport, type(transport))(*args, **kwargs)
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(
+        self: Operation[P, Iterator[RunEvent]], obj: AsyncPerformer, owner: type
+    ) -> Callable[P, Coroutine[Any, Any, AsyncIterator[RunEvent]]]: ...
+    @overload
+    def __get__(self, obj: AsyncPerformer, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    @overload
+    def __get__(self, obj: Performer, owner: type) -> Callable[P, T]: ...
+    def __get__(self, obj: object, owner: type) -> Any:
+        if obj is None:
+            return self
+        awaited = inspect.iscoroutinefunction(getattr(obj, "_perform", None))
+        return types.MethodType(self._awaits if awaited else self._sends, obj)
 
 
 def _freeze_tools(

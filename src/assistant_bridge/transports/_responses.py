@@ -243,15 +243,6 @@ def _stream(thread_id: str, request: RunRequest, items: list[dict[str, Any]]) ->
     return wire.StreamRequest("/responses", body, lambda: ResponsesEvents(thread_id).convert)
 
 
-def no_assistant_objects(assistant_id: str) -> ConfigurationError:
-    """The error for fetching an assistant object over the Responses API."""
-    msg = (
-        f"The Responses API has no assistant objects, so {assistant_id!r} cannot be "
-        "fetched; keep the definition in an AssistantSpec (see docs/migration.md)."
-    )
-    return ConfigurationError(msg)
-
-
 class ResponsesWire(wire.FileRequests):
     """Builds and decodes the Responses and Conversations requests.
 
@@ -399,9 +390,6 @@ class ResponsesWire(wire.FileRequests):
         if data is not None:
             return _steps(data)
         return wire.Request("GET", f"/responses/{run_id}", lambda a: _steps(a.json))
-
-    def get_assistant(self, assistant_id: str) -> models.Assistant | wire.Request[models.Assistant]:
-        raise no_assistant_objects(assistant_id)
 
     def resolve_assistant(self, spec: AssistantSpec) -> str | None:
         """Nothing to create: the spec travels with every response."""

@@ -16,7 +16,6 @@ import attrs
 
 from assistant_bridge._values.events import RunEvent
 from assistant_bridge._values.models import (
-    Assistant,
     MessagePage,
     Run,
     RunStep,
@@ -122,8 +121,6 @@ class Wire(Protocol):
     ) -> Step[MessagePage]: ...
 
     def run_steps(self, thread_id: str, run_id: str) -> Step[tuple[RunStep, ...]]: ...
-
-    def get_assistant(self, assistant_id: str) -> Step[Assistant]: ...
 
     def resolve_assistant(self, spec: AssistantSpec) -> Step[str | None]: ...
 

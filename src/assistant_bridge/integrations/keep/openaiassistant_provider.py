@@ -16,7 +16,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import pydantic
 
@@ -191,7 +191,8 @@ class OpenaiassistantProvider(BaseProvider):
 
         def assistant() -> None:
             if cfg.assistant_id is not None:
-                found = transport.get_assistant(cfg.assistant_id)
+                # An assistant_id is served by the Assistants API's transport.
+                found = cast(OpenAITransport, transport).get_assistant(cfg.assistant_id)
                 resources = dict(found.raw).get("tool_resources") or {}
                 store_ids.extend((resources.get("file_search") or {}).get("vector_store_ids", []))
             else:
