@@ -28,8 +28,8 @@ from assistant_bridge.transports._protocol import (
     STALL,
     Operation,
     RunRequest,
-    StreamingTransport,
-    Transport,
+    StreamingMethods,
+    TransportMethods,
 )
 from assistant_bridge.transports._wire import Metadata
 
@@ -45,7 +45,7 @@ class Call:
     args: Mapping[str, Any]
 
 
-class FakeTransport:
+class FakeTransport(TransportMethods):
     """A Transport that hands every operation to ``handler`` and returns its answer.
 
     The handler may raise any :mod:`assistant_bridge.exceptions` error to play a failure.
@@ -79,15 +79,6 @@ class FakeTransport:
         """The names of the calls made so far, in order."""
         return [c.name for c in self.calls]
 
-    create_thread = Operation(Transport.create_thread)
-    start_run = Operation(Transport.start_run)
-    create_thread_and_run = Operation(Transport.create_thread_and_run)
-    get_run = Operation(Transport.get_run)
-    cancel_run = Operation(Transport.cancel_run)
-    submit_tool_outputs = Operation(Transport.submit_tool_outputs)
-    list_run_messages = Operation(Transport.list_run_messages)
-    resolve_assistant = Operation(Transport.resolve_assistant)
-
     def get_assistant(self, assistant_id: str) -> models.Assistant:
         """Fetch an assistant object (handed to ``handler`` like the operations)."""
         result: models.Assistant = self._do("get_assistant", assistant_id=assistant_id)
@@ -97,16 +88,12 @@ class FakeTransport:
         self.closed = True
 
 
-class StreamingFakeTransport(FakeTransport):
+class StreamingFakeTransport(FakeTransport, StreamingMethods):
     """A FakeTransport that can stream: ``stream_run``, ``stream_thread_and_run`` and
     ``stream_tool_outputs`` are handed to ``handler`` too, which answers with the run's events
     (an iterable of :class:`~assistant_bridge.RunStatusChanged`, ``TextDelta``,
     ``MessageDone``). :class:`ScriptedBackend` answers them by playing its script.
     """
-
-    stream_run = Operation(StreamingTransport.stream_run)
-    stream_thread_and_run = Operation(StreamingTransport.stream_thread_and_run)
-    stream_tool_outputs = Operation(StreamingTransport.stream_tool_outputs)
 
 
 class AsyncFakeTransport:

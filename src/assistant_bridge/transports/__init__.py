@@ -30,8 +30,10 @@ from assistant_bridge.transports._protocol import (
     RunFinder,
     RunRequest,
     RunStepReader,
+    StreamingMethods,
     StreamingTransport,
     Transport,
+    TransportMethods,
 )
 
 __all__ = [
@@ -54,7 +56,9 @@ __all__ = [
     "RunFinder",
     "RunRequest",
     "RunStepReader",
+    "StreamingMethods",
     "StreamingTransport",
     "Transport",
+    "TransportMethods",
     "map_openai_errors",
 ]

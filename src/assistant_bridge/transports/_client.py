@@ -36,8 +36,7 @@ from assistant_bridge.transports._protocol import (
     Operation,
     RunFinder,
     RunStepReader,
-    StreamingTransport,
-    Transport,
+    StreamingMethods,
 )
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
@@ -65,7 +64,7 @@ P = ParamSpec("P")
 C = TypeVar("C", openai.OpenAI, openai.AsyncOpenAI)
 
 
-class _ClientHolder(Generic[C]):
+class _ClientHolder(StreamingMethods, Generic[C]):
     """What both client transports do with their ``openai`` client: build it (never without a
     key), read the environment, keep the key out of reprs, and pick the wire.
 
@@ -123,24 +122,10 @@ class _ClientHolder(Generic[C]):
         self._wire: Wire = type(self).wire_class()
         self._response_class = _response_class(client)
 
-    # The operations, each made from its protocol method; ``_perform`` sends them.
-    create_thread = Operation(Transport.create_thread)
-    start_run = Operation(Transport.start_run)
-    create_thread_and_run = Operation(Transport.create_thread_and_run)
-    get_run = Operation(Transport.get_run)
-    cancel_run = Operation(Transport.cancel_run)
-    submit_tool_outputs = Operation(Transport.submit_tool_outputs)
-    list_run_messages = Operation(Transport.list_run_messages)
-    resolve_assistant = Operation(Transport.resolve_assistant)
-    stream_run = Operation(StreamingTransport.stream_run)
-    stream_thread_and_run = Operation(StreamingTransport.stream_thread_and_run)
-    stream_tool_outputs = Operation(StreamingTransport.stream_tool_outputs)
+    # The operations beyond StreamingMethods', each made from its protocol method.
     run_steps = Operation(RunStepReader.run_steps)
     file_name = Operation(FileStore.file_name)
     download_file = Operation(FileStore.download_file)
-
-    def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object:
-        raise NotImplementedError
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Self:

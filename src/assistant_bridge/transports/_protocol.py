@@ -50,8 +50,10 @@ __all__ = [
     "RunFinder",
     "RunRequest",
     "RunStepReader",
+    "StreamingMethods",
     "StreamingTransport",
     "Transport",
+    "TransportMethods",
     "Operation",
 ]
 
@@ -465,3 +467,33 @@ class AsyncAssistantReader(Protocol):
     async def get_assistant(self, assistant_id: str) -> Assistant:
         """See :meth:`AssistantReader.get_assistant`."""
         ...
+
+
+class TransportMethods:
+    """The :class:`Transport` operations as methods, for a class that performs them.
+
+    Inherit it and write ``_perform(operation, *args, **kwargs)`` (``async def`` for an async
+    transport): every operation arrives there with the protocol's own signature, name and docs,
+    so no signature is written again. The client transports and the fakes are built this way.
+    """
+
+    create_thread = Operation(Transport.create_thread)
+    start_run = Operation(Transport.start_run)
+    create_thread_and_run = Operation(Transport.create_thread_and_run)
+    get_run = Operation(Transport.get_run)
+    cancel_run = Operation(Transport.cancel_run)
+    submit_tool_outputs = Operation(Transport.submit_tool_outputs)
+    list_run_messages = Operation(Transport.list_run_messages)
+    resolve_assistant = Operation(Transport.resolve_assistant)
+
+    def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object:
+        """Perform ``operation`` with the call's arguments (see :meth:`Operation.arguments`)."""
+        raise NotImplementedError
+
+
+class StreamingMethods(TransportMethods):
+    """:class:`TransportMethods` and the :class:`StreamingTransport` operations."""
+
+    stream_run = Operation(StreamingTransport.stream_run)
+    stream_thread_and_run = Operation(StreamingTransport.stream_thread_and_run)
+    stream_tool_outputs = Operation(StreamingTransport.stream_tool_outputs)
