@@ -35,27 +35,6 @@ from assistant_bridge._values.spec import AssistantSpec
 P = ParamSpec("P")
 T = TypeVar("T")
 
-__all__ = [
-    "ASK_KEY",
-    "STALL",
-    "REQUEST_BUDGET",
-    "AssistantReader",
-    "AsyncAssistantReader",
-    "AsyncFileStore",
-    "FileStore",
-    "AsyncRunFinder",
-    "AsyncRunStepReader",
-    "AsyncStreamingTransport",
-    "AsyncTransport",
-    "RunFinder",
-    "RunRequest",
-    "RunStepReader",
-    "StreamingMethods",
-    "StreamingTransport",
-    "Transport",
-    "TransportMethods",
-    "Operation",
-]
 
 ASK_KEY = "assistant_bridge_ask"
 """Run metadata key marking which ask started a run, so a repeated start can look first
