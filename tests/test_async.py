@@ -212,7 +212,7 @@ class TestNoCopiedLogic:
                 for name in ("start_run", "stream_run", "submit_tool_outputs", "get_run"):
                     if not hasattr(protocol, name):
                         continue
-                    ops = [getattr(c, name) for c in (sync_cls, async_cls)]
+                    ops = [inspect.getattr_static(c, name) for c in (sync_cls, async_cls)]
                     assert all(isinstance(op, Operation) for op in ops), name
                     assert ops[0] is ops[1], name
                     assert ops[0].name == name
@@ -278,7 +278,7 @@ class TestOperationsAsMethods:
         fake = FakeTransport(ScriptedBackend())
         try:
             for target in (transport, fake):
-                with pytest.raises(TypeError, match=r"start_run\(\).*contnet"):
+                with pytest.raises(TypeError, match=r"start_run\(\) got an unexpected .*'contnet'"):
                     target.start_run("thread_1", RunRequest(), contnet="hi")  # type: ignore[call-arg]
             assert fake.calls == []
         finally:
@@ -322,3 +322,24 @@ class TestOperationsAsMethods:
             )
             kinds = {type(event).__name__ for event in events}
         assert "RunStatusChanged" in kinds
+
+    def test_mock_sees_a_method(self) -> None:
+        """unittest.mock patches an operation like a method: autospec records the transport
+        and refuses a wrong call, and an async transport's operation gets an AsyncMock."""
+        from unittest import mock
+
+        from assistant_bridge.testing import FakeTransport, ScriptedBackend
+
+        fake = FakeTransport(ScriptedBackend())
+        with mock.patch.object(FakeTransport, "get_run", autospec=True) as patched:
+            fake.get_run("thread_1", "run_1")
+            with pytest.raises(TypeError):
+                fake.get_run("thread_1")
+        patched.assert_called_once_with(fake, "thread_1", "run_1")
+        transport = AsyncOpenAITransport("sk-test-not-a-real-key")
+        with mock.patch.object(AsyncOpenAITransport, "get_run", return_value="run") as patched:
+            assert isinstance(patched, mock.AsyncMock)
+            assert asyncio.run(transport.get_run("thread_1", "run_1")) == "run"
+        asyncio.run(transport.aclose())
+        assert inspect.iscoroutinefunction(AsyncOpenAITransport.get_run)
+        assert not inspect.iscoroutinefunction(FakeTransport.get_run)

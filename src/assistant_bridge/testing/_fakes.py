@@ -15,7 +15,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import attrs
 
@@ -26,15 +26,13 @@ from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ActiveRunError, BadRequestError, NotFoundError
 from assistant_bridge.transports._protocol import (
     STALL,
+    AssistantReader,
     Operation,
     RunRequest,
     StreamingMethods,
     TransportMethods,
 )
 from assistant_bridge.transports._wire import Metadata
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 @attrs.frozen
@@ -79,10 +77,7 @@ class FakeTransport(TransportMethods):
         """The names of the calls made so far, in order."""
         return [c.name for c in self.calls]
 
-    def get_assistant(self, assistant_id: str) -> models.Assistant:
-        """Fetch an assistant object (handed to ``handler`` like the operations)."""
-        result: models.Assistant = self._do("get_assistant", assistant_id=assistant_id)
-        return result
+    get_assistant = Operation(AssistantReader.get_assistant)
 
     def close(self) -> None:
         self.closed = True

@@ -7,9 +7,10 @@ and lets the wire decode the answer. They differ only in how a request is sent (
 awaited). The public transports are these two bound to a wire. Requests use the client's
 generic ``get``/``post`` methods, so every openai version from 1.37.1 works the same way.
 
-Their methods are :class:`Operation` values made from the protocol methods (the contract is
-stated once): an operation binds the call's arguments by the protocol's signature and asks the
-wire for the request of the same name; the transport's ``_perform`` sends it or awaits it.
+Their methods are made from the protocol methods (:class:`~._protocol.Operation`, so the
+contract is stated once); each transport's ``_perform`` binds a call's arguments by the
+protocol's signature, asks the wire for the request of the same name, and sends it or awaits
+it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import importlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Generic, ParamSpec, Self, TypeVar, cast
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import openai
 
@@ -60,7 +61,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-P = ParamSpec("P")
 C = TypeVar("C", openai.OpenAI, openai.AsyncOpenAI)
 
 

@@ -3,9 +3,14 @@
 :class:`Transport` (and :class:`AsyncTransport`) are the operations every session needs, in
 domain terms. Optional capabilities are sub-protocols a session checks with ``isinstance``
 and then calls directly: :class:`StreamingTransport` (follow a run as events, one request per
-question) and :class:`RunFinder` (find the run an ask started, so a start whose answer was
-lost is looked up instead of repeated). A transport raises only errors from
-:mod:`assistant_bridge.exceptions`.
+question), :class:`RunFinder` (find the run an ask started, so a start whose answer was lost
+is looked up instead of repeated), :class:`FileStore` (file names and contents),
+:class:`RunStepReader` and :class:`AssistantReader`, each with an async twin. A transport
+raises only errors from :mod:`assistant_bridge.exceptions`.
+
+These signatures are the only place an operation's signature is written: :class:`Operation`
+makes a transport's method from a protocol method, and :class:`TransportMethods` (or
+:class:`StreamingMethods`) gives a class that writes one ``_perform`` all of them.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from typing import (
     Generic,
     ParamSpec,
     Protocol,
-    Self,
     TypeVar,
     overload,
     runtime_checkable,
@@ -72,11 +76,16 @@ class Operation(Generic[P, T]):
     """A transport method made from a protocol method: the same name, signature and docs,
     performed by the transport's ``_perform`` (called on a sync transport, awaited on an async
     one). So a transport states none of the protocol's signatures again, and mypy checks each
-    method against the protocol's."""
+    method against the protocol's.
+
+    On the class it is a plain function (``async def`` where ``_perform`` is), on an instance
+    a bound method, so ``help()``, ``inspect`` and ``unittest.mock`` see a method; the function
+    keeps this object as ``operation``.
+    """
 
     def __init__(self, method: Callable[Concatenate[Any, P], T]) -> None:
-        self.name = self.__name__ = self.__qualname__ = method.__name__
-        self.signature = self.__signature__ = inspect.signature(method)
+        self.name = method.__name__
+        self.signature = inspect.signature(method)
         self.streams = STALL in self.signature.parameters
         self.__doc__ = method.__doc__
         operation = self
@@ -91,15 +100,21 @@ class Operation(Generic[P, T]):
             function.__name__ = function.__qualname__ = self.name
             function.__doc__ = self.__doc__
             function.__signature__ = self.signature  # type: ignore[union-attr]
+            function.operation = self  # type: ignore[union-attr]
         self._sends, self._awaits = sends, awaits
 
     def __set_name__(self, owner: type, name: str) -> None:
-        for function in (self, self._sends, self._awaits):
+        for function in (self._sends, self._awaits):
             function.__qualname__ = f"{owner.__qualname__}.{name}"
+            function.__module__ = owner.__module__
 
     def arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Every argument of a call by its parameter name, defaults filled in; a
         ``TypeError`` naming the method for arguments it does not take."""
+        unknown = [k for k in kwargs if k not in self.signature.parameters or k == "self"]
+        if unknown:
+            msg = f"{self.name}() got an unexpected keyword argument {unknown[0]!r}"
+            raise TypeError(msg)
         try:
             bound = self.signature.bind(None, *args, **kwargs)
         except TypeError as exc:
@@ -107,12 +122,8 @@ class Operation(Generic[P, T]):
         bound.apply_defaults()
         return dict(list(bound.arguments.items())[1:])  # without self
 
-    def __call__(self, transport: Any, /, *args: P.args, **kwargs: P.kwargs) -> Any:
-        """Called on the class (``OpenAITransport.get_run(transport, ...)``), like a method."""
-        return self.__get__(transport, type(transport))(*args, **kwargs)
-
     @overload
-    def __get__(self, obj: None, owner: type) -> Self: ...
+    def __get__(self, obj: None, owner: type) -> Callable[Concatenate[Any, P], Any]: ...
     @overload
     def __get__(
         self: Operation[P, Iterator[RunEvent]], obj: AsyncPerformer, owner: type
@@ -122,10 +133,9 @@ class Operation(Generic[P, T]):
     @overload
     def __get__(self, obj: Performer, owner: type) -> Callable[P, T]: ...
     def __get__(self, obj: object, owner: type) -> Any:
-        if obj is None:
-            return self
-        awaited = inspect.iscoroutinefunction(getattr(obj, "_perform", None))
-        return types.MethodType(self._awaits if awaited else self._sends, obj)
+        awaited = inspect.iscoroutinefunction(getattr(owner, "_perform", None))
+        function = self._awaits if awaited else self._sends
+        return function if obj is None else types.MethodType(function, obj)
 
 
 def _freeze_tools(
@@ -453,7 +463,8 @@ class TransportMethods:
 
     Inherit it and write ``_perform(operation, *args, **kwargs)`` (``async def`` for an async
     transport): every operation arrives there with the protocol's own signature, name and docs,
-    so no signature is written again. The client transports and the fakes are built this way.
+    so no signature is written again. The client transports and ``FakeTransport`` are built
+    this way.
     """
 
     create_thread = Operation(Transport.create_thread)
