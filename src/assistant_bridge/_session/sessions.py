@@ -131,32 +131,25 @@ P = TypeVar("P")
 """What the session's parser makes of a reply's text (``str`` for the default TextParser)."""
 
 
+def _given(value: T | None, default: T) -> T:
+    """``value``, or ``default`` when it was not given (None)."""
+    return default if value is None else value
+
+
 class _SessionCore(Generic[P]):
     """What the sync and async sessions share: configuration, state, and the flows to drive."""
 
     def __init__(
         self,
         transport: object,
-        assistant_id: str | None = None,
-        *,
-        assistant: AssistantSpec | None = None,
-        thread_id: str | None = None,
-        parser: Parser[Any] | None = None,
-        timeout: float = 60.0,
-        poll_policy: PollPolicy | None = None,
-        state_machine: RunStateMachine | None = None,
-        tool_handler: ToolHandler | None = None,
-        max_tool_rounds: int = 8,
-        cancel_grace: float = 5.0,
-        thread_metadata: Mapping[str, str] | None = None,
-        wait: Wait = "auto",
-        stall_timeout: float = 20.0,
-        retry: RetryPolicy | None = None,
-        on_active_run: ActiveRunPolicy = "wait",
-        first_ask: FirstAsk = "fast",
-        clock: Callable[[], float] = time.monotonic,
+        assistant_id: str | None,
+        parser: Parser[Any] | None,
+        options: SessionOptions,
     ) -> None:
-        # The arguments were checked by the public method (arguments.py) before this runs.
+        # The arguments were checked by the public method (arguments.py) before this runs;
+        # an option not given (or given as None where None means "the default") gets its
+        # default here, the one place defaults are set.
+        assistant = options.get("assistant")
         if (assistant_id is None) == (assistant is None):
             msg = (
                 f"Give {type(self).__name__} either assistant_id='asst_…' (an assistant object) "
@@ -165,25 +158,25 @@ class _SessionCore(Generic[P]):
             raise ConfigurationError(msg)
         self._assistant_id = assistant_id
         self._spec = assistant
-        self._thread_id = thread_id
+        self._thread_id = options.get("thread_id")
         self._parser: Parser[Any] = parser if parser is not None else TextParser()
-        #: The session's parser type, for ``reply.parsed``: ``ThreadSession[Verdict]``.
-        self._timeout = float(timeout)
-        self._poll = poll_policy if poll_policy is not None else AdaptivePolling()
-        self._machine = state_machine if state_machine is not None else RunStateMachine()
-        self._tool_handler = tool_handler
-        self._max_tool_rounds = max_tool_rounds
-        self._cancel_grace = cancel_grace
+        self._timeout = float(options.get("timeout", 60.0))
+        self._poll = _given(options.get("poll_policy"), AdaptivePolling())
+        self._machine = _given(options.get("state_machine"), RunStateMachine())
+        self._tool_handler = options.get("tool_handler")
+        self._max_tool_rounds = options.get("max_tool_rounds", 8)
+        self._cancel_grace = options.get("cancel_grace", 5.0)
+        thread_metadata = options.get("thread_metadata")
         self._thread_metadata = None if thread_metadata is None else dict(thread_metadata)
-        self._clock = clock
+        self._clock = options.get("clock", time.monotonic)
         self._can_stream = isinstance(
             transport, (protocol.StreamingTransport, protocol.AsyncStreamingTransport)
         )
-        self._wait = self._check_wait(wait)
-        self._stall_timeout = float(stall_timeout)
-        self._retry = retry if retry is not None else RetryPolicy()
-        self._on_active_run = on_active_run
-        self._first_ask = first_ask
+        self._wait = self._check_wait(options.get("wait", "auto"))
+        self._stall_timeout = float(options.get("stall_timeout", 20.0))
+        self._retry = _given(options.get("retry"), RetryPolicy())
+        self._on_active_run = options.get("on_active_run", "wait")
+        self._first_ask = options.get("first_ask", "fast")
         self._can_find_runs = isinstance(transport, (protocol.RunFinder, protocol.AsyncRunFinder))
         self._can_name_files = isinstance(transport, (protocol.FileStore, protocol.AsyncFileStore))
         self._transport_any: object = transport
@@ -422,7 +415,7 @@ class ThreadSession(_SessionCore[P]):
     ) -> None:
         given = {**options, "parser": parser}
         check_session_options(type(self).__name__, transport, assistant_id, sleep, given)
-        super().__init__(transport, assistant_id, parser=parser, **options)
+        super().__init__(transport, assistant_id, parser, options)
         self._transport = transport
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -578,7 +571,7 @@ class AsyncThreadSession(_SessionCore[P]):
     ) -> None:
         given = {**options, "parser": parser}
         check_session_options(type(self).__name__, transport, assistant_id, sleep, given)
-        super().__init__(transport, assistant_id, parser=parser, **options)
+        super().__init__(transport, assistant_id, parser, options)
         self._transport = transport
         self._sleep = sleep
         self._lock = asyncio.Lock()
