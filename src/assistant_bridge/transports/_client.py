@@ -127,6 +127,15 @@ class _ClientHolder(StreamingMethods, Generic[C]):
     file_name = Operation(FileStore.file_name)
     download_file = Operation(FileStore.download_file)
 
+    def _built(
+        self, operation: Operation[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
+    ) -> tuple[Step[Any], float | None]:
+        """What the wire builds for a call of ``operation`` (its arguments bound by the
+        protocol's signature), and the stall timeout of a stream."""
+        arguments = operation.arguments(args, kwargs)
+        stall_timeout = arguments.pop(STALL, None)
+        return getattr(self._wire, operation.name)(**arguments), stall_timeout
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Self:
         """Build from OPENAI_API_KEY, OPENAI_ORG_ID, OPENAI_PROJECT_ID and OPENAI_BASE_URL."""
@@ -190,9 +199,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
 
     def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object:
         """Send the wire's requests for ``operation``, or open its stream."""
-        arguments = operation.arguments(args, kwargs)
-        stall_timeout = arguments.pop(STALL, None)
-        step = getattr(self._wire, operation.name)(**arguments)
+        step, stall_timeout = self._built(operation, args, kwargs)
         return self._open(step, stall_timeout) if operation.streams else self._run(step)
 
     def _run(self, step: Step[T]) -> T:
@@ -228,9 +235,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
 
     async def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """See :meth:`ClientTransport._perform`."""
-        arguments = operation.arguments(args, kwargs)
-        stall_timeout = arguments.pop(STALL, None)
-        step = getattr(self._wire, operation.name)(**arguments)
+        step, stall_timeout = self._built(operation, args, kwargs)
         return await (self._open(step, stall_timeout) if operation.streams else self._run(step))
 
     async def _run(self, step: Step[T]) -> T:
