@@ -33,3 +33,7 @@ def make_session(clock: FakeClock) -> SessionFactory:
         return session, transport, backend
 
     return make
+
+
+# Real redis-server / PostgreSQL fixtures for the whole suite (tests/servers.py).
+from tests.servers import postgres_server, postgres_url, redis_server, redis_url  # noqa: E402, F401
