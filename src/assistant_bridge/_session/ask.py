@@ -38,7 +38,7 @@ from assistant_bridge.transports.ops import (
     GetRun,
     Op,
     ResolveAssistant,
-    RunRequest,
+    RunSettings,
     StartRun,
     StreamRun,
     StreamThreadAndRun,
@@ -126,7 +126,7 @@ def ask_flow(
 
 
 def resume_flow(
-    thread_id: str, run_id: str, parser: Parser[Any], settings: WaitSettings, request: RunRequest
+    thread_id: str, run_id: str, parser: Parser[Any], settings: WaitSettings, request: RunSettings
 ) -> Flow[Reply[Any]]:
     """Follow a run that already exists to its reply; nothing new is posted."""
     run = yield from retried(GetRun(thread_id, run_id), settings)
@@ -137,7 +137,7 @@ def resume_flow(
 
 def _start_run(
     thread_id: str,
-    request: RunRequest,
+    request: RunSettings,
     prompt: str,
     message_metadata: Mapping[str, str] | None,
     settings: WaitSettings,
@@ -156,7 +156,7 @@ def _start_run(
 
 def _create_thread_and_run(
     prompt: str,
-    request: RunRequest,
+    request: RunSettings,
     thread_metadata: Mapping[str, str] | None,
     settings: WaitSettings,
 ) -> Op[Run | Iterator[RunEvent]]:

@@ -36,7 +36,7 @@ from assistant_bridge.transports.ops import (
     DownloadFile,
     FileName,
     FindRun,
-    RunRequest,
+    RunSettings,
     RunSteps,
     StreamRun,
 )
@@ -94,7 +94,7 @@ P = TypeVar("P")
 """What the session's parser makes of a reply's text (``str`` for the default TextParser)."""
 
 
-def _given(value: T | None, default: T) -> T:
+def _or_default(value: T | None, default: T) -> T:
     """``value``, or ``default`` when it was not given (None)."""
     return default if value is None else value
 
@@ -124,8 +124,8 @@ class SessionCore(Generic[P]):
         self._thread_id = options.get("thread_id")
         self._parser: Parser[Any] = parser if parser is not None else TextParser()
         self._timeout = float(options.get("timeout", 60.0))
-        self._poll = _given(options.get("poll_policy"), AdaptivePolling())
-        self._machine = _given(options.get("state_machine"), RunStateMachine())
+        self._poll = _or_default(options.get("poll_policy"), AdaptivePolling())
+        self._machine = _or_default(options.get("state_machine"), RunStateMachine())
         self._tool_handler = options.get("tool_handler")
         self._max_tool_rounds = options.get("max_tool_rounds", 8)
         self._cancel_grace = options.get("cancel_grace", 5.0)
@@ -136,7 +136,7 @@ class SessionCore(Generic[P]):
         self._can_stream = supports(StreamRun)
         self._wait = self._check_wait(options.get("wait", "auto"))
         self._stall_timeout = float(options.get("stall_timeout", DEFAULT_STALL_TIMEOUT))
-        self._retry = _given(options.get("retry"), RetryPolicy())
+        self._retry = _or_default(options.get("retry"), RetryPolicy())
         self._on_active_run = options.get("on_active_run", "wait")
         self._first_ask = options.get("first_ask", "fast")
         self._can_find_runs = supports(FindRun)
@@ -192,7 +192,7 @@ class SessionCore(Generic[P]):
     ) -> tuple[Flow[Reply[Any]], WaitSettings]:
         """Check the ask's input (before anything is sent) and build its flow; the deadline
         starts now."""
-        request = RunRequest(
+        request = RunSettings(
             assistant_id=self._assistant_id,
             assistant=self._spec,
             instructions=instructions,
@@ -227,7 +227,7 @@ class SessionCore(Generic[P]):
             raise ConfigurationError(msg)
         thread_id = self._thread_id
         settings = self._settings(timeout)
-        request = RunRequest(assistant_id=self._assistant_id, assistant=self._spec)
+        request = RunSettings(assistant_id=self._assistant_id, assistant=self._spec)
         chosen = parser if parser is not None else self._parser
 
         def flow() -> Flow[Reply[Any]]:

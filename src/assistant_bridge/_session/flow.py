@@ -30,7 +30,7 @@ from assistant_bridge._values.models import ToolCall, ToolOutput
 from assistant_bridge.transports.ops import (
     DEFAULT_STALL_TIMEOUT,
     Op,
-    RunRequest,
+    RunSettings,
 )
 
 logger = logging.getLogger("assistant_bridge")
@@ -140,7 +140,7 @@ class AskPlan:
     """One question: the prompt, where it goes, how to run it and how to read the answer."""
 
     prompt: str
-    request: RunRequest
+    request: RunSettings
     thread_id: str | None
     parser: Parser[Any]
     message_metadata: Mapping[str, str] | None = None

@@ -48,7 +48,7 @@ from assistant_bridge.transports.ops import (
     GetRun,
     ListRunMessages,
     Op,
-    RunRequest,
+    RunSettings,
     StreamToolOutputs,
     SubmitToolOutputs,
 )
@@ -78,7 +78,7 @@ def follow(
     started: Run | RunStream,
     parser: Parser[Any],
     settings: WaitSettings,
-    request: RunRequest | None,
+    request: RunSettings | None,
     on_thread: Callable[[str], None],
 ) -> Flow[Reply[Any]]:
     """Follow a run to its reply: read its stream while there is one, poll it otherwise, and
@@ -321,7 +321,9 @@ def _pending(run: Run) -> frozenset[str]:
     )
 
 
-def _answer_tools(state: _Follow, settings: WaitSettings, request: RunRequest | None) -> Flow[None]:
+def _answer_tools(
+    state: _Follow, settings: WaitSettings, request: RunSettings | None
+) -> Flow[None]:
     """Run the tools the run asks for and send their outputs; the run goes on (as a stream
     again when streaming). A round is known by its call ids: after an ambiguous failure the
     outputs are sent again only if the run still waits for those very calls."""

@@ -62,8 +62,10 @@ class ThreadSession(SessionCore[P]):
     ``Verdict``. Options (:class:`SessionOptions`, all keyword): ``thread_id`` to adopt,
     ``timeout`` per ask (60 s), ``poll_policy`` (AdaptivePolling), ``state_machine``,
     ``tool_handler`` and ``max_tool_rounds`` (8), ``cancel_grace`` (5 s), ``thread_metadata``,
-    ``wait`` ("auto": stream where the transport can), ``stall_timeout`` (20 s), ``retry``
-    (RetryPolicy()), ``on_active_run`` ("wait"), and ``clock``/``sleep`` for tests.
+    ``wait`` ("auto": stream where the transport can), ``stall_timeout`` (20 s,
+    ``DEFAULT_STALL_TIMEOUT``), ``retry`` (RetryPolicy()), ``on_active_run`` ("wait"),
+    ``first_ask`` ("fast": thread and run in one request; "safe": the thread first, so a lost
+    start is looked up), and ``clock``/``sleep`` for tests.
     """
 
     @overload
@@ -97,8 +99,8 @@ class ThreadSession(SessionCore[P]):
         sleep: Callable[[float], None] = time.sleep,
         **options: Unpack[SessionOptions],
     ) -> None:
-        given = {**options, "parser": parser}
-        check_session_options(type(self).__name__, transport, assistant_id, sleep, given)
+        to_check = {**options, "parser": parser}
+        check_session_options(type(self).__name__, transport, assistant_id, sleep, to_check)
         super().__init__(transport, assistant_id, parser, options)
         self._transport = transport
         self._sleep = sleep
@@ -252,8 +254,8 @@ class AsyncThreadSession(SessionCore[P]):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **options: Unpack[SessionOptions],
     ) -> None:
-        given = {**options, "parser": parser}
-        check_session_options(type(self).__name__, transport, assistant_id, sleep, given)
+        to_check = {**options, "parser": parser}
+        check_session_options(type(self).__name__, transport, assistant_id, sleep, to_check)
         super().__init__(transport, assistant_id, parser, options)
         self._transport = transport
         self._sleep = sleep

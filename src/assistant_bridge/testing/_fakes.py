@@ -337,7 +337,7 @@ class ScriptedBackend:
     def _start_run(self, op: ops.StartRun) -> models.Run:
         return self._start(op.thread_id, op.request, op.content)
 
-    def _start(self, thread_id: str, request: ops.RunRequest, content: str | None) -> models.Run:
+    def _start(self, thread_id: str, request: ops.RunSettings, content: str | None) -> models.Run:
         self._thread(thread_id)
         active = self._active_run(thread_id)
         if active:

@@ -33,9 +33,9 @@ from assistant_bridge.transports._protocol import NamedOp, StreamingMethods, uns
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
     Answer,
+    Built,
     EventConverter,
     Request,
-    Step,
     Stream,
     StreamRequest,
     Wire,
@@ -197,9 +197,9 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         step = self._build(op)
         if isinstance(op, StreamOp):
             return cast(T, self._open(cast(Stream, step), op))
-        return self._run(cast(Step[T], step), op.budget)
+        return self._run(cast(Built[T], step), op.budget)
 
-    def _run(self, step: Step[T], budget: float | None) -> T:
+    def _run(self, step: Built[T], budget: float | None) -> T:
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
                 answer = _answer(self._send(step, budget), step.binary)
@@ -240,7 +240,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
             return await self._open(cast(Stream, step), op)
         return await self._run(step, op.budget)
 
-    async def _run(self, step: Step[T], budget: float | None) -> T:
+    async def _run(self, step: Built[T], budget: float | None) -> T:
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
                 answer = _answer(await self._send(step, budget), step.binary)

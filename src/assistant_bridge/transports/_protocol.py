@@ -26,7 +26,7 @@ from assistant_bridge._values.events import RunEvent
 from assistant_bridge._values.models import Assistant, Run, RunStep, ToolOutput
 from assistant_bridge.exceptions import UnsupportedOperationError
 from assistant_bridge.transports import ops
-from assistant_bridge.transports.ops import Op, RunRequest
+from assistant_bridge.transports.ops import Op, RunSettings
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -203,7 +203,7 @@ class StreamingTransport(Transport, Protocol):
     def stream_run(
         self,
         thread_id: str,
-        request: RunRequest,
+        request: RunSettings,
         *,
         content: str | None = None,
         message_metadata: ops.Metadata = None,
@@ -215,7 +215,7 @@ class StreamingTransport(Transport, Protocol):
     def stream_thread_and_run(
         self,
         content: str,
-        request: RunRequest,
+        request: RunSettings,
         *,
         thread_metadata: ops.Metadata = None,
         stall_timeout: float | None = _STALL,
@@ -229,7 +229,7 @@ class StreamingTransport(Transport, Protocol):
         run_id: str,
         outputs: Sequence[ToolOutput],
         *,
-        request: RunRequest | None = None,
+        request: RunSettings | None = None,
         stall_timeout: float | None = _STALL,
     ) -> Iterator[RunEvent]:
         """See :class:`~.ops.StreamToolOutputs`."""
@@ -283,7 +283,7 @@ class AsyncStreamingTransport(AsyncTransport, Protocol):
     async def stream_run(
         self,
         thread_id: str,
-        request: RunRequest,
+        request: RunSettings,
         *,
         content: str | None = None,
         message_metadata: ops.Metadata = None,
@@ -295,7 +295,7 @@ class AsyncStreamingTransport(AsyncTransport, Protocol):
     async def stream_thread_and_run(
         self,
         content: str,
-        request: RunRequest,
+        request: RunSettings,
         *,
         thread_metadata: ops.Metadata = None,
         stall_timeout: float | None = _STALL,
@@ -309,7 +309,7 @@ class AsyncStreamingTransport(AsyncTransport, Protocol):
         run_id: str,
         outputs: Sequence[ToolOutput],
         *,
-        request: RunRequest | None = None,
+        request: RunSettings | None = None,
         stall_timeout: float | None = _STALL,
     ) -> AsyncIterator[RunEvent]:
         """See :class:`~.ops.StreamToolOutputs`."""

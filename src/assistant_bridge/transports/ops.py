@@ -38,6 +38,7 @@ __all__ = [
     "Op",
     "ResolveAssistant",
     "RunRequest",
+    "RunSettings",
     "RunSteps",
     "StartRun",
     "StreamOp",
@@ -78,7 +79,7 @@ def _outputs(value: Sequence[ToolOutput]) -> tuple[ToolOutput, ...]:
 
 
 @attrs.frozen
-class RunRequest:
+class RunSettings:
     """What to start a run with: the assistant and the per-ask overrides (None = not sent).
 
     ``assistant_id`` names an assistant object (Assistants API); ``assistant`` carries the
@@ -154,6 +155,10 @@ class StreamOp(Op[Iterator[RunEvent]]):
     streams = True
 
 
+RunRequest = RunSettings
+"""Deprecated: the old name of :class:`RunSettings` (it holds settings, not a request)."""
+
+
 # -- threads and runs -------------------------------------------------------------------------
 @attrs.frozen
 class CreateThread(Op[Thread]):
@@ -168,7 +173,7 @@ class StartRun(Op[Run]):
     (so the message exists only if the run does)."""
 
     thread_id: str
-    request: RunRequest
+    request: RunSettings
     content: str | None = attrs.field(default=None, kw_only=True)
     message_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
@@ -180,7 +185,7 @@ class CreateThreadAndRun(Op[Run]):
     """Create a thread holding one user message and start a run on it."""
 
     content: str
-    request: RunRequest
+    request: RunSettings
     thread_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
     idempotent = False
@@ -211,7 +216,7 @@ class SubmitToolOutputs(Op[Run]):
     thread_id: str
     run_id: str
     outputs: tuple[ToolOutput, ...] = attrs.field(converter=_outputs)
-    request: RunRequest | None = attrs.field(default=None, kw_only=True)
+    request: RunSettings | None = attrs.field(default=None, kw_only=True)
 
     idempotent = False
 
@@ -248,7 +253,7 @@ class StreamRun(StreamOp):
     """Start a run (with the user's message) and stream its events."""
 
     thread_id: str
-    request: RunRequest
+    request: RunSettings
     content: str | None = attrs.field(default=None, kw_only=True)
     message_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
@@ -258,7 +263,7 @@ class StreamThreadAndRun(StreamOp):
     """Create a thread with the user's message, start a run and stream its events."""
 
     content: str
-    request: RunRequest
+    request: RunSettings
     thread_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
 
@@ -269,7 +274,7 @@ class StreamToolOutputs(StreamOp):
     thread_id: str
     run_id: str
     outputs: tuple[ToolOutput, ...] = attrs.field(converter=_outputs)
-    request: RunRequest | None = attrs.field(default=None, kw_only=True)
+    request: RunSettings | None = attrs.field(default=None, kw_only=True)
 
 
 # -- assistants and files ----------------------------------------------------------------------
