@@ -30,7 +30,7 @@ from assistant_bridge._session.flow import (
     Yielded,
 )
 from assistant_bridge._session.tools import ToolRegistry
-from assistant_bridge._values.events import RunEvent
+from assistant_bridge._values.events import RunEvent, StreamEvent
 from assistant_bridge.exceptions import APIConnectionError, ToolError
 from assistant_bridge.transports._protocol import AsyncTransport, Transport
 from assistant_bridge.transports.ops import Op
@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 def drive_events(
     flow: Flow[T], transport: Transport, sleep: Callable[[float], None]
-) -> Generator[Any, None, T]:
+) -> Generator[StreamEvent, None, T]:
     """Run a flow synchronously, yielding what it emits; returns the flow's result.
 
     An exception raised by an operation is thrown back into the flow, so the flow's own
@@ -73,7 +73,7 @@ def drive_events(
         return cast(T, stop.value)
 
 
-def _abandon(flow: Flow[Any], transport: Transport, sleep: Callable[[float], None]) -> None:
+def _abandon(flow: Flow[object], transport: Transport, sleep: Callable[[float], None]) -> None:
     """Let the flow clean up (cancel its run) after its watcher went away."""
     try:
         op = flow.throw(Abandoned())
@@ -132,7 +132,7 @@ async def adrive_events(
     transport: AsyncTransport,
     sleep: Callable[[float], Awaitable[None]],
     outcome: FlowResult[T],
-) -> AsyncGenerator[Any, None]:
+) -> AsyncGenerator[StreamEvent, None]:
     """The async twin of :func:`drive_events`; the result lands in ``outcome.value``.
 
     When the task is cancelled, the CancelledError is thrown into the flow like any other
@@ -176,7 +176,7 @@ async def _shielded(work: Awaitable[T]) -> T:
 
 
 async def _aabandon(
-    flow: Flow[Any], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+    flow: Flow[object], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
 ) -> None:
     try:
         op = flow.throw(Abandoned())

@@ -37,7 +37,7 @@ T = TypeVar("T")
 MIN_REQUEST_SECONDS = 1.0
 """The least time a request is given, so a reply that arrives at the deadline is collected."""
 
-Lookup = Callable[[], Flow[Any]]
+Lookup = Callable[[], Flow[object]]
 """After an ambiguous failure of a write: what it did (a value), or None if surely nothing."""
 
 
