@@ -36,6 +36,7 @@ from assistant_bridge.exceptions import (
     AssistantBridgeError,
     ConfigurationError,
     InvalidArgumentError,
+    NotFoundError,
     RunTimeoutError,
 )
 from assistant_bridge.testing import Call, FakeClock, FakeTransport, RunScript, ScriptedBackend
@@ -407,14 +408,19 @@ def _check_outcome(
 ) -> None:
     """``act`` returns a reply, or raises one of ours before any request.
 
-    One honest exception: a valid but short timeout (under the scripted run's fake second of
-    polling) may end in RunTimeoutError after requests.
+    Two honest exceptions: a valid but short timeout (under the scripted run's fake second of
+    polling) may end in RunTimeoutError after requests; and a well-formed thread id the
+    backend does not know (junk like '0' is a well-formed id) is its 404, after a request.
     """
     try:
         reply = act()
     except ConfigurationError as exc:
         assert transport.calls == [], transport.names()
         event(f"refused: {type(exc).__name__}")
+        return
+    except NotFoundError:
+        assert transport.names()[-1] == "start_run"
+        event("unknown thread: 404")
         return
     except RunTimeoutError:
         effective = timeout if timeout is not None else default
