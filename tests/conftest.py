@@ -55,3 +55,7 @@ def pytest_report_header() -> str:
         except metadata.PackageNotFoundError:
             continue
     return "assistant_bridge is tested here with " + ", ".join(found)
+
+
+# Real redis-server / PostgreSQL fixtures for the whole suite (tests/servers.py).
+from tests.servers import postgres_server, postgres_url, redis_server, redis_url  # noqa: E402, F401
