@@ -7,7 +7,10 @@ import asyncio
 import contextlib
 import hashlib
 import io
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -1002,6 +1005,47 @@ class TestCommand:
         assert (code, out) == (1, "")
         assert err.startswith("assistant-bridge kb: KnowledgeBaseError:")
 
+    def test_dry_run_prints_the_plan_and_changes_nothing(
+        self, assistant_emulator: Emulator, folder: Path
+    ) -> None:
+        """--dry-run prints each change with its size, the skips, and the counts; no write."""
+        self.run(["kb", "sync", str(folder), "--store", "kb"])
+        (folder / "disk-full.md").unlink()
+        (folder / "photo.png").write_bytes(b"png")
+        before = writes(assistant_emulator)
+        code, out, err = self.run(["kb", "sync", str(folder), "--store", "kb", "--dry-run"])
+        assert (code, err) == (0, "")
+        lines = out.splitlines()
+        assert lines[0].startswith("remove   disk-full.md (")
+        assert lines[1] == "skip     photo.png: file_search does not accept .png files"
+        assert lines[2] == "would do: uploaded 0, unchanged 4, removed 1, skipped 1"
+        assert writes(assistant_emulator) == before
+
+    def test_emptying_needs_allow_removal(
+        self, assistant_emulator: Emulator, folder: Path, tmp_path_factory: pytest.TempPathFactory
+    ) -> None:
+        """An empty folder onto a full store is refused on one line; --allow-removal goes on."""
+        self.run(["kb", "sync", str(folder), "--store", "kb"])
+        empty = tmp_path_factory.mktemp("empty")
+        before = writes(assistant_emulator)
+        code, out, err = self.run(["kb", "sync", str(empty), "--store", "kb"])
+        assert (code != 0, out, err.count("\n")) == (True, "", 1)
+        assert "--allow-removal" in err
+        assert writes(assistant_emulator) == before
+        code, out, _ = self.run(["kb", "sync", str(empty), "--store", "kb", "--allow-removal"])
+        assert code == 0
+        assert out.splitlines()[0] == "uploaded 0, unchanged 0, removed 5"
+
+    def test_skipped_files_are_listed_after_the_summary(self, folder: Path) -> None:
+        """Each file left out is named with the reason."""
+        (folder / "tool").write_bytes(b"\x7fELF")
+        code, out, _ = self.run(["kb", "sync", str(folder), "--store", "kb"])
+        assert code == 0
+        assert out.splitlines()[0] == "uploaded 5, unchanged 0, removed 0, skipped 1"
+        assert out.splitlines()[2] == (
+            "skipped tool: file_search does not accept a file without an extension"
+        )
+
     def test_delete(self, assistant_emulator: Emulator, folder: Path) -> None:
         """kb delete removes the store and its files, and says when there was none."""
         self.run(["kb", "sync", str(folder), "--store", "kb"])
@@ -1010,17 +1054,51 @@ class TestCommand:
         assert self.run(["kb", "delete", "--store", "kb"])[1] == "no store 'kb'\n"
 
 
-def test_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    """docs/knowledge-base.md: its Python example runs and prints what its comments say."""
+def test_docs_examples_print_what_the_page_says(capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/knowledge-base.md: its Python examples run in order and print what their
+    comments say (tests/test_docs.py runs its shell block against the emulator)."""
     text = (Path(__file__).parent.parent / "docs" / "knowledge-base.md").read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 1
-    exec(blocks[0], {})
+    assert len(blocks) == 3
+    namespace: dict[str, Any] = {}
+    for block in blocks:
+        exec(block, namespace)
     assert capsys.readouterr().out.splitlines() == [
         "uploaded 5, unchanged 0, removed 0",
         "uploaded 0, unchanged 5, removed 0",
         "escalate",
+        "upload   d.md (4 B)",
+        "replace  a.md (12 B, was 4 B)",
+        "remove   c.md (4 B)",
+        "skip     e.png: file_search does not accept .png files",
+        "uploaded 2, unchanged 1, removed 1, replaced 1, skipped 1",
+        "Syncing 'notes' would remove 3 of the 3 files in its",
+        "uploaded 0, unchanged 0, removed 3",
+        "uploaded 5, unchanged 0, removed 0",
     ]
+
+
+def test_docs_shell_example_prints_what_the_page_shows(
+    assistant_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/knowledge-base.md: the command-line session prints the output block below it
+    (but for the store's id)."""
+    text = (Path(__file__).parent.parent / "docs" / "knowledge-base.md").read_text()
+    script, shown = re.findall(r"```bash\n(.*?)```\n\n```text\n(.*?)```", text, re.S)[0]
+    monkeypatch.setenv("OPENAI_API_KEY", assistant_emulator.api_key or "sk-any")
+    monkeypatch.setenv("OPENAI_BASE_URL", assistant_emulator.base_url)
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.sub(r"vs_\w+", "vs_abc123", done.stdout) == shown
+    assert "would remove 2 of the 2 files in its store (cpu.md, disk-full.md)" in done.stderr
 
 
 def test_public_names_and_layers() -> None:

@@ -354,7 +354,8 @@ class SyncPlan:
 
     def lines(self) -> list[str]:
         """One line per change, with names and sizes, then one per skipped file."""
-        out = [f"upload   {f.path} ({size_text(f.size)})" for f in self.upload]
+        out = [f"create   vector store {self.name!r}"] if self.store_id is None else []
+        out += [f"upload   {f.path} ({size_text(f.size)})" for f in self.upload]
         for r in self.replace:
             was = ", ".join(size_text(o.size) for o in r.old)
             out.append(f"replace  {r.new.path} ({size_text(r.new.size)}, was {was})")

@@ -31,6 +31,7 @@ __all__ = [
     "DeleteFile",
     "DeleteStore",
     "DetachFile",
+    "GetStore",
     "ListFiles",
     "ListStoreFiles",
     "ListStores",
@@ -49,6 +50,13 @@ _PAGE = 100
 @attrs.frozen
 class ListStores:
     """Every vector store of the account, oldest first (a list of JSON objects)."""
+
+
+@attrs.frozen
+class GetStore:
+    """One vector store (raises NotFoundError when it is gone)."""
+
+    store_id: str
 
 
 @attrs.frozen
@@ -115,6 +123,7 @@ class DeleteFile:
 
 StoreOperation = (
     ListStores
+    | GetStore
     | CreateStore
     | DeleteStore
     | ListStoreFiles
@@ -153,6 +162,8 @@ def _request(operation: StoreOperation) -> _Request:
     match operation:
         case ListStores():
             return _Request("get", "/vector_stores", paged=True)
+        case GetStore(store_id):
+            return _Request("get", f"/vector_stores/{store_id}")
         case CreateStore(name, metadata):
             return _Request("post", "/vector_stores", {"name": name, "metadata": dict(metadata)})
         case DeleteStore(store_id):
@@ -261,6 +272,11 @@ class VectorStoreAPI:
                 answer = request.send(self._client, query)
             rows += _rows(request, answer, query)
         return rows
+
+    def get_store(self, store_id: str) -> dict[str, Any]:
+        """One vector store (raises NotFoundError when it is gone)."""
+        found: dict[str, Any] = self.perform(GetStore(store_id))
+        return found
 
 
 class AsyncVectorStoreAPI:
