@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,6 +35,7 @@ from assistant_bridge.knowledge import (
     KnowledgeBaseError,
     RemoteFile,
     RemovalRefusedError,
+    SyncBusyError,
     SyncProgress,
     sample_runbooks,
 )
@@ -569,6 +571,32 @@ class TestOneStore:
         assert list(assistant_emulator.store.vector_stores) == [result.store_id]
         assert len(held(assistant_emulator, result.store_id)) == 5
         assert account(assistant_emulator) == held(assistant_emulator, result.store_id)
+
+    def test_a_held_lock_bounds_the_wait(
+        self, assistant_emulator: Emulator, client: Any, tmp_path: Path
+    ) -> None:
+        """While another sync of the store holds the lock, a sync waits up to its timeout,
+        then raises SyncBusyError having sent nothing."""
+        kb = KnowledgeBase(client, "kb", state_dir=tmp_path)
+        other = kb._context().lock
+        assert other.try_acquire()
+        try:
+            started = time.monotonic()
+            with pytest.raises(SyncBusyError, match="Another sync of 'kb' is running"):
+                kb.sync({"a.md": b"a"}, timeout=0.3)
+            assert 0.3 <= time.monotonic() - started < 2
+            assert assistant_emulator.counts() == {}
+        finally:
+            other.release()
+        assert kb.sync({"a.md": b"a"}).uploaded == ("a.md",)
+
+    def test_an_unwritable_state_folder_says_how_to_go_on(
+        self, client: Any, tmp_path: Path
+    ) -> None:
+        """The lock and journal need a folder; a file in its place is a clear error."""
+        (tmp_path / "kb").write_text("not a folder")
+        with pytest.raises(KnowledgeBaseError, match="ASSISTANT_BRIDGE_STATE_DIR"):
+            KnowledgeBase(client, "kb", state_dir=tmp_path).sync({"a.md": b"a"})
 
     def test_the_oldest_store_wins_and_ties_go_to_the_smaller_id(self) -> None:
         """choose_store orders ours by (created_at, id); someone else's store is used only

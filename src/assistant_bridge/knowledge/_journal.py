@@ -156,5 +156,8 @@ class Journal:
                 os.fsync(stream.fileno())
             os.replace(temporary, self.path)
         except OSError as exc:
-            msg = f"cannot write the upload journal {str(self.path)!r}: {exc.strerror or exc}."
+            msg = (
+                f"cannot write the upload journal {str(self.path)!r}: {exc.strerror or exc}; "
+                "set ASSISTANT_BRIDGE_STATE_DIR (or state_dir=) to a writable folder."
+            )
             raise KnowledgeBaseError(msg) from None

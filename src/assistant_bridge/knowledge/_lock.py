@@ -63,7 +63,10 @@ class MachineLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
-            msg = f"cannot open the sync lock {str(self.path)!r}: {exc.strerror or exc}."
+            msg = (
+                f"cannot open the sync lock {str(self.path)!r}: {exc.strerror or exc}; set "
+                f"{STATE_ENV} (or state_dir=) to a writable folder."
+            )
             raise KnowledgeBaseError(msg) from None
         if fcntl is None:  # pragma: no cover - Windows: no lock between processes
             self._fd = fd

@@ -328,13 +328,6 @@ class SyncPlan:
         both = (*self.upload, *(r.new for r in self.replace))
         return tuple(sorted(both, key=lambda f: f.path))
 
-    @property
-    def changes_nothing(self) -> bool:
-        """True when applying it would send nothing and delete nothing."""
-        return not (
-            self.upload or self.replace or self.remove or self.redundant or self.orphans
-        ) and (self.store_id is not None)
-
     def removal_refused(self) -> str | None:
         """Why applying it needs ``allow_removal`` (one line saying how to go on), or None.
 
