@@ -761,14 +761,14 @@ class TestFiles:
         (tmp_path / "diagram.PNG").write_bytes(b"\x89PNG")
         (tmp_path / "empty.txt").write_bytes(b"")
         with (tmp_path / "huge.txt").open("wb") as handle:  # sparse: nothing is written
-            handle.truncate(MAX_FILE_BYTES + 1)
+            handle.truncate(MAX_FILE_BYTES + 1024 * 1024)
         result = KnowledgeBase(client, "kb").sync(tmp_path)
         assert result.uploaded == ("runbook.md",)
         assert [str(s) for s in result.skipped] == [
             "blob.bin: file_search does not accept .bin files",
             "diagram.PNG: file_search does not accept .png files",
             "empty.txt: empty: there is nothing to index",
-            "huge.txt: 536.9 MB, over the 512 MB file_search takes per file",
+            "huge.txt: 513.0 MB, over the 512 MB file_search takes per file",
             "tool: file_search does not accept a file without an extension",
         ]
         assert result.summary() == "uploaded 1, unchanged 0, removed 0, skipped 5"

@@ -82,13 +82,14 @@ Source = str | Path | Iterable[str | Path] | Mapping[str, bytes]
 
 
 def size_text(size: int) -> str:
-    """``512 B``, ``1.2 kB``, ``3.4 MB``: a size for people."""
+    """``512 B``, ``1.2 KB``, ``3.4 MB``: a size for people, in units of 1024 (the units the
+    service's "512 MB" limit is in)."""
     amount = float(size)
-    for unit in ("B", "kB", "MB", "GB"):
-        if amount < 1000 or unit == "GB":
+    for unit in ("B", "KB", "MB"):
+        if amount < 1024:
             return f"{size} B" if unit == "B" else f"{amount:.1f} {unit}"
-        amount /= 1000
-    raise AssertionError  # pragma: no cover
+        amount /= 1024
+    return f"{amount:.1f} GB"
 
 
 @attrs.frozen

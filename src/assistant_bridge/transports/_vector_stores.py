@@ -21,6 +21,7 @@ from typing import IO, Any
 
 import attrs
 
+from assistant_bridge._redact import redact
 from assistant_bridge.exceptions import AssistantBridgeError, TransportError
 from assistant_bridge.transports._openai import map_openai_errors
 
@@ -245,7 +246,7 @@ class VectorStoreAPI:
         self._secrets = (*secrets, getattr(client, "api_key", None))
 
     def __repr__(self) -> str:
-        return f"<VectorStoreAPI(base_url={str(self._client.base_url)!r})>"
+        return f"<VectorStoreAPI(base_url={redact(self.base_url, self._secrets)!r})>"
 
     @property
     def base_url(self) -> str:
@@ -287,7 +288,7 @@ class AsyncVectorStoreAPI:
         self._secrets = (*secrets, getattr(client, "api_key", None))
 
     def __repr__(self) -> str:
-        return f"<AsyncVectorStoreAPI(base_url={str(self._client.base_url)!r})>"
+        return f"<AsyncVectorStoreAPI(base_url={redact(self.base_url, self._secrets)!r})>"
 
     @property
     def base_url(self) -> str:
