@@ -24,6 +24,7 @@ import attrs
 from assistant_bridge._redact import redact
 from assistant_bridge.exceptions import AssistantBridgeError, TransportError
 from assistant_bridge.transports._openai import map_openai_errors
+from assistant_bridge.transports._wire import ASSISTANTS_BETA
 
 __all__ = [
     "AsyncVectorStoreAPI",
@@ -41,9 +42,6 @@ __all__ = [
     "VectorStoreAPI",
 ]
 
-# Servers that still speak Assistants v2 want this header on vector store calls; the current
-# API ignores it.
-_BETA = {"OpenAI-Beta": "assistants=v2"}
 _PAGE = 100
 
 
@@ -149,7 +147,8 @@ class _Request:
 
     def send(self, client: Any, query: Mapping[str, Any] | None = None) -> Any:
         """Call the client's generic method (a coroutine on an async client)."""
-        options: dict[str, Any] = {"headers": _BETA}
+        # Servers that still speak Assistants v2 want the beta header; the current API ignores it.
+        options: dict[str, Any] = {"headers": ASSISTANTS_BETA}
         if query is not None:
             options["params"] = dict(query)
         extra = {"body": dict(self.body)} if self.body is not None else {}
