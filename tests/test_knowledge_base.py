@@ -57,6 +57,7 @@ from assistant_bridge.transports._vector_stores import (
     DeleteFile,
     DetachFile,
     ListStoreFiles,
+    ListStores,
     UploadFile,
     VectorStoreAPI,
 )
@@ -531,18 +532,28 @@ class TestOneStore:
     ) -> None:
         """Two syncs that each create the store (no shared lock) see both right after, keep
         the smallest (created_at, id), and the other one's store is deleted."""
-        barrier = threading.Barrier(2, timeout=20)
+        barrier = threading.Barrier(2, timeout=30)
 
-        def hook(operation: Any, answer: Any) -> Any:
-            if isinstance(operation, CreateStore):
-                barrier.wait()  # both stores exist before either looks again
-            return answer
+        def racing() -> Hook:
+            listed = [0]
+
+            def hook(operation: Any, answer: Any) -> Any:
+                if isinstance(operation, ListStores):
+                    listed[0] += 1
+                    if listed[0] == 1:
+                        barrier.wait()  # both found no store before either creates one
+                elif isinstance(operation, CreateStore):
+                    barrier.wait()  # both stores exist before either looks again
+                return answer
+
+            return hook
 
         ids: list[str] = []
         machines = tmp_path_factory.mktemp("machines")
 
         def sync(machine: str) -> None:
-            kb = KnowledgeBase(Stubbed(client, hook), "runbooks", state_dir=machines / machine)
+            api = Stubbed(client, racing())
+            kb = KnowledgeBase(api, "runbooks", state_dir=machines / machine)
             ids.append(kb.sync(folder).store_id)
 
         threads = [threading.Thread(target=sync, args=(m,)) for m in ("a", "b")]

@@ -1,9 +1,12 @@
 """Files and vector stores over an ``openai`` client, for the knowledge base.
 
-Each call the knowledge base makes is a value (:class:`ListStores`, :class:`UploadFile`, …),
+Each call the knowledge base makes is an operation value on the transports' shape
+(:class:`~assistant_bridge.transports.ops.Op`: ``ListStores()`` is an ``Op[list[JSON]]``),
 performed by :meth:`VectorStoreAPI.perform` or awaited from
-:meth:`AsyncVectorStoreAPI.perform`: what each value sends and how its answer is read are
-written once here; only sending (or awaiting) is doubled.
+:meth:`AsyncVectorStoreAPI.perform`. What each value sends is a table from operation type to
+request builder (``@handles``), as on the wires, and how its answer is read is written once;
+only sending (or awaiting) is doubled. The operations are the same on both wires, so they are
+performed on the wire's ``openai`` client rather than by the wire.
 
 Vector stores are the same API under both wires, but ``openai`` 1.x keeps them under
 ``client.beta`` and later releases at the top level, so the calls go through the client's
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, TypeAlias, TypeVar, cast
 
 import attrs
 
@@ -25,6 +28,7 @@ from assistant_bridge._redact import redact
 from assistant_bridge.exceptions import AssistantBridgeError, TransportError
 from assistant_bridge.transports._openai import map_openai_errors
 from assistant_bridge.transports._wire import ASSISTANTS_BETA
+from assistant_bridge.transports.ops import Op, handler_table, handles
 
 __all__ = [
     "AsyncVectorStoreAPI",
@@ -43,70 +47,80 @@ __all__ = [
 ]
 
 _PAGE = 100
+T = TypeVar("T")
 
 
 # -- the operations, as values ----------------------------------------------------------------
+JSON: TypeAlias = dict[str, Any]
+
+
 @attrs.frozen
-class ListStores:
+class ListStores(Op[list[JSON]]):
     """Every vector store of the account, oldest first (a list of JSON objects)."""
 
 
 @attrs.frozen
-class GetStore:
+class GetStore(Op[JSON]):
     """One vector store (raises NotFoundError when it is gone)."""
 
     store_id: str
 
 
 @attrs.frozen
-class CreateStore:
-    """A new, empty vector store (its JSON object)."""
+class CreateStore(Op[JSON]):
+    """A new, empty vector store named ``store_name`` (its JSON object)."""
 
-    name: str
+    store_name: str
     metadata: Mapping[str, str]
+
+    idempotent = False
 
 
 @attrs.frozen
-class DeleteStore:
+class DeleteStore(Op[JSON]):
     """Delete a vector store (its files stay in the account)."""
 
     store_id: str
 
 
 @attrs.frozen
-class ListStoreFiles:
+class ListStoreFiles(Op[list[JSON]]):
     """The files of a store: id, status, last_error, usage_bytes and attributes of each."""
 
     store_id: str
 
 
 @attrs.frozen
-class ListFiles:
+class ListFiles(Op[list[JSON]]):
     """The account's uploaded files of one purpose: id, filename, bytes, created_at."""
 
     purpose: str = "assistants"
 
 
 @attrs.frozen
-class UploadFile:
+class UploadFile(Op[str]):
     """Upload a file for assistants, streamed from what ``open`` returns; answers its id."""
 
     filename: str
     size: int
     open: Callable[[], IO[bytes]] = attrs.field(eq=False, repr=False)
 
+    idempotent = False
+
 
 @attrs.frozen
-class AttachFile:
+class AttachFile(Op[JSON]):
     """Add an uploaded file to a store, with attributes to recognise it by."""
 
     store_id: str
     file_id: str
     attributes: Mapping[str, str]
 
+    idempotent = False
+
 
 @attrs.frozen
-class DetachFile:
+class DetachFile(Op[JSON]):
     """Remove a file from a store (the file itself stays in the account)."""
 
     store_id: str
@@ -114,7 +128,7 @@ class DetachFile:
 
 
 @attrs.frozen
-class DeleteFile:
+class DeleteFile(Op[JSON]):
     """Delete an uploaded file from the account."""
 
     file_id: str
@@ -132,6 +146,7 @@ StoreOperation = (
     | DetachFile
     | DeleteFile
 )
+"""The operations :class:`VectorStoreAPI` performs."""
 
 
 # -- what each operation sends, and how its answer is read (written once) ---------------------
@@ -158,29 +173,59 @@ class _Request:
         return {"limit": _PAGE, "order": "asc", **(self.params or {})}
 
 
-def _request(operation: StoreOperation) -> _Request:
-    match operation:
-        case ListStores():
-            return _Request("get", "/vector_stores", paged=True)
-        case GetStore(store_id):
-            return _Request("get", f"/vector_stores/{store_id}")
-        case CreateStore(name, metadata):
-            return _Request("post", "/vector_stores", {"name": name, "metadata": dict(metadata)})
-        case DeleteStore(store_id):
-            return _Request("delete", f"/vector_stores/{store_id}")
-        case ListStoreFiles(store_id):
-            return _Request("get", f"/vector_stores/{store_id}/files", paged=True)
-        case ListFiles(purpose):
-            return _Request("get", "/files", params={"purpose": purpose}, paged=True)
-        case AttachFile(store_id, file_id, attributes):
-            body = {"file_id": file_id, "attributes": dict(attributes)}
-            return _Request("post", f"/vector_stores/{store_id}/files", body)
-        case DetachFile(store_id, file_id):
-            return _Request("delete", f"/vector_stores/{store_id}/files/{file_id}")
-        case DeleteFile(file_id):
-            return _Request("delete", f"/files/{file_id}")
-    msg = f"not a vector store operation: {operation!r}"
-    raise TypeError(msg)
+class _Builders:
+    """What each JSON operation sends: a table from operation type to request, as each wire
+    has (:func:`handles`); :class:`UploadFile` is a multipart upload of its own."""
+
+    @handles(ListStores)
+    def list_stores(self, op: ListStores) -> _Request:
+        return _Request("get", "/vector_stores", paged=True)
+
+    @handles(GetStore)
+    def get_store(self, op: GetStore) -> _Request:
+        return _Request("get", f"/vector_stores/{op.store_id}")
+
+    @handles(CreateStore)
+    def create_store(self, op: CreateStore) -> _Request:
+        return _Request(
+            "post", "/vector_stores", {"name": op.store_name, "metadata": dict(op.metadata)}
+        )
+
+    @handles(DeleteStore)
+    def delete_store(self, op: DeleteStore) -> _Request:
+        return _Request("delete", f"/vector_stores/{op.store_id}")
+
+    @handles(ListStoreFiles)
+    def list_store_files(self, op: ListStoreFiles) -> _Request:
+        return _Request("get", f"/vector_stores/{op.store_id}/files", paged=True)
+
+    @handles(ListFiles)
+    def list_files(self, op: ListFiles) -> _Request:
+        return _Request("get", "/files", params={"purpose": op.purpose}, paged=True)
+
+    @handles(AttachFile)
+    def attach_file(self, op: AttachFile) -> _Request:
+        body = {"file_id": op.file_id, "attributes": dict(op.attributes)}
+        return _Request("post", f"/vector_stores/{op.store_id}/files", body)
+
+    @handles(DetachFile)
+    def detach_file(self, op: DetachFile) -> _Request:
+        return _Request("delete", f"/vector_stores/{op.store_id}/files/{op.file_id}")
+
+    @handles(DeleteFile)
+    def delete_file(self, op: DeleteFile) -> _Request:
+        return _Request("delete", f"/files/{op.file_id}")
+
+
+_BUILDERS = handler_table(_Builders)
+
+
+def _request(operation: Op[Any]) -> _Request:
+    builder = _BUILDERS.get(type(operation))
+    if builder is None:
+        msg = f"VectorStoreAPI cannot perform {type(operation).__name__}"
+        raise TypeError(msg)
+    return cast(_Request, builder(_Builders(), operation))
 
 
 def _unreadable(request: _Request, what: str) -> TransportError:
@@ -252,7 +297,7 @@ class VectorStoreAPI:
         """The API root the calls go to (keys the local journal and lock)."""
         return str(self._client.base_url)
 
-    def perform(self, operation: StoreOperation) -> Any:
+    def perform(self, operation: Op[T]) -> T:
         """Send ``operation``: a list of JSON objects for a listing, the id for an upload,
         the JSON object otherwise."""
         if isinstance(operation, UploadFile):
@@ -260,23 +305,22 @@ class VectorStoreAPI:
                 created = self._client.files.create(
                     file=(operation.filename, stream), purpose="assistants"
                 )
-            return _file_id(_UPLOAD, created)
+            return cast(T, _file_id(_UPLOAD, created))
         request = _request(operation)
         if not request.paged:
             with _reading(request, self._secrets):
-                return _object(request, request.send(self._client))
+                return cast(T, _object(request, request.send(self._client)))
         rows: list[dict[str, Any]] = []
         query = request.first_query()
         while query:
             with _reading(request, self._secrets):
                 answer = request.send(self._client, query)
             rows += _rows(request, answer, query)
-        return rows
+        return cast(T, rows)
 
     def get_store(self, store_id: str) -> dict[str, Any]:
         """One vector store (raises NotFoundError when it is gone)."""
-        found: dict[str, Any] = self.perform(GetStore(store_id))
-        return found
+        return self.perform(GetStore(store_id))
 
 
 class AsyncVectorStoreAPI:
@@ -294,22 +338,22 @@ class AsyncVectorStoreAPI:
         """The API root the calls go to (keys the local journal and lock)."""
         return str(self._client.base_url)
 
-    async def perform(self, operation: StoreOperation) -> Any:
+    async def perform(self, operation: Op[T]) -> T:
         """Send ``operation`` and await its answer (as :meth:`VectorStoreAPI.perform`)."""
         if isinstance(operation, UploadFile):
             with operation.open() as stream, _reading(_UPLOAD, self._secrets):
                 created = await self._client.files.create(
                     file=(operation.filename, stream), purpose="assistants"
                 )
-            return _file_id(_UPLOAD, created)
+            return cast(T, _file_id(_UPLOAD, created))
         request = _request(operation)
         if not request.paged:
             with _reading(request, self._secrets):
-                return _object(request, await request.send(self._client))
+                return cast(T, _object(request, await request.send(self._client)))
         rows: list[dict[str, Any]] = []
         query = request.first_query()
         while query:
             with _reading(request, self._secrets):
                 answer = await request.send(self._client, query)
             rows += _rows(request, answer, query)
-        return rows
+        return cast(T, rows)
