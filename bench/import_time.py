@@ -142,7 +142,8 @@ def main() -> int:
     if added > BUDGET_MS:
         missed.append("first import")
     print(
-        f"target: the first import at most {BUDGET_MS:.0f} ms over openai: {verdict} ({added:+.0f} ms)"
+        f"target: the first import at most {BUDGET_MS:.0f} ms over openai: "
+        f"{verdict} ({added:+.0f} ms)"
     )
     for flag, share in shares.items():
         ok = share < CLI_SHARE

@@ -14,33 +14,129 @@ import assistant_bridge.testing
 # The public API, pinned: a name added to or dropped from ``assistant_bridge.__all__`` is a
 # decision, made here and in CHANGELOG.md, not a side effect.
 PUBLIC = sorted(
-    """
-    APIConnectionError ActionRequiredError ActiveRunError AdaptivePolling ArgumentTypeError
-    AskOptions Assistant AssistantBridgeError AssistantSpec AsyncFileStore AsyncOpenAITransport
-    AsyncReplyStream AsyncResponsesTransport AsyncRunFinder AsyncRunStepReader
-    AsyncStreamingTransport AsyncThreadSession AsyncTransport AuthenticationError
-    BadRequestError Citation CodeInterpreter ConfigurationError ConflictError FileSearch
-    FileStore FixedInterval FunctionTool ImageFileContent IncompleteDetails IndexingFailedError
-    IndexingTimeoutError InvalidArgumentError JsonParser JsonSchemaFormat KnowledgeBase
-    KnowledgeBaseError LastError Message MessageDone MessagePage NotFoundError OpenAITransport
-    OutputFile ParseError Parser PollPolicy RateLimitError RegisteredTool Reply ReplyReady
-    ReplyStream RequiredAction ResponsesTransport RetryPolicy Run RunCancelledError RunError
-    RunExpiredError RunFailedError RunFinder RunIncompleteError RunRequest RunStateMachine
-    RunStatus RunStatusChanged RunStep RunStepReader RunTimeoutError SchemaParser
-    SchemaValidationError ServerError SessionOptions StepCall StreamEvent
-    StreamInterruptedError StreamingTransport SyncProgress SyncResult TextAnnotation
-    TextContent TextDelta TextParser Thread ThreadSession Tool ToolCall ToolCallsRequested
-    ToolError ToolHandler ToolOutput ToolRegistry Transport TransportError
-    UnexpectedStatusError UnknownContent UnsentRequestError Usage __version__ aask_many
-    ask_many map_openai_errors sample_runbooks
-    """.split()
+    [
+        "APIConnectionError",
+        "ActionRequiredError",
+        "ActiveRunError",
+        "AdaptivePolling",
+        "ArgumentTypeError",
+        "AskOptions",
+        "Assistant",
+        "AssistantBridgeError",
+        "AssistantSpec",
+        "AsyncFileStore",
+        "AsyncOpenAITransport",
+        "AsyncReplyStream",
+        "AsyncResponsesTransport",
+        "AsyncRunFinder",
+        "AsyncRunStepReader",
+        "AsyncStreamingTransport",
+        "AsyncThreadSession",
+        "AsyncTransport",
+        "AuthenticationError",
+        "BadRequestError",
+        "Citation",
+        "CodeInterpreter",
+        "ConfigurationError",
+        "ConflictError",
+        "FileSearch",
+        "FileStore",
+        "FixedInterval",
+        "FunctionTool",
+        "ImageFileContent",
+        "IncompleteDetails",
+        "IndexingFailedError",
+        "IndexingTimeoutError",
+        "InvalidArgumentError",
+        "JsonParser",
+        "JsonSchemaFormat",
+        "KnowledgeBase",
+        "KnowledgeBaseError",
+        "LastError",
+        "Message",
+        "MessageDone",
+        "MessagePage",
+        "NotFoundError",
+        "OpenAITransport",
+        "OutputFile",
+        "ParseError",
+        "Parser",
+        "PollPolicy",
+        "RateLimitError",
+        "RegisteredTool",
+        "Reply",
+        "ReplyReady",
+        "ReplyStream",
+        "RequiredAction",
+        "ResponsesTransport",
+        "RetryPolicy",
+        "Run",
+        "RunCancelledError",
+        "RunError",
+        "RunExpiredError",
+        "RunFailedError",
+        "RunFinder",
+        "RunIncompleteError",
+        "RunRequest",
+        "RunStateMachine",
+        "RunStatus",
+        "RunStatusChanged",
+        "RunStep",
+        "RunStepReader",
+        "RunTimeoutError",
+        "SchemaParser",
+        "SchemaValidationError",
+        "ServerError",
+        "SessionOptions",
+        "StepCall",
+        "StreamEvent",
+        "StreamInterruptedError",
+        "StreamingTransport",
+        "SyncProgress",
+        "SyncResult",
+        "TextAnnotation",
+        "TextContent",
+        "TextDelta",
+        "TextParser",
+        "Thread",
+        "ThreadSession",
+        "Tool",
+        "ToolCall",
+        "ToolCallsRequested",
+        "ToolError",
+        "ToolHandler",
+        "ToolOutput",
+        "ToolRegistry",
+        "Transport",
+        "TransportError",
+        "UnexpectedStatusError",
+        "UnknownContent",
+        "UnsentRequestError",
+        "Usage",
+        "__version__",
+        "aask_many",
+        "ask_many",
+        "map_openai_errors",
+        "sample_runbooks",
+    ]
 )
 RUNSTATE = sorted(
-    """
-    ACTIVE_STATUSES DEFAULT_TABLE Finish FinishIncomplete HandleRequiredAction Handler
-    KeepWaiting RaiseError RunStateMachine RunStatus run_cancelled run_expired run_failed
-    unexpected_status
-    """.split()
+    [
+        "ACTIVE_STATUSES",
+        "DEFAULT_TABLE",
+        "Finish",
+        "FinishIncomplete",
+        "HandleRequiredAction",
+        "Handler",
+        "KeepWaiting",
+        "RaiseError",
+        "RunStateMachine",
+        "RunStatus",
+        "run_cancelled",
+        "run_expired",
+        "run_failed",
+        "unexpected_status",
+    ]
 )
 
 
