@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise ConfigurationError(msg) from None
     try:
         out.write(
-            f"Emulating the OpenAI Assistants API at {emulator.base_url}\n"
+            f"Emulating the OpenAI API (Assistants and Responses) at {emulator.base_url}\n"
             f"  export OPENAI_BASE_URL={emulator.base_url}\n"
             f"  export OPENAI_API_KEY={args.api_key or 'anything'}\n"
         )
