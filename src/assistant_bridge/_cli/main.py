@@ -64,7 +64,10 @@ def main(
             getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
         code: int = args.run(args, stdout, stderr)
     except KeyboardInterrupt as exc:
-        return _report(exc, args, stderr)
+        code = _report(exc, args, stderr)
+        if argv is None:  # the real command: leave now, with no worker thread to wait for
+            _leave(code)
+        return code
     except BrokenPipeError:
         # The reader went away (`| head -1`): the run was cancelled; exit without a word.
         import os
@@ -77,6 +80,19 @@ def main(
             raise
         return _report(exc, args, stderr)
     return code
+
+
+def _leave(code: int) -> None:
+    """End the process with ``code`` at once: after Ctrl-C, finishing the interpreter would
+    wait for threads still busy with the run (and a second interrupt there would end the
+    process with a traceback or a signal instead of the code)."""
+    import contextlib
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _ours(exc: Exception) -> bool:
