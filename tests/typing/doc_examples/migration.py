@@ -17,7 +17,7 @@ reply.parsed, reply.thread_id, reply.run_id       # same Reply, same to_dict(), 
 session.ask("Which runbook applies?", parser=TextParser())   # same conversation, prose answer
 later = ThreadSession(transport, assistant=spec, thread_id=reply.thread_id)
 
-# docs/migration.md:102 (fragment)
+# docs/migration.md:103 (fragment)
 from typing import Any, TypeVar
 
 from assistant_bridge.transports import Op, Transport
