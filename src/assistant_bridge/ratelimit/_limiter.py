@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, Self, TypeAlias
 
 import attrs
@@ -102,9 +102,10 @@ def _cool_down(retry_after: float | None) -> CoolDown:
 class _LimiterBase:
     """What both limiters share: the store, the clock and the repr."""
 
-    def __init__(self, store: Any, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, store: Any, *, clock: Callable[[], float], sleep: Any) -> None:
         self._store = store
         self._clock = clock
+        self._sleep = sleep
 
     @property
     def limit(self) -> RateLimit:
@@ -119,12 +120,20 @@ class Limiter(_LimiterBase):
     """A shared rate limit, taken from before every request (see :meth:`acquire`).
 
     Build it from a URL (:meth:`from_url`: ``memory://?rpm=500`` in this process,
-    ``redis://host/0?rpm=500&name=org`` across processes), or from a store.
+    ``redis://host/0?rpm=500&name=org`` across processes), or from a store. ``clock`` and
+    ``sleep`` (``time.monotonic``, ``time.sleep``) may be replaced in tests.
     """
 
-    def __init__(self, store: Store, *, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(store, clock=clock)
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(store, clock=clock, sleep=sleep)
         self._store: Store = store
+        self._sleep: Callable[[float], None] = sleep
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -145,7 +154,7 @@ class Limiter(_LimiterBase):
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             if isinstance(need, _Sleep):
-                time.sleep(need.seconds)
+                self._sleep(need.seconds)
                 answer = None
             else:
                 answer = self._store.run(need)
@@ -181,9 +190,16 @@ class Limiter(_LimiterBase):
 class AsyncLimiter(_LimiterBase):
     """The async twin of :class:`Limiter`: the same decisions, awaited."""
 
-    def __init__(self, store: AsyncStore, *, clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(store, clock=clock)
+    def __init__(
+        self,
+        store: AsyncStore,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        super().__init__(store, clock=clock, sleep=sleep)
         self._store: AsyncStore = store
+        self._sleep: Callable[[float], Awaitable[None]] = sleep
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -203,7 +219,7 @@ class AsyncLimiter(_LimiterBase):
             except StopIteration as stop:
                 return stop.value  # type: ignore[no-any-return]
             if isinstance(need, _Sleep):
-                await asyncio.sleep(need.seconds)
+                await self._sleep(need.seconds)
                 answer = None
             else:
                 answer = await self._store.arun(need)
