@@ -22,9 +22,9 @@ from assistant_bridge.ratelimit import (
     MemoryStore,
     RateLimit,
     RateLimitTimeoutError,
+    _gcra,
     estimate_tokens,
 )
-from assistant_bridge.ratelimit import _gcra
 from assistant_bridge.ratelimit._headers import service_view
 from assistant_bridge.ratelimit._store import Observe
 from assistant_bridge.ratelimit._url import parse_url
