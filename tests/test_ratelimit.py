@@ -21,6 +21,7 @@ from assistant_bridge.ratelimit import (
     Limiter,
     MemoryStore,
     RateLimit,
+    RateLimitStoreError,
     RateLimitTimeoutError,
     _gcra,
     estimate_tokens,
@@ -219,6 +220,18 @@ class TestUrl:
         limiter = Limiter.from_url("redis://:hunter2@127.0.0.1:1/0?rpm=5&name=org")
         assert "hunter2" not in repr(limiter)
         assert "{org}" in repr(limiter)
+
+    def test_a_redis_that_cannot_be_reached_is_a_typed_error(self) -> None:
+        """Nothing listens on port 1: RateLimitStoreError, naming the server, no password,
+        no chained redis exception."""
+        pytest.importorskip("redis", reason="the redis package is not installed")
+        with Limiter.from_url("redis://:hunter2@127.0.0.1:1/0?rpm=5") as limiter:
+            with pytest.raises(RateLimitStoreError) as caught:
+                limiter.acquire(within=1.0)
+        assert "127.0.0.1:1" in str(caught.value)
+        assert "hunter2" not in str(caught.value)
+        assert caught.value.__cause__ is None
+        assert caught.value.__suppress_context__
 
 
 class TestLimiter:

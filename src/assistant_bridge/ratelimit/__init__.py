@@ -13,7 +13,7 @@ May import: ``_values``, ``exceptions``, ``transports``, ``_redact``; ``redis`` 
 :mod:`._redis`, when a Redis URL is used (``pip install assistant-bridge[redis]``).
 """
 
-from assistant_bridge.ratelimit._errors import RateLimitTimeoutError
+from assistant_bridge.ratelimit._errors import RateLimitStoreError, RateLimitTimeoutError
 from assistant_bridge.ratelimit._estimate import estimate_tokens
 from assistant_bridge.ratelimit._limiter import AsyncLimiter, Limiter, Slot
 from assistant_bridge.ratelimit._limits import RateLimit
@@ -27,6 +27,7 @@ __all__ = [
     "Limiter",
     "MemoryStore",
     "RateLimit",
+    "RateLimitStoreError",
     "RateLimitTimeoutError",
     "RedisStore",
     "Slot",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from assistant_bridge.exceptions import RateLimitError
+from assistant_bridge.exceptions import AssistantBridgeError, RateLimitError
 
-__all__ = ["RateLimitTimeoutError"]
+__all__ = ["RateLimitStoreError", "RateLimitTimeoutError"]
 
 
 class RateLimitTimeoutError(RateLimitError):
@@ -18,3 +18,8 @@ class RateLimitTimeoutError(RateLimitError):
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message, retry_after=retry_after, status_code=None)
+
+
+class RateLimitStoreError(AssistantBridgeError):
+    """The rate limit's store (the Redis server) could not be asked, so no slot was taken
+    and the request was not sent."""

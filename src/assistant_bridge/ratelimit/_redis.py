@@ -8,9 +8,12 @@ assistant-bridge[redis]``), imported only here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from assistant_bridge._redact import redact
+from assistant_bridge.ratelimit._errors import RateLimitStoreError
 from assistant_bridge.ratelimit._gcra import SECOND
 from assistant_bridge.ratelimit._limits import RateLimit
 from assistant_bridge.ratelimit._store import (
@@ -138,14 +141,30 @@ class _RedisHolder:
     """What both Redis stores hold: the limit, the client, the script and the key."""
 
     def __init__(self, limit: RateLimit, client: Any, *, name: str, shown: str = "") -> None:
+        import redis
+
         self.limit = limit
         self._client = client
         self._key = key(name)
         self._script = client.register_script(SCRIPT)
         self._shown = shown or type(client).__name__
+        self._failures: tuple[type[Exception], ...] = (redis.RedisError, OSError)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}({self._shown!r}, key={self._key!r}, {self.limit!r})>"
+
+    @contextmanager
+    def _asking(self) -> Iterator[None]:
+        """The Redis client's errors become a RateLimitStoreError (password masked)."""
+        try:
+            yield
+        except self._failures as exc:
+            detail = redact(f"{type(exc).__name__}: {exc}")
+            msg = (
+                f"The rate limit's Redis ({self._shown}) could not be asked ({detail}); nothing "
+                "was sent. Check that the server is up and the URL is right."
+            )
+            raise RateLimitStoreError(msg) from None
 
 
 class RedisStore(_RedisHolder):
@@ -163,7 +182,9 @@ class RedisStore(_RedisHolder):
         return cls(limit, redis.Redis.from_url(url), name=name, shown=_shown(url))
 
     def run(self, command: Command) -> Any:
-        return answer(command, self._script(keys=[self._key], args=arguments(self.limit, command)))
+        with self._asking():
+            reply = self._script(keys=[self._key], args=arguments(self.limit, command))
+        return answer(command, reply)
 
     def close(self) -> None:
         self._client.close()
@@ -180,7 +201,8 @@ class AsyncRedisStore(_RedisHolder):
         return cls(limit, redis.asyncio.Redis.from_url(url), name=name, shown=_shown(url))
 
     async def arun(self, command: Command) -> Any:
-        reply = await self._script(keys=[self._key], args=arguments(self.limit, command))
+        with self._asking():
+            reply = await self._script(keys=[self._key], args=arguments(self.limit, command))
         return answer(command, reply)
 
     async def aclose(self) -> None:
