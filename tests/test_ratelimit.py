@@ -225,9 +225,9 @@ class TestUrl:
         """Nothing listens on port 1: RateLimitStoreError, naming the server, no password,
         no chained redis exception."""
         pytest.importorskip("redis", reason="the redis package is not installed")
-        with Limiter.from_url("redis://:hunter2@127.0.0.1:1/0?rpm=5") as limiter:
-            with pytest.raises(RateLimitStoreError) as caught:
-                limiter.acquire(within=1.0)
+        limiter = Limiter.from_url("redis://:hunter2@127.0.0.1:1/0?rpm=5")
+        with limiter, pytest.raises(RateLimitStoreError) as caught:
+            limiter.acquire(within=1.0)
         assert "127.0.0.1:1" in str(caught.value)
         assert "hunter2" not in str(caught.value)
         assert caught.value.__cause__ is None
