@@ -179,6 +179,16 @@ class TestUrl:
         assert (parsed.scheme, parsed.name) == ("memory", "alerts")
         assert parse_url("memory://?rpm=5").name == "default"
 
+    def test_a_url_without_limits_shares_only_what_the_service_says(self) -> None:
+        """memory:// alone: no request waits for the limiter, until a 429 cools it down."""
+        clock = FakeClock()
+        parsed = parse_url("memory://")
+        assert parsed.limit == RateLimit()
+        limit = limiter(parsed.limit, clock)
+        assert [limit.acquire(1000).waited for _ in range(50)] == [0.0] * 50
+        limit.cool_down(2.0)
+        assert limit.acquire().waited == pytest.approx(2.0)
+
     def test_a_redis_url_keeps_the_clients_parameters(self) -> None:
         """Our parameters are taken out; the rest goes to the Redis client."""
         parsed = parse_url("redis://:pw@redis:6379/2?rpm=60&name=org&socket_timeout=2")
@@ -189,7 +199,6 @@ class TestUrl:
         ("url", "why"),
         [
             ("http://x?rpm=5", "scheme"),
-            ("memory://", "no limit"),
             ("memory://?rpm=five", "not a whole number"),
             ("memory://?rpm=0", "rpm must be"),
             ("memory://?rpm=5&colour=red", "unknown parameter 'colour'"),

@@ -31,6 +31,8 @@ class RateLimit:
 
     So no one-second window holds more than ``ceil(rpm / 60) + burst`` requests. Tokens are
     spread the same way, with one second's worth of slack (an ask that needs more goes alone).
+    With neither set, only the service's word is shared: cool-downs after a 429, and waits
+    when its headers say nothing is left.
     """
 
     rpm: int | None = attrs.field(default=None, validator=_per_minute)

@@ -3,7 +3,9 @@
     memory://[name]?rpm=500&tpm=200000&burst=5      in this process (the default)
     redis://[:password@]host:6379/0?rpm=500&name=org  shared by every worker on that server
 
-``rpm``, ``tpm`` and ``burst`` are a :class:`~._limits.RateLimit`; ``name`` picks the limit
+``rpm``, ``tpm`` and ``burst`` are a :class:`~._limits.RateLimit` (with neither ``rpm`` nor
+``tpm``, only what the service says is shared: a 429's cool-down, and waiting when its headers
+say nothing is left); ``name`` picks the limit
 (``default`` unless given; for ``memory://`` the host part names it too). Every other query
 parameter of a Redis URL goes to the Redis client as it would in ``redis.Redis.from_url``.
 """
@@ -69,8 +71,6 @@ def parse_url(url: str) -> LimitURL:
     if parts.scheme == "memory" and rest:
         raise _refuse(url, f"unknown parameter {rest[0][0]!r} (it takes {', '.join(OURS)})")
     numbers = {k: _whole(url, k, ours[k]) for k in ("rpm", "tpm", "burst") if k in ours}
-    if "rpm" not in numbers and "tpm" not in numbers:
-        raise _refuse(url, "it sets no limit: give rpm=… (requests per minute), tpm=… or both")
     try:
         limit = RateLimit(**numbers)
     except InvalidArgumentError as exc:
