@@ -88,11 +88,9 @@ def acquiring(
 
 
 def _describe(limit: RateLimit) -> str:
-    parts = [
-        f"{limit.rpm} requests" if limit.rpm else "",
-        f"{limit.tpm} tokens" if limit.tpm else "",
-    ]
-    return " and ".join(p for p in parts if p) + " a minute"
+    parts = [f"{limit.rpm} requests"] if limit.rpm else []
+    parts += [f"{limit.tpm} tokens"] if limit.tpm else []
+    return " and ".join(parts) + " a minute" if parts else "the service's cool-down only"
 
 
 def _cool_down(retry_after: float | None) -> CoolDown:
