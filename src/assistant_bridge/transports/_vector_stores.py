@@ -12,12 +12,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from assistant_bridge.transports._openai import map_openai_errors
+from assistant_bridge.transports._wire import ASSISTANTS_BETA
 
 __all__ = ["VectorStoreAPI"]
-
-# Servers that still speak Assistants v2 want this header on vector store calls; the current
-# API ignores it.
-_BETA = {"OpenAI-Beta": "assistants=v2"}
 
 
 class VectorStoreAPI:
@@ -31,7 +28,8 @@ class VectorStoreAPI:
         return f"<VectorStoreAPI(base_url={str(self._client.base_url)!r})>"
 
     def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
-        extra: dict[str, Any] = {"headers": _BETA}
+        # Servers that still speak Assistants v2 want the beta header; the current API ignores it.
+        extra: dict[str, Any] = {"headers": ASSISTANTS_BETA}
         if "params" in options:
             extra["params"] = options.pop("params")
         with map_openai_errors(self._secrets):
