@@ -1,8 +1,8 @@
 """The storm at the limit: workers triaging alerts as fast as they can against an emulator
 that allows ``--rpm`` requests a minute, without and then with the shared limiter.
 
-    python bench/storm_limit.py                         # ~2 min: 8 worker processes, 600 RPM
-    python bench/storm_limit.py --workers 8 --rpm 600 --seconds 40 --plot docs/performance-storm-limit.png
+    python bench/storm_limit.py                    # ~2 min: 8 worker processes, 600 RPM
+    python bench/storm_limit.py --seconds 40 --plot docs/performance-storm-limit.png
 
 Each worker is its own process with its own transport and sessions (one thread per alert),
 asking back to back; the session's RetryPolicy retries a 429 as usual. The emulator sits behind

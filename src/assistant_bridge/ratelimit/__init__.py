@@ -19,9 +19,15 @@ from assistant_bridge.ratelimit._limiter import AsyncLimiter, Limiter, Slot
 from assistant_bridge.ratelimit._limits import RateLimit
 from assistant_bridge.ratelimit._redis import AsyncRedisStore, RedisStore
 from assistant_bridge.ratelimit._store import AsyncStore, MemoryStore, Store
+from assistant_bridge.ratelimit._transport import (
+    AsyncRateLimitedTransport,
+    RateLimitedTransport,
+    ask_tokens,
+)
 
 __all__ = [
     "AsyncLimiter",
+    "AsyncRateLimitedTransport",
     "AsyncRedisStore",
     "AsyncStore",
     "Limiter",
@@ -29,8 +35,10 @@ __all__ = [
     "RateLimit",
     "RateLimitStoreError",
     "RateLimitTimeoutError",
+    "RateLimitedTransport",
     "RedisStore",
     "Slot",
     "Store",
+    "ask_tokens",
     "estimate_tokens",
 ]
