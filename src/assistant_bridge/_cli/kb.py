@@ -36,6 +36,16 @@ def add_parser(subparsers: Any) -> None:
         metavar="SECONDS",
         help="how long to wait for indexing (default: %(default)g)",
     )
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print what would be uploaded, replaced, removed and skipped; change nothing",
+    )
+    sync.add_argument(
+        "--allow-removal",
+        action="store_true",
+        help="let the sync remove every file of the store, or most of a store of more than 4",
+    )
     delete = actions.add_parser("delete", help="delete the store and the files synced to it")
     delete.add_argument("--store", required=True, help="the vector store's name")
     kb.set_defaults(run=run_kb)
@@ -54,14 +64,27 @@ def run_kb(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             found = kb.delete()
             out.write(f"deleted {args.store!r}\n" if found else f"no store {args.store!r}\n")
             return 0
+        if args.dry_run:
+            plan = kb.plan(args.folder)
+            for line in plan.lines():
+                out.write(f"{line}\n")
+            out.write(f"would do: {plan.summary()}\n")
+            return 0
         bar = _ProgressBar(err) if err.isatty() else None
         try:
-            result = kb.sync(args.folder, timeout=args.timeout, progress=bar.show if bar else None)
+            result = kb.sync(
+                args.folder,
+                timeout=args.timeout,
+                progress=bar.show if bar else None,
+                allow_removal=args.allow_removal,
+            )
         finally:
             if bar is not None:
                 bar.close()
     out.write(f"{result.summary()}\n")
     out.write(f"vector store {result.name!r}: {result.store_id}\n")
+    for skipped in result.skipped:
+        out.write(f"skipped {skipped}\n")
     return 0
 
 
