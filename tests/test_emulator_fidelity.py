@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
@@ -186,6 +187,9 @@ def emulated() -> Iterator[tuple[Objects, dict[str, list[str]]]]:
         searched = json.loads(
             call("POST", "/vector_stores", {"name": "kb2", "file_ids": [file_id]})
         )["id"]
+        # Only indexed files are searched, as by the service: wait as create_and_poll does.
+        while json.loads(call("GET", f"/vector_stores/{searched}"))["status"] != "completed":
+            time.sleep(0.005)
         searcher = json.loads(
             call(
                 "POST",

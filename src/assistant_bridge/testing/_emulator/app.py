@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from .behaviours import Behaviour, RunContext, Triage, relevance
+from .behaviours import Behaviour, RunContext, Triage
 from .errors import ApiError
 from .faults import Fault, FaultPlan
 from .http import Request, Reset, Response, StreamCut
@@ -26,6 +26,7 @@ from .models import Models
 from .pages import page
 from .parameters import Parameters, apply, tokens
 from .responses import ResponsesRoutes
+from .search import search_hits
 from .store import (
     ACTIVE,
     AssistantRecord,
@@ -187,6 +188,11 @@ POLLED_ROUTES = {
     "runs.submit_tool_outputs",
 }
 VECTOR_STORE_POLL_MS = 20
+#: What an assistant's field is when created without it, or set to null.
+ASSISTANT_DEFAULTS: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, "response_format": "auto"}
+#: File purposes the service refuses to download (code-interpreter outputs, purpose
+#: ``assistants_output``, download).
+UNDOWNLOADABLE = frozenset({"assistants"})
 RATE_LIMIT_HEADERS = {
     "x-ratelimit-limit-requests": "30000",
     "x-ratelimit-limit-tokens": "150000000",
@@ -532,19 +538,8 @@ class EmulatorApp(ResponsesRoutes):
 
     @staticmethod
     def _metadata(body: Mapping[str, Any]) -> dict[str, str]:
-        meta = body.get("metadata") or {}
-        if (
-            not isinstance(meta, dict)
-            or len(meta) > 16
-            or any(not isinstance(v, str) or len(k) > 64 or len(v) > 512 for k, v in meta.items())
-        ):
-            raise ApiError(
-                400,
-                "Invalid 'metadata': at most 16 string pairs, keys up to 64 and "
-                "values up to 512 characters.",
-                param="metadata",
-            )
-        return dict(meta)
+        """The metadata sent (its limits are checked by the schemas, for every route)."""
+        return dict(body.get("metadata") or {})
 
     # -- models ------------------------------------------------------------------------------
     def _models_list(self, **_: Any) -> dict[str, Any]:
@@ -555,8 +550,6 @@ class EmulatorApp(ResponsesRoutes):
 
     # -- assistants --------------------------------------------------------------------------
     def _assistants_create(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        if not body.get("model"):
-            raise ApiError(400, "Missing required parameter: 'model'.", param="model")
         record = AssistantRecord(new_id("asst_"), self.store.now(), str(body["model"]))
         self._update_assistant(record, body)
         self.store.assistants[record.id] = record
@@ -577,7 +570,9 @@ class EmulatorApp(ResponsesRoutes):
             "response_format",
         ):
             if field in body:
-                setattr(record, field, body[field])
+                # null means "not set", as the service reads it: the default, not None.
+                value = body[field]
+                setattr(record, field, ASSISTANT_DEFAULTS.get(field) if value is None else value)
         if "metadata" in body:
             record.metadata = self._metadata(body)
         record.tools = [self._tool(t) for t in record.tools or []]
@@ -874,9 +869,7 @@ class EmulatorApp(ResponsesRoutes):
         run = self._run(thread_id, run_id)
         if run.status != "requires_action":
             raise ApiError(400, f'Runs in status "{run.status}" do not accept tool outputs.')
-        outputs = body.get("tool_outputs")
-        if not isinstance(outputs, list):
-            raise ApiError(400, "Missing required parameter: 'tool_outputs'.", param="tool_outputs")
+        outputs = body["tool_outputs"]
         expected = {c["id"] for c in run.pending_calls}
         given = {o.get("tool_call_id") for o in outputs if isinstance(o, dict)}
         if given != expected:
@@ -947,7 +940,11 @@ class EmulatorApp(ResponsesRoutes):
         return self._file(file_id).to_json()
 
     def _files_content(self, file_id: str, **_: Any) -> Response:
-        return Response(200, {"content-type": "application/octet-stream"}, self._file(file_id).data)
+        record = self._file(file_id)
+        if record.purpose in UNDOWNLOADABLE:
+            # The service's words; its param and code are not known from a recording.
+            raise ApiError(400, f"Not allowed to download files of purpose: {record.purpose}")
+        return Response(200, {"content-type": "application/octet-stream"}, record.data)
 
     def _files_delete(self, file_id: str, **_: Any) -> dict[str, Any]:
         self._file(file_id)
@@ -1026,24 +1023,14 @@ class EmulatorApp(ResponsesRoutes):
         query = body["query"]
         queries = [query] if isinstance(query, str) else list(query)
         limit = int(body.get("max_num_results") or 10)
-        hits: list[dict[str, Any]] = []
-        for file_id in store.searchable_ids():
-            record = self.store.files.get(file_id)
-            if record is None:
-                continue
-            text = record.data.decode("utf-8", errors="replace")
-            score = max(relevance(q, text + " " + record.filename) for q in queries)
-            if score > 0:
-                hits.append(
-                    {
-                        "file_id": file_id,
-                        "filename": record.filename,
-                        "score": score,
-                        "attributes": store.files[file_id].attributes,
-                        "content": [{"type": "text", "text": text}],
-                    }
-                )
-        hits.sort(key=lambda h: -float(h["score"]))
+        hits = search_hits(
+            store,
+            self.store.files,
+            queries,
+            self.store.clock(),
+            filters=body.get("filters"),
+            score_threshold=float((body.get("ranking_options") or {}).get("score_threshold") or 0),
+        )
         return {
             "object": "vector_store.search_results.page",
             "search_query": queries,

@@ -28,6 +28,7 @@ from .http import Request, Response
 from .models import Models
 from .pages import page
 from .parameters import Parameters, apply
+from .search import matches
 from .store import chunks_of, new_id
 from .structured import json_format
 
@@ -286,9 +287,10 @@ class ResponsesRoutes:
             if tool.get("type") == "file_search":
                 for store_id in tool.get("vector_store_ids") or ():
                     store = self.store.vector_stores.get(store_id)
-                    for file_id in store.searchable_ids() if store else ():
+                    for file_id in store.searchable_ids(self.store.clock()) if store else ():
                         record = self.store.files.get(file_id)
-                        if record is not None:
+                        attributes = store.files[file_id].attributes if store else {}
+                        if record is not None and matches(tool.get("filters"), attributes):
                             text = record.data.decode("utf-8", errors="replace")
                             files.append(KnowledgeFile(file_id, record.filename, text))
         return tuple(files)
@@ -317,6 +319,21 @@ class ResponsesRoutes:
         )
         if record is not None:
             self._advance_conversation(record.id)
+        made = {
+            i.get("call_id")
+            for i in (record.items if record else earlier) + items
+            if i.get("type") == "function_call"
+        }
+        for item in items:
+            call_id = item.get("call_id")
+            known = call_id in made or call_id in self.pending_calls
+            if item["type"] == "function_call_output" and not known:
+                raise ApiError(
+                    400,
+                    f"No tool call found for function call output with call_id {call_id}.",
+                    param="input",
+                )
+        if record is not None:
             answered = {
                 i.get("call_id")
                 for i in record.items + items

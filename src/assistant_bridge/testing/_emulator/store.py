@@ -332,10 +332,10 @@ class VectorStoreRecord:
     def file_ids(self) -> list[str]:
         return list(self.files)
 
-    def searchable_ids(self) -> list[str]:
-        """The files a search finds: all but cancelled ones (a run that starts while a file is
-        still ``in_progress`` finds it, as if indexing had finished by the time it searched)."""
-        return [f.file_id for f in self.files.values() if not f.cancelled]
+    def searchable_ids(self, clock: float) -> list[str]:
+        """The files a search finds: the indexed ones (``completed``), as the service's search
+        and ``file_search`` find only those."""
+        return [f.file_id for f in self.files.values() if f.status(clock) == "completed"]
 
     def to_json(self, clock: float) -> dict[str, Any]:
         statuses = [f.status(clock) for f in self.files.values()]
@@ -456,7 +456,7 @@ class Store:
         files: list[KnowledgeFile] = []
         for store_id in store_ids:
             store = self.vector_stores.get(store_id)
-            for file_id in store.searchable_ids() if store else ():
+            for file_id in store.searchable_ids(self.clock()) if store else ():
                 record = self.files.get(file_id)
                 if record is not None:
                     text = record.data.decode("utf-8", errors="replace")

@@ -8,12 +8,13 @@ Fields not marked required accept ``null``, as most of the service's do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from .errors import ApiError
+from .strict import strict_format, strict_function
 
 __all__ = ["SCHEMAS", "validate"]
 
@@ -66,6 +67,10 @@ def _quoted(values: Sequence[Any]) -> str:
     return ", ".join(words[:-1]) + f", and {words[-1]}"
 
 
+#: A check across an object's fields, run after its fields passed: (the object, its param).
+Rule = Callable[[Mapping[str, Any], str], None]
+
+
 class Spec:
     """One node of a schema: checks a value found at ``param``."""
 
@@ -77,10 +82,26 @@ class Spec:
             raise _type_error(param, self.expected, value)
 
 
+def _too_long(param: str, limit: int, length: int) -> ApiError:
+    return ApiError(
+        400,
+        f"Invalid '{param}': string too long. Expected a string with maximum length {limit}, "
+        f"but got a string with length {length} instead.",
+        param=param,
+        code="string_above_max_length",
+    )
+
+
 @attrs.frozen
 class Str(Spec):
+    max_length: int | None = None
     kinds = frozenset({"string"})
     expected = "a string"
+
+    def check(self, value: Any, param: str) -> None:
+        super().check(value, param)
+        if self.max_length is not None and len(value) > self.max_length:
+            raise _too_long(param, self.max_length, len(value))
 
 
 @attrs.frozen
@@ -176,6 +197,7 @@ class Obj(Spec):
     fields: Mapping[str, Spec] = attrs.field(factory=dict)
     required: tuple[str, ...] = ()
     open: bool = False
+    rules: tuple[Rule, ...] = ()
     kinds = frozenset({"object"})
     expected = "an object"
 
@@ -201,6 +223,8 @@ def check_fields(spec: Obj, value: Mapping[str, Any], prefix: str) -> None:
     for name in spec.required:
         if value.get(name) is None:
             raise _missing(f"{prefix}.{name}" if prefix else name)
+    for rule in spec.rules:
+        rule(value, prefix)
 
 
 @attrs.frozen
@@ -208,12 +232,25 @@ class Map(Spec):
     """An object of free keys whose values all follow ``value`` (metadata, attributes)."""
 
     value: Spec = Anything()
+    max_properties: int | None = None
+    max_key_length: int | None = None
     kinds = frozenset({"object"})
     expected = "an object"
 
     def check(self, value: Any, param: str) -> None:
         super().check(value, param)
+        if self.max_properties is not None and len(value) > self.max_properties:
+            raise ApiError(
+                400,
+                f"Invalid '{param}': too many properties. Expected an object with at most "
+                f"{self.max_properties} properties, but got an object with {len(value)} "
+                "properties instead.",
+                param=param,
+                code="object_above_max_properties",
+            )
         for key, item in value.items():
+            if self.max_key_length is not None and len(key) > self.max_key_length:
+                raise _too_long(param, self.max_key_length, len(key))
             self.value.check(item, f"{param}.{key}")
 
 
@@ -256,11 +293,13 @@ class Tagged(Spec):
         Enum(tuple(self.variants)).check(kind, where)
         variant = self.variants[kind]
         fields = {"type": Str(), **variant.fields}
-        check_fields(Obj(fields, variant.required, variant.open), value, param)
+        check_fields(attrs.evolve(variant, fields=fields), value, param)
 
 
 # -- the shapes ------------------------------------------------------------------------------
-META = Map(Str())
+# The service's limits on metadata (16 pairs, keys up to 64, values up to 512 characters), with
+# the codes of its Responses answers; the Assistants routes check the same table.
+META = Map(Str(max_length=512), max_properties=16, max_key_length=64)
 FILE_IDS = Arr(Str())
 RANKING = Obj({"ranker": Str(), "score_threshold": Num(0, 1), "hybrid_search": Anything()})
 ASSISTANT_TOOL = Tagged(
@@ -279,6 +318,7 @@ ASSISTANT_TOOL = Tagged(
                         "strict": Bool(),
                     },
                     required=("name",),
+                    rules=(strict_function,),
                 )
             },
             required=("function",),
@@ -300,7 +340,9 @@ TOOL_RESOURCES = Obj(
     }
 )
 JSON_SCHEMA = Obj(
-    {"name": Str(), "description": Str(), "schema": Map(), "strict": Bool()}, required=("name",)
+    {"name": Str(), "description": Str(), "schema": Map(), "strict": Bool()},
+    required=("name",),
+    rules=(strict_format,),
 )
 RESPONSE_FORMAT = OneOf(
     (
@@ -416,17 +458,125 @@ TEXT_FORMAT = Tagged(
         "json_schema": Obj(
             {"name": Str(), "description": Str(), "schema": Map(), "strict": Bool()},
             required=("name", "schema"),
+            rules=(strict_format,),
         ),
     }
 )
-RESPONSE_TOOL = Obj({"type": Str()}, required=("type",), open=True)
+
+
+@attrs.frozen
+class Filter(Spec):
+    """A search filter: a comparison ``{type, key, value}`` or a compound ``{type: and|or,
+    filters}`` of them, as vector store search and ``file_search`` take."""
+
+    kinds = frozenset({"object"})
+    expected = "an object"
+
+    def check(self, value: Any, param: str) -> None:
+        super().check(value, param)
+        kind = value.get("type")
+        if kind in COMPOUND:
+            shape = Obj({"type": Str(), "filters": Arr(self)}, required=("type", "filters"))
+        else:
+            shape = Obj(
+                {
+                    "type": Enum((*COMPARISONS, *COMPOUND)),
+                    "key": Str(),
+                    "value": OneOf((Str(), Num(), Bool(), Arr(OneOf((Str(), Num()))))),
+                },
+                required=("type", "key", "value"),
+            )
+        check_fields(shape, value, param)
+
+
+COMPARISONS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin")
+COMPOUND = ("and", "or")
+FILTER = Filter()
+_HOSTED = Obj(open=True)  # hosted tools the emulator accepts and never calls
+RESPONSE_TOOL = Tagged(
+    {
+        "function": Obj(
+            {"name": Str(), "description": Str(), "parameters": Map(), "strict": Bool()},
+            required=("name",),
+            rules=(strict_function,),
+        ),
+        "file_search": Obj(
+            {
+                "vector_store_ids": FILE_IDS,
+                "max_num_results": Num(1, 50, True),
+                "ranking_options": RANKING,
+                "filters": FILTER,
+            },
+            required=("vector_store_ids",),
+        ),
+        **dict.fromkeys(
+            (
+                "web_search",
+                "web_search_preview",
+                "web_search_2025_08_26",
+                "web_search_preview_2025_03_11",
+                "code_interpreter",
+                "computer_use_preview",
+                "image_generation",
+                "local_shell",
+                "shell",
+                "mcp",
+                "custom",
+                "apply_patch",
+            ),
+            _HOSTED,
+        ),
+    }
+)
+#: The ``include`` values the service knows (an unknown one is its 400 ``invalid_value``).
+RESPONSE_INCLUDES = (
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+)
+
+
+def _chosen_function_in_tools(body: Mapping[str, Any], param: str) -> None:
+    """Rule of a response: a ``tool_choice`` naming a function needs that function in
+    ``tools`` (the service's words; its ``code`` here is not known from a recording)."""
+    choice = body.get("tool_choice")
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        names = {t.get("name") for t in body.get("tools") or () if t.get("type") == "function"}
+        if choice.get("name") not in names:
+            raise ApiError(
+                400,
+                f"Tool choice '{choice.get('name')}' not found in 'tools' parameter.",
+                param="tool_choice",
+            )
+
+
 RESPONSE_FIELDS: dict[str, Spec] = {
     "model": Str(),
     "input": OneOf((Str(), Arr(ITEM))),
     "instructions": Str(),
     "tools": Arr(RESPONSE_TOOL),
     "tool_choice": OneOf(
-        (Enum(("none", "auto", "required")), Obj({"type": Str()}, required=("type",), open=True))
+        (
+            Enum(("none", "auto", "required")),
+            Tagged(
+                {
+                    "function": Obj({"name": Str()}, required=("name",)),
+                    "file_search": Obj(),
+                    "allowed_tools": _HOSTED,
+                    "mcp": _HOSTED,
+                    "custom": _HOSTED,
+                    "web_search_preview": Obj(),
+                    "code_interpreter": Obj(),
+                    "image_generation": Obj(),
+                    "computer_use_preview": Obj(),
+                }
+            ),
+        )
     ),
     "parallel_tool_calls": Bool(),
     "temperature": Num(0, 2),
@@ -440,7 +590,7 @@ RESPONSE_FIELDS: dict[str, Spec] = {
     "background": Bool(),
     "previous_response_id": Str(),
     "conversation": OneOf((Str(), Obj({"id": Str()}, required=("id",)))),
-    "include": Arr(Str()),
+    "include": Arr(Enum(RESPONSE_INCLUDES)),
     "metadata": META,
     "reasoning": Map(),
     "truncation": Enum(("auto", "disabled")),
@@ -495,7 +645,7 @@ SCHEMAS: dict[str, Obj] = {
     "vector_stores.search": Obj(
         {
             "query": OneOf((Str(), Arr(Str()))),
-            "filters": Map(),
+            "filters": FILTER,
             "max_num_results": Num(1, 50, True),
             "ranking_options": RANKING,
             "rewrite_query": Bool(),
@@ -515,7 +665,9 @@ SCHEMAS: dict[str, Obj] = {
             "attributes": ATTRIBUTES,
         }
     ),
-    "responses.create": Obj(RESPONSE_FIELDS, required=("model",)),
+    "responses.create": Obj(
+        RESPONSE_FIELDS, required=("model",), rules=(_chosen_function_in_tools,)
+    ),
     "responses.input_tokens": Obj(RESPONSE_FIELDS, open=True),
     "conversations.create": Obj({"items": Arr(ITEM, max_items=20), "metadata": META}),
     "conversations.update": Obj({"metadata": META}, required=("metadata",)),
