@@ -29,7 +29,7 @@ import yaml
 from openai import AssistantEventHandler
 
 from assistant_bridge.testing import Emulator, RequestTools, SayText, StayInProgress
-from assistant_bridge.testing._emulator.app import sse_events
+from assistant_bridge.testing._emulator.exchanges import sse_events
 from tests.test_emulator_fidelity import REFERENCE_TYPES, compare
 
 OPENAI_VERSION = tuple(int(p) for p in openai.__version__.split(".")[:2])

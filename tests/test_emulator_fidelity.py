@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from assistant_bridge.testing import Emulator, RequestTools, SayText
-from assistant_bridge.testing._emulator.app import sse_events
+from assistant_bridge.testing._emulator.exchanges import sse_events
 
 REAL = Path(__file__).resolve().parent.parent / "cassettes" / "real"
 V2_SOURCES = "openai__openai-dotnet__*.yaml"

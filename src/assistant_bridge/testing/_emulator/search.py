@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .behaviours import relevance
-from .store import FileRecord, VectorStoreRecord
+from .file_records import FileRecord, VectorStoreRecord
 
 __all__ = ["matches", "search_hits"]
 

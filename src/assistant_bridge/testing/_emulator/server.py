@@ -8,12 +8,13 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
-from .app import EmulatorApp, Exchange, LoggedRequest
 from .behaviours import Behaviour, Triage
+from .exchanges import Exchange, LoggedRequest
 from .faults import Fault, FaultEvent, FaultPlan
+from .gate import EmulatorApp
 from .http import HttpServer
 from .models import Models
-from .responses import _text_of
+from .response_records import text_of
 from .store import Store
 
 DEFAULT_KEY = "sk-emulator"
@@ -161,7 +162,7 @@ class EmulatorServer:
         self, fault: Fault, route: str = "*", *, nth: int | None = None, times: int | None = 1
     ) -> None:
         """Make requests of ``route`` fail with ``fault`` (see :class:`Fault`)."""
-        from .app import ROUTE_NAMES
+        from .routes import ROUTE_NAMES
 
         if route != "*" and route not in ROUTE_NAMES:
             msg = f"unknown route {route!r}; use one of {sorted(ROUTE_NAMES)} or '*'"
@@ -197,7 +198,9 @@ class EmulatorServer:
         """A run's (or a response's) current status."""
         with self.app.lock:
             if run_id in self.app.responses:
-                return self.app._response(run_id).status
+                response = self.app.responses[run_id]
+                self.app.advance_response(response)
+                return response.status
             run = self.store.runs[run_id]
             self.store.advance(run)
             return run.status
@@ -207,13 +210,15 @@ class EmulatorServer:
         run id is not recorded, so None), oldest first."""
         with self.app.lock:
             if thread_id in self.app.conversations:
-                self.app._advance_conversation(thread_id)
+                self.app.advance_conversation(thread_id)
                 return [
-                    (str(i.get("role")), _text_of(i), None)
+                    (str(i.get("role")), text_of(i), None)
                     for i in self.app.conversations[thread_id].items
                     if i.get("type") == "message"
                 ]
-            return [(m.role, m.text, m.run_id) for m in self.store.threads[thread_id].messages]
+            return [
+                (m.role, m.text, m.run_id) for m in self.store.threads[thread_id].messages.values()
+            ]
 
     def runs_of(self, thread_id: str) -> list[str]:
         """The ids of a thread's runs (or a conversation's responses), oldest first."""
@@ -233,7 +238,7 @@ class EmulatorServer:
                 if run.status in ("queued", "in_progress", "requires_action", "cancelling"):
                     active.append(run.id)
             for response in self.app.responses.values():
-                self.app._advance_response(response)
+                self.app.advance_response(response)
                 if response.status in ("queued", "in_progress"):
                     active.append(response.id)
             return active
@@ -261,7 +266,7 @@ class EmulatorServer:
         if vector_store_ids:
             body["tool_resources"] = {"file_search": {"vector_store_ids": list(vector_store_ids)}}
         with self.app.lock:
-            created: dict[str, Any] = self.app._assistants_create(body=body)
+            created: dict[str, Any] = self.app.assistants_create(body=body)
             if assistant_id is not None:
                 record = self.store.assistants.pop(created["id"])
                 record.id = assistant_id
