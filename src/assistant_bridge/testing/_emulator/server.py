@@ -12,7 +12,7 @@ from .behaviours import Behaviour, Triage
 from .exchanges import Exchange, LoggedRequest
 from .faults import Fault, FaultEvent, FaultPlan
 from .gate import EmulatorApp
-from .http import HttpServer
+from .http import MAX_BODY_BYTES, HttpServer
 from .models import Models
 from .response_records import text_of
 from .store import Store
@@ -29,6 +29,7 @@ class EmulatorServer:
     Requests must carry ``api_key`` as a bearer token (``api_key=None`` accepts any).
     ``models`` narrows the models served (``GET /v1/models``) and accepted; by default any
     model name is accepted and a catalogue of the service's models is listed.
+    ``max_body_bytes`` caps a request body (64 MiB; over it, 413 however it is framed).
     Runs follow scripted behaviours (:meth:`script`), the default being :class:`Triage`;
     faults are injected with :meth:`inject`; :attr:`requests`, :meth:`counts`, :attr:`store`
     and, with ``record_bodies=True``, :attr:`exchanges` let tests see what happened.
@@ -47,6 +48,7 @@ class EmulatorServer:
         default: Behaviour | None = None,
         record_bodies: bool = False,
         models: Iterable[str] | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.api_key = api_key
         self.faults = FaultPlan()
@@ -61,7 +63,13 @@ class EmulatorServer:
         )
         if record_bodies:
             self.app.exchanges = []
-        self._server = HttpServer(self.app, host, port, on_bad_request=self.app.log_unreadable)
+        self._server = HttpServer(
+            self.app,
+            host,
+            port,
+            on_bad_request=self.app.log_unreadable,
+            max_body_bytes=max_body_bytes,
+        )
         self._host = host
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
