@@ -104,6 +104,7 @@ class ResponsesRoutes(ResponseFlow):
         )
         if record is not None:
             self.advance_conversation(record.id)
+            self._check_unlocked(record.id)
         made = {
             i.get("call_id")
             for i in (record.items if record else earlier) + items
@@ -199,6 +200,19 @@ class ResponsesRoutes(ResponseFlow):
                 stream=self.response_stream(response, -1),
             )
         return response.to_json()
+
+    def _check_unlocked(self, conversation_id: str) -> None:
+        """The service's refusal of a second response while one is working on the
+        conversation (its words and code; ``param`` null, as far as reported)."""
+        if not self.conversation_locks:
+            return
+        for response in self.responses.values():
+            if response.conversation_id == conversation_id and response.status not in FINAL:
+                raise ApiError(
+                    400,
+                    "Another process is currently operating on this conversation.",
+                    code="conversation_locked",
+                )
 
     def _previous(self, response_id: str | None) -> list[dict[str, Any]]:
         """The items of ``previous_response_id``'s exchange (its input and output), which a

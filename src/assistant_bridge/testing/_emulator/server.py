@@ -29,7 +29,9 @@ class EmulatorServer:
     Requests must carry ``api_key`` as a bearer token (``api_key=None`` accepts any).
     ``models`` narrows the models served (``GET /v1/models``) and accepted; by default any
     model name is accepted and a catalogue of the service's models is listed.
-    ``max_body_bytes`` caps a request body (64 MiB; over it, 413 however it is framed).
+    ``conversation_locks=False`` lets a second response start on a conversation that has
+    one in progress (the service answers 400 ``conversation_locked``, and so does this by
+    default). ``max_body_bytes`` caps a request body (64 MiB; over it, 413 however it is framed).
     Runs follow scripted behaviours (:meth:`script`), the default being :class:`Triage`;
     faults are injected with :meth:`inject`; :attr:`requests`, :meth:`counts`, :attr:`store`
     and, with ``record_bodies=True``, :attr:`exchanges` let tests see what happened.
@@ -49,6 +51,7 @@ class EmulatorServer:
         record_bodies: bool = False,
         models: Iterable[str] | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
+        conversation_locks: bool = True,
     ) -> None:
         self.api_key = api_key
         self.faults = FaultPlan()
@@ -61,6 +64,7 @@ class EmulatorServer:
             default=default if default is not None else Triage(),
             models=Models.of(models),
         )
+        self.app.conversation_locks = conversation_locks
         if record_bodies:
             self.app.exchanges = []
         self._server = HttpServer(

@@ -38,6 +38,7 @@ class AppState:
     conversations: dict[str, ConversationRecord]
     responses: dict[str, ResponseRecord]
     pending_calls: dict[str, tuple[Callable[[Sequence[str]], Outcome], str]]
+    conversation_locks: bool
 
     def _init_state(
         self, store: Store, models: Models, default: Behaviour, poll_after_ms: int | None
@@ -51,6 +52,7 @@ class AppState:
         self.conversations = {}
         self.responses = {}
         self.pending_calls = {}
+        self.conversation_locks = True
 
     def script(self, key: str, behaviour: Behaviour, times: int | None) -> None:
         """Queue ``behaviour`` for runs on ``key`` (a thread, an assistant, or ``"*"``)."""
