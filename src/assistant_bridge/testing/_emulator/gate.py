@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import secrets
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from .exchanges import Exchange, LoggedRequest
 from .faults import Fault, FaultPlan, fault_answer, with_stream_fault
 from .http import Request, Reset, Response
 from .models import Models
+from .ratelimits import TOKEN_ROUTES, RateLimit, RateLimiter
 from .resources import Route
 from .responses_api import ResponsesRoutes
 from .routes import BETA_ROUTES, POLLED_ROUTES, match
@@ -41,6 +43,7 @@ RATE_LIMIT_HEADERS = {
     "x-ratelimit-reset-tokens": "0s",
 }
 _JSON = {"content-type": "application/json"}
+_MODEL = re.compile(rb'"model"\s*:\s*"([^"]{1,200})"')
 
 
 def _check_beta(request: Request) -> None:
@@ -63,7 +66,8 @@ def _check_beta(request: Request) -> None:
     )
 
 
-def _check_auth(request: Request, api_key: str | None) -> None:
+def _check_auth(request: Request, api_key: str | None) -> str:
+    """The request's API key, or the service's 401."""
     header = request.headers.get("authorization", "")
     if not header.lower().startswith("bearer ") or not header[7:].strip():
         raise ApiError(
@@ -84,6 +88,7 @@ def _check_auth(request: Request, api_key: str | None) -> None:
             code="invalid_api_key",
             headers={"www-authenticate": 'Bearer realm="OpenAI API"'},
         )
+    return given
 
 
 def _json_body(request: Request) -> dict[str, Any]:
@@ -125,8 +130,10 @@ class EmulatorApp(ResponsesRoutes, AssistantsRoutes):
         poll_after_ms: int | None,
         default: Behaviour,
         models: Models | None = None,
+        rate_limits: RateLimit | Mapping[str, RateLimit] | None = None,
     ) -> None:
         self._init_state(store, models if models is not None else Models(), default, poll_after_ms)
+        self.limiter = RateLimiter(rate_limits, store.clock)
         self.api_key = api_key
         self.faults = faults
         self.requests: list[LoggedRequest] = []
@@ -143,6 +150,7 @@ class EmulatorApp(ResponsesRoutes, AssistantsRoutes):
         name = route.name if route is not None else None
         fault = self.faults.match(name, request.method, request.path) if name else None
         answer: Response | Reset
+        limits: dict[str, str] = {}  # this key's x-ratelimit-* headers, once counted
         try:
             if fault is not None and fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
@@ -151,7 +159,7 @@ class EmulatorApp(ResponsesRoutes, AssistantsRoutes):
             elif fault is not None and fault.kind == "status":
                 answer = fault_answer(fault)
             else:
-                answer = self._handle(request, route, ids, fault)
+                answer = self._handle(request, route, ids, fault, limits)
                 if fault is not None and fault.kind == "reset_after":
                     answer = Reset()
         except ApiError as exc:
@@ -167,7 +175,7 @@ class EmulatorApp(ResponsesRoutes, AssistantsRoutes):
             }
             answer = Response(500, dict(_JSON), json.dumps(body).encode())
         if isinstance(answer, Response):
-            answer = self._with_service_headers(answer, name, started)
+            answer = self._with_service_headers(answer, name, started, limits)
         status = answer.status if isinstance(answer, Response) else 0
         if self.exchanges is not None and isinstance(answer, Response):
             answer = self._recorded(request, name, answer)
@@ -208,24 +216,53 @@ class EmulatorApp(ResponsesRoutes, AssistantsRoutes):
 
         return attrs.evolve(answer, stream=copied())
 
-    @staticmethod
-    def _with_service_headers(answer: Response, route: str | None, started: float) -> Response:
+    def _with_service_headers(
+        self, answer: Response, route: str | None, started: float, limits: Mapping[str, str]
+    ) -> Response:
         """Headers every answer of the service carries (request id, processing time), and the
-        rate-limit headers of ``/v1/responses``."""
+        rate-limit headers: the key's when limits are set, else fixed ones on
+        ``/v1/responses`` (as recorded)."""
         headers = {
             "x-request-id": "req_" + secrets.token_hex(16),  # the service's shape: 32 hex digits
             "openai-version": "2020-10-01",
             **answer.headers,
             "openai-processing-ms": str(max(1, int((time.monotonic() - started) * 1000))),
         }
-        if route is not None and route.startswith("responses."):
+        if self.limiter.active:
+            headers = {**headers, **limits}
+        elif route is not None and route.startswith("responses."):
             headers.update(RATE_LIMIT_HEADERS)
         return attrs.evolve(answer, headers=headers)
 
+    def _count(
+        self, request: Request, route: Route | None, key: str, limits: dict[str, str]
+    ) -> None:
+        """Take this request (and, when it runs a model, its estimated tokens) from the key's
+        limits; the headers go on the answer, a 429 if it does not fit."""
+        tokens = 0
+        model = None
+        if route is not None and route.name in TOKEN_ROUTES:
+            tokens = max(1, len(request.body) // 4)
+            named = _MODEL.search(request.body[:8192])
+            model = named.group(1).decode("utf-8", "replace") if named else None
+        with self.lock:
+            try:
+                limits.update(self.limiter.take(key, tokens, model))
+            except ApiError as refused:
+                limits.update(refused.headers)
+                raise
+
     def _handle(
-        self, request: Request, route: Route | None, ids: Mapping[str, str], fault: Fault | None
+        self,
+        request: Request,
+        route: Route | None,
+        ids: Mapping[str, str],
+        fault: Fault | None,
+        limits: dict[str, str],
     ) -> Response:
-        _check_auth(request, self.api_key)
+        key = _check_auth(request, self.api_key)
+        if self.limiter.active:
+            self._count(request, route, key, limits)
         if route is None:
             raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
         if route.name.split(".")[0] in BETA_ROUTES:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
 from .behaviours import Behaviour, Triage
@@ -14,6 +14,7 @@ from .faults import Fault, FaultEvent, FaultPlan
 from .gate import EmulatorApp
 from .http import MAX_BODY_BYTES, HttpServer
 from .models import Models
+from .ratelimits import RateLimit
 from .response_records import text_of
 from .store import Store
 
@@ -52,6 +53,7 @@ class EmulatorServer:
         models: Iterable[str] | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
         conversation_locks: bool = True,
+        rate_limits: RateLimit | Mapping[str, RateLimit] | None = None,
     ) -> None:
         self.api_key = api_key
         self.faults = FaultPlan()
@@ -63,6 +65,7 @@ class EmulatorServer:
             poll_after_ms=poll_after_ms,
             default=default if default is not None else Triage(),
             models=Models.of(models),
+            rate_limits=rate_limits,
         )
         self.app.conversation_locks = conversation_locks
         if record_bodies:
