@@ -296,12 +296,15 @@ class TestResponsesChecks:
 
 
 class TestFilesAndSearch:
-    def test_assistants_files_do_not_download(self, client: openai.OpenAI) -> None:
+    def test_assistants_files_do_not_download(self, emu: Emulator, client: openai.OpenAI) -> None:
         kept = client.files.create(file=("a.md", b"# a"), purpose="assistants")
         body = refused(lambda: client.files.content(kept.id))
         assert body["message"] == "Not allowed to download files of purpose: assistants"
         other = client.files.create(file=("b.jsonl", b"{}"), purpose="batch")
         assert client.files.content(other.id).read() == b"{}"
+        chart = emu.create_output_file(b"\x89PNG", "chart.png")  # as code interpreter makes one
+        assert client.files.retrieve(chart).purpose == "assistants_output"
+        assert client.files.content(chart).read() == b"\x89PNG"
 
     def test_search_filters_ranking_and_indexing(
         self, emu: Emulator, client: openai.OpenAI

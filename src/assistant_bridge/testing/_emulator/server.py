@@ -13,8 +13,10 @@ from .exchanges import Exchange, LoggedRequest
 from .faults import Fault, FaultEvent, FaultPlan
 from .gate import EmulatorApp
 from .http import MAX_BODY_BYTES, HttpServer
+from .file_records import FileRecord
 from .models import Models
 from .ratelimits import RateLimit
+from .resource_table import FILES
 from .response_records import text_of
 from .store import Store
 
@@ -257,6 +259,17 @@ class EmulatorServer:
                 if response.status in ("queued", "in_progress"):
                     active.append(response.id)
             return active
+
+    def create_output_file(self, data: bytes, filename: str = "output.png") -> str:
+        """Make a file as the model's tools make them (a chart, a generated document): purpose
+        ``assistants_output``, downloadable, as a code-interpreter output is; returns its id.
+        (A file uploaded with ``purpose=assistants`` is not downloadable, as at the service.)"""
+        with self.app.lock:
+            record = FileRecord(
+                FILES.new_id(), filename, "assistants_output", bytes(data), self.store.now()
+            )
+            self.store.files[record.id] = record
+            return record.id
 
     def create_assistant(
         self,
