@@ -306,6 +306,34 @@ class TestFilesAndSearch:
         assert client.files.retrieve(chart).purpose == "assistants_output"
         assert client.files.content(chart).read() == b"\x89PNG"
 
+    def test_an_upload_is_checked_by_its_schema(self, emu: Emulator) -> None:
+        import httpx
+
+        def upload(*parts: tuple[str, str | None, bytes]) -> dict[str, Any]:
+            form = b"".join(
+                b'--B\r\nContent-Disposition: form-data; name="%s"%s\r\n\r\n%s\r\n'
+                % (name.encode(), b'; filename="%s"' % f.encode() if f else b"", data)
+                for name, f, data in parts
+            )
+            answer = httpx.post(
+                emu.base_url + "/files",
+                headers={
+                    "authorization": f"Bearer {emu.api_key}",
+                    "content-type": "multipart/form-data; boundary=B",
+                },
+                content=form + b"--B--\r\n",
+            )
+            assert answer.status_code == 400
+            error: dict[str, Any] = answer.json()["error"]
+            return error
+
+        missing = upload(("purpose", None, b"assistants"))
+        assert (missing["param"], missing["code"]) == ("file", "missing_required_parameter")
+        text = upload(("purpose", None, b"assistants"), ("file", None, b"not a file"))
+        assert text["param"] == "file"
+        extra = upload(("purpose", None, b"assistants"), ("file", "a.md", b"#"), ("x", None, b"1"))
+        assert (extra["param"], extra["code"]) == ("x", "unknown_parameter")
+
     def test_search_filters_ranking_and_indexing(
         self, emu: Emulator, client: openai.OpenAI
     ) -> None:

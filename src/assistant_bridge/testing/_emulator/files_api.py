@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from .errors import ApiError
 from .file_records import BatchRecord, FileRecord, VectorStoreFile, VectorStoreRecord
-from .http import Request, Response
+from .http import FormFile, Request, Response
 from .pages import page
 from .resource_table import FILE_BATCHES, FILES, VECTOR_STORE_FILES, VECTOR_STORES
 from .search import search_hits
@@ -24,20 +23,10 @@ UNDOWNLOADABLE = frozenset({"assistants"})
 class FilesRoutes(AppState):
     """Files, vector stores, their files and file batches, and search."""
 
-    def files_create(self, request: Request, **_: Any) -> dict[str, Any]:
-        fields = _multipart(request)
-        purpose = fields.get("purpose", (None, b""))[1].decode()
-        if purpose not in ("assistants", "batch", "fine-tune", "vision", "user_data", "evals"):
-            raise ApiError(
-                400,
-                f"'{purpose}' is not one of ['fine-tune', 'assistants', 'batch', "
-                "'user_data', 'vision', 'evals'] - 'purpose'",
-                param="purpose",
-            )
-        if "file" not in fields:
-            raise ApiError(400, "Missing required parameter: 'file'.", param="file")
-        filename, data = fields["file"]
-        record = FileRecord(FILES.new_id(), filename or "upload", purpose, data, self.store.now())
+    def files_create(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        upload: FormFile = body["file"]  # the form as its schema checked it
+        name = upload.filename or "upload"
+        record = FileRecord(FILES.new_id(), name, body["purpose"], upload.data, self.store.now())
         self.store.files[record.id] = record
         return record.to_json()
 
@@ -204,26 +193,3 @@ def _chunking(strategy: Mapping[str, Any]) -> dict[str, Any]:
     if strategy.get("type") == "static":
         return {"type": "static", "static": dict(strategy["static"])}
     return {"type": "static", "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400}}
-
-
-def _multipart(request: Request) -> dict[str, tuple[str | None, bytes]]:
-    """The fields of a multipart/form-data body: name -> (filename, data)."""
-    content_type = request.headers.get("content-type", "")
-    match = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not match:
-        raise ApiError(400, "Expected a multipart/form-data body with a boundary.")
-    boundary = b"--" + match.group(1).encode()
-    fields: dict[str, tuple[str | None, bytes]] = {}
-    for part in request.body.split(boundary)[1:]:
-        if part.startswith(b"--"):
-            break
-        head, _, data = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
-        disposition = head.decode("utf-8", errors="replace")
-        name = re.search(r'name="([^"]*)"', disposition)
-        filename = re.search(r'filename="([^"]*)"', disposition)
-        if name:
-            fields[name.group(1)] = (
-                filename.group(1) if filename else None,
-                data[:-2] if data.endswith(b"\r\n") else data,
-            )
-    return fields

@@ -22,7 +22,7 @@ from .behaviours import Behaviour
 from .errors import ApiError
 from .exchanges import Exchange, LoggedRequest
 from .faults import Fault, FaultPlan, fault_answer, with_stream_fault
-from .http import Request, Reset, Response
+from .http import BadForm, Request, Reset, Response, form_fields
 from .models import Models
 from .ratelimits import TOKEN_ROUTES, RateLimit, RateLimiter
 from .resources import Route
@@ -91,9 +91,15 @@ def _check_auth(request: Request, api_key: str | None) -> str:
     return given
 
 
-def _json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object (an empty one without a JSON body)."""
-    if not request.body or "json" not in request.headers.get("content-type", "json"):
+def _body(request: Request) -> dict[str, Any]:
+    """The request's JSON object, or its form fields (an empty one without a body)."""
+    content_type = request.headers.get("content-type", "json")
+    if "multipart/form-data" in content_type:
+        try:
+            return dict(form_fields(request))
+        except BadForm as exc:
+            raise ApiError(400, str(exc)) from None
+    if not request.body or "json" not in content_type:
         return {}
     try:
         parsed = json.loads(request.body)
@@ -267,7 +273,7 @@ class EmulatorApp(ResponsesRoutes, AssistantsRoutes):
             raise ApiError(404, f"Invalid URL ({request.method} {request.path})")
         if route.name.split(".")[0] in BETA_ROUTES:
             _check_beta(request)
-        body = _json_body(request)
+        body = _body(request)
         validate(route.name, body)
         with self.lock:
             result = route.handler(self, request=request, body=body, **ids)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -48,6 +49,18 @@ class Response:
     headers: dict[str, str] = attrs.field(factory=dict)
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
+
+
+@attrs.frozen
+class FormFile:
+    """A file field of a multipart/form-data body."""
+
+    filename: str
+    data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
+
+
+class BadForm(ValueError):
+    """A multipart body we cannot read (the app answers it in the service's error shape)."""
 
 
 @attrs.frozen
@@ -275,3 +288,28 @@ class HttpServer:
 
 class StreamCut(Exception):
     """Raised inside a response stream to drop the connection mid-body."""
+
+
+def form_fields(request: Request) -> dict[str, str | FormFile]:
+    """The fields of a multipart/form-data body: text, or a :class:`FormFile` for a file."""
+    content_type = request.headers.get("content-type", "")
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not match:
+        raise BadForm("Expected a multipart/form-data body with a boundary.")
+    boundary = b"--" + match.group(1).encode()
+    fields: dict[str, str | FormFile] = {}
+    for part in request.body.split(boundary)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, data = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        disposition = head.decode("utf-8", errors="replace")
+        name = re.search(r'name="([^"]*)"', disposition)
+        filename = re.search(r'filename="([^"]*)"', disposition)
+        if name:
+            data = data[:-2] if data.endswith(b"\r\n") else data
+            fields[name.group(1)] = (
+                FormFile(filename.group(1), data)
+                if filename
+                else data.decode("utf-8", errors="replace")
+            )
+    return fields

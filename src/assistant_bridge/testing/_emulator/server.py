@@ -11,9 +11,9 @@ from typing import Any, Self
 from .behaviours import Behaviour, Triage
 from .exchanges import Exchange, LoggedRequest
 from .faults import Fault, FaultEvent, FaultPlan
+from .file_records import FileRecord
 from .gate import EmulatorApp
 from .http import MAX_BODY_BYTES, HttpServer
-from .file_records import FileRecord
 from .models import Models
 from .ratelimits import RateLimit
 from .resource_table import FILES

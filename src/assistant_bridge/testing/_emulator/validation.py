@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from .errors import ApiError
+from .http import FormFile
 from .schema import (
     Anything,
     Arr,
@@ -347,7 +350,37 @@ RESPONSE_FIELDS: dict[str, Spec] = {
     "context_management": Anything(),
 }
 
+PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "vision", "evals")
+
+
+@attrs.frozen
+class Purpose(Spec):
+    """A file's ``purpose``, refused in the service's recorded words (not its enum wording)."""
+
+    kinds = frozenset({"string"})
+    expected = "a string"
+
+    def check(self, value: Any, param: str) -> None:
+        super().check(value, param)
+        if value not in PURPOSES:
+            listed = ", ".join(f"'{p}'" for p in PURPOSES)
+            raise ApiError(400, f"'{value}' is not one of [{listed}] - 'purpose'", param=param)
+
+
+@attrs.frozen
+class Upload(Spec):
+    """The file of a multipart upload."""
+
+    kinds = frozenset({"object"})
+    expected = "a file"
+
+    def check(self, value: Any, param: str) -> None:
+        if not isinstance(value, FormFile):
+            raise ApiError(400, f"Expected '{param}' to be a file.", param=param)
+
+
 SCHEMAS: dict[str, Obj] = {
+    "files.create": Obj({"purpose": Purpose(), "file": Upload()}, required=("purpose", "file")),
     "assistants.create": Obj(ASSISTANT_FIELDS, required=("model",)),
     "assistants.update": Obj(ASSISTANT_FIELDS),
     "threads.create": THREAD,
