@@ -35,6 +35,19 @@ def make_session(clock: FakeClock) -> SessionFactory:
     return make
 
 
+def pytest_report_header() -> str:
+    """The versions this run is tested with, at the top of every run (issue 19: drift shows)."""
+    from importlib import metadata
+
+    found = []
+    for name in ("openai", "httpx", "httpx2", "pydantic"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return "assistant_bridge is tested here with " + ", ".join(found)
+
+
 # Real redis-server / PostgreSQL fixtures for the whole suite (tests/servers.py), and the
 # thread registry on each backend (tests/registry_backends.py).
 from tests.registry_backends import open_store, registry_backend, registry_url  # noqa: E402, F401
