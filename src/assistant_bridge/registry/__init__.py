@@ -15,6 +15,7 @@ from assistant_bridge.registry._errors import (
     RegistryError,
     RegistryURLError,
 )
+from assistant_bridge.registry._keyed import AsyncKeyedSession, KeyedSession
 from assistant_bridge.registry._record import (
     DEFAULT_RETENTION,
     DEFAULT_TTL,
@@ -36,7 +37,9 @@ __all__ = [
     "DEFAULT_TTL",
     "Answer",
     "AnswerStatus",
+    "AsyncKeyedSession",
     "AsyncRegistry",
+    "KeyedSession",
     "Lease",
     "LeaseLostError",
     "LeaseWaitTimeoutError",
