@@ -233,7 +233,9 @@ def keyed_ask(
             yield from _commit(holding, thread_id=thread.id, wire=settings.wire)
             thread_id = thread.id
         try:
-            reply = cast(Reply[Any], (yield AskOn(holding, thread_id, prompt, parser, left(), options)))
+            reply = cast(
+                Reply[Any], (yield AskOn(holding, thread_id, prompt, parser, left(), options))
+            )
         except LeaseLostError:
             raise
         except AssistantBridgeError as exc:

@@ -27,7 +27,6 @@ from assistant_bridge._session.sessions import (
     ThreadSession,
 )
 from assistant_bridge._values.reply import Reply
-from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError, InvalidArgumentError
 from assistant_bridge.registry._errors import LeaseLostError
 from assistant_bridge.registry._fence import AsyncFencedTransport, FencedTransport
