@@ -24,7 +24,7 @@ from assistant_bridge.registry import (
 )
 from assistant_bridge.registry._flow import key_hash
 from assistant_bridge.testing import Emulator, SayText
-from assistant_bridge.transports import RunRequest
+from assistant_bridge.transports.ops import CreateThread, RunSettings, StartRun
 
 
 @pytest.fixture
@@ -122,7 +122,7 @@ def _dead_holder(
 
     lease = registry.claim("inc-1", "dead-worker", 0.5, wire="assistants")
     transport = emu.transport()
-    thread = transport.create_thread(metadata=None)
+    thread = transport.perform(CreateThread())
     mark = new_mark("inc-1", lease.epoch)
     answer = Answer("inc-1", "alert-1", "pending", mark=mark)
     lease = registry.commit(
@@ -130,8 +130,8 @@ def _dead_holder(
     )
     run_id = None
     if start:
-        request = RunRequest(assistant_id=assistant, metadata={"assistant_bridge_ask": mark})
-        run_id = transport.start_run(thread.id, request, content="alert: disk full").id
+        request = RunSettings(assistant_id=assistant, metadata={"assistant_bridge_ask": mark})
+        run_id = transport.perform(StartRun(thread.id, request, content="alert: disk full")).id
         if record_run:
             registry.commit(lease, run_id=run_id, run_status="queued")
     transport.close()

@@ -25,7 +25,7 @@ from assistant_bridge._values.reply import Reply
 from assistant_bridge.exceptions import AssistantBridgeError, ConfigurationError, RunError
 from assistant_bridge.registry._errors import LeaseLostError, LeaseWaitTimeoutError
 from assistant_bridge.registry._record import Answer, Lease, ThreadRecord
-from assistant_bridge.transports._protocol import ASK_KEY
+from assistant_bridge.transports.ops import ASK_KEY, CreateThread, FindRun
 
 logger = logging.getLogger("assistant_bridge.registry")
 T = TypeVar("T")
@@ -72,12 +72,10 @@ class Reg(Op):
 
 @attrs.frozen
 class Api(Op):
-    """Call the transport, fenced by ``holding``: ``transport.<method>(*args, **kwargs)``."""
+    """Perform a transport operation, fenced by ``holding``."""
 
     holding: Holding
-    method: str
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+    op: Any
 
 
 @attrs.frozen
@@ -229,7 +227,7 @@ def keyed_ask(
         thread_id = (yield from _latest(holding)).thread_id
         if thread_id is None:
             metadata = {**(settings.thread_metadata or {}), KEY_METADATA: key_hash(key)}
-            thread = yield Api(holding, "create_thread", kwargs={"metadata": metadata})
+            thread = yield Api(holding, CreateThread(metadata=metadata))
             yield from _commit(holding, thread_id=thread.id, wire=settings.wire)
             thread_id = thread.id
         try:
@@ -323,7 +321,7 @@ def _recover(
     thread_id = record.thread_id
     assert record.mark is not None
     if run_id is None and thread_id is not None:
-        found = yield Api(holding, "find_run", (thread_id, record.mark))
+        found = yield Api(holding, FindRun(thread_id, record.mark))
         run_id = None if found is None else found.id
     if run_id is None or thread_id is None:
         # The mark was written but no run carries it: that ask never started. (On a wire that

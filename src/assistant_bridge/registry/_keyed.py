@@ -69,7 +69,7 @@ clock, ahead of the registry (clocks drift; a stopped process wakes late)."""
 def wire_of(transport: object) -> str:
     """The wire a transport speaks: "responses" or "assistants" (a thread id means nothing on
     the other)."""
-    wire = getattr(transport, "wire_class", None)
+    wire = getattr(transport, "wire_class", None) or getattr(transport, "wire", None)
     named = type(transport).__name__ if wire is None else getattr(wire, "__name__", "")
     return "responses" if "Responses" in named else "assistants"
 
@@ -264,7 +264,7 @@ class KeyedSession(_KeyedCore[P]):
         if isinstance(op, Reg):
             return getattr(self._registry, op.method)(*op.args, **op.kwargs)
         if isinstance(op, Api):
-            return getattr(self._fence(op.holding), op.method)(*op.args, **op.kwargs)
+            return self._fence(op.holding).perform(op.op)
         if isinstance(op, AskOn):
             session = self._session(op.holding, op.thread_id, op.timeout, op.parser)
             try:
@@ -397,7 +397,7 @@ class AsyncKeyedSession(_KeyedCore[P]):
         if isinstance(op, Reg):
             return await getattr(self._registry, op.method)(*op.args, **op.kwargs)
         if isinstance(op, Api):
-            return await getattr(self._fence(op.holding), op.method)(*op.args, **op.kwargs)
+            return await self._fence(op.holding).perform(op.op)
         if isinstance(op, AskOn):
             session = self._session(op.holding, op.thread_id, op.timeout, op.parser)
             try:
