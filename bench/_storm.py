@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import os
@@ -428,7 +429,7 @@ def _check(result: StormResult, emu: Any) -> None:
     for intervals in by_thread.values():
         intervals.sort()
         result.overlaps += sum(
-            1 for (_, end), (start, _) in zip(intervals, intervals[1:], strict=False) if start < end
+            1 for (_, end), (start, _) in itertools.pairwise(intervals) if start < end
         )
     requests = emu.requests
     result.requests = len(requests)
