@@ -88,8 +88,8 @@ def acquiring(
 
 
 def _describe(limit: RateLimit) -> str:
-    parts = [f"{limit.rpm} requests"] if limit.rpm else []
-    parts += [f"{limit.tpm} tokens"] if limit.tpm else []
+    parts = [f"{limit.requests_per_minute} requests"] if limit.requests_per_minute else []
+    parts += [f"{limit.tokens_per_minute} tokens"] if limit.tokens_per_minute else []
     return " and ".join(parts) + " a minute" if parts else "the service's cool-down only"
 
 

@@ -47,7 +47,7 @@ from assistant_bridge.ratelimit import Limiter, MemoryStore, RateLimit
 from assistant_bridge.testing import FakeClock
 
 clock = FakeClock()
-store = MemoryStore(RateLimit(rpm=60), clock=clock.now)
+store = MemoryStore(RateLimit(requests_per_minute=60), clock=clock.now)
 limiter = Limiter(store, clock=clock.now, sleep=clock.sleep)
 limiter.acquire()
 limiter.acquire()
