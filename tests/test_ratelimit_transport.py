@@ -25,10 +25,10 @@ from assistant_bridge.ratelimit import (
     RateLimit,
     RateLimitedTransport,
     RateLimitTimeoutError,
+    Slot,
+    ask_tokens,
     estimate_tokens,
 )
-from assistant_bridge.ratelimit._limiter import Slot
-from assistant_bridge.ratelimit._transport import ask_tokens
 from assistant_bridge.testing import Emulator, Fault
 from assistant_bridge.transports import (
     CreateThreadAndRun,
