@@ -148,6 +148,39 @@ class TestArithmetic:
         assert _gcra.observe(tight, rates, 0.0, 1000, 10**9) == tight
 
 
+class TestObservingTightens:
+    def test_only_less_than_the_cells_allow_at_once_can_tighten(self) -> None:
+        """burst=4 allows 5 at once, one second of 6000 a minute is 100 tokens: 5 requests or
+        100 tokens left change nothing (no store round trip), 4 or 99 may."""
+        rates = RateLimit(requests_per_minute=60, tokens_per_minute=6000, burst=4).rates()
+        assert not _gcra.observing_tightens(rates, 5, 100)
+        assert not _gcra.observing_tightens(rates, None, None)
+        assert _gcra.observing_tightens(rates, 4, None)
+        assert _gcra.observing_tightens(rates, None, 99)
+
+    @settings(max_examples=80, deadline=None)
+    @given(
+        burst=st.integers(0, 5),
+        before=st.floats(-5, 5, allow_nan=False),
+        left=st.integers(0, 20),
+        tokens_left=st.integers(0, 300),
+    )
+    def test_what_cannot_tighten_changes_no_decision(
+        self, burst: int, before: float, left: int, tokens_left: int
+    ) -> None:
+        """When observing_tightens says no, observe leaves every later wait as it was."""
+        limit = RateLimit(requests_per_minute=60, tokens_per_minute=6000, burst=burst)
+        rates, now = limit.rates(), 10.0 * SECOND
+        cells = _gcra.Cells(now + before * SECOND, now + before * SECOND)
+        if _gcra.observing_tightens(rates, left, tokens_left):
+            return
+        seen = _gcra.observe(cells, rates, now, left, tokens_left)
+        for tokens in (0, 50, 500):
+            assert _gcra.reserve(seen, rates, now, tokens, math.inf)[2] == pytest.approx(
+                _gcra.reserve(cells, rates, now, tokens, math.inf)[2]
+            )
+
+
 class TestHeaders:
     def test_the_real_services_headers(self) -> None:
         """As recorded from the real API (real-traffic/openai__openai-dotnet)."""
