@@ -7,12 +7,11 @@ from assistant_bridge.ratelimit import RateLimitedTransport
 transport = RateLimitedTransport(
     OpenAITransport.from_env(), "memory://?rpm=500&tpm=200000&burst=5"
 )
-spec = AssistantSpec(name="alert-triage", model="gpt-4o-mini", instructions="Triage alerts.")
-session = ThreadSession(transport, assistant=spec)
+session = ThreadSession(transport, assistant=AssistantSpec.load("examples/triage.toml"))
 reply = session.ask("Disk 95% full on db-1: what now?")
 print(reply.text)
 
-# docs/rate-limits.md:41 (fragment)
+# docs/rate-limits.md:40 (fragment)
 import os
 
 from assistant_bridge import OpenAITransport
