@@ -50,6 +50,7 @@ from assistant_bridge.knowledge._plan import (
     plan_sync,
 )
 from assistant_bridge.testing import Emulator, FakeClock, Fault
+from assistant_bridge.transports import AsyncOpenAITransport
 from assistant_bridge.transports._vector_stores import (
     AsyncVectorStoreAPI,
     AttachFile,
@@ -912,6 +913,20 @@ class TestAsync:
         ]
         (store_id,) = assistant_emulator.store.vector_stores
         assert account(assistant_emulator) == held(assistant_emulator, store_id)
+
+    def test_an_async_transport_is_a_target(
+        self, assistant_emulator: Emulator, folder: Path
+    ) -> None:
+        """An AsyncOpenAITransport serves as the async twin's target, as a transport does
+        the sync one's."""
+
+        async def main() -> str:
+            async with AsyncOpenAITransport(
+                assistant_emulator.api_key or "sk-any", base_url=assistant_emulator.base_url
+            ) as transport:
+                return (await AsyncKnowledgeBase(transport, "kb").sync(folder)).summary()
+
+        assert asyncio.run(main()) == "uploaded 5, unchanged 0, removed 0"
 
     def test_each_twin_refuses_the_other_kind_of_client(
         self, assistant_emulator: Emulator, aclient: Any, client: Any
