@@ -1053,11 +1053,18 @@ class TestCommand:
         assert "index  [########################] 5/5" in err
         assert err.endswith("\n")
 
-    def test_errors_are_one_line_and_exit_1(self, tmp_path: Path) -> None:
-        """A missing folder is reported on stderr with exit status 1."""
-        code, out, err = self.run(["kb", "sync", str(tmp_path / "nope"), "--store", "kb"])
-        assert (code, out) == (1, "")
-        assert err.startswith("assistant-bridge kb: KnowledgeBaseError:")
+    def test_errors_are_one_line_with_the_commands_exit_code(self, tmp_path: Path) -> None:
+        """A missing folder is reported as every command reports: one `assistant-bridge: KIND:`
+        line on stderr and that kind's exit code (docs/cli.md)."""
+        from assistant_bridge._cli.exit_codes import ExitCode
+        from assistant_bridge._cli.main import main
+
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["kb", "sync", str(tmp_path / "nope"), "--store", "kb"], out=out, err=err)
+        assert out.getvalue() == ""
+        assert err.getvalue().startswith(f"assistant-bridge: {ExitCode(code).kind}: ")
+        assert code != 0
+        assert len(err.getvalue().splitlines()) == 1
 
     def test_dry_run_prints_the_plan_and_changes_nothing(
         self, assistant_emulator: Emulator, folder: Path

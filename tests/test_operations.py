@@ -160,6 +160,12 @@ class Recording:
     def close(self) -> None:
         self.inner.close()
 
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 class TestWrappers:
     def test_a_wrapper_passes_a_new_operation_through(self, emu: Emulator) -> None:
@@ -198,3 +204,30 @@ class TestWrappers:
             assert next(type(op) for op in wrapper.seen) is StreamRun
         finally:
             wrapper.close()
+
+
+class TestCapabilities:
+    def test_capability_names_ask_supports(self, emu: Emulator) -> None:
+        """isinstance(t, StreamingTransport) and the like ask supports() on a transport of
+        the right kind, so a wrapper has the capabilities of what it wraps."""
+        from assistant_bridge.transports import (
+            AssistantReader,
+            AsyncStreamingTransport,
+            RunFinder,
+            StreamingTransport,
+        )
+
+        with Recording(OpenAITransport("sk-emulator", base_url=emu.base_url)) as wrapped:
+            assert isinstance(wrapped, StreamingTransport)
+            assert isinstance(wrapped, RunFinder)
+            assert isinstance(wrapped, AssistantReader)
+            assert not isinstance(wrapped, AsyncStreamingTransport)
+        responses = Recording(ResponsesTransport("sk-emulator", base_url=emu.base_url))
+        assert isinstance(responses, StreamingTransport)
+        assert not isinstance(responses, RunFinder)
+        responses.close()
+        assert not isinstance(FakeTransport(ScriptedBackend()), StreamingTransport)
+        assert isinstance(
+            AsyncFakeTransport(ScriptedBackend(), streaming=True), AsyncStreamingTransport
+        )
+        assert not isinstance(object(), StreamingTransport)

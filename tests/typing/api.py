@@ -93,12 +93,14 @@ async def transports_meet_the_contract() -> None:
     asteps: AsyncRunStepReader = AsyncResponsesTransport("sk")
     assert_type(OpenAITransport("sk").start_run("t", RunSettings(), content="q"), Run)
     OpenAITransport("sk").start_run("t", RunSettings(), content=1)  # type: ignore[arg-type]
-    assert_type(sync.stream_run("t", RunSettings(), stall_timeout=5), Iterator[RunEvent])
+    assert_type(
+        OpenAITransport("sk").stream_run("t", RunSettings(), stall_timeout=5), Iterator[RunEvent]
+    )
     assert_type(OpenAITransport("sk").get_run("t", "r"), Run)
     assert_type(await AsyncOpenAITransport("sk").get_run("t", "r"), Run)
     stream = await AsyncOpenAITransport("sk").stream_run("t", RunSettings())
     assert_type(stream, AsyncIterator[RunEvent])
-    print(finder, files, steps, fake, asynchronous, afinder, afiles, asteps, stream)
+    print(sync, finder, files, steps, fake, asynchronous, afinder, afiles, asteps, stream)
 
 
 R = TypeVar("R")

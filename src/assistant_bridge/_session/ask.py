@@ -4,7 +4,7 @@ the run to its reply (:mod:`.follow`). Also the resume of a run that already exi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -20,7 +20,7 @@ from assistant_bridge._session.flow import (
     do,
 )
 from assistant_bridge._session.follow import follow
-from assistant_bridge._session.sending import Lookup, not_repeated, retried
+from assistant_bridge._session.sending import Lookup, not_repeated, retried, streamed
 from assistant_bridge._values.events import (
     ReplyReady,
     RunEvent,
@@ -40,8 +40,6 @@ from assistant_bridge.transports.ops import (
     ResolveAssistant,
     RunSettings,
     StartRun,
-    StreamRun,
-    StreamThreadAndRun,
 )
 
 __all__ = ["ask_flow", "resume_flow"]
@@ -81,9 +79,17 @@ def ask_flow(
         on_thread(thread_id)
     request = attrs.evolve(request, metadata={**(request.metadata or {}), ASK_KEY: plan.ask_key})
     start: Op[Run | Iterator[RunEvent]] = (
-        _start_run(thread_id, request, plan.prompt, plan.message_metadata, settings)
+        streamed(
+            StartRun(
+                thread_id, request, content=plan.prompt, message_metadata=plan.message_metadata
+            ),
+            settings,
+        )
         if thread_id is not None
-        else _create_thread_and_run(plan.prompt, request, plan.thread_metadata, settings)
+        else streamed(
+            CreateThreadAndRun(plan.prompt, request, thread_metadata=plan.thread_metadata),
+            settings,
+        )
     )
     lookup: Lookup | None = None
     if thread_id is not None and settings.can_find_runs:
@@ -118,7 +124,7 @@ def ask_flow(
             )
             raise
         yield from do(Sleep(delay))
-        retry = _start_run(made, request, plan.prompt, None, settings)  # with what is left now
+        retry = streamed(StartRun(made, request, content=plan.prompt), settings)
         started = yield from retried(retry, settings)
     reply = yield from follow(started, plan.parser, settings, request, on_thread)
     yield Emit(ReplyReady(reply))
@@ -133,36 +139,3 @@ def resume_flow(
     reply = yield from follow(run, parser, settings, request, lambda _: None)
     yield Emit(ReplyReady(reply))
     return reply
-
-
-def _start_run(
-    thread_id: str,
-    request: RunSettings,
-    prompt: str,
-    message_metadata: Mapping[str, str] | None,
-    settings: WaitSettings,
-) -> Op[Run | Iterator[RunEvent]]:
-    """Start the run on a thread: as a stream where the session streams."""
-    if settings.streaming:
-        return StreamRun(
-            thread_id,
-            request,
-            content=prompt,
-            message_metadata=message_metadata,
-            stall_timeout=settings.stall(),
-        )
-    return StartRun(thread_id, request, content=prompt, message_metadata=message_metadata)
-
-
-def _create_thread_and_run(
-    prompt: str,
-    request: RunSettings,
-    thread_metadata: Mapping[str, str] | None,
-    settings: WaitSettings,
-) -> Op[Run | Iterator[RunEvent]]:
-    """Create the thread with the run: as a stream where the session streams."""
-    if settings.streaming:
-        return StreamThreadAndRun(
-            prompt, request, thread_metadata=thread_metadata, stall_timeout=settings.stall()
-        )
-    return CreateThreadAndRun(prompt, request, thread_metadata=thread_metadata)

@@ -30,7 +30,7 @@ from assistant_bridge._session.flow import (
     Yielded,
 )
 from assistant_bridge._session.tools import ToolRegistry
-from assistant_bridge._values.events import RunEvent
+from assistant_bridge._values.events import RunEvent, StreamEvent
 from assistant_bridge.exceptions import APIConnectionError, ToolError
 from assistant_bridge.transports._protocol import AsyncTransport, Transport
 from assistant_bridge.transports.ops import Op
@@ -45,7 +45,7 @@ T = TypeVar("T")
 
 def drive_events(
     flow: Flow[T], transport: Transport, sleep: Callable[[float], None]
-) -> Generator[Any, None, T]:
+) -> Generator[StreamEvent, None, T]:
     """Run a flow synchronously, yielding what it emits; returns the flow's result.
 
     An exception raised by an operation is thrown back into the flow, so the flow's own
@@ -53,40 +53,40 @@ def drive_events(
     flow gets :class:`Abandoned` and still cleans up.
     """
     try:
-        op = next(flow)
+        work = next(flow)
         while True:
-            if isinstance(op, Emit):
+            if isinstance(work, Emit):
                 try:
-                    yield op.event
+                    yield work.event
                 except GeneratorExit:
                     _abandon(flow, transport, sleep)
                     raise
-                op = flow.send(None)
+                work = flow.send(None)
                 continue
             try:
-                result = _do(op, transport, sleep)
+                result = _do(work, transport, sleep)
             except BaseException as exc:  # handed to the flow, which decides
-                op = flow.throw(exc)
+                work = flow.throw(exc)
             else:
-                op = flow.send(result)
+                work = flow.send(result)
     except StopIteration as stop:
         return cast(T, stop.value)
 
 
-def _abandon(flow: Flow[Any], transport: Transport, sleep: Callable[[float], None]) -> None:
+def _abandon(flow: Flow[object], transport: Transport, sleep: Callable[[float], None]) -> None:
     """Let the flow clean up (cancel its run) after its watcher went away."""
     try:
-        op = flow.throw(Abandoned())
+        work = flow.throw(Abandoned())
         while True:
-            if isinstance(op, Emit):
-                op = flow.send(None)
+            if isinstance(work, Emit):
+                work = flow.send(None)
                 continue
             try:
-                result = _do(op, transport, sleep)
+                result = _do(work, transport, sleep)
             except Exception as exc:  # the flow's cleanup decides (a refused cancel, say)
-                op = flow.throw(exc)
+                work = flow.throw(exc)
             else:
-                op = flow.send(result)
+                work = flow.send(result)
     except (StopIteration, Abandoned):
         return
 
@@ -101,23 +101,23 @@ def drive(flow: Flow[T], transport: Transport, sleep: Callable[[float], None]) -
             return cast(T, stop.value)
 
 
-def _do(op: Yielded, transport: Transport, sleep: Callable[[float], None]) -> object:
+def _do(work: Yielded, transport: Transport, sleep: Callable[[float], None]) -> object:
     """Perform what the flow asks: a transport operation as it is, or other work."""
-    if isinstance(op, Op):
-        return transport.perform(op)
-    if isinstance(op, Sleep):
-        sleep(op.seconds)
+    if isinstance(work, Op):
+        return transport.perform(work)
+    if isinstance(work, Sleep):
+        sleep(work.seconds)
         return None
-    if isinstance(op, CallTools):
-        if isinstance(op.handler, ToolRegistry):
-            return tuple(op.handler(op.calls, within=op.budget))
-        return tuple(op.handler(op.calls))
-    if isinstance(op, NextEvent):
-        return next(cast(Iterator[RunEvent], op.stream), None)
-    if isinstance(op, CloseStream):
-        cast(Generator[RunEvent, None, None], op.stream).close()
+    if isinstance(work, CallTools):
+        if isinstance(work.handler, ToolRegistry):
+            return tuple(work.handler(work.calls, within=work.budget))
+        return tuple(work.handler(work.calls))
+    if isinstance(work, NextEvent):
+        return next(cast(Iterator[RunEvent], work.stream), None)
+    if isinstance(work, CloseStream):
+        cast(Generator[RunEvent, None, None], work.stream).close()
         return None
-    msg = f"the sync driver cannot perform {op!r}"
+    msg = f"the sync driver cannot perform {work!r}"
     raise TypeError(msg)
 
 
@@ -132,7 +132,7 @@ async def adrive_events(
     transport: AsyncTransport,
     sleep: Callable[[float], Awaitable[None]],
     outcome: FlowResult[T],
-) -> AsyncGenerator[Any, None]:
+) -> AsyncGenerator[StreamEvent, None]:
     """The async twin of :func:`drive_events`; the result lands in ``outcome.value``.
 
     When the task is cancelled, the CancelledError is thrown into the flow like any other
@@ -141,24 +141,24 @@ async def adrive_events(
     """
     cleaning = False
     try:
-        op = next(flow)
+        work = next(flow)
         while True:
-            if isinstance(op, Emit):
+            if isinstance(work, Emit):
                 try:
-                    yield op.event
+                    yield work.event
                 except GeneratorExit:
                     await _aabandon(flow, transport, sleep)
                     raise
-                op = flow.send(None)
+                work = flow.send(None)
                 continue
             try:
-                work = _ado(op, transport, sleep)
-                result = await (_shielded(work) if cleaning else work)
+                doing = _ado(work, transport, sleep)
+                result = await (_shielded(doing) if cleaning else doing)
             except BaseException as exc:  # handed to the flow, which decides
                 cleaning = cleaning or isinstance(exc, asyncio.CancelledError)
-                op = flow.throw(exc)
+                work = flow.throw(exc)
             else:
-                op = flow.send(result)
+                work = flow.send(result)
     except StopIteration as stop:
         outcome.value = cast(T, stop.value)
 
@@ -176,20 +176,20 @@ async def _shielded(work: Awaitable[T]) -> T:
 
 
 async def _aabandon(
-    flow: Flow[Any], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+    flow: Flow[object], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
 ) -> None:
     try:
-        op = flow.throw(Abandoned())
+        work = flow.throw(Abandoned())
         while True:
-            if isinstance(op, Emit):
-                op = flow.send(None)
+            if isinstance(work, Emit):
+                work = flow.send(None)
                 continue
             try:
-                result = await _shielded(_ado(op, transport, sleep))
+                result = await _shielded(_ado(work, transport, sleep))
             except Exception as exc:  # the flow's cleanup decides (a refused cancel, say)
-                op = flow.throw(exc)
+                work = flow.throw(exc)
             else:
-                op = flow.send(result)
+                work = flow.send(result)
     except (StopIteration, Abandoned):
         return
 
@@ -205,44 +205,44 @@ async def adrive(
 
 
 async def _ado(
-    op: Yielded, transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+    work: Yielded, transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
 ) -> object:
     """The async twin of :func:`_do`: a request that overruns its budget is abandoned."""
-    if isinstance(op, Op):
-        limit = None if op.budget is None else op.budget + SHIELD_MARGIN
+    if isinstance(work, Op):
+        limit = None if work.budget is None else work.budget + SHIELD_MARGIN
         try:
             async with asyncio.timeout(limit):
-                return await transport.perform(op)
+                return await transport.perform(work)
         except TimeoutError:
             msg = (
-                f"The request took longer than the {op.budget:.1f}s the ask had left; "
+                f"The request took longer than the {work.budget:.1f}s the ask had left; "
                 "it was abandoned."
             )
             raise APIConnectionError(msg) from None
-    if isinstance(op, Sleep):
-        await sleep(op.seconds)
+    if isinstance(work, Sleep):
+        await sleep(work.seconds)
         return None
-    if isinstance(op, CallTools):
-        return tuple(await _acall_tools(op))
-    if isinstance(op, NextEvent):
-        return await anext(cast(AsyncIterator[RunEvent], op.stream), None)
-    if isinstance(op, CloseStream):
-        await cast(AsyncGenerator[RunEvent, None], op.stream).aclose()
+    if isinstance(work, CallTools):
+        return tuple(await _acall_tools(work))
+    if isinstance(work, NextEvent):
+        return await anext(cast(AsyncIterator[RunEvent], work.stream), None)
+    if isinstance(work, CloseStream):
+        await cast(AsyncGenerator[RunEvent, None], work.stream).aclose()
         return None
-    msg = f"the async driver cannot perform {op!r}"
+    msg = f"the async driver cannot perform {work!r}"
     raise TypeError(msg)
 
 
-async def _acall_tools(op: CallTools) -> Sequence[Any]:
+async def _acall_tools(work: CallTools) -> Sequence[Any]:
     """Run the tool handler, awaiting it where it can be awaited, within the ask's time."""
-    handler = op.handler
+    handler = work.handler
     if isinstance(handler, ToolRegistry):
-        return await handler.acall(op.calls, within=op.budget)
+        return await handler.acall(work.calls, within=work.budget)
     try:
-        async with asyncio.timeout(op.budget):
+        async with asyncio.timeout(work.budget):
             if inspect.iscoroutinefunction(handler):
-                return cast(Sequence[Any], await handler(op.calls))
-            return await asyncio.to_thread(handler, op.calls)
+                return cast(Sequence[Any], await handler(work.calls))
+            return await asyncio.to_thread(handler, work.calls)
     except TimeoutError:
-        msg = f"The tool handler did not finish within the {op.budget:.1f}s the ask had left."
+        msg = f"The tool handler did not finish within the {work.budget:.1f}s the ask had left."
         raise ToolError(msg, tool=getattr(handler, "__name__", "handler"), call_id="") from None

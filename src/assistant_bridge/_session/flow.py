@@ -35,15 +35,16 @@ from assistant_bridge.transports.ops import (
 
 logger = logging.getLogger("assistant_bridge")
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 ToolHandler = Callable[[Sequence[ToolCall]], Sequence[ToolOutput]]
 """Answers a run's tool calls with one output each."""
 
 
 # -- what a flow asks its driver for ------------------------------------------------------------
-class Work(Generic[T]):
+class Work(Generic[T_co]):
     """Work a flow asks its driver to do besides transport operations; the driver sends
-    back a ``T``."""
+    back a ``T_co``."""
 
 
 RunStream = Iterator[RunEvent] | AsyncIterator[RunEvent]
@@ -92,14 +93,14 @@ class Abandoned(BaseException):
     """Thrown into a flow whose watcher stopped listening (a stream closed early)."""
 
 
-Yielded = Op[object] | Work[Any]
+Yielded = Op[object] | Work[object]
 """What a flow yields: a transport operation (the driver performs it) or other work."""
 
-Flow = Generator[Yielded, Any, T]
+Flow = Generator[Yielded, object, T]
 """Session logic: yields operations and work, receives each one's result, returns ``T``."""
 
 
-def do(work: Op[T] | Work[T]) -> Generator[Yielded, Any, T]:
+def do(work: Op[T] | Work[T]) -> Generator[Yielded, object, T]:
     """Yield ``work`` to the driver and return its result, typed: ``x = yield from do(w)``."""
     result = yield work
     return cast(T, result)

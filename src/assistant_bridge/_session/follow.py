@@ -22,7 +22,7 @@ from assistant_bridge._session.flow import (
     WaitSettings,
     do,
 )
-from assistant_bridge._session.sending import cancel_and_confirm, poll_until, retried
+from assistant_bridge._session.sending import cancel_and_confirm, poll_until, retried, streamed
 from assistant_bridge._values.events import (
     MessageDone,
     RunStatusChanged,
@@ -47,9 +47,7 @@ from assistant_bridge.transports.ops import (
     FileName,
     GetRun,
     ListRunMessages,
-    Op,
     RunSettings,
-    StreamToolOutputs,
     SubmitToolOutputs,
 )
 
@@ -333,13 +331,7 @@ def _answer_tools(
         yield from _refuse_action(run, settings, state.rounds)
     began = settings.clock()
     outputs = yield from _run_tools(run, settings)
-    submit: Op[Run | RunStream] = (
-        StreamToolOutputs(
-            run.thread_id, run.id, outputs, request=request, stall_timeout=settings.stall()
-        )
-        if settings.streaming
-        else SubmitToolOutputs(run.thread_id, run.id, outputs, request=request)
-    )
+    submit = streamed(SubmitToolOutputs(run.thread_id, run.id, outputs, request=request), settings)
     sent = _pending(run)
 
     def taken() -> Flow[Run | None]:

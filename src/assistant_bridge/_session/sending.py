@@ -5,8 +5,8 @@ for or cancelled, the one poll loop, and a run cancelled and its end confirmed."
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterator
+from typing import TypeVar, cast
 
 import attrs
 
@@ -16,6 +16,7 @@ from assistant_bridge._session.flow import (
     WaitSettings,
     do,
 )
+from assistant_bridge._values.events import RunEvent
 from assistant_bridge._values.models import Run
 from assistant_bridge.exceptions import (
     ActiveRunError,
@@ -26,10 +27,13 @@ from assistant_bridge.transports.ops import (
     CreateThreadAndRun,
     GetRun,
     Op,
+    StartRun,
     StreamThreadAndRun,
+    SubmitToolOutputs,
+    as_stream,
 )
 
-__all__ = ["Lookup", "cancel_and_confirm", "not_repeated", "poll_until", "retried"]
+__all__ = ["Lookup", "cancel_and_confirm", "not_repeated", "poll_until", "retried", "streamed"]
 
 logger = logging.getLogger("assistant_bridge")
 T = TypeVar("T")
@@ -37,7 +41,7 @@ T = TypeVar("T")
 MIN_REQUEST_SECONDS = 1.0
 """The least time a request is given, so a reply that arrives at the deadline is collected."""
 
-Lookup = Callable[[], Flow[Any]]
+Lookup = Callable[[], Flow[object]]
 """After an ambiguous failure of a write: what it did (a value), or None if surely nothing."""
 
 
@@ -171,3 +175,11 @@ def cancel_and_confirm(run: Run, settings: WaitSettings) -> Flow[tuple[bool, Run
     except TransportError:
         return False, run
     return not settings.machine.is_active(run.status), run
+
+
+def streamed(
+    op: StartRun | CreateThreadAndRun | SubmitToolOutputs, settings: WaitSettings
+) -> Op[Run | Iterator[RunEvent]]:
+    """``op``, or its stream twin where the session streams (silent no longer than the time
+    left allows)."""
+    return as_stream(op, settings.stall()) if settings.streaming else op

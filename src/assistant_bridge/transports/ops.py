@@ -46,6 +46,7 @@ __all__ = [
     "StreamThreadAndRun",
     "StreamToolOutputs",
     "SubmitToolOutputs",
+    "as_stream",
     "handles",
     "handler_table",
 ]
@@ -167,26 +168,41 @@ class CreateThread(Op[Thread]):
     metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
 
-@attrs.frozen
-class StartRun(Op[Run]):
-    """Start a run on a thread, adding ``content`` as the user's message in the same request
-    (so the message exists only if the run does)."""
-
+# What the operations that start or continue a run ask, polled or streamed alike.
+@attrs.frozen(slots=False)
+class _OnThread:
     thread_id: str
     request: RunSettings
     content: str | None = attrs.field(default=None, kw_only=True)
     message_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
+
+@attrs.frozen(slots=False)
+class _WithThread:
+    content: str
+    request: RunSettings
+    thread_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
+
+
+@attrs.frozen(slots=False)
+class _Outputs:
+    thread_id: str
+    run_id: str
+    outputs: tuple[ToolOutput, ...] = attrs.field(converter=_outputs)
+    request: RunSettings | None = attrs.field(default=None, kw_only=True)
+
+
+@attrs.frozen
+class StartRun(_OnThread, Op[Run]):
+    """Start a run on a thread, adding ``content`` as the user's message in the same request
+    (so the message exists only if the run does)."""
+
     idempotent = False
 
 
 @attrs.frozen
-class CreateThreadAndRun(Op[Run]):
+class CreateThreadAndRun(_WithThread, Op[Run]):
     """Create a thread holding one user message and start a run on it."""
-
-    content: str
-    request: RunSettings
-    thread_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
     idempotent = False
 
@@ -209,14 +225,9 @@ class CancelRun(Op[Run]):
 
 
 @attrs.frozen
-class SubmitToolOutputs(Op[Run]):
+class SubmitToolOutputs(_Outputs, Op[Run]):
     """Answer a run's required action with one output per tool call; the run goes on.
-    ``request`` is the run's request, for APIs that continue with a new response."""
-
-    thread_id: str
-    run_id: str
-    outputs: tuple[ToolOutput, ...] = attrs.field(converter=_outputs)
-    request: RunSettings | None = attrs.field(default=None, kw_only=True)
+    ``request`` is the run's settings, for APIs that continue with a new response."""
 
     idempotent = False
 
@@ -249,32 +260,32 @@ class RunSteps(Op[tuple[RunStep, ...]]):
 
 # -- streams -----------------------------------------------------------------------------------
 @attrs.frozen
-class StreamRun(StreamOp):
+class StreamRun(_OnThread, StreamOp):
     """Start a run (with the user's message) and stream its events."""
 
-    thread_id: str
-    request: RunSettings
-    content: str | None = attrs.field(default=None, kw_only=True)
-    message_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
-
 
 @attrs.frozen
-class StreamThreadAndRun(StreamOp):
+class StreamThreadAndRun(_WithThread, StreamOp):
     """Create a thread with the user's message, start a run and stream its events."""
 
-    content: str
-    request: RunSettings
-    thread_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
-
 
 @attrs.frozen
-class StreamToolOutputs(StreamOp):
+class StreamToolOutputs(_Outputs, StreamOp):
     """Submit tool outputs and stream the rest of the run."""
 
-    thread_id: str
-    run_id: str
-    outputs: tuple[ToolOutput, ...] = attrs.field(converter=_outputs)
-    request: RunSettings | None = attrs.field(default=None, kw_only=True)
+
+_STREAMED: dict[type[Op[Run]], type[StreamOp]] = {
+    StartRun: StreamRun,
+    CreateThreadAndRun: StreamThreadAndRun,
+    SubmitToolOutputs: StreamToolOutputs,
+}
+
+
+def as_stream(
+    op: StartRun | CreateThreadAndRun | SubmitToolOutputs, stall_timeout: float
+) -> StreamOp:
+    """The stream twin of ``op``: the same arguments, answered with the run's events."""
+    return _STREAMED[type(op)](**op.arguments(), budget=op.budget, stall_timeout=stall_timeout)
 
 
 # -- assistants and files ----------------------------------------------------------------------

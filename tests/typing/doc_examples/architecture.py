@@ -70,7 +70,7 @@ with OpenAITransport.from_env() as plain:
 from collections import Counter
 from typing import Any, TypeVar
 
-from assistant_bridge import OpenAITransport, ThreadSession
+from assistant_bridge import AssistantSpec, OpenAITransport, ThreadSession
 from assistant_bridge.transports import FindRun, Op, StreamRun, Transport
 
 T = TypeVar("T")
@@ -95,7 +95,8 @@ class CountingTransport:
 
 
 counting = CountingTransport(OpenAITransport.from_env())
-session = ThreadSession(counting, "asst_abc")
+spec = AssistantSpec(name="alert-triage", model="gpt-4o-mini", instructions="Triage alerts.")
+session = ThreadSession(counting, assistant=spec)
 session.ask("CPU at 100% on web-1")
 session.ask("Still at 100%?")
 assert counting.supports(StreamRun) and counting.supports(FindRun)
