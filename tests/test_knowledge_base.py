@@ -1085,13 +1085,22 @@ class TestCommand:
     def test_emptying_needs_allow_removal(
         self, assistant_emulator: Emulator, folder: Path, tmp_path_factory: pytest.TempPathFactory
     ) -> None:
-        """An empty folder onto a full store is refused on one line; --allow-removal goes on."""
+        """An empty folder onto a full store is refused on one line, exit 3 (configuration),
+        changing nothing; --allow-removal goes on."""
+        from assistant_bridge._cli.main import main
+
         self.run(["kb", "sync", str(folder), "--store", "kb"])
         empty = tmp_path_factory.mktemp("empty")
         before = writes(assistant_emulator)
-        code, out, err = self.run(["kb", "sync", str(empty), "--store", "kb"])
-        assert (code != 0, out, err.count("\n")) == (True, "", 1)
-        assert "--allow-removal" in err
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["kb", "sync", str(empty), "--store", "kb"], out=out, err=err)
+        assert (code, out.getvalue()) == (3, "")
+        assert err.getvalue() == (
+            "assistant-bridge: configuration: Syncing 'kb' would remove 5 of the 5 files in its "
+            "store (cpu-saturation.md, disk-full.md, incident-2024-03-cpu.md, …); nothing "
+            "was changed. Check the source folder, or allow the removal (--allow-removal, or "
+            "allow_removal=True).\n"
+        )
         assert writes(assistant_emulator) == before
         code, out, _ = self.run(["kb", "sync", str(empty), "--store", "kb", "--allow-removal"])
         assert code == 0
@@ -1159,7 +1168,8 @@ def test_docs_shell_example_prints_what_the_page_shows(
     )
     assert done.returncode == 0, done.stderr
     assert re.sub(r"vs_\w+", "vs_abc123", done.stdout) == shown
-    assert "would remove 2 of the 2 files in its store (cpu.md, disk-full.md)" in done.stderr
+    refusal = re.findall(r"exit status 3.*?```text\n(.*?)```", text, re.S)[0]
+    assert done.stderr == refusal
 
 
 def test_public_names_and_layers() -> None:
