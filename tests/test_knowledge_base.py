@@ -703,6 +703,9 @@ class TestOrphans:
         (store_id,) = assistant_emulator.store.vector_stores
         assert (len(account(assistant_emulator)), len(held(assistant_emulator, store_id))) == (3, 2)
         orphan = (account(assistant_emulator) - held(assistant_emulator, store_id)).pop()
+        plan = KnowledgeBase(client, "runbooks").plan(folder)
+        assert plan.orphans == (orphan,)
+        assert f"delete   {orphan} (uploaded by an interrupted sync)" in plan.lines()
         result = KnowledgeBase(client, "runbooks").sync(folder)
         assert result.orphans == (orphan,)
         assert orphan not in account(assistant_emulator)
