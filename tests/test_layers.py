@@ -26,6 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "_parsing": {"_values", "exceptions"},
     "transports": {"_values", "_runstate", "_redact", "exceptions"},
     "_session": {"_values", "_runstate", "_parsing", "transports", "_redact", "exceptions"},
+    "ratelimit": {"_values", "transports", "_redact", "exceptions"},
     "testing": {"*"},
     "integrations": {"*"},
     "knowledge": {"*"},

@@ -29,7 +29,7 @@ from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedErr
 from assistant_bridge.transports import ops
 from assistant_bridge.transports._assistants import AssistantsWire
 from assistant_bridge.transports._openai import map_openai_errors
-from assistant_bridge.transports._protocol import NamedOp, StreamingMethods, unsupported
+from assistant_bridge.transports._protocol import NamedOp, StreamingMethods, heard, unsupported
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
     Answer,
@@ -172,6 +172,7 @@ class _ClientHolder(StreamingMethods, Generic[C]):
 
 
 def _answer(response: Any, binary: bool = False) -> Answer:
+    heard(response.headers)
     if binary:
         return Answer(None, response.headers, response.content)
     return Answer(response.json(), response.headers)
@@ -211,6 +212,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         until = _stream_end(op.budget)
         with _made(target), map_openai_errors(self._secrets):
             response = self._send_stream(target, op.stall_timeout)
+        heard(response.headers)
         return _Closing(_events(response, target.converter(), self._secrets, until), response)
 
     def close(self) -> None:
@@ -252,6 +254,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
         until = _stream_end(op.budget)
         with _made(target), map_openai_errors(self._secrets):
             response = await self._send_stream(target, op.stall_timeout)
+        heard(response.headers)
         events = _aevents(response, target.converter(), self._secrets, until)
         return _AsyncClosing(events, response)
 

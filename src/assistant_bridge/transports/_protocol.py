@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import inspect
 import types
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
+from contextvars import ContextVar
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -77,6 +78,20 @@ class AsyncTransport(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+ON_ANSWER: ContextVar[Callable[[Mapping[str, str]], None] | None] = ContextVar(
+    "assistant_bridge_on_answer", default=None
+)
+"""Called with the headers of every answer a transport receives in this context (a stream's
+when it opens); a wrapper that reads them sets it (the rate limiter reads ``x-ratelimit-*``)."""
+
+
+def heard(headers: Mapping[str, str]) -> None:
+    """Hand an answer's headers to whoever listens in this context (see :data:`ON_ANSWER`)."""
+    listener = ON_ANSWER.get()
+    if listener is not None:
+        listener(headers)
 
 
 def unsupported(transport: object, op: Op[Any]) -> UnsupportedOperationError:
