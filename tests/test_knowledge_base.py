@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -23,7 +22,6 @@ import pytest
 
 from assistant_bridge import ThreadSession
 from assistant_bridge._cli.exit_codes import ExitCode, exit_code_for
-from assistant_bridge._cli.kb import add_parser, run_kb
 from assistant_bridge.exceptions import ConfigurationError, TransportError
 from assistant_bridge.knowledge import (
     MAX_FILE_BYTES,
@@ -997,14 +995,14 @@ def test_sample_runbooks_are_public_and_markdown() -> None:
 
 
 class TestCommand:
-    """``assistant-bridge kb``, through its own parser (main.py hooks it in)."""
+    """``assistant-bridge kb``, through the command itself (its parser, its one-line errors)."""
 
     @staticmethod
     def run(argv: list[str], err: io.StringIO | None = None) -> tuple[int, str, str]:
-        parser = argparse.ArgumentParser(prog="assistant-bridge")
-        add_parser(parser.add_subparsers(dest="command", required=True))
+        from assistant_bridge._cli.main import main
+
         out, err = io.StringIO(), err or io.StringIO()
-        code = run_kb(parser.parse_args(argv), out, err)
+        code = main(argv, out=out, err=err)
         return code, out.getvalue(), err.getvalue()
 
     @pytest.fixture(autouse=True)
