@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -550,6 +551,27 @@ class TestContract:
         assert "export OPENAI_API_KEY=" in outputs[0]
         assert "without --expect-json" in outputs[1]
         assert "--timeout" in outputs[2].splitlines()[-1]
+
+    def test_a_run_left_active_comes_with_the_line_to_paste(self) -> None:
+        """A deadline whose cancel is not confirmed names the `--resume` line; pasted as
+        printed (with `-`), it picks the run up and prints its answer."""
+        with Emulator(cancel_delay=30) as slow:
+            slow.script(SayText("late answer", delay=3))
+            assistant_id = slow.create_assistant()
+            done = _run(
+                "ask", "hi", "--assistant-id", assistant_id, "--timeout", "0.5", emulator=slow
+            )
+            assert done.returncode == ExitCode.TIMEOUT, done.stderr
+            last = done.stderr.splitlines()[-1]
+            assert "not confirmed" in last
+            assert "resume with: " in last, last
+            line = last.split("resume with: ", 1)[1]
+            assert line.startswith("assistant-bridge ask - --thread thread_")
+            assert f"--assistant-id {assistant_id} --api assistants" in line
+            args = shlex.split(line)[1:]
+            resumed = _run(*args, "--timeout", "30", emulator=slow)
+        assert resumed.returncode in (0, ExitCode.RUN_FAILED), resumed.stderr
+        assert "resume with" not in resumed.stderr
 
     @pytest.mark.parametrize(
         ("who", "prefix"), [("--spec", "conv_"), ("--assistant-id", "thread_")]
