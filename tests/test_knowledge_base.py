@@ -22,6 +22,7 @@ import pytest
 
 from assistant_bridge import ThreadSession
 from assistant_bridge._cli.exit_codes import ExitCode, exit_code_for
+from assistant_bridge._cli.main import main
 from assistant_bridge.exceptions import ConfigurationError, TransportError
 from assistant_bridge.knowledge import (
     MAX_FILE_BYTES,
@@ -995,14 +996,12 @@ def test_sample_runbooks_are_public_and_markdown() -> None:
 
 
 class TestCommand:
-    """``assistant-bridge kb``, through the command itself (its parser, its one-line errors)."""
+    """``assistant-bridge kb``, through its own parser (main.py hooks it in)."""
 
     @staticmethod
     def run(argv: list[str], err: io.StringIO | None = None) -> tuple[int, str, str]:
-        from assistant_bridge._cli.main import main
-
         out, err = io.StringIO(), err or io.StringIO()
-        code = main(argv, out=out, err=err)
+        code = main(argv, out, err)  # the command as users run it: one error contract
         return code, out.getvalue(), err.getvalue()
 
     @pytest.fixture(autouse=True)
@@ -1040,7 +1039,6 @@ class TestCommand:
         """A missing folder is reported as every command reports: one `assistant-bridge: KIND:`
         line on stderr and that kind's exit code (docs/cli.md)."""
         from assistant_bridge._cli.exit_codes import ExitCode
-        from assistant_bridge._cli.main import main
 
         out, err = io.StringIO(), io.StringIO()
         code = main(["kb", "sync", str(tmp_path / "nope"), "--store", "kb"], out=out, err=err)
