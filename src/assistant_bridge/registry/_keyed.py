@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast, overload
 
 from typing_extensions import Unpack
 
@@ -179,6 +179,38 @@ class KeyedSession(_KeyedCore[P]):
     those of :class:`~assistant_bridge.ThreadSession`; asks poll (no streaming).
     """
 
+    @overload
+    def __init__(
+        self: KeyedSession[str],
+        transport: Any,
+        key: str,
+        *,
+        registry: Registry,
+        assistant_id: str | None = None,
+        parser: None = None,
+        ttl: float = ...,
+        owner: str | None = None,
+        claim_poll: float = ...,
+        sleep: Callable[[float], None] = ...,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: KeyedSession[P],
+        transport: Any,
+        key: str,
+        *,
+        registry: Registry,
+        assistant_id: str | None = None,
+        parser: Parser[P],
+        ttl: float = ...,
+        owner: str | None = None,
+        claim_poll: float = ...,
+        sleep: Callable[[float], None] = ...,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
+
     def __init__(
         self,
         transport: Any,
@@ -318,6 +350,38 @@ class KeyedSession(_KeyedCore[P]):
 class AsyncKeyedSession(_KeyedCore[P]):
     """The async twin of :class:`KeyedSession`: ``await session.ask(...)``, with an
     :class:`~assistant_bridge.registry.AsyncRegistry` (``await open_async_registry(url)``)."""
+
+    @overload
+    def __init__(
+        self: AsyncKeyedSession[str],
+        transport: Any,
+        key: str,
+        *,
+        registry: AsyncRegistry,
+        assistant_id: str | None = None,
+        parser: None = None,
+        ttl: float = ...,
+        owner: str | None = None,
+        claim_poll: float = ...,
+        sleep: Callable[[float], Awaitable[None]] = ...,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: AsyncKeyedSession[P],
+        transport: Any,
+        key: str,
+        *,
+        registry: AsyncRegistry,
+        assistant_id: str | None = None,
+        parser: Parser[P],
+        ttl: float = ...,
+        owner: str | None = None,
+        claim_poll: float = ...,
+        sleep: Callable[[float], Awaitable[None]] = ...,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
 
     def __init__(
         self,

@@ -19,7 +19,7 @@ assert again.run_id == first.run_id  # the recorded reply, fetched from its run:
 other = KeyedSession(transport, "incident-42", registry=registry, assistant=spec)
 follow_up = other.ask("Still at 100% ten minutes later", idempotency_key="alert-1002")
 assert follow_up.thread_id == first.thread_id
-print(registry.get("incident-42").epoch)
+print(registry.open("incident-42").epoch)  # two claims so far: the fencing token
 
 # docs/scaling.md:45 (fragment)
 import asyncio
