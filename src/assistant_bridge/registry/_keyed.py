@@ -68,10 +68,25 @@ clock, ahead of the registry (clocks drift; a stopped process wakes late)."""
 
 def wire_of(transport: object) -> str:
     """The wire a transport speaks: "responses" or "assistants" (a thread id means nothing on
-    the other)."""
-    wire = getattr(transport, "wire_class", None) or getattr(transport, "wire", None)
-    named = type(transport).__name__ if wire is None else getattr(wire, "__name__", "")
-    return "responses" if "Responses" in named else "assistants"
+    the other). Wrappers (a rate limiter, the fence) are looked through to what they wrap."""
+    for _ in range(8):
+        wire = getattr(transport, "wire_class", None)
+        if wire is not None:
+            return "responses" if "Responses" in getattr(wire, "__name__", "") else "assistants"
+        if "Responses" in type(transport).__name__:
+            return "responses"
+        inner = next(
+            (
+                getattr(transport, n)
+                for n in ("inner", "_inner", "_transport")
+                if hasattr(transport, n)
+            ),
+            None,
+        )
+        if inner is None:
+            break
+        transport = inner
+    return "assistants"
 
 
 def default_owner() -> str:
