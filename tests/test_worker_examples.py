@@ -70,7 +70,7 @@ def test_arq_worker_drains_alerts_into_keyed_sessions(world: tuple[Emulator, str
         pool = await create_pool(RedisSettings.from_dsn(redis_url))
         jobs = [await pool.enqueue_job("triage", alert) for alert in [*ALERTS, ALERTS[0]]]
         worker = Worker(
-            functions=settings.functions,
+            functions=list(settings.functions),
             on_startup=settings.on_startup,
             on_shutdown=settings.on_shutdown,
             redis_settings=settings.redis_settings,

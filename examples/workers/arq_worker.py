@@ -51,7 +51,7 @@ async def shutdown(ctx: dict[str, Any]) -> None:
 class WorkerSettings:
     """``arq arq_worker.WorkerSettings``."""
 
-    functions = [triage, sweep]
+    functions = (triage, sweep)
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(redis_url())
