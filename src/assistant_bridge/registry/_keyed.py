@@ -492,16 +492,22 @@ class AsyncKeyedSession(_KeyedCore[P]):
             return None
         if isinstance(op, Hold):
             holding = self._holding_for(op)
-            holding.renewer = asyncio.create_task(self._renew(holding))
+            stop = asyncio.Event()
+            holding.renewer = (asyncio.create_task(self._renew(holding, stop)), stop)
             return holding
         if isinstance(op, LetGo):
             await self._let_go(op.holding)
             return None
         raise AssertionError(op)  # pragma: no cover
 
-    async def _renew(self, holding: Holding) -> None:
+    async def _renew(self, holding: Holding, stop: asyncio.Event) -> None:
+        # Stopped by the event, never cancelled: a store call cut off half-way can leave its
+        # connection out of step with the server (redis-py, psycopg).
         while True:
-            await asyncio.sleep(holding.ttl / RENEW_SHARE)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), holding.ttl / RENEW_SHARE)
+            if stop.is_set():
+                return
             began = time.monotonic()
             try:
                 await self._registry.renew(holding.lease, holding.ttl)
@@ -515,9 +521,9 @@ class AsyncKeyedSession(_KeyedCore[P]):
 
     async def _let_go(self, holding: Holding) -> None:
         if holding.renewer is not None:
-            holding.renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await holding.renewer
+            task, stop = holding.renewer
+            stop.set()
+            await task
             holding.renewer = None
         if holding.lost is None:
             with contextlib.suppress(LeaseLostError):
