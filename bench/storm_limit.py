@@ -7,12 +7,11 @@ that allows ``--rpm`` requests a minute, without and then with the shared limite
 Each worker is its own process with its own transport and sessions (one thread per alert),
 asking back to back; the session's RetryPolicy retries a 429 as usual. The emulator limits as
 the service does (``rpm`` a minute, refilled evenly, ``--service-burst`` + 1 at once; 429 with
-``retry-after-ms`` and the ``x-ratelimit-*`` headers): by itself (``Emulator(rate_limits=...)``)
-where it can, else behind ``bench/_limiting.py``; its log says when each request arrived.
-"Shared limiter" wraps every worker's transport in ``RateLimitedTransport`` over one Redis
-limit (a redis-server started here, or ``--redis``) set ``--under`` (5%) below ``rpm``, with
-``--burst``: a request's trip to the server varies by some milliseconds, and aiming exactly at
-the limit would let that push a second over it.
+``retry-after-ms`` and the ``x-ratelimit-*`` headers: ``Emulator(rate_limits=...)``); its log
+says when each request arrived. "Shared limiter" wraps every worker's transport in
+``RateLimitedTransport`` over one Redis limit (a redis-server started here, or ``--redis``)
+set ``--under`` (5%) below ``rpm``, with ``--burst``: a request's trip to the server varies by
+some milliseconds, and aiming exactly at the limit would let that push a second over it.
 
 Printed for both storms, from the server's log: requests sent, the share answered 429, the
 most requests any sliding one-second window held (the limiter promises at most
@@ -41,7 +40,6 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 from _harness import machine, table  # noqa: E402
-from _limiting import install  # noqa: E402
 
 ASSISTANT = "asst_storm"
 KEY = "sk-emulator"
@@ -168,21 +166,14 @@ def storm(
 def limited_emulator(
     rpm: int, service_burst: int
 ) -> tuple[Any, Callable[[], list[tuple[float, int]]]]:
-    """An emulator that allows ``rpm`` requests a minute, ``service_burst + 1`` at once, and
-    how to read when each request arrived (time.monotonic) and its status.
+    """An emulator that limits as the service does, ``rpm`` requests a minute with
+    ``service_burst + 1`` at once, and how to read when each request arrived (time.monotonic)
+    and how it was answered."""
+    from assistant_bridge.testing import Emulator, RateLimit
 
-    The emulator limits by itself where it can (``Emulator(rate_limits=RateLimit(...))``,
-    issue 27 part 3); before that landed, ``bench/_limiting.py`` stands in front of it.
-    """
-    import assistant_bridge.testing as testing
-
-    if not hasattr(testing, "RateLimit"):
-        emulator = testing.Emulator()
-        front = install(emulator, rpm, service_burst)
-        return emulator, lambda: list(front.log)
     capacity_seconds = (service_burst + 1) * 60 / rpm  # the bucket holds service_burst + 1
-    limit = testing.RateLimit(requests_per_minute=rpm, burst_seconds=capacity_seconds)
-    emulator = testing.Emulator(rate_limits=limit)
+    limit = RateLimit(requests_per_minute=rpm, burst_seconds=capacity_seconds)
+    emulator = Emulator(rate_limits=limit)
     offset = time.monotonic() - time.time()  # the log is on the wall clock
 
     def arrivals() -> list[tuple[float, int]]:

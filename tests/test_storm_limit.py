@@ -2,9 +2,8 @@
 fast as they can against an emulator limited to 300 requests a minute, first each retrying its
 own 429s, then through one shared Redis limiter.
 
-The emulator limits as the service does (429 with ``retry-after-ms`` and the ``x-ratelimit-*``
-headers): by itself where it can, else behind ``bench/_limiting.py`` (see
-``storm_limit.limited_emulator``).
+The emulator limits as the service does (``Emulator(rate_limits=...)``: 429 with
+``retry-after-ms`` and the ``x-ratelimit-*`` headers).
 """
 
 from __future__ import annotations
