@@ -14,7 +14,8 @@
     │   ├── ServerError             5xx: the service failed
     │   └── APIConnectionError      no answer: connection refused, reset or timed out
     │       ├── UnsentRequestError  the request never reached the server: safe to repeat
-    │       └── StreamInterruptedError  an event stream broke off or went silent
+    │       ├── StreamInterruptedError  an event stream broke off, went silent or ended mid-event
+    │       └── MalformedResponseError  an answer that cannot be read: not JSON, or the wrong object
     ├── RunError                    the run itself did not end well
     │   ├── RunFailedError          status "failed", with last_error code and message
     │   ├── RunCancelledError       status "cancelled"
@@ -61,6 +62,7 @@ __all__ = [
     "APIConnectionError",
     "UnsentRequestError",
     "StreamInterruptedError",
+    "MalformedResponseError",
     "RunError",
     "RunFailedError",
     "RunCancelledError",
@@ -223,7 +225,18 @@ class UnsentRequestError(APIConnectionError):
 
 
 class StreamInterruptedError(APIConnectionError):
-    """An event stream broke off, or stayed silent longer than allowed, before it ended."""
+    """An event stream broke off, stayed silent longer than allowed, or ended in the middle of
+    an event, before the run settled."""
+
+
+class MalformedResponseError(APIConnectionError):
+    """The server answered, but not with what the operation returns: a body that is not JSON
+    (cut short, an HTML page from a proxy) or an object of another type (a thread where a run
+    of that thread was asked for).
+
+    Nothing in it can be trusted, so it counts as a lost answer: the request may have been
+    carried out (a write is looked up, not repeated), and a read is simply tried again.
+    """
 
 
 class RunIds(TypedDict):

@@ -32,6 +32,7 @@ from assistant_bridge import (
     Transport,
 )
 from assistant_bridge._cli.progress import Progress
+from assistant_bridge._redact import redact
 from assistant_bridge.exceptions import AssistantBridgeError, ConfigurationError
 
 __all__ = ["Interrupted", "add_parser", "base_url_warning", "run"]
@@ -243,7 +244,7 @@ def _metadata(pairs: list[str]) -> dict[str, str]:
 
 def base_url_warning(environ: Mapping[str, str]) -> str | None:
     """Why ``OPENAI_BASE_URL`` looks wrong (no ``/v1`` path), or None when it looks right."""
-    url = environ.get("OPENAI_BASE_URL")
+    url = redact(environ.get("OPENAI_BASE_URL") or "", [environ.get("OPENAI_API_KEY")])
     if not url:
         return None
     path = urlsplit(url).path.rstrip("/")

@@ -23,6 +23,7 @@ from assistant_bridge.transports._assistants_json import (
     run_step_from_json,
     thread_from_json,
 )
+from assistant_bridge.transports._decoding import json_object, same_run
 from assistant_bridge.transports._protocol import ASK_KEY, RunRequest
 from assistant_bridge.transports._wire import (
     ASSISTANTS_BETA,
@@ -40,7 +41,12 @@ __all__ = ["AssistantsWire", "assistants_event", "error_text"]
 
 def _run(answer: Answer) -> models.Run:
     poll_after = parse_poll_after(answer.headers.get("openai-poll-after-ms"))
-    return run_from_json(answer.json, poll_after_ms=poll_after)
+    return run_from_json(json_object(answer.json, "thread.run"), poll_after_ms=poll_after)
+
+
+def _run_of(thread_id: str, run_id: str) -> Any:
+    """Decodes an answer that must be run ``run_id`` of thread ``thread_id``."""
+    return lambda answer: same_run(_run(answer), thread_id, run_id)
 
 
 def _get(path: str, then: Any, **query: Any) -> Request[Any]:
@@ -109,7 +115,7 @@ def assistants_event(name: str, data: str) -> events.RunEvent | None:
     if name == "done" or data == "[DONE]":
         return None
     if name.startswith("thread.run.") and not name.startswith("thread.run.step."):
-        return events.RunStatusChanged(run_from_json(json.loads(data)))
+        return events.RunStatusChanged(run_from_json(json_object(json.loads(data), "thread.run")))
     if name == "thread.message.delta":
         payload = json.loads(data)
         parts = (payload.get("delta") or {}).get("content") or ()
@@ -136,7 +142,8 @@ class AssistantsWire(FileRequests):
         self._resolved: dict[tuple[str, str], str] = {}
 
     def create_thread(self, metadata: Metadata) -> Request[models.Thread]:
-        return _post("/threads", lambda a: thread_from_json(a.json), _meta(metadata))
+        decode = lambda a: thread_from_json(json_object(a.json, "thread"))  # noqa: E731
+        return _post("/threads", decode, _meta(metadata))
 
     def start_run(
         self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
@@ -171,7 +178,7 @@ class AssistantsWire(FileRequests):
         """The newest run of the thread whose metadata marks it with ``key``."""
 
         def pick(answer: Answer) -> models.Run | None:
-            for item in answer.json.get("data") or ():
+            for item in json_object(answer.json, "list").get("data") or ():
                 if (item.get("metadata") or {}).get(ASK_KEY) == key:
                     return run_from_json(item)
             return None
@@ -179,23 +186,23 @@ class AssistantsWire(FileRequests):
         return _get(f"/threads/{thread_id}/runs", pick, limit=20, order="desc")
 
     def get_run(self, thread_id: str, run_id: str) -> Request[models.Run]:
-        return _get(f"/threads/{thread_id}/runs/{run_id}", _run)
+        return _get(f"/threads/{thread_id}/runs/{run_id}", _run_of(thread_id, run_id))
 
     def cancel_run(self, thread_id: str, run_id: str) -> Request[models.Run]:
-        return _post(f"/threads/{thread_id}/runs/{run_id}/cancel", _run)
+        return _post(f"/threads/{thread_id}/runs/{run_id}/cancel", _run_of(thread_id, run_id))
 
     def submit_tool_outputs(
         self, thread_id: str, run_id: str, outputs: ToolOutputs, request: RunRequest | None
     ) -> Request[models.Run]:
         path = f"/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
-        return _post(path, _run, {"tool_outputs": _outputs(outputs)})
+        return _post(path, _run_of(thread_id, run_id), {"tool_outputs": _outputs(outputs)})
 
     def list_run_messages(
         self, thread_id: str, run_id: str, after: str | None, limit: int
     ) -> Request[models.MessagePage]:
         return _get(
             f"/threads/{thread_id}/messages",
-            lambda a: message_page_from_json(a.json),
+            lambda a: message_page_from_json(json_object(a.json, "list")),
             run_id=run_id,
             order="asc",
             limit=limit,

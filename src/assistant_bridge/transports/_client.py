@@ -24,10 +24,11 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, cast
 
 import openai
 
-from assistant_bridge._redact import redact
+from assistant_bridge._redact import raise_detached, redact
 from assistant_bridge._values.events import RunEvent
 from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedError, TransportError
 from assistant_bridge.transports._assistants import AssistantsWire
+from assistant_bridge.transports._decoding import decoded
 from assistant_bridge.transports._openai import map_openai_errors
 from assistant_bridge.transports._protocol import (
     REQUEST_BUDGET,
@@ -142,7 +143,8 @@ class _ClientHolder(StreamingMethods, Generic[C]):
         return cls(**env_settings(cls.__name__, environ), **kwargs)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}(base_url={str(self._client.base_url)!r})>"
+        base_url = redact(str(self._client.base_url), self._secrets)
+        return f"<{type(self).__name__}(base_url={base_url!r})>"
 
     @property
     def client(self) -> C:
@@ -206,7 +208,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
                 answer = _answer(self._call(step), step.binary)
-            step = step.then(answer)
+            step = decoded(step.then, answer)
         return step
 
     def _open(self, stream: Stream, stall_timeout: float | None) -> Iterator[RunEvent]:
@@ -242,7 +244,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
                 answer = _answer(await self._call(step), step.binary)
-            step = step.then(answer)
+            step = decoded(step.then, answer)
         return step
 
     async def _open(self, stream: Stream, stall_timeout: float | None) -> AsyncIterator[RunEvent]:
@@ -416,15 +418,21 @@ class _EventReader:
         :class:`StreamInterruptedError` (with the key masked)."""
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, Exception):
-            raise _interrupted(exc, self._secrets) from None
+        if isinstance(exc, Exception) and not isinstance(exc, StreamInterruptedError):
+            raise_detached(_interrupted(exc, self._secrets))
 
     def read(self, line: str | None) -> RunEvent | None:
-        """The event ``line`` completes (None at the end of the stream is a blank line)."""
+        """The event ``line`` completes. A stream that ends in the middle of an event, or
+        sends one that cannot be read, is interrupted: its run is polled from there."""
+        if line is None and self._decoder.pending:
+            raise _interrupted(EOFError("the stream ended in the middle of an event"), ())
         found = self._decoder.feed("" if line is None else line)
         if line is not None and time.monotonic() > self._until:
             raise _overrun(self._secrets)
-        return None if found is None else self._convert(*found)
+        if found is None:
+            return None
+        with self:
+            return self._convert(*found)
 
 
 def _events(

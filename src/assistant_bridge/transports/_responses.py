@@ -30,6 +30,7 @@ from assistant_bridge.transports._assistants_json import (
     last_error_from,
     usage_from_json,
 )
+from assistant_bridge.transports._decoding import json_object, same_run
 from assistant_bridge.transports._protocol import RunRequest
 
 __all__ = ["ResponsesEvents", "ResponsesWire", "message_from_item", "run_from_response"]
@@ -193,7 +194,7 @@ def _steps(data: Mapping[str, Any]) -> tuple[models.RunStep, ...]:
 
 
 def _thread(answer: wire.Answer) -> models.Thread:
-    data = answer.json
+    data = json_object(answer.json, "conversation")
     return models.Thread(
         id=str(data["id"]),
         created_at=data.get("created_at"),
@@ -224,8 +225,9 @@ class ResponsesEvents:
         if isinstance(sequence, int):
             self.last_sequence = sequence
         if isinstance(payload.get("response"), dict) and name.startswith("response."):
-            self.response_id = str(payload["response"]["id"])
-            return events.RunStatusChanged(run_from_response(payload["response"], self.thread_id))
+            response = json_object(payload["response"], "response")
+            self.response_id = str(response["id"])
+            return events.RunStatusChanged(run_from_response(response, self.thread_id))
         if name == "response.output_text.delta":
             return events.TextDelta(str(payload.get("item_id", "")), str(payload.get("delta", "")))
         item = payload.get("item")
@@ -254,9 +256,13 @@ class ResponsesWire(wire.FileRequests):
         super().__init__()
         self._finished: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
 
-    def _run(self, thread_id: str) -> Any:
+    def _run(self, thread_id: str, run_id: str | None = None) -> Any:
+        """Decodes a response (which must be ``run_id`` when given) on ``thread_id``."""
+
         def decode(answer: wire.Answer) -> models.Run:
-            run = run_from_response(answer.json, thread_id)
+            run = run_from_response(json_object(answer.json, "response"), thread_id)
+            if run_id is not None:
+                same_run(run, thread_id, run_id)
             if not DEFAULT_MACHINE.is_active(run.status):
                 self._finished[run.id] = answer.json
                 while len(self._finished) > _CACHE_SIZE:
@@ -328,7 +334,7 @@ class ResponsesWire(wire.FileRequests):
         data = self._finished.get(run_id)
         if data is not None:
             return run_from_response(data, thread_id)
-        return wire.Request("GET", f"/responses/{run_id}", self._run(thread_id))
+        return wire.Request("GET", f"/responses/{run_id}", self._run(thread_id, run_id))
 
     def cancel_run(self, thread_id: str, run_id: str) -> models.Run | wire.Request[models.Run]:
         """Cancel a background response; for one that ended asking for function calls,
@@ -349,12 +355,13 @@ class ResponsesWire(wire.FileRequests):
                 )
                 path = f"/conversations/{thread_id}/items"
                 return wire.Request("POST", path, lambda _: abandoned, body={"items": items})
-            return wire.Request("POST", f"/responses/{run_id}/cancel", self._run(thread_id))
+            path = f"/responses/{run_id}/cancel"
+            return wire.Request("POST", path, self._run(thread_id, run_id))
 
         current = self.get_run(thread_id, run_id)
         if isinstance(current, models.Run):
             return cancel(current)
-        return attrs.evolve(current, then=lambda a: cancel(self._run(thread_id)(a)))
+        return attrs.evolve(current, then=lambda a: cancel(self._run(thread_id, run_id)(a)))
 
     def submit_tool_outputs(
         self, thread_id: str, run_id: str, outputs: wire.ToolOutputs, request: RunRequest | None
@@ -379,7 +386,9 @@ class ResponsesWire(wire.FileRequests):
         data = self._finished.get(run_id)
         if data is not None:
             return page(data)
-        return wire.Request("GET", f"/responses/{run_id}", lambda a: page(a.json))
+        return wire.Request(
+            "GET", f"/responses/{run_id}", lambda a: page(json_object(a.json, "response"))
+        )
 
     def run_steps(
         self, thread_id: str, run_id: str

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from assistant_bridge._redact import redact
+from assistant_bridge.transports._decoding import json_object
 from assistant_bridge.transports._openai import map_openai_errors
 
 __all__ = ["VectorStoreAPI"]
@@ -18,6 +20,15 @@ __all__ = ["VectorStoreAPI"]
 # Servers that still speak Assistants v2 want this header on vector store calls; the current
 # API ignores it.
 _BETA = {"OpenAI-Beta": "assistants=v2"}
+# What these calls answer; anything else (an HTML page, a thread) is a MalformedResponseError.
+_OBJECTS = (
+    "list",
+    "vector_store",
+    "vector_store.deleted",
+    "vector_store.file",
+    "vector_store.file.deleted",
+    "file",
+)
 
 
 class VectorStoreAPI:
@@ -28,7 +39,8 @@ class VectorStoreAPI:
         self._secrets = (*secrets, getattr(client, "api_key", None))
 
     def __repr__(self) -> str:
-        return f"<VectorStoreAPI(base_url={str(self._client.base_url)!r})>"
+        base_url = redact(str(self._client.base_url), self._secrets)
+        return f"<VectorStoreAPI(base_url={base_url!r})>"
 
     def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         extra: dict[str, Any] = {"headers": _BETA}
@@ -36,7 +48,7 @@ class VectorStoreAPI:
             extra["params"] = options.pop("params")
         with map_openai_errors(self._secrets):
             answer = getattr(self._client, method)(path, cast_to=object, options=extra, **options)
-        return dict(answer) if isinstance(answer, Mapping) else {}
+        return dict(json_object(answer, *_OBJECTS))
 
     def _pages(
         self, path: str, params: Mapping[str, Any] | None = None
