@@ -23,7 +23,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -175,7 +174,7 @@ class HostileProxy:
                 self._stream_fault(handler, answer, rule)
             else:
                 self._body_fault(handler, answer, rule)
-        except (BrokenPipeError, ConnectionResetError, socket.timeout, OSError):
+        except (TimeoutError, BrokenPipeError, ConnectionResetError, OSError):
             handler.close_connection = True
         finally:
             _drain(conn, answer)

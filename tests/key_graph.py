@@ -61,7 +61,7 @@ def key_paths(root: object, keys: tuple[str, ...], limit: int = 100_000) -> list
     stack: list[tuple[str, Any]] = [("error", root)]
     while stack and len(seen) < limit:
         path, value = stack.pop()
-        if value is None or isinstance(value, (bool, int, float, complex) + _SKIP):
+        if value is None or isinstance(value, (bool, int, float, complex, *_SKIP)):
             continue
         if isinstance(value, str):
             if any(k in value for k in needles):

@@ -63,7 +63,8 @@ class TestErrorsCarryNoKey:
             with OpenAITransport(KEY, base_url=stub.base_url) as transport:
                 err = _raised(lambda: transport.get_run("thread_abc", "run_abc"))
         assert isinstance(err, AuthenticationError)
-        assert err.__context__ is None and err.__cause__ is None
+        assert err.__context__ is None
+        assert err.__cause__ is None
         assert key_paths(err, KEYS) == []
 
     @pytest.mark.parametrize("api", ["assistants", "responses"])
@@ -107,7 +108,8 @@ class TestUserinfo:
     def test_the_cli_warning(self) -> None:
         """The missing-/v1 warning prints the URL without its password."""
         warning = base_url_warning({"OPENAI_BASE_URL": f"http://gateway:{KEY}@127.0.0.1:9"})
-        assert warning is not None and "gateway:***@" in warning
+        assert warning is not None
+        assert "gateway:***@" in warning
         assert not any(k in warning for k in KEYS)
 
     def test_log_lines_and_the_error(self, caplog: pytest.LogCaptureFixture) -> None:
@@ -143,7 +145,8 @@ class TestCassettes:
                 with pytest.raises(AuthenticationError):
                     t.get_run("thread_abc", "run_abc")
         text = cassette.read_text()
-        assert "Incorrect API key provided" in text and "x-echo" in text  # it was recorded
+        assert "Incorrect API key provided" in text
+        assert "x-echo" in text
         assert not any(k in text for k in KEYS)
         assert "authorization" not in text.lower()
         replayer = vcr.VCR(record_mode="none", **vcr_config(KEY, environ={}))
