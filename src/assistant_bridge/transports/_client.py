@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -40,6 +41,7 @@ from assistant_bridge.transports._protocol import (
     RunStepReader,
     StreamingMethods,
 )
+from assistant_bridge.transports._reading import alines, aread_body, lines, read_body
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
     Answer,
@@ -160,7 +162,12 @@ class _ClientHolder(StreamingMethods, Generic[C]):
         if request.query:
             options["params"] = dict(request.query)
         method = getattr(self._client, request.method.lower())
-        kwargs: dict[str, Any] = {"cast_to": self._response_class, "options": options}
+        # Streamed, so the body is read chunk by chunk against the deadline (see _reading).
+        kwargs: dict[str, Any] = {
+            "cast_to": self._response_class,
+            "options": options,
+            "stream": True,
+        }
         if request.method == "POST":
             kwargs["body"] = dict(request.body or {})
         return method(request.path, **kwargs)
@@ -178,10 +185,12 @@ class _ClientHolder(StreamingMethods, Generic[C]):
         )
 
 
-def _answer(response: Any, binary: bool = False) -> Answer:
+def _answer(response: Any, body: bytes, binary: bool = False) -> Answer:
+    """The answer of ``response`` whose ``body`` was read (a ValueError when it is not JSON,
+    which the error boundary turns into MalformedResponseError)."""
     if binary:
-        return Answer(None, response.headers, response.content)
-    return Answer(response.json(), response.headers)
+        return Answer(None, response.headers, body)
+    return Answer(json.loads(body), response.headers)
 
 
 class ClientTransport(_ClientHolder[openai.OpenAI]):
@@ -205,9 +214,12 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         return self._open(step, stall_timeout) if operation.streams else self._run(step)
 
     def _run(self, step: Step[T]) -> T:
+        until = _stream_end()
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
-                answer = _answer(self._call(step), step.binary)
+                response = self._call(step)
+                body = read_body(response, until, self._secrets)
+                answer = _answer(response, body, step.binary)
             step = decoded(step.then, answer)
         return step
 
@@ -241,9 +253,12 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
         return await (self._open(step, stall_timeout) if operation.streams else self._run(step))
 
     async def _run(self, step: Step[T]) -> T:
+        until = _stream_end()
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
-                answer = _answer(await self._call(step), step.binary)
+                response = await self._call(step)
+                body = await aread_body(response, until, self._secrets)
+                answer = _answer(response, body, step.binary)
             step = decoded(step.then, answer)
         return step
 
@@ -440,12 +455,12 @@ def _events(
 ) -> Iterator[RunEvent]:
     """The stream's domain events, until it ends or ``until``. A stream read to its end
     leaves its connection to the pool for the next request."""
-    reader, lines = _EventReader(convert, secrets, until), response.iter_lines()
+    reader, read = _EventReader(convert, secrets, until), lines(response, until)
     line: str | None = ""
     try:
         while line is not None:
             with reader:
-                line = next(lines, None)
+                line = next(read, None)
             if (event := reader.read(line)) is not None:
                 yield event
     finally:
@@ -457,17 +472,17 @@ async def _aevents(
     response: Any, convert: EventConverter, secrets: Sequence[str | None], until: float
 ) -> AsyncIterator[RunEvent]:
     """The async twin of :func:`_events`."""
-    reader, lines = _EventReader(convert, secrets, until), response.aiter_lines()
+    reader, read = _EventReader(convert, secrets, until), alines(response, until)
     line: str | None = ""
     try:
         while line is not None:
             with reader:
-                line = await anext(lines, None)
+                line = await anext(read, None)
             if (event := reader.read(line)) is not None:
                 yield event
     finally:
         with contextlib.suppress(Exception):
-            await lines.aclose()
+            await read.aclose()
         with contextlib.suppress(Exception):
             await response.aclose()
 

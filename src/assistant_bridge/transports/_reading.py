@@ -1,0 +1,141 @@
+"""Reading an answer within the time the ask has left, however slowly it arrives.
+
+An HTTP client's read timeout bounds each read, not the whole body: a server that sends one
+byte every 0.3 s never trips it. So bodies and streams are read here chunk by chunk, and the
+clock is looked at after every chunk: past ``until`` the answer is given up (the connection is
+closed) with an :class:`~assistant_bridge.exceptions.APIConnectionError` (a body) or a
+:class:`~assistant_bridge.exceptions.StreamInterruptedError` (a stream). The HTTP stack's own
+errors while reading become ours too. Only the I/O is doubled (sync and async); what a chunk
+means is decided once, in :class:`BodyReader` and :class:`LineReader`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import time
+from collections.abc import AsyncGenerator, Iterator, Sequence
+from typing import Any
+
+from assistant_bridge._redact import raise_detached, redact
+from assistant_bridge.exceptions import (
+    APIConnectionError,
+    AssistantBridgeError,
+    StreamInterruptedError,
+)
+
+__all__ = ["BodyReader", "LineReader", "aread_body", "alines", "lines", "read_body"]
+
+
+class BodyReader:
+    """Collects a body's chunks and decides, after each, whether time is up."""
+
+    def __init__(self, response: Any, until: float, secrets: Sequence[str | None]) -> None:
+        self._response = response
+        self._until = until
+        self._secrets = secrets
+        self._chunks: list[bytes] = []
+        self._began = time.monotonic()
+        length = response.headers.get("content-length")
+        self._length = int(length) if length and length.isdigit() else None
+
+    def add(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+        if time.monotonic() > self._until and not self._complete():
+            self.too_slow()
+
+    def _complete(self) -> bool:
+        downloaded = getattr(self._response, "num_bytes_downloaded", None)
+        return self._length is not None and downloaded is not None and downloaded >= self._length
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)
+
+    def too_slow(self) -> None:
+        got = sum(len(c) for c in self._chunks)
+        msg = (
+            f"The server's answer was still arriving when the time for it ran out ({got} bytes "
+            f"in {time.monotonic() - self._began:.1f}s); it was given up. The request may have "
+            "been carried out."
+        )
+        raise APIConnectionError(msg)
+
+    def broke(self, exc: Exception) -> None:
+        """The HTTP stack failed while reading: ours, typed and with the key masked."""
+        if isinstance(exc, AssistantBridgeError):
+            raise exc
+        detail = redact(f"{type(exc).__name__}: {exc}", self._secrets)[:200]
+        msg = (
+            f"The server's answer broke off before its end ({detail}); the request may have "
+            "been carried out."
+        )
+        raise_detached(APIConnectionError(msg))
+
+
+def read_body(response: Any, until: float, secrets: Sequence[str | None] = ()) -> bytes:
+    """The whole body of an open (streamed) response, read before ``until``; closes it."""
+    reader = BodyReader(response, until, secrets)
+    try:
+        for chunk in response.iter_bytes():
+            reader.add(chunk)
+    except Exception as exc:
+        reader.broke(exc)
+    finally:
+        response.close()
+    return reader.body()
+
+
+async def aread_body(response: Any, until: float, secrets: Sequence[str | None] = ()) -> bytes:
+    """The async twin of :func:`read_body`."""
+    reader = BodyReader(response, until, secrets)
+    try:
+        async for chunk in response.aiter_bytes():
+            reader.add(chunk)
+    except Exception as exc:
+        reader.broke(exc)
+    finally:
+        await response.aclose()
+    return reader.body()
+
+
+class LineReader:
+    """Splits a stream's chunks into lines, and gives the stream up once ``until`` passed
+    (however many bytes or keep-alive comments keep coming)."""
+
+    def __init__(self, until: float) -> None:
+        self._until = until
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buffer = ""
+
+    def feed(self, chunk: bytes) -> list[str]:
+        if time.monotonic() > self._until:
+            msg = "the stream went on past the ask's deadline"
+            raise StreamInterruptedError(
+                f"The event stream broke off (TimeoutError: {msg}); the run may still be "
+                "going: poll it, or resume it by thread and run id."
+            )
+        self._buffer += self._decoder.decode(chunk)
+        *done, self._buffer = self._buffer.split("\n")
+        return [line.removesuffix("\r") for line in done]
+
+    def end(self) -> list[str]:
+        rest = (self._buffer + self._decoder.decode(b"", final=True)).removesuffix("\r")
+        self._buffer = ""
+        return [rest] if rest else []
+
+
+def lines(response: Any, until: float) -> Iterator[str]:
+    """The lines of an open event stream, given up past ``until``."""
+    reader = LineReader(until)
+    for chunk in response.iter_bytes():
+        yield from reader.feed(chunk)
+    yield from reader.end()
+
+
+async def alines(response: Any, until: float) -> AsyncGenerator[str, None]:
+    """The async twin of :func:`lines`."""
+    reader = LineReader(until)
+    async for chunk in response.aiter_bytes():
+        for line in reader.feed(chunk):
+            yield line
+    for line in reader.end():
+        yield line
