@@ -33,3 +33,20 @@ def make_session(clock: FakeClock) -> SessionFactory:
         return session, transport, backend
 
     return make
+
+
+def pytest_report_header() -> str:
+    """The versions this run is tested with, at the top of every run (issue 19: drift shows)."""
+    from importlib import metadata
+
+    found = []
+    for name in ("openai", "httpx", "httpx2", "pydantic"):
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return "assistant_bridge is tested here with " + ", ".join(found)
+
+
+# Real redis-server / PostgreSQL fixtures for the whole suite (tests/servers.py).
+from tests.servers import postgres_server, postgres_url, redis_server, redis_url  # noqa: E402, F401

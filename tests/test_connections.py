@@ -182,8 +182,16 @@ def test_an_http_client_of_your_own(emu: Emulator) -> None:
     """http_client= hands the transport an HTTP client (here openai's own, with headers)."""
     import openai
 
-    http = openai.DefaultHttpxClient(headers={"x-team": "sre"})
+    sent: list[str] = []
+
+    def record(request: Any) -> None:
+        sent.append(f"{request.method} {request.url.path} {request.headers.get('x-team')}")
+
+    http = openai.DefaultHttpxClient(headers={"x-team": "sre"}, event_hooks={"request": [record]})
     emu.script(VERDICT)
     with OpenAITransport("sk-emulator", base_url=emu.base_url, http_client=http) as transport:
-        assert transport.client._client is http
         assert ThreadSession(transport, assistant=SPEC).ask("x").text
+    # Every request of the ask went through the client given, with its headers.
+    assert sent
+    assert all(line.endswith(" sre") for line in sent)
+    assert any(line.startswith("POST /v1/threads") for line in sent)

@@ -8,11 +8,12 @@ cannot do anything twice. Everything else may have reached the server and stays 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import contextlib
 import socket
 import ssl
+import threading
 import time
-from typing import Any
+from collections.abc import Iterator
 
 import openai
 import pytest
@@ -30,40 +31,59 @@ from assistant_bridge import (
 )
 from assistant_bridge.exceptions import APIConnectionError, UnsentRequestError
 from assistant_bridge.testing import Emulator
+from tests.openai_errors import (
+    KEY,
+    closed_port,
+    connection_error,
+    http_error,
+    http_library,
+    timeout_error,
+)
 
 FAST = RetryPolicy(max_attempts=3, initial=0.01, cap=0.02)
 SPEC = AssistantSpec(name="triage", model="gpt-4o-mini", instructions="Triage alerts.")
 NEVER = "never reached the server"
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on (bound, read, released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def http_error(package: str, name: str) -> type[Exception]:
-    """A stand-in for ``<package>.<name>``, so both httpx and httpx2 families are covered."""
-    return type(name, (Exception,), {"__module__": package})
-
-
-def chained(*errors: BaseException) -> openai.APIConnectionError:
-    """An openai connection error caused by ``errors[0]``, caused by ``errors[1]``, ..."""
-    outer: BaseException = openai.APIConnectionError(request=Any)  # type: ignore[arg-type]
-    top = outer
-    for error in errors:
-        top.__cause__ = error
-        top = error
-    assert isinstance(outer, openai.APIConnectionError)
-    return outer
-
-
 def mapped(exc: BaseException) -> APIConnectionError:
-    with pytest.raises(APIConnectionError) as info, map_openai_errors(("sk-secret-key",)):
+    with pytest.raises(APIConnectionError) as info, map_openai_errors((KEY,)):
         raise exc
     return info.value
+
+
+def raised_by_openai(base_url: str, timeout: float = 5.0) -> openai.APIConnectionError:
+    """What a real openai client raises asking ``base_url`` (no retries of its own)."""
+    client = openai.OpenAI(api_key=KEY, base_url=base_url, max_retries=0, timeout=timeout)
+    try:
+        with pytest.raises(openai.APIConnectionError) as info:
+            client.models.list()
+    finally:
+        client.close()
+    return info.value
+
+
+@contextlib.contextmanager
+def silent_server() -> Iterator[str]:
+    """A loopback server that accepts connections, reads the request and never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    finally:
+        listener.close()
+        for conn in accepted:
+            conn.close()
+        thread.join(timeout=2)
 
 
 class TestClassification:
@@ -79,7 +99,9 @@ class TestClassification:
     )
     def test_connect_errors_are_unsent(self, package: str, leaf: Exception, why: str) -> None:
         """A ConnectError of either HTTP stack, whatever its cause, never reached the server."""
-        error = mapped(chained(http_error(package, "ConnectError")("connect failed"), leaf))
+        error = mapped(
+            connection_error(http_error(package, "ConnectError")("connect failed"), leaf)
+        )
         assert isinstance(error, UnsentRequestError)
         assert error.unsent
         assert NEVER in str(error)
@@ -88,18 +110,28 @@ class TestClassification:
 
     def test_real_http_stack_classes_are_recognised(self) -> None:
         """The ConnectError class of the HTTP library openai really uses is matched by name."""
-        client = openai.OpenAI(api_key="sk-x", base_url="http://127.0.0.1:1/v1")
-        packages = [c.__module__.split(".")[0] for c in type(client._client).__mro__]
-        library = importlib.import_module(next(p for p in packages if p in ("httpx", "httpx2")))
-        connect_error = library.ConnectError("refused")
-        assert isinstance(mapped(chained(connect_error)), UnsentRequestError)
-        client.close()
+        connect_error = http_library().ConnectError("refused")
+        assert isinstance(mapped(connection_error(connect_error)), UnsentRequestError)
+
+    def test_a_real_refused_connection_is_unsent(self) -> None:
+        """What openai itself raises for a closed loopback port maps to UnsentRequestError."""
+        error = mapped(raised_by_openai(f"http://127.0.0.1:{closed_port()}/v1"))
+        assert isinstance(error, UnsentRequestError)
+        assert "refused" in str(error)
+
+    def test_a_real_read_timeout_stays_ambiguous(self) -> None:
+        """openai's own timeout, from a server that read the request and never answered."""
+        with silent_server() as base_url:
+            raised = raised_by_openai(base_url, timeout=0.3)
+        assert isinstance(raised, openai.APITimeoutError)
+        error = mapped(raised)
+        assert not isinstance(error, UnsentRequestError)
+        assert "timed out" in str(error)
 
     @pytest.mark.parametrize("name", ["ConnectTimeout", "PoolTimeout"])
     def test_connect_and_pool_timeouts_are_unsent(self, name: str) -> None:
         """Waiting for a connection that never opened: nothing was written."""
-        timeout = openai.APITimeoutError(request=Any)  # type: ignore[arg-type]
-        timeout.__cause__ = http_error("httpx2", name)("timed out")
+        timeout = timeout_error(http_error("httpx2", name)("timed out"))
         assert isinstance(mapped(timeout), UnsentRequestError)
 
     @pytest.mark.parametrize(
@@ -118,36 +150,34 @@ class TestClassification:
     ) -> None:
         """A read, write or protocol error may follow a request the server received."""
         errors = [http_error("httpx", name)("broken")] + ([leaf] if leaf else [])
-        error = mapped(chained(*errors))
+        error = mapped(connection_error(*errors))
         assert not isinstance(error, UnsentRequestError)
         assert not error.unsent
         assert NEVER not in str(error)
 
     def test_read_timeout_stays_ambiguous(self) -> None:
         """A request that timed out waiting for the answer may have been carried out."""
-        timeout = openai.APITimeoutError(request=Any)  # type: ignore[arg-type]
-        timeout.__cause__ = http_error("httpx2", "ReadTimeout")("timed out")
-        error = mapped(timeout)
+        error = mapped(timeout_error(http_error("httpx2", "ReadTimeout")("timed out")))
         assert not error.unsent
         assert "timed out" in str(error)
 
     def test_without_an_http_stack_only_certain_causes_count(self) -> None:
         """No HTTP-stack exception: refused and DNS are certain, an unknown cause is not."""
-        assert mapped(chained(ConnectionRefusedError(111, "refused"))).unsent
-        assert mapped(chained(socket.gaierror(-3, "Temporary failure"))).unsent
-        assert not mapped(chained(ssl.SSLError(1, "bad record mac"))).unsent
-        assert not mapped(chained(RuntimeError("?"))).unsent
-        assert not mapped(openai.APIConnectionError(request=Any)).unsent  # type: ignore[arg-type]
+        assert mapped(connection_error(ConnectionRefusedError(111, "refused"))).unsent
+        assert mapped(connection_error(socket.gaierror(-3, "Temporary failure"))).unsent
+        assert not mapped(connection_error(ssl.SSLError(1, "bad record mac"))).unsent
+        assert not mapped(connection_error(RuntimeError("?"))).unsent
+        assert not mapped(connection_error()).unsent
 
     def test_the_key_stays_out_of_the_message(self) -> None:
         """The cause's text is shown, masked."""
-        leaf = ConnectionRefusedError(111, "refused for sk-secret-key")
-        assert "sk-secret-key" not in str(mapped(chained(leaf)))
+        leaf = ConnectionRefusedError(111, f"refused for {KEY}")
+        assert KEY not in str(mapped(connection_error(leaf)))
 
     def test_retry_policy_repeats_unsent_writes(self) -> None:
         """Unsent: retryable and not ambiguous; a reset: retryable but ambiguous."""
-        unsent = mapped(chained(ConnectionRefusedError(111, "refused")))
-        reset = mapped(chained(http_error("httpx", "ReadError")("reset")))
+        unsent = mapped(connection_error(ConnectionRefusedError(111, "refused")))
+        reset = mapped(connection_error(http_error("httpx", "ReadError")("reset")))
         assert RetryPolicy.retryable(unsent)
         assert not RetryPolicy.ambiguous(unsent)
         assert RetryPolicy.retryable(reset)
