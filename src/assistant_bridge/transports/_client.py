@@ -41,7 +41,13 @@ from assistant_bridge.transports._protocol import (
     RunStepReader,
     StreamingMethods,
 )
-from assistant_bridge.transports._reading import alines, aread_body, lines, read_body
+from assistant_bridge.transports._reading import (
+    alines,
+    aread_body,
+    event_stream,
+    lines,
+    read_body,
+)
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
     Answer,
@@ -228,7 +234,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         target = self._run(prepared)
         until = _stream_end()
         with _made(target), map_openai_errors(self._secrets):
-            response = self._stream_call(target, stall_timeout)
+            response = event_stream(self._stream_call(target, stall_timeout))
         return _Closing(_events(response, target.converter(), self._secrets, until), response)
 
     def close(self) -> None:
@@ -267,7 +273,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
         target = await self._run(prepared)
         until = _stream_end()
         with _made(target), map_openai_errors(self._secrets):
-            response = await self._stream_call(target, stall_timeout)
+            response = event_stream(await self._stream_call(target, stall_timeout))
         events = _aevents(response, target.converter(), self._secrets, until)
         return _AsyncClosing(events, response)
 

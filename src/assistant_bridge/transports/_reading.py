@@ -20,10 +20,19 @@ from assistant_bridge._redact import raise_detached, redact
 from assistant_bridge.exceptions import (
     APIConnectionError,
     AssistantBridgeError,
+    MalformedResponseError,
     StreamInterruptedError,
 )
 
-__all__ = ["BodyReader", "LineReader", "aread_body", "alines", "lines", "read_body"]
+__all__ = [
+    "BodyReader",
+    "LineReader",
+    "alines",
+    "aread_body",
+    "event_stream",
+    "lines",
+    "read_body",
+]
 
 
 class BodyReader:
@@ -95,6 +104,21 @@ async def aread_body(response: Any, until: float, secrets: Sequence[str | None] 
     finally:
         await response.aclose()
     return reader.body()
+
+
+def event_stream(response: Any) -> Any:
+    """``response``, when it is an event stream: a page (``text/html`` from a gateway) or a
+    JSON object where a stream belongs is a :class:`MalformedResponseError`."""
+    kind = str(response.headers.get("content-type") or "")
+    if kind and "event-stream" not in kind:
+        response.close()
+        msg = (
+            f"The server answered {kind.split(';')[0][:64]} where an event stream was "
+            "expected; a proxy or gateway may have answered instead of the API. The run may "
+            "have been started."
+        )
+        raise MalformedResponseError(msg)
+    return response
 
 
 class LineReader:
