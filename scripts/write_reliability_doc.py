@@ -143,8 +143,25 @@ The API key never appears in a repr, a log record (DEBUG included), an exception
 kinds, and checks all of them. `tests/test_redaction.py` has a server echo the key in every
 field of its error body (message, `code`, `param`, the request-id header), for every status,
 on both wires, sync and async: every field of the error and every log line stays clean.
-Cassettes are written with `authorization`,
-`openai-organization` and `openai-project` filtered.
+No error keeps openai's exception (which carries the request, whose header holds the key) as
+its `__cause__` or its `__context__`; `tests/key_graph.py` walks everything reachable from an
+error (cause, context, args, every attribute: requests, responses, bodies, headers), and the
+hostile cells above and `tests/test_key_graph.py` find the key nowhere. A key in the base URL's
+userinfo (`https://gw:sk-...@host/v1`) is masked in reprs, log lines and the CLI's warnings.
+
+Cassettes you record yourself stay clean with `assistant_bridge.testing.vcr_config()`: it
+leaves the credential headers out and masks keys (the one in `OPENAI_API_KEY`, any you name,
+and anything shaped like a key or a bearer token) in URIs, bodies and headers, the same on
+playback, so a recording of a 401 that echoes the key keeps none of it
+(`tests/test_key_graph.py` records one). The project's own cassettes use it.
+
+```python
+import vcr
+
+from assistant_bridge.testing import vcr_config
+
+recorder = vcr.VCR(record_mode="none", **vcr_config())
+```
 """
     text = text.replace("\n## Bad input\n", hostile_section() + "\n## Bad input\n", 1)
     (ROOT / "docs" / "reliability.md").write_text(text)
