@@ -126,7 +126,16 @@ def _masked(text: str | None) -> str | None:
 
 
 class TransportError(AssistantBridgeError):
-    """The server answered with an error, or did not answer at all."""
+    """The server answered with an error, or did not answer at all.
+
+    When the failure concerns a run, ``thread_id`` and ``run_id`` name it (None when unknown)
+    and ``cancel_confirmed`` says whether the session saw the run stop after cancelling it
+    (None when it had nothing to cancel).
+    """
+
+    thread_id: str | None = None
+    run_id: str | None = None
+    cancel_confirmed: bool | None = None
 
     def __init__(self, message: str, **fields: Unpack[ErrorFields]) -> None:
         # Key-shaped text is masked here too, whoever builds the error (the transport's

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
@@ -46,6 +45,7 @@ from assistant_bridge.transports._reading import (
     aread_body,
     event_stream,
     lines,
+    parse_json,
     read_body,
 )
 from assistant_bridge.transports._sse import SseDecoder
@@ -192,11 +192,10 @@ class _ClientHolder(StreamingMethods, Generic[C]):
 
 
 def _answer(response: Any, body: bytes, binary: bool = False) -> Answer:
-    """The answer of ``response`` whose ``body`` was read (a ValueError when it is not JSON,
-    which the error boundary turns into MalformedResponseError)."""
+    """The answer of ``response``, whose ``body`` was read."""
     if binary:
         return Answer(None, response.headers, body)
-    return Answer(json.loads(body), response.headers)
+    return Answer(parse_json(body), response.headers)
 
 
 class ClientTransport(_ClientHolder[openai.OpenAI]):
@@ -375,7 +374,7 @@ def _made(request: Request[Any] | StreamRequest) -> Iterator[None]:
         yield
     except TransportError as exc:
         if request.made_thread is not None and getattr(exc, "thread_id", None) is None:
-            exc.thread_id = request.made_thread  # type: ignore[attr-defined]
+            exc.thread_id = request.made_thread
         raise
 
 

@@ -12,6 +12,8 @@ means is decided once, in :class:`BodyReader` and :class:`LineReader`.
 from __future__ import annotations
 
 import codecs
+import json
+import re
 import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from typing import Any
@@ -31,8 +33,34 @@ __all__ = [
     "aread_body",
     "event_stream",
     "lines",
+    "parse_json",
     "read_body",
 ]
+
+# The id an answer begins with (a run, a response): salvaged from a body that cannot be
+# read whole, so the run it names can still be cancelled.
+_LEADING_ID = re.compile(rb'^\s*\{\s*"id"\s*:\s*"((?:run|resp)_[A-Za-z0-9_-]{4,100})"')
+
+
+def salvaged_id(body: bytes) -> str | None:
+    """The run or response id at the start of a body cut short, or None."""
+    found = _LEADING_ID.match(body)
+    return found.group(1).decode() if found else None
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON of a body read whole: :class:`MalformedResponseError` when it is not JSON
+    (cut short, an HTML page), carrying the run id it begins with, if any."""
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        error = MalformedResponseError(
+            f"The server's answer could not be read as JSON ({detail}); a proxy or gateway "
+            "may have answered instead of the API. The request may have been carried out."
+        )
+        error.run_id = salvaged_id(body)
+        raise_detached(error)
 
 
 class BodyReader:
@@ -66,7 +94,9 @@ class BodyReader:
             f"in {time.monotonic() - self._began:.1f}s); it was given up. The request may have "
             "been carried out."
         )
-        raise APIConnectionError(msg)
+        error = APIConnectionError(msg)
+        error.run_id = salvaged_id(self.body())
+        raise error
 
     def broke(self, exc: Exception) -> None:
         """The HTTP stack failed while reading: ours, typed and with the key masked."""
