@@ -1,20 +1,19 @@
 """What an ask does, written once as a sans-I/O flow, and the work it asks for.
 
-A flow is a generator: it yields :class:`Op` values (a transport operation, a sleep, a tool
-call, the next event of a stream, an event for the watcher), receives each one's result, and
-decides with the state table (:mod:`assistant_bridge._runstate.table`). It never touches the
-network or sleeps: the sync and async drivers (:mod:`.sessions`) do, so every decision (when
-to poll, when to give up, what a status means, how to clean up) exists in exactly one place.
-
-A transport operation is a small value whose :meth:`TransportOp.on` calls the transport's
-method: the sync driver takes the result, the async driver awaits it.
+A flow is a generator: it yields transport operations (:mod:`assistant_bridge.transports.ops`,
+which the drivers hand to ``transport.perform`` as they are) and other :class:`Work` (a
+sleep, a tool call, the next event of a stream, an event for the watcher), receives each
+one's result, and decides with the state table (:mod:`assistant_bridge._runstate.table`). It
+never touches the network or sleeps: the sync and async drivers (:mod:`.sessions`) do, so
+every decision (when to poll, when to give up, what a status means, how to clean up) exists
+in exactly one place.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 
@@ -27,13 +26,13 @@ from assistant_bridge._values.events import (
     ReplyReady,
     RunEvent,
     RunStatusChanged,
+    StreamEvent,
     StreamFailed,
     TextDelta,
     ToolCallsRequested,
 )
-from assistant_bridge._values.models import Message, MessagePage, Run, Thread, ToolCall, ToolOutput
+from assistant_bridge._values.models import Message, Run, ToolCall, ToolOutput
 from assistant_bridge._values.reply import Reply, citations_of, files_of
-from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import (
     ActionRequiredError,
     ActiveRunError,
@@ -46,13 +45,24 @@ from assistant_bridge.exceptions import (
     StreamInterruptedError,
     TransportError,
 )
-from assistant_bridge.transports._protocol import (
+from assistant_bridge.transports.ops import (
     ASK_KEY,
-    FileStore,
-    RunFinder,
+    DEFAULT_STALL_TIMEOUT,
+    CancelRun,
+    CreateThread,
+    CreateThreadAndRun,
+    FileName,
+    FindRun,
+    GetRun,
+    ListRunMessages,
+    Op,
+    ResolveAssistant,
     RunRequest,
-    StreamingTransport,
-    Transport,
+    StartRun,
+    StreamRun,
+    StreamThreadAndRun,
+    StreamToolOutputs,
+    SubmitToolOutputs,
 )
 
 logger = logging.getLogger("assistant_bridge")
@@ -62,199 +72,40 @@ ToolHandler = Callable[[Sequence[ToolCall]], Sequence[ToolOutput]]
 """Answers a run's tool calls with one output each."""
 
 
-# -- the work a flow asks for ---------------------------------------------------------------
-class Op(Generic[T]):
-    """Work a flow asks its driver to do; the driver sends back a ``T``."""
+# -- what a flow asks its driver for ------------------------------------------------------------
+class Work(Generic[T]):
+    """Work a flow asks its driver to do besides transport operations; the driver sends
+    back a ``T``."""
+
+
+RunStream = Iterator[RunEvent] | AsyncIterator[RunEvent]
+"""A run's events as a stream operation answers them: iterated by the sync driver, awaited
+by the async one; the flow only hands it back in :class:`NextEvent` and :class:`CloseStream`."""
 
 
 @attrs.frozen
-class TransportOp(Op[T]):
-    """A transport operation. ``budget`` is how long its request may take (what is left of
-    the ask's deadline, or of the cleanup grace); drivers hand it to the transport."""
-
-    budget: float | None = attrs.field(default=None, kw_only=True)
-    #: False for writes, which are never repeated blindly after an ambiguous failure.
-    idempotent: ClassVar[bool] = True
-
-    def on(self, transport: Any) -> T:
-        """Call the transport's method (an async transport returns an awaitable)."""
-        raise NotImplementedError
-
-
-@attrs.frozen
-class ResolveAssistant(TransportOp[str | None]):
-    """Turn an AssistantSpec into what the transport runs (an assistant id, or nothing)."""
-
-    spec: AssistantSpec
-
-    def on(self, transport: Transport) -> str | None:
-        return transport.resolve_assistant(self.spec)
-
-
-@attrs.frozen
-class CreateThread(TransportOp[Thread]):
-    """Create an empty thread."""
-
-    metadata: Mapping[str, str] | None = None
-
-    def on(self, transport: Transport) -> Thread:
-        return transport.create_thread(metadata=self.metadata)
-
-
-@attrs.frozen
-class StartRun(TransportOp[Any]):
-    """Add the user's message to a thread and start a run, in one request; with
-    ``stall_timeout``, as a stream of the run's events."""
-
-    thread_id: str
-    request: RunRequest
-    content: str | None = None
-    message_metadata: Mapping[str, str] | None = None
-    stall_timeout: float | None = None
-    idempotent: ClassVar[bool] = False
-
-    def on(self, transport: StreamingTransport) -> Any:
-        thread_id, request, content = self.thread_id, self.request, self.content
-        if self.stall_timeout is None:
-            return transport.start_run(
-                thread_id, request, content=content, message_metadata=self.message_metadata
-            )
-        return transport.stream_run(
-            thread_id,
-            request,
-            content=content,
-            message_metadata=self.message_metadata,
-            stall_timeout=self.stall_timeout,
-        )
-
-
-@attrs.frozen
-class CreateThreadAndRun(TransportOp[Any]):
-    """Create a thread with the user's message and start a run, in one request; with
-    ``stall_timeout``, as a stream of the run's events."""
-
-    content: str
-    request: RunRequest
-    thread_metadata: Mapping[str, str] | None = None
-    stall_timeout: float | None = None
-    idempotent: ClassVar[bool] = False
-
-    def on(self, transport: StreamingTransport) -> Any:
-        if self.stall_timeout is None:
-            return transport.create_thread_and_run(
-                self.content, self.request, thread_metadata=self.thread_metadata
-            )
-        return transport.stream_thread_and_run(
-            self.content,
-            self.request,
-            thread_metadata=self.thread_metadata,
-            stall_timeout=self.stall_timeout,
-        )
-
-
-@attrs.frozen
-class FindRun(TransportOp[Run | None]):
-    """The run of a thread whose metadata carries ``key`` (an ask's mark), if there is one."""
-
-    thread_id: str
-    key: str
-
-    def on(self, transport: RunFinder) -> Run | None:
-        return transport.find_run(self.thread_id, self.key)
-
-
-@attrs.frozen
-class GetRun(TransportOp[Run]):
-    """Fetch a run."""
-
-    thread_id: str
-    run_id: str
-
-    def on(self, transport: Transport) -> Run:
-        return transport.get_run(self.thread_id, self.run_id)
-
-
-@attrs.frozen
-class CancelRun(TransportOp[Run]):
-    """Ask the server to cancel a run (repeating it is harmless)."""
-
-    thread_id: str
-    run_id: str
-
-    def on(self, transport: Transport) -> Run:
-        return transport.cancel_run(self.thread_id, self.run_id)
-
-
-@attrs.frozen
-class SubmitToolOutputs(TransportOp[Any]):
-    """Send tool outputs to a run waiting for them; with ``stall_timeout``, as a stream."""
-
-    thread_id: str
-    run_id: str
-    outputs: tuple[ToolOutput, ...]
-    request: RunRequest | None
-    stall_timeout: float | None = None
-    idempotent: ClassVar[bool] = False
-
-    def on(self, transport: StreamingTransport) -> Any:
-        if self.stall_timeout is None:
-            return transport.submit_tool_outputs(
-                self.thread_id, self.run_id, self.outputs, request=self.request
-            )
-        return transport.stream_tool_outputs(
-            self.thread_id,
-            self.run_id,
-            self.outputs,
-            request=self.request,
-            stall_timeout=self.stall_timeout,
-        )
-
-
-@attrs.frozen
-class ListRunMessages(TransportOp[MessagePage]):
-    """Fetch one page of a run's messages."""
-
-    thread_id: str
-    run_id: str
-    after: str | None = None
-
-    def on(self, transport: Transport) -> MessagePage:
-        return transport.list_run_messages(self.thread_id, self.run_id, after=self.after)
-
-
-@attrs.frozen
-class NameFile(TransportOp[str]):
-    """A cited file's name (the transport remembers it)."""
-
-    file_id: str
-
-    def on(self, transport: FileStore) -> str:
-        return transport.file_name(self.file_id)
-
-
-@attrs.frozen
-class NextEvent(Op[RunEvent | None]):
+class NextEvent(Work[RunEvent | None]):
     """The stream's next event, or None when it has ended."""
 
-    stream: Any
+    stream: RunStream
 
 
 @attrs.frozen
-class CloseStream(Op[None]):
+class CloseStream(Work[None]):
     """Stop reading a stream and release its connection."""
 
-    stream: Any
+    stream: RunStream
 
 
 @attrs.frozen
-class Sleep(Op[None]):
+class Sleep(Work[None]):
     """Wait ``seconds`` before the next operation."""
 
     seconds: float
 
 
 @attrs.frozen
-class CallTools(Op[Sequence[ToolOutput]]):
+class CallTools(Work[Sequence[ToolOutput]]):
     """Run the user's tool handler on a run's tool calls, within ``budget`` seconds."""
 
     handler: ToolHandler
@@ -263,23 +114,26 @@ class CallTools(Op[Sequence[ToolOutput]]):
 
 
 @attrs.frozen
-class Emit(Op[None]):
+class Emit(Work[None]):
     """Hand an event to whoever is watching the ask (``stream()``); ignored by ``ask()``."""
 
-    event: Any
+    event: StreamEvent
 
 
 class Abandoned(BaseException):
     """Thrown into a flow whose watcher stopped listening (a stream closed early)."""
 
 
-Flow = Generator[Op[Any], Any, T]
-"""Session logic: yields operations, receives each one's result, returns ``T``."""
+Yielded = Op[object] | Work[Any]
+"""What a flow yields: a transport operation (the driver performs it) or other work."""
+
+Flow = Generator[Yielded, Any, T]
+"""Session logic: yields operations and work, receives each one's result, returns ``T``."""
 
 
-def perform(op: Op[T]) -> Generator[Op[Any], Any, T]:
-    """Yield ``op`` to the driver and return its result, typed: ``x = yield from perform(op)``."""
-    result = yield op
+def do(work: Op[T] | Work[T]) -> Generator[Yielded, Any, T]:
+    """Yield ``work`` to the driver and return its result, typed: ``x = yield from do(w)``."""
+    result = yield work
     return cast(T, result)
 
 
@@ -297,7 +151,7 @@ class WaitSettings:
     tool_handler: ToolHandler | None
     max_tool_rounds: int
     streaming: bool = False
-    stall_timeout: float = 20.0
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT
     retry: RetryPolicy = NO_RETRIES
     on_active_run: str = "wait"
     can_find_runs: bool = False
@@ -340,7 +194,7 @@ def ask_flow(
     """
     request = plan.request
     if request.assistant_id is None and request.assistant is not None:
-        resolved = yield from call(ResolveAssistant(request.assistant), settings)
+        resolved = yield from retried(ResolveAssistant(request.assistant), settings)
         if resolved is not None:
             on_assistant(resolved)
             request = attrs.evolve(request, assistant_id=resolved)
@@ -353,27 +207,26 @@ def ask_flow(
     if thread_id is None and two_steps:
         # create-and-run cannot carry additional_instructions or message metadata, and a
         # "safe" first ask wants a thread to look a lost start up on.
-        thread = yield from call(CreateThread(plan.thread_metadata), settings)
+        thread = yield from retried(CreateThread(metadata=plan.thread_metadata), settings)
         thread_id = thread.id
         on_thread(thread_id)
     request = attrs.evolve(request, metadata={**(request.metadata or {}), ASK_KEY: plan.ask_key})
-    stall = _stall(settings) if settings.streaming else None
-    start: TransportOp[Any] = (
-        StartRun(thread_id, request, plan.prompt, plan.message_metadata, stall)
+    start: Op[Run | Iterator[RunEvent]] = (
+        _start_run(thread_id, request, plan.prompt, plan.message_metadata, settings)
         if thread_id is not None
-        else CreateThreadAndRun(plan.prompt, request, plan.thread_metadata, stall)
+        else _create_thread_and_run(plan.prompt, request, plan.thread_metadata, settings)
     )
     lookup: Lookup | None = None
     if thread_id is not None and settings.can_find_runs:
         find = FindRun(thread_id, plan.ask_key)
 
         def find_started() -> Flow[Run | None]:
-            return (yield from call(find, settings))
+            return (yield from retried(find, settings))
 
         lookup = find_started
 
     try:
-        started: Any = yield from call(start, settings, lookup=lookup)
+        started: Run | RunStream = yield from retried(start, settings, lookup=lookup)
     except TransportError as exc:
         made = getattr(exc, "thread_id", None)
         if thread_id is not None or made is None:
@@ -395,10 +248,9 @@ def ask_flow(
                 else f" Thread {made} was created; the session keeps it for the next ask."
             )
             raise
-        yield from perform(Sleep(delay))
-        stall = _stall(settings) if settings.streaming else None  # what is left now
-        retry = StartRun(made, request, plan.prompt, stall_timeout=stall)
-        started = yield from call(retry, settings)
+        yield from do(Sleep(delay))
+        retry = _start_run(made, request, plan.prompt, None, settings)  # with what is left now
+        started = yield from retried(retry, settings)
     reply = yield from follow(started, plan.parser, settings, request, on_thread)
     yield Emit(ReplyReady(reply))
     return reply
@@ -408,7 +260,7 @@ def resume_flow(
     thread_id: str, run_id: str, parser: Parser[Any], settings: WaitSettings, request: RunRequest
 ) -> Flow[Reply[Any]]:
     """Follow a run that already exists to its reply; nothing new is posted."""
-    run = yield from call(GetRun(thread_id, run_id), settings)
+    run = yield from retried(GetRun(thread_id, run_id), settings)
     reply = yield from follow(run, parser, settings, request, lambda _: None)
     yield Emit(ReplyReady(reply))
     return reply
@@ -419,6 +271,39 @@ def _stall(settings: WaitSettings) -> float:
     return max(0.05, min(settings.stall_timeout, settings.remaining() + 0.05))
 
 
+def _start_run(
+    thread_id: str,
+    request: RunRequest,
+    prompt: str,
+    message_metadata: Mapping[str, str] | None,
+    settings: WaitSettings,
+) -> Op[Run | Iterator[RunEvent]]:
+    """Start the run on a thread: as a stream where the session streams."""
+    if settings.streaming:
+        return StreamRun(
+            thread_id,
+            request,
+            content=prompt,
+            message_metadata=message_metadata,
+            stall_timeout=_stall(settings),
+        )
+    return StartRun(thread_id, request, content=prompt, message_metadata=message_metadata)
+
+
+def _create_thread_and_run(
+    prompt: str,
+    request: RunRequest,
+    thread_metadata: Mapping[str, str] | None,
+    settings: WaitSettings,
+) -> Op[Run | Iterator[RunEvent]]:
+    """Create the thread with the run: as a stream where the session streams."""
+    if settings.streaming:
+        return StreamThreadAndRun(
+            prompt, request, thread_metadata=thread_metadata, stall_timeout=_stall(settings)
+        )
+    return CreateThreadAndRun(prompt, request, thread_metadata=thread_metadata)
+
+
 # -- requests, retried inside the deadline ---------------------------------------------------
 MIN_REQUEST_SECONDS = 1.0
 """The least time a request is given, so a reply that arrives at the deadline is collected."""
@@ -427,8 +312,8 @@ Lookup = Callable[[], Flow[Any]]
 """After an ambiguous failure of a write: what it did (a value), or None if surely nothing."""
 
 
-def call(
-    op: TransportOp[T],
+def retried(
+    op: Op[T],
     settings: WaitSettings,
     *,
     lookup: Lookup | None = None,
@@ -452,7 +337,7 @@ def call(
         if per_try is not None:
             budget = min(budget, per_try)
         try:
-            return (yield from perform(attrs.evolve(op, budget=budget)))
+            return (yield from do(attrs.evolve(op, budget=budget)))
         except ActiveRunError as exc:
             if op.idempotent:
                 raise
@@ -476,15 +361,15 @@ def call(
             if settings.clock() + delay >= end:
                 raise
             logger.info("retrying %s in %.2fs after %s", type(op).__name__, delay, exc)
-            yield from perform(Sleep(delay))
+            yield from do(Sleep(delay))
             attempt += 1
 
 
-def _makes_thread(op: TransportOp[Any]) -> bool:
-    return isinstance(op, CreateThreadAndRun)
+def _makes_thread(op: Op[object]) -> bool:
+    return isinstance(op, (CreateThreadAndRun, StreamThreadAndRun))
 
 
-def _not_repeated(op: TransportOp[Any]) -> str:
+def _not_repeated(op: Op[object]) -> str:
     if _makes_thread(op):
         return (
             " The request may have reached the server, so it was not repeated (that could "
@@ -505,7 +390,7 @@ def _clear_active_run(exc: ActiveRunError, settings: WaitSettings) -> Flow[None]
     """Another run holds the thread: wait for it, cancel it, or raise, per the policy."""
     if settings.on_active_run == "raise" or exc.run_id is None or exc.thread_id is None:
         raise exc
-    other = yield from call(GetRun(exc.thread_id, exc.run_id), settings)
+    other = yield from retried(GetRun(exc.thread_id, exc.run_id), settings)
     if settings.on_active_run == "cancel":
         confirmed, _ = yield from _cancel_and_confirm(other, settings)
         if not confirmed:
@@ -529,9 +414,9 @@ def _poll_until(
         if remaining <= 0:
             break
         delay = settings.poll.delay(attempt, run.poll_after_ms)
-        yield from perform(Sleep(max(0.0, min(delay, remaining))))
+        yield from do(Sleep(max(0.0, min(delay, remaining))))
         attempt += 1
-        run = yield from call(GetRun(run.thread_id, run.id), settings, until=until)
+        run = yield from retried(GetRun(run.thread_id, run.id), settings, until=until)
     return run
 
 
@@ -549,15 +434,15 @@ class _Follow:
     """Where a followed run stands: the run, its open stream, what it wrote, tool rounds."""
 
     run: Run | None
-    stream: Any = None
+    stream: RunStream | None = None
     messages: list[Message] = attrs.field(factory=list)
     rounds: int = 0
-    seen: Any = None
+    seen: object = None
     warned: bool = False
 
 
 def follow(
-    started: Run | Iterator[RunEvent],
+    started: Run | RunStream,
     parser: Parser[Any],
     settings: WaitSettings,
     request: RunRequest | None,
@@ -579,7 +464,9 @@ def follow(
                 if event is None:  # the stream is over or broken: poll from here
                     yield from _close(state)
                     assert state.run is not None
-                    state.run = yield from call(GetRun(state.run.thread_id, state.run.id), settings)
+                    state.run = yield from retried(
+                        GetRun(state.run.thread_id, state.run.id), settings
+                    )
             run = state.run
             assert run is not None
             on_thread(run.thread_id)
@@ -650,9 +537,11 @@ def _note_cancel(exc: BaseException, run: Run, confirmed: bool) -> None:
 def _next_status(state: _Follow) -> Flow[RunStatusChanged | None]:
     """Read the stream up to its next run status, keeping messages and passing text on.
     None when the stream is over: ended, broken, stalled, or failed by the server."""
+    stream = state.stream
+    assert stream is not None
     while True:
         try:
-            event = yield from perform(NextEvent(state.stream))
+            event = yield from do(NextEvent(stream))
         except StreamInterruptedError as exc:
             if state.run is None:
                 raise
@@ -692,12 +581,12 @@ def _close(state: _Follow, *, drain: bool = False) -> Flow[None]:
         return
     stream, state.stream = state.stream, None
     try:
-        while drain and (yield from perform(NextEvent(stream))) is not None:
+        while drain and (yield from do(NextEvent(stream))) is not None:
             pass
     except Exception:  # a stream that breaks at its very end costs only its connection
         logger.debug("reading the end of a stream failed", exc_info=True)
     try:
-        yield from perform(CloseStream(stream))
+        yield from do(CloseStream(stream))
     except Exception:  # the connection may already be gone
         logger.debug("closing a stream failed", exc_info=True)
 
@@ -749,7 +638,7 @@ def _collect_reply(
         names = {}
         for file_id in {c.file_id for c in citations if c.filename is None and c.file_id}:
             try:
-                names[file_id] = yield from call(NameFile(file_id), settings)
+                names[file_id] = yield from retried(FileName(file_id), settings)
             except TransportError as exc:  # a name is a nicety: keep the id
                 logger.debug("could not name file %s: %s", file_id, exc)
         citations = citations_of(found, names)
@@ -781,7 +670,7 @@ def _collect_messages(run: Run, settings: WaitSettings) -> Flow[tuple[Message, .
     collected: list[Message] = []
     after: str | None = None
     while True:
-        page = yield from call(ListRunMessages(run.thread_id, run.id, after), settings)
+        page = yield from retried(ListRunMessages(run.thread_id, run.id, after=after), settings)
         collected.extend(page.messages)
         if not page.has_more or not page.messages:
             break
@@ -809,16 +698,21 @@ def _answer_tools(state: _Follow, settings: WaitSettings, request: RunRequest | 
         yield from _refuse_action(run, settings, state.rounds)
     began = settings.clock()
     outputs = yield from _run_tools(run, settings)
-    stall = _stall(settings) if settings.streaming else None
-    submit = SubmitToolOutputs(run.thread_id, run.id, outputs, request, stall)
+    submit: Op[Run | RunStream] = (
+        StreamToolOutputs(
+            run.thread_id, run.id, outputs, request=request, stall_timeout=_stall(settings)
+        )
+        if settings.streaming
+        else SubmitToolOutputs(run.thread_id, run.id, outputs, request=request)
+    )
     sent = _pending(run)
 
     def taken() -> Flow[Run | None]:
-        latest = yield from call(GetRun(run.thread_id, run.id), settings)
+        latest = yield from retried(GetRun(run.thread_id, run.id), settings)
         return None if _pending(latest) == sent else latest
 
     try:
-        result = yield from call(submit, settings, lookup=taken)
+        result = yield from retried(submit, settings, lookup=taken)
     except BadRequestError:
         yield from _explain_refused_outputs(run, settings, began)
         raise
@@ -836,7 +730,7 @@ def _run_tools(run: Run, settings: WaitSettings) -> Flow[tuple[ToolOutput, ...]]
     assert handler is not None
     calls = run.required_action.tool_calls if run.required_action else ()
     yield Emit(ToolCallsRequested(tuple(calls), run))
-    outputs = yield from perform(CallTools(handler, tuple(calls), settings.remaining()))
+    outputs = yield from do(CallTools(handler, tuple(calls), settings.remaining()))
     ids = {c.id for c in calls}
     answered = {o.tool_call_id for o in outputs}
     if answered != ids:
@@ -853,7 +747,7 @@ def _run_tools(run: Run, settings: WaitSettings) -> Flow[tuple[ToolOutput, ...]]
 
 def _explain_refused_outputs(run: Run, settings: WaitSettings, began: float) -> Flow[None]:
     """Outputs were refused: if the run expired while the tools ran, say so plainly."""
-    latest = yield from call(GetRun(run.thread_id, run.id), settings)
+    latest = yield from retried(GetRun(run.thread_id, run.id), settings)
     handler = settings.machine.decide(latest.status)
     if not settings.machine.is_active(latest.status) and isinstance(handler, table.RaiseError):
         error = handler.factory(latest)
@@ -924,11 +818,11 @@ def _cancel_and_confirm(run: Run, settings: WaitSettings) -> Flow[tuple[bool, Ru
             cancel = CancelRun(run.thread_id, run.id)
             # Each try gets a third of the grace: a cancel that hangs is tried again in time.
             per_try = max(0.25, settings.cancel_grace / 3)
-            run = yield from call(cancel, settings, until=grace_end, per_try=per_try)
+            run = yield from retried(cancel, settings, until=grace_end, per_try=per_try)
         except TransportError as exc:
             # Usually "Cannot cancel run with status 'completed'": it ended meanwhile. Look.
             logger.debug("cancel of run %s refused: %s", run.id, exc)
-            run = yield from call(GetRun(run.thread_id, run.id), settings, until=grace_end)
+            run = yield from retried(GetRun(run.thread_id, run.id), settings, until=grace_end)
         run = yield from _poll_until(run, settings, grace_end, _active(settings))
     except TransportError:
         return False, run

@@ -45,11 +45,10 @@ from assistant_bridge._session.flow import (
     Emit,
     Flow,
     NextEvent,
-    Op,
     Sleep,
     ToolHandler,
-    TransportOp,
     WaitSettings,
+    Yielded,
     ask_flow,
     resume_flow,
 )
@@ -57,7 +56,7 @@ from assistant_bridge._session.locks import ahold_thread, hold_thread
 from assistant_bridge._session.polling import AdaptivePolling, PollPolicy
 from assistant_bridge._session.retry import RetryPolicy
 from assistant_bridge._session.tools import ToolRegistry
-from assistant_bridge._values.events import StreamEvent
+from assistant_bridge._values.events import RunEvent, StreamEvent
 from assistant_bridge._values.models import RunStep, Usage
 from assistant_bridge._values.reply import Reply, conversation_markdown
 from assistant_bridge._values.spec import AssistantSpec
@@ -67,12 +66,16 @@ from assistant_bridge.exceptions import (
     RunTimeoutError,
     ToolError,
 )
-from assistant_bridge.transports import _protocol as protocol
-from assistant_bridge.transports._protocol import (
-    REQUEST_BUDGET,
-    AsyncTransport,
+from assistant_bridge.transports._protocol import AsyncTransport, Transport
+from assistant_bridge.transports.ops import (
+    DEFAULT_STALL_TIMEOUT,
+    DownloadFile,
+    FileName,
+    FindRun,
+    Op,
     RunRequest,
-    Transport,
+    RunSteps,
+    StreamRun,
 )
 
 __all__ = ["AsyncReplyStream", "AsyncThreadSession", "ReplyStream", "ThreadSession"]
@@ -169,16 +172,17 @@ class _SessionCore(Generic[P]):
         thread_metadata = options.get("thread_metadata")
         self._thread_metadata = None if thread_metadata is None else dict(thread_metadata)
         self._clock = options.get("clock", time.monotonic)
-        self._can_stream = isinstance(
-            transport, (protocol.StreamingTransport, protocol.AsyncStreamingTransport)
-        )
+        supports = cast(Transport, transport).supports
+        self._can_stream = supports(StreamRun)
         self._wait = self._check_wait(options.get("wait", "auto"))
-        self._stall_timeout = float(options.get("stall_timeout", 20.0))
+        self._stall_timeout = float(options.get("stall_timeout", DEFAULT_STALL_TIMEOUT))
         self._retry = _given(options.get("retry"), RetryPolicy())
         self._on_active_run = options.get("on_active_run", "wait")
         self._first_ask = options.get("first_ask", "fast")
-        self._can_find_runs = isinstance(transport, (protocol.RunFinder, protocol.AsyncRunFinder))
-        self._can_name_files = isinstance(transport, (protocol.FileStore, protocol.AsyncFileStore))
+        self._can_find_runs = supports(FindRun)
+        self._can_name_files = supports(FileName)
+        self._can_download = supports(DownloadFile)
+        self._can_read_steps = supports(RunSteps)
         self._transport_any: object = transport
         self._usage = Usage()
         self._history: list[tuple[str | None, Reply[Any]]] = []
@@ -310,7 +314,7 @@ class _SessionCore(Generic[P]):
 
     def _file_targets(self, reply: Reply[Any], folder: str | Path) -> list[tuple[str, Path]]:
         """Where each file the reply lists is saved: ``folder/<name or id>``."""
-        if not self._can_name_files:
+        if not self._can_download:
             msg = f"{type(self._transport_any).__name__} cannot download files."
             raise ConfigurationError(msg)
         target = Path(folder)
@@ -327,9 +331,7 @@ class _SessionCore(Generic[P]):
 
     def _steps_thread(self, run_id: str) -> str:
         """The thread to read a run's steps on, after checking the transport can."""
-        if not isinstance(
-            self._transport_any, (protocol.RunStepReader, protocol.AsyncRunStepReader)
-        ):
+        if not self._can_read_steps:
             msg = f"{type(self._transport_any).__name__} cannot read run steps."
             raise ConfigurationError(msg)
         if self._thread_id is None:
@@ -518,15 +520,14 @@ class ThreadSession(_SessionCore[P]):
     def run_steps(self, run_id: str) -> tuple[RunStep, ...]:
         """The steps of a run on this session's thread (e.g. ``reply.run_id``): its messages and
         tool calls, with the code code-interpreter ran and its logs. Fetched on demand."""
-        reader = cast(protocol.RunStepReader, self._transport)
-        return reader.run_steps(self._steps_thread(run_id), run_id)
+        return self._transport.perform(RunSteps(self._steps_thread(run_id), run_id))
 
     def save_files(self, reply: Reply[Any], folder: str | Path) -> list[Path]:
         """Download the files ``reply.files`` lists (code-interpreter images and files) into
         ``folder``; returns their paths."""
         saved = []
         for file_id, path in self._file_targets(reply, folder):
-            path.write_bytes(cast(protocol.FileStore, self._transport).download_file(file_id))
+            path.write_bytes(self._transport.perform(DownloadFile(file_id)))
             saved.append(path)
         return saved
 
@@ -668,16 +669,13 @@ class AsyncThreadSession(_SessionCore[P]):
 
     async def run_steps(self, run_id: str) -> tuple[RunStep, ...]:
         """See :meth:`ThreadSession.run_steps`."""
-        reader = cast(protocol.AsyncRunStepReader, self._transport)
-        return await reader.run_steps(self._steps_thread(run_id), run_id)
+        return await self._transport.perform(RunSteps(self._steps_thread(run_id), run_id))
 
     async def save_files(self, reply: Reply[Any], folder: str | Path) -> list[Path]:
         """See :meth:`ThreadSession.save_files`."""
         saved = []
         for file_id, path in self._file_targets(reply, folder):
-            path.write_bytes(
-                await cast(protocol.AsyncFileStore, self._transport).download_file(file_id)
-            )
+            path.write_bytes(await self._transport.perform(DownloadFile(file_id)))
             saved.append(path)
         return saved
 
@@ -775,7 +773,7 @@ def drive_events(
                 op = flow.send(None)
                 continue
             try:
-                result = _perform(op, transport, sleep)
+                result = _do(op, transport, sleep)
             except BaseException as exc:  # handed to the flow, which decides
                 op = flow.throw(exc)
             else:
@@ -793,7 +791,7 @@ def _abandon(flow: Flow[Any], transport: Transport, sleep: Callable[[float], Non
                 op = flow.send(None)
                 continue
             try:
-                result = _perform(op, transport, sleep)
+                result = _do(op, transport, sleep)
             except Exception as exc:  # the flow's cleanup decides (a refused cancel, say)
                 op = flow.throw(exc)
             else:
@@ -812,13 +810,10 @@ def drive(flow: Flow[T], transport: Transport, sleep: Callable[[float], None]) -
             return cast(T, stop.value)
 
 
-def _perform(op: Op[Any], transport: Transport, sleep: Callable[[float], None]) -> Any:
-    if isinstance(op, TransportOp):
-        token = REQUEST_BUDGET.set(op.budget)
-        try:
-            return op.on(transport)
-        finally:
-            REQUEST_BUDGET.reset(token)
+def _do(op: Yielded, transport: Transport, sleep: Callable[[float], None]) -> object:
+    """Perform what the flow asks: a transport operation as it is, or other work."""
+    if isinstance(op, Op):
+        return transport.perform(op)
     if isinstance(op, Sleep):
         sleep(op.seconds)
         return None
@@ -827,9 +822,9 @@ def _perform(op: Op[Any], transport: Transport, sleep: Callable[[float], None]) 
             return tuple(op.handler(op.calls, within=op.budget))
         return tuple(op.handler(op.calls))
     if isinstance(op, NextEvent):
-        return next(op.stream, None)
+        return next(cast(Iterator[RunEvent], op.stream), None)
     if isinstance(op, CloseStream):
-        op.stream.close()
+        cast(Generator[RunEvent, None, None], op.stream).close()
         return None
     msg = f"the sync driver cannot perform {op!r}"
     raise TypeError(msg)
@@ -866,7 +861,7 @@ async def adrive_events(
                 op = flow.send(None)
                 continue
             try:
-                work = _aperform(op, transport, sleep)
+                work = _ado(op, transport, sleep)
                 result = await (_shielded(work) if cleaning else work)
             except BaseException as exc:  # handed to the flow, which decides
                 cleaning = cleaning or isinstance(exc, asyncio.CancelledError)
@@ -899,7 +894,7 @@ async def _aabandon(
                 op = flow.send(None)
                 continue
             try:
-                result = await _shielded(_aperform(op, transport, sleep))
+                result = await _shielded(_ado(op, transport, sleep))
             except Exception as exc:  # the flow's cleanup decides (a refused cancel, say)
                 op = flow.throw(exc)
             else:
@@ -918,32 +913,30 @@ async def adrive(
     return outcome.value
 
 
-async def _aperform(
-    op: Op[Any], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
-) -> Any:
-    if isinstance(op, TransportOp):
-        token = REQUEST_BUDGET.set(op.budget)
+async def _ado(
+    op: Yielded, transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
+) -> object:
+    """The async twin of :func:`_do`: a request that overruns its budget is abandoned."""
+    if isinstance(op, Op):
+        limit = None if op.budget is None else op.budget + SHIELD_MARGIN
         try:
-            limit = None if op.budget is None else op.budget + SHIELD_MARGIN
             async with asyncio.timeout(limit):
-                return await op.on(transport)
+                return await transport.perform(op)
         except TimeoutError:
             msg = (
                 f"The request took longer than the {op.budget:.1f}s the ask had left; "
                 "it was abandoned."
             )
             raise APIConnectionError(msg) from None
-        finally:
-            REQUEST_BUDGET.reset(token)
     if isinstance(op, Sleep):
         await sleep(op.seconds)
         return None
     if isinstance(op, CallTools):
         return tuple(await _acall_tools(op))
     if isinstance(op, NextEvent):
-        return await anext(op.stream, None)
+        return await anext(cast(AsyncIterator[RunEvent], op.stream), None)
     if isinstance(op, CloseStream):
-        await op.stream.aclose()
+        await cast(AsyncGenerator[RunEvent, None], op.stream).aclose()
         return None
     msg = f"the async driver cannot perform {op!r}"
     raise TypeError(msg)

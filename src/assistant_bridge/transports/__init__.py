@@ -1,5 +1,5 @@
-"""Layer 3, transports: the :class:`Transport` protocol a session needs, and its
-implementations over ``openai`` for the Assistants and Responses wires.
+"""Layer 3, transports: the operations (:mod:`.ops`), the :class:`Transport` protocol that
+performs them, and its implementations over ``openai`` for the Assistants and Responses wires.
 
 Each wire is written once as sans-I/O request building and response decoding; the sync and
 async transports only send them (:mod:`._client`, through an ``openai`` client, whose errors
@@ -17,7 +17,6 @@ from assistant_bridge.transports._client import (
 )
 from assistant_bridge.transports._openai import map_openai_errors
 from assistant_bridge.transports._protocol import (
-    ASK_KEY,
     AssistantReader,
     AsyncAssistantReader,
     AsyncFileStore,
@@ -26,18 +25,41 @@ from assistant_bridge.transports._protocol import (
     AsyncStreamingTransport,
     AsyncTransport,
     FileStore,
-    Operation,
+    NamedOp,
     RunFinder,
-    RunRequest,
     RunStepReader,
     StreamingMethods,
     StreamingTransport,
     Transport,
     TransportMethods,
 )
+from assistant_bridge.transports.ops import (
+    ASK_KEY,
+    DEFAULT_STALL_TIMEOUT,
+    CancelRun,
+    CreateThread,
+    CreateThreadAndRun,
+    DownloadFile,
+    FileName,
+    FindRun,
+    GetAssistant,
+    GetRun,
+    ListRunMessages,
+    Op,
+    ResolveAssistant,
+    RunRequest,
+    RunSteps,
+    StartRun,
+    StreamOp,
+    StreamRun,
+    StreamThreadAndRun,
+    StreamToolOutputs,
+    SubmitToolOutputs,
+)
 
 __all__ = [
     "ASK_KEY",
+    "DEFAULT_STALL_TIMEOUT",
     "AssistantReader",
     "AsyncAssistantReader",
     "AsyncClientTransport",
@@ -48,16 +70,34 @@ __all__ = [
     "AsyncRunStepReader",
     "AsyncStreamingTransport",
     "AsyncTransport",
+    "CancelRun",
     "ClientTransport",
+    "CreateThread",
+    "CreateThreadAndRun",
+    "DownloadFile",
+    "FileName",
     "FileStore",
+    "FindRun",
+    "GetAssistant",
+    "GetRun",
+    "ListRunMessages",
+    "NamedOp",
+    "Op",
     "OpenAITransport",
-    "Operation",
+    "ResolveAssistant",
     "ResponsesTransport",
     "RunFinder",
     "RunRequest",
     "RunStepReader",
+    "RunSteps",
+    "StartRun",
+    "StreamOp",
+    "StreamRun",
+    "StreamThreadAndRun",
+    "StreamToolOutputs",
     "StreamingMethods",
     "StreamingTransport",
+    "SubmitToolOutputs",
     "Transport",
     "TransportMethods",
     "map_openai_errors",
