@@ -36,12 +36,14 @@ from assistant_bridge._values.reply import Reply, citations_of, files_of
 from assistant_bridge.exceptions import (
     ActionRequiredError,
     ActiveRunError,
+    APIConnectionError,
     AssistantBridgeError,
     BadRequestError,
     ParseError,
     RunExpiredError,
     RunIncompleteError,
     RunTimeoutError,
+    ServerError,
     StreamInterruptedError,
     TransportError,
 )
@@ -217,11 +219,13 @@ def ask_flow(
         else _create_thread_and_run(plan.prompt, request, plan.thread_metadata, settings)
     )
     lookup: Lookup | None = None
+    find: FindRun | None = None
     if thread_id is not None and settings.can_find_runs:
         find = FindRun(thread_id, plan.ask_key)
+        finding = find
 
         def find_started() -> Flow[Run | None]:
-            return (yield from retried(find, settings))
+            return (yield from retried(finding, settings))
 
         lookup = find_started
 
@@ -229,7 +233,10 @@ def ask_flow(
         started: Run | RunStream = yield from retried(start, settings, lookup=lookup)
     except TransportError as exc:
         made = getattr(exc, "thread_id", None)
-        if thread_id is not None or made is None:
+        if thread_id is not None:
+            yield from _stop_lost_run(exc, thread_id, settings, find)
+            raise
+        if made is None:
             raise
         # The thread was made, then starting the run failed: keep the thread (none is left
         # behind), and start on it if that surely did not happen yet.
@@ -247,11 +254,14 @@ def ask_flow(
                 if policy.ambiguous(exc)
                 else f" Thread {made} was created; the session keeps it for the next ask."
             )
+            yield from _stop_lost_run(exc, made, settings, None)
             raise
         yield from do(Sleep(delay))
         retry = _start_run(made, request, plan.prompt, None, settings)  # with what is left now
         started = yield from retried(retry, settings)
-    reply = yield from follow(started, plan.parser, settings, request, on_thread)
+    reply = yield from follow(
+        started, plan.parser, settings, request, on_thread, lost=(thread_id, find)
+    )
     yield Emit(ReplyReady(reply))
     return reply
 
@@ -305,8 +315,10 @@ def _create_thread_and_run(
 
 
 # -- requests, retried inside the deadline ---------------------------------------------------
-MIN_REQUEST_SECONDS = 1.0
-"""The least time a request is given, so a reply that arrives at the deadline is collected."""
+MIN_REQUEST_SECONDS = 0.1
+"""The least time a request is given, even once the ask's time is spent (the last look at a
+run, a cancel's confirmation): short, so it never stretches the ask past its bound. While
+time is left, a request is given all of it, measured across its whole answer."""
 
 Lookup = Callable[[], Flow[Any]]
 """After an ambiguous failure of a write: what it did (a value), or None if surely nothing."""
@@ -331,7 +343,7 @@ def retried(
     is waited for, cancelled or reported, as the session's policy says.
     """
     end = settings.deadline if until is None else until
-    attempt = 0
+    attempt = locked = 0
     while True:
         budget = max(MIN_REQUEST_SECONDS, end - settings.clock())
         if per_try is not None:
@@ -341,7 +353,8 @@ def retried(
         except ActiveRunError as exc:
             if op.idempotent:
                 raise
-            yield from _clear_active_run(exc, settings)
+            yield from _clear_active_run(exc, settings, locked)
+            locked += 1
             continue
         except TransportError as exc:
             policy = settings.retry
@@ -386,10 +399,22 @@ def _not_repeated(op: Op[object]) -> str:
     return " The request may have reached the server, so it was not repeated."
 
 
-def _clear_active_run(exc: ActiveRunError, settings: WaitSettings) -> Flow[None]:
-    """Another run holds the thread: wait for it, cancel it, or raise, per the policy."""
-    if settings.on_active_run == "raise" or exc.run_id is None or exc.thread_id is None:
+def _clear_active_run(exc: ActiveRunError, settings: WaitSettings, tries: int) -> Flow[None]:
+    """Another run holds the thread: wait for it, cancel it, or raise, per the policy. When
+    the server does not name it (Responses' ``conversation_locked``), it cannot be looked at
+    or cancelled: "wait" and "cancel" both wait (``tries`` waits so far) and try again."""
+    if settings.on_active_run == "raise" or exc.thread_id is None:
         raise exc
+    if exc.run_id is None:
+        delay = settings.poll.delay(tries, None)
+        if settings.clock() + delay >= settings.deadline:
+            exc.message += (
+                " Waited for the response in progress until the deadline; it is still going."
+            )
+            raise exc
+        logger.info("%s is busy; asking again in %.2fs", exc.thread_id, delay)
+        yield from do(Sleep(delay))
+        return
     other = yield from retried(GetRun(exc.thread_id, exc.run_id), settings)
     if settings.on_active_run == "cancel":
         confirmed, _ = yield from _cancel_and_confirm(other, settings)
@@ -447,12 +472,15 @@ def follow(
     settings: WaitSettings,
     request: RunRequest | None,
     on_thread: Callable[[str], None],
+    lost: tuple[str | None, FindRun | None] = (None, None),
 ) -> Flow[Reply[Any]]:
     """Follow a run to its reply: read its stream while there is one, poll it otherwise, and
     at each status do what the table says. A stream that breaks off, ends early or stays
     silent past the stall gap falls back to polling the same run: nothing is lost and no
     second run starts. Whenever the ask ends without the reply while the run is active, the
-    run is cancelled (within ``cancel_grace``) and the error says so.
+    run is cancelled (within ``cancel_grace``) and the error says so; a stream that fails
+    before naming its run finds it first (``lost``: its thread, and how to find the ask's run
+    on it), see :func:`_stop_lost_run`.
     """
     state = _Follow(run=started if isinstance(started, Run) else None)
     if not isinstance(started, Run):
@@ -498,7 +526,73 @@ def follow(
         if state.run is not None and _still_running(exc, state.run, settings):
             confirmed, _ = yield from _cancel_and_confirm(state.run, settings)
             _note_cancel(exc, state.run, confirmed)
+        elif state.run is None and lost[0] is not None:
+            # The stream was opened, so the run was started: it must not be left running.
+            yield from _stop_lost_run(exc, lost[0], settings, lost[1], sent=True)
         raise
+
+
+def _stop_lost_run(
+    exc: BaseException,
+    thread_id: str,
+    settings: WaitSettings,
+    find: FindRun | None,
+    *,
+    sent: bool = False,
+) -> Flow[None]:
+    """The answer that would have named a started run was lost, silent or unreadable: find the
+    run (by the id read from the start of the answer, else by the ask's mark), cancel it within
+    ``cancel_grace``, and let the error name it and say whether the cancel was confirmed.
+
+    Where nothing can find it (the Responses API cannot list a conversation's responses, and
+    no id arrived), the error names the conversation, with ``run_id`` None and
+    ``cancel_confirmed`` False. ``sent``: the start surely reached the server (its stream
+    opened); otherwise only a failure that may have reached it (a lost or unreadable answer, a
+    5xx) is looked into.
+    """
+    maybe = isinstance(exc, ServerError) or (isinstance(exc, APIConnectionError) and not exc.unsent)
+    if not (sent or maybe) or getattr(exc, "cancel_confirmed", None) is not None:
+        return
+    grace_end = settings.clock() + settings.cancel_grace
+    salvaged = getattr(exc, "run_id", None)
+    run: Run | None = None
+    try:
+        if salvaged is not None:
+            run = yield from retried(GetRun(thread_id, salvaged), settings, until=grace_end)
+        elif find is not None:
+            run = yield from retried(find, settings, until=grace_end)
+            if run is None:
+                _note(exc, f" No run of this ask was found on thread {thread_id}.")
+                return
+    except TransportError as error:
+        logger.debug("could not find the run the ask started on %s: %s", thread_id, error)
+    if run is None:
+        if isinstance(exc, AssistantBridgeError):
+            if getattr(exc, "thread_id", None) is None:
+                exc.thread_id = thread_id  # type: ignore[attr-defined]
+            exc.cancel_confirmed = False  # type: ignore[attr-defined]
+        _note(
+            exc,
+            f" The run it may have started on {thread_id} could not be found (no id arrived"
+            f"{'' if find is None else ' and its lookup failed'}), so it was not cancelled; it "
+            "may still be going, and the next ask there waits for it.",
+        )
+        return
+    confirmed = True  # a run that already ended is not left running
+    if settings.machine.is_active(run.status):
+        confirmed, _ = yield from _cancel_and_confirm(run, settings, grace_end)
+    _note_cancel(exc, run, confirmed)
+
+
+def _note(exc: BaseException, note: str) -> None:
+    """Add ``note`` to a library error's message (and first argument)."""
+    if not isinstance(exc, AssistantBridgeError):
+        logger.warning("%s", note.strip())
+        return
+    if isinstance(getattr(exc, "message", None), str):
+        exc.message += note  # type: ignore[attr-defined]
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (exc.args[0] + note, *exc.args[1:])
 
 
 def _still_running(exc: BaseException, run: Run, settings: WaitSettings) -> bool:
@@ -809,10 +903,14 @@ def _time_out(run: Run, parser: Parser[Any], settings: WaitSettings) -> Flow[Rep
     )
 
 
-def _cancel_and_confirm(run: Run, settings: WaitSettings) -> Flow[tuple[bool, Run]]:
+def _cancel_and_confirm(
+    run: Run, settings: WaitSettings, grace_end: float | None = None
+) -> Flow[tuple[bool, Run]]:
     """Cancel ``run`` and poll until it leaves the active states, all within ``cancel_grace``
-    (the cancel is retried inside it); True when it was seen stopped."""
-    grace_end = settings.clock() + settings.cancel_grace
+    (from now, or until ``grace_end`` when the grace began earlier; the cancel is retried
+    inside it); True when it was seen stopped."""
+    if grace_end is None:
+        grace_end = settings.clock() + settings.cancel_grace
     try:
         try:
             cancel = CancelRun(run.thread_id, run.id)

@@ -34,8 +34,8 @@ from assistant_bridge.transports._protocol import NamedOp, StreamingMethods, uns
 from assistant_bridge.transports._reading import (
     alines,
     aread_body,
-    event_stream,
     lines,
+    not_a_stream,
     parse_json,
     read_body,
 )
@@ -229,7 +229,10 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         target = self._run(stream, op.budget)
         until = _stream_end(op.budget)
         with _made(target), map_openai_errors(self._secrets):
-            response = event_stream(self._send_stream(target, op.stall_timeout))
+            response = self._send_stream(target, op.stall_timeout)
+            if (wrong := not_a_stream(response)) is not None:
+                response.close()
+                raise wrong
         return _Closing(_events(response, target.converter(), self._secrets, until), response)
 
     def close(self) -> None:
@@ -273,7 +276,10 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
         target = await self._run(stream, op.budget)
         until = _stream_end(op.budget)
         with _made(target), map_openai_errors(self._secrets):
-            response = event_stream(await self._send_stream(target, op.stall_timeout))
+            response = await self._send_stream(target, op.stall_timeout)
+            if (wrong := not_a_stream(response)) is not None:
+                await response.aclose()
+                raise wrong
         events = _aevents(response, target.converter(), self._secrets, until)
         return _AsyncClosing(events, response)
 

@@ -31,7 +31,7 @@ __all__ = [
     "LineReader",
     "alines",
     "aread_body",
-    "event_stream",
+    "not_a_stream",
     "lines",
     "parse_json",
     "read_body",
@@ -136,19 +136,16 @@ async def aread_body(response: Any, until: float, secrets: Sequence[str | None] 
     return reader.body()
 
 
-def event_stream(response: Any) -> Any:
-    """``response``, when it is an event stream: a page (``text/html`` from a gateway) or a
-    JSON object where a stream belongs is a :class:`MalformedResponseError`."""
+def not_a_stream(response: Any) -> MalformedResponseError | None:
+    """The error for an answer that is not an event stream (a page from a gateway, a JSON
+    object where a stream belongs), or None when it is one."""
     kind = str(response.headers.get("content-type") or "")
-    if kind and "event-stream" not in kind:
-        response.close()
-        msg = (
-            f"The server answered {kind.split(';')[0][:64]} where an event stream was "
-            "expected; a proxy or gateway may have answered instead of the API. The run may "
-            "have been started."
-        )
-        raise MalformedResponseError(msg)
-    return response
+    if not kind or "event-stream" in kind:
+        return None
+    return MalformedResponseError(
+        f"The server answered {kind.split(';')[0][:64]} where an event stream was expected; a "
+        "proxy or gateway may have answered instead of the API. The run may have been started."
+    )
 
 
 class LineReader:
