@@ -491,6 +491,10 @@ def run_hostile(
                 problems.append("the proxy never misbehaved")
             if error is not None and started:
                 problems += _missing_ids(api, operation, case, error, thread_id)
+            # One run per ask (on Responses the tool outputs start a second response).
+            allowed = 2 if tools and api == "responses" else 1
+            if len(started) > allowed:
+                problems.append(f"{len(started)} runs started for one ask")
         finally:
             asker.close()
         ids = ""

@@ -464,6 +464,7 @@ class _Follow:
     rounds: int = 0
     seen: object = None
     warned: bool = False
+    thread_id: str | None = None
 
 
 def follow(
@@ -497,6 +498,7 @@ def follow(
                     )
             run = state.run
             assert run is not None
+            state.thread_id = run.thread_id
             on_thread(run.thread_id)
             if run.status != state.seen:
                 state.seen = run.status
@@ -526,9 +528,11 @@ def follow(
         if state.run is not None and _still_running(exc, state.run, settings):
             confirmed, _ = yield from _cancel_and_confirm(state.run, settings)
             _note_cancel(exc, state.run, confirmed)
-        elif state.run is None and lost[0] is not None:
+        elif state.run is None and (lost[0] or state.thread_id) is not None:
             # The stream was opened, so the run was started: it must not be left running.
-            yield from _stop_lost_run(exc, lost[0], settings, lost[1], sent=True)
+            thread = lost[0] or state.thread_id
+            assert thread is not None
+            yield from _stop_lost_run(exc, thread, settings, lost[1], sent=True)
         raise
 
 
@@ -805,10 +809,17 @@ def _answer_tools(state: _Follow, settings: WaitSettings, request: RunRequest | 
         latest = yield from retried(GetRun(run.thread_id, run.id), settings)
         return None if _pending(latest) == sent else latest
 
+    # Where runs cannot be found (Responses), outputs start a new run that the old one never
+    # shows: a lost submission cannot be looked up, so it is never sent twice.
+    same_run = settings.can_find_runs
     try:
-        result = yield from retried(submit, settings, lookup=taken)
+        result = yield from retried(submit, settings, lookup=taken if same_run else None)
     except BadRequestError:
         yield from _explain_refused_outputs(run, settings, began)
+        raise
+    except TransportError as exc:
+        if not same_run:
+            yield from _stop_lost_run(exc, run.thread_id, settings, None)
         raise
     state.rounds += 1
     state.messages = []
@@ -816,6 +827,8 @@ def _answer_tools(state: _Follow, settings: WaitSettings, request: RunRequest | 
         state.run = result
     else:
         state.stream = result
+        if not same_run:
+            state.run = None  # the stream names the new run in its first event
 
 
 def _run_tools(run: Run, settings: WaitSettings) -> Flow[tuple[ToolOutput, ...]]:
