@@ -17,6 +17,7 @@ from assistant_bridge._cli.exit_codes import ExitCode
 from assistant_bridge._cli.main import main
 from assistant_bridge.exceptions import (
     ActiveRunError,
+    AssistantBridgeError,
     MalformedResponseError,
     StreamInterruptedError,
 )
@@ -107,12 +108,16 @@ class TestConversationLocked:
         assert err.run_id is None
         assert err.code == "conversation_locked"
 
-    def test_waiting_asks_again_within_the_deadline(self, emu: Emulator) -> None:
-        """on_active_run="wait" (the default): the start is tried again, and succeeds."""
+    @pytest.mark.parametrize("policy", ["wait", "cancel"])
+    def test_waiting_asks_again_within_the_deadline(self, emu: Emulator, policy: str) -> None:
+        """on_active_run="wait" (the default), and "cancel" (no response id to cancel): the
+        start is tried again, and succeeds."""
         emu.script(SayText("first"), times=1)
         with HostileProxy(emu.base_url) as proxy:
             transport = ResponsesTransport(KEY, base_url=proxy.base_url)
-            session = ThreadSession(transport, assistant=SPEC, wait="poll", timeout=5)
+            session = ThreadSession(
+                transport, assistant=SPEC, wait="poll", timeout=5, on_active_run=policy
+            )
             session.ask("first question")
             emu.script(SayText("second"))
             proxy.rules.append(Misbehave("locked", "POST", "/v1/responses"))
@@ -162,3 +167,25 @@ class TestCommandLine:
         assert len(lines) == 1, lines
         assert lines[0].startswith("assistant-bridge: service: ")
         assert "text/html" in lines[0]
+
+
+class TestOneBound:
+    @pytest.mark.parametrize("api", ["assistants", "responses"])
+    def test_a_poll_that_hangs_gets_no_floor_past_the_deadline(
+        self, emu: Emulator, api: str
+    ) -> None:
+        """timeout=2, cancel_grace=0.5: ends within 3 s (it took 3.5 s with a 1 s floor)."""
+        from assistant_bridge.testing import Fault
+
+        emu.script(StayInProgress())
+        route = "runs.retrieve" if api == "assistants" else "responses.retrieve"
+        emu.inject(Fault.slow(30), route, times=None)
+        transport = emu.transport(api)
+        session = ThreadSession(transport, assistant=SPEC, wait="poll", timeout=2, cancel_grace=0.5)
+        began = time.monotonic()
+        with pytest.raises(AssistantBridgeError) as info:
+            session.ask("question")
+        took = time.monotonic() - began
+        transport.close()
+        assert took <= 2 + 0.5 + 0.5, took
+        assert info.value.run_id is not None  # type: ignore[attr-defined]
