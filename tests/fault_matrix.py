@@ -345,6 +345,7 @@ HOSTILE: dict[str, tuple[Misbehave, bool]] = {
     "trickled stream": (Misbehave("trickle", "", ""), True),
     "silent stream (pings)": (Misbehave("silent", "", ""), True),
     "silent stream (headers only)": (Misbehave("silent", "", "", pings=False), True),
+    "silent stream (after 2 events)": (Misbehave("silent", "", "", after_events=2), True),
     "non-JSON 200 (HTML)": (Misbehave("html", "", ""), False),
     "non-JSON 200 (cut short)": (Misbehave("cut", "", ""), False),
     "mid-event end": (Misbehave("mid_event", "", "", after_events=2), True),

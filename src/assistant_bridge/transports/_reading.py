@@ -4,16 +4,22 @@ An HTTP client's read timeout bounds each read, not the whole body: a server tha
 byte every 0.3 s never trips it. So bodies and streams are read here chunk by chunk, and the
 clock is looked at after every chunk: past ``until`` the answer is given up (the connection is
 closed) with an :class:`~assistant_bridge.exceptions.APIConnectionError` (a body) or a
-:class:`~assistant_bridge.exceptions.StreamInterruptedError` (a stream). The HTTP stack's own
+:class:`~assistant_bridge.exceptions.StreamInterruptedError` (a stream). A single read that
+would block past ``until`` is cut too: async code awaits each chunk under a timeout, sync code
+has a timer shut the connection's socket at ``until`` (:func:`_guard`). The HTTP stack's own
 errors while reading become ours too. Only the I/O is doubled (sync and async); what a chunk
 means is decided once, in :class:`BodyReader` and :class:`LineReader`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import codecs
+import contextlib
 import json
 import re
+import socket
+import threading
 import time
 from collections.abc import AsyncGenerator, Iterator, Sequence
 from typing import Any
@@ -96,7 +102,7 @@ class BodyReader:
         )
         error = APIConnectionError(msg)
         error.run_id = salvaged_id(self.body())
-        raise error
+        raise_detached(error)  # it may be raised while the HTTP stack's error is handled
 
     def broke(self, exc: Exception) -> None:
         """The HTTP stack failed while reading: ours, typed and with the key masked."""
@@ -110,13 +116,44 @@ class BodyReader:
         raise_detached(APIConnectionError(msg))
 
 
+def _shut(response: Any) -> None:
+    """Shut the socket under ``response``, so a read blocked on it returns at once."""
+    with contextlib.suppress(Exception):
+        stream = response.extensions["network_stream"]
+        stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+
+
+@contextlib.contextmanager
+def _guard(response: Any, until: float) -> Iterator[None]:
+    """Cut a sync read that would block past ``until``: a timer shuts the socket then (the
+    connection is not reused: it broke)."""
+    timer = None
+    if until != float("inf"):
+        timer = threading.Timer(max(0.0, until - time.monotonic()), _shut, (response,))
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def _left(until: float) -> float | None:
+    """Seconds before ``until`` (never negative), or None when there is no end."""
+    return None if until == float("inf") else max(0.0, until - time.monotonic())
+
+
 def read_body(response: Any, until: float, secrets: Sequence[str | None] = ()) -> bytes:
     """The whole body of an open (streamed) response, read before ``until``; closes it."""
     reader = BodyReader(response, until, secrets)
     try:
-        for chunk in response.iter_bytes():
-            reader.add(chunk)
+        with _guard(response, until):
+            for chunk in response.iter_bytes():
+                reader.add(chunk)
     except Exception as exc:
+        if time.monotonic() > until:
+            reader.too_slow()
         reader.broke(exc)
     finally:
         response.close()
@@ -127,9 +164,16 @@ async def aread_body(response: Any, until: float, secrets: Sequence[str | None] 
     """The async twin of :func:`read_body`."""
     reader = BodyReader(response, until, secrets)
     try:
-        async for chunk in response.aiter_bytes():
+        chunks = response.aiter_bytes()
+        while True:
+            async with asyncio.timeout(_left(until)):
+                chunk = await anext(chunks, None)
+            if chunk is None:
+                break
             reader.add(chunk)
     except Exception as exc:
+        if time.monotonic() > until:
+            reader.too_slow()
         reader.broke(exc)
     finally:
         await response.aclose()
@@ -153,17 +197,20 @@ class LineReader:
     (however many bytes or keep-alive comments keep coming)."""
 
     def __init__(self, until: float) -> None:
-        self._until = until
+        self.until = until
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buffer = ""
 
+    def overrun(self) -> StreamInterruptedError:
+        msg = "the stream went on past the ask's deadline"
+        return StreamInterruptedError(
+            f"The event stream broke off (TimeoutError: {msg}); the run may still be going: "
+            "poll it, or resume it by thread and run id."
+        )
+
     def feed(self, chunk: bytes) -> list[str]:
-        if time.monotonic() > self._until:
-            msg = "the stream went on past the ask's deadline"
-            raise StreamInterruptedError(
-                f"The event stream broke off (TimeoutError: {msg}); the run may still be "
-                "going: poll it, or resume it by thread and run id."
-            )
+        if time.monotonic() > self.until:
+            raise self.overrun()
         self._buffer += self._decoder.decode(chunk)
         *done, self._buffer = self._buffer.split("\n")
         return [line.removesuffix("\r") for line in done]
@@ -177,15 +224,29 @@ class LineReader:
 def lines(response: Any, until: float) -> Iterator[str]:
     """The lines of an open event stream, given up past ``until``."""
     reader = LineReader(until)
-    for chunk in response.iter_bytes():
-        yield from reader.feed(chunk)
+    with _guard(response, until):
+        try:
+            for chunk in response.iter_bytes():
+                yield from reader.feed(chunk)
+        except Exception:
+            if time.monotonic() > reader.until:  # the stream was cut for it: say so
+                raise_detached(reader.overrun())
+            raise
     yield from reader.end()
 
 
 async def alines(response: Any, until: float) -> AsyncGenerator[str, None]:
     """The async twin of :func:`lines`."""
     reader = LineReader(until)
-    async for chunk in response.aiter_bytes():
+    chunks = response.aiter_bytes()
+    while True:
+        try:
+            async with asyncio.timeout(_left(until)):
+                chunk = await anext(chunks, None)
+        except TimeoutError:
+            raise_detached(reader.overrun())
+        if chunk is None:
+            break
         for line in reader.feed(chunk):
             yield line
     for line in reader.end():
