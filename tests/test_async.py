@@ -319,14 +319,14 @@ class TestOperationsAsMethods:
     ) -> None:
         from assistant_bridge import OpenAITransport
         from assistant_bridge.testing import FakeTransport, ScriptedBackend
-        from assistant_bridge.transports import RunRequest
+        from assistant_bridge.transports import RunSettings
 
         transport = OpenAITransport("sk-test-not-a-real-key", base_url="http://127.0.0.1:9")
         fake = FakeTransport(ScriptedBackend())
         try:
             for target in (transport, fake):
                 with pytest.raises(TypeError, match=r"start_run\(\) got an unexpected .*'contnet'"):
-                    target.start_run("thread_1", RunRequest(), contnet="hi")  # type: ignore[call-arg]
+                    target.start_run("thread_1", RunSettings(), contnet="hi")  # type: ignore[call-arg]
             assert fake.calls == []
         finally:
             transport.close()
@@ -338,19 +338,19 @@ class TestOperationsAsMethods:
 
         from assistant_bridge import OpenAITransport
         from assistant_bridge.testing import FakeTransport, ScriptedBackend
-        from assistant_bridge.transports import RunRequest
+        from assistant_bridge.transports import RunSettings
 
         fake = FakeTransport(ScriptedBackend())
         thread = type(fake).create_thread(fake, metadata={"k": "v"})
         assert fake.calls[-1].args == {"metadata": {"k": "v"}}
-        run = FakeTransport.start_run(fake, thread.id, RunRequest(assistant_id="asst_1"))
+        run = FakeTransport.start_run(fake, thread.id, RunSettings(assistant_id="asst_1"))
         assert fake.get_run(thread.id, run.id).id == run.id
         assert fake.get_run.__name__ == "get_run"
         assert fake.get_run.__self__ is fake
         transport = OpenAITransport("sk-test-not-a-real-key")
         try:
             text = pydoc.render_doc(transport.stream_run, renderer=pydoc.plaintext)
-            assert "stream_run(thread_id: 'str', request: 'RunRequest'" in text
+            assert "stream_run(thread_id: 'str', request: 'RunSettings'" in text
             assert "stall_timeout" in text
             assert "Start a run (with the user's message)" in text
             assert OpenAITransport.get_run.__qualname__.endswith(".get_run")
@@ -360,12 +360,12 @@ class TestOperationsAsMethods:
     def test_a_stream_without_a_stall_limit_still_streams(self, emu: Emulator) -> None:
         """stall_timeout=None means no silence limit, not "do not stream"."""
         from assistant_bridge import ResponsesTransport
-        from assistant_bridge.transports import RunRequest
+        from assistant_bridge.transports import RunSettings
 
         spec = AssistantSpec(name="triage", model="gpt-4o-mini", instructions="Triage.")
         with ResponsesTransport("sk-emulator", base_url=emu.base_url) as transport:
             events = transport.stream_thread_and_run(
-                "CPU at 100%", RunRequest(assistant=spec), stall_timeout=None
+                "CPU at 100%", RunSettings(assistant=spec), stall_timeout=None
             )
             kinds = {type(event).__name__ for event in events}
         assert "RunStatusChanged" in kinds

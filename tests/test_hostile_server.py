@@ -22,7 +22,7 @@ from assistant_bridge.exceptions import (
     StreamInterruptedError,
 )
 from assistant_bridge.testing import Emulator, SayText, StayInProgress
-from assistant_bridge.transports._vector_stores import VectorStoreAPI
+from assistant_bridge.transports._vector_stores import ListStores, VectorStoreAPI
 
 from .fault_matrix import SPEC
 from .hostile_proxy import LOCKED, HostileProxy, Misbehave
@@ -149,7 +149,7 @@ class TestKnowledgeBaseCalls:
         with HostileProxy(emu.base_url, rule) as proxy:
             stores = VectorStoreAPI(emu.client().with_options(base_url=proxy.base_url))
             with pytest.raises(MalformedResponseError):
-                list(stores.list_stores())
+                stores.perform(ListStores())
 
 
 class TestCommandLine:

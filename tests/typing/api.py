@@ -9,7 +9,7 @@ import attrs
 
 from assistant_bridge import JsonParser, Reply, SchemaParser, TextParser, ThreadSession
 from assistant_bridge.testing import FakeTransport, ScriptedBackend
-from assistant_bridge.transports._wire import Step
+from assistant_bridge.transports._wire import Built
 from assistant_bridge.transports.ops import Op
 
 
@@ -77,7 +77,7 @@ async def transports_meet_the_contract() -> None:
         AsyncStreamingTransport,
         FileStore,
         RunFinder,
-        RunRequest,
+        RunSettings,
         RunStepReader,
         StreamingTransport,
     )
@@ -91,26 +91,28 @@ async def transports_meet_the_contract() -> None:
     afinder: AsyncRunFinder = AsyncOpenAITransport("sk")
     afiles: AsyncFileStore = AsyncOpenAITransport("sk")
     asteps: AsyncRunStepReader = AsyncResponsesTransport("sk")
-    assert_type(OpenAITransport("sk").start_run("t", RunRequest(), content="q"), Run)
-    OpenAITransport("sk").start_run("t", RunRequest(), content=1)  # type: ignore[arg-type]
-    assert_type(sync.stream_run("t", RunRequest(), stall_timeout=5), Iterator[RunEvent])
+    assert_type(OpenAITransport("sk").start_run("t", RunSettings(), content="q"), Run)
+    OpenAITransport("sk").start_run("t", RunSettings(), content=1)  # type: ignore[arg-type]
+    assert_type(
+        OpenAITransport("sk").stream_run("t", RunSettings(), stall_timeout=5), Iterator[RunEvent]
+    )
     assert_type(OpenAITransport("sk").get_run("t", "r"), Run)
     assert_type(await AsyncOpenAITransport("sk").get_run("t", "r"), Run)
-    stream = await AsyncOpenAITransport("sk").stream_run("t", RunRequest())
+    stream = await AsyncOpenAITransport("sk").stream_run("t", RunSettings())
     assert_type(stream, AsyncIterator[RunEvent])
-    print(finder, files, steps, fake, asynchronous, afinder, afiles, asteps, stream)
+    print(sync, finder, files, steps, fake, asynchronous, afinder, afiles, asteps, stream)
 
 
 R = TypeVar("R")
 OpT = TypeVar("OpT")
 
 
-def answers(op_type: Callable[..., OpT]) -> Callable[[Callable[[Any, OpT], Step[Any]]], None]:
+def answers(op_type: Callable[..., OpT]) -> Callable[[Callable[[Any, OpT], Built[Any]]], None]:
     """Takes an operation class, then a builder, which must take that operation."""
     return lambda builder: None
 
 
-def decodes(op_type: Callable[..., Op[R]]) -> Callable[[Callable[[Any, Any], Step[R]]], None]:
+def decodes(op_type: Callable[..., Op[R]]) -> Callable[[Callable[[Any, Any], Built[R]]], None]:
     """Takes an operation class, then a builder, which must answer with (a request for)
     what the operation promises."""
     return lambda builder: None
@@ -157,7 +159,7 @@ async def perform_is_typed_by_the_operation() -> None:
         AsyncTransport,
         GetRun,
         ListRunMessages,
-        RunRequest,
+        RunSettings,
         StreamRun,
         Transport,
     )
@@ -166,13 +168,13 @@ async def perform_is_typed_by_the_operation() -> None:
     assert_type(transport.perform(GetRun("t", "r")), Run)
     assert_type(OpenAITransport("sk").perform(GetRun("t", "r")), Run)
     assert_type(transport.perform(ListRunMessages("t", "r")), MessagePage)
-    assert_type(transport.perform(StreamRun("t", RunRequest())), Iterator[RunEvent])
+    assert_type(transport.perform(StreamRun("t", RunSettings())), Iterator[RunEvent])
     fake = StreamingFakeTransport(ScriptedBackend())
     assert_type(fake.perform(GetRun("t", "r")), Run)
     atransport: AsyncTransport = AsyncOpenAITransport("sk")
     assert_type(await atransport.perform(GetRun("t", "r")), Run)
     assert_type(await AsyncOpenAITransport("sk").perform(GetRun("t", "r")), Run)
-    events = await atransport.perform(StreamRun("t", RunRequest()))
+    events = await atransport.perform(StreamRun("t", RunSettings()))
     assert_type(events, AsyncIterator[RunEvent])
     assert_type(await AsyncFakeTransport(ScriptedBackend()).perform(GetRun("t", "r")), Run)
     GetRun("t")  # type: ignore[call-arg]

@@ -16,7 +16,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, TypeVar, cast, overload
+from typing import Any, ClassVar, TypeVar, cast, overload
 
 import attrs
 
@@ -72,7 +72,8 @@ class FakeTransport(TransportMethods):
     The handler gets a :class:`Call` (``call.op`` is the operation; ``call.name`` and
     ``call.args`` say it as a named call would). It may raise any
     :mod:`assistant_bridge.exceptions` error to play a failure. Every call is kept in
-    :attr:`calls`, in order. It supports the operations it has named methods for.
+    :attr:`calls`, in order. It supports every operation but the optional ones in
+    :attr:`lacks`, so an operation added to the library (or a test) reaches the handler.
     """
 
     def __init__(self, handler: Callable[[Call], Any]) -> None:
@@ -82,6 +83,24 @@ class FakeTransport(TransportMethods):
 
     def __repr__(self) -> str:
         return f"<FakeTransport(calls={len(self.calls)})>"
+
+    #: The optional operations this fake plays without: a session over it polls, and never
+    #: looks a run up or names a file. Every other operation goes to the handler.
+    lacks: ClassVar[frozenset[type[ops.Op[Any]]]] = frozenset(
+        {
+            ops.StreamRun,
+            ops.StreamThreadAndRun,
+            ops.StreamToolOutputs,
+            ops.FindRun,
+            ops.FileName,
+            ops.DownloadFile,
+            ops.RunSteps,
+        }
+    )
+
+    def supports(self, op_type: type[ops.Op[Any]], /) -> bool:
+        """True for every operation but those in :attr:`lacks`."""
+        return op_type not in self.lacks
 
     def answer(self, op: ops.Op[object]) -> object:
         """Record ``op`` and return the handler's answer as it is."""
@@ -112,6 +131,8 @@ class StreamingFakeTransport(FakeTransport, StreamingMethods):
     (an iterable of :class:`~assistant_bridge.RunStatusChanged`, ``TextDelta``,
     ``MessageDone``). :class:`ScriptedBackend` answers them by playing its script.
     """
+
+    lacks = FakeTransport.lacks - {ops.StreamRun, ops.StreamThreadAndRun, ops.StreamToolOutputs}
 
 
 class AsyncFakeTransport:
@@ -316,7 +337,7 @@ class ScriptedBackend:
     def _start_run(self, op: ops.StartRun) -> models.Run:
         return self._start(op.thread_id, op.request, op.content)
 
-    def _start(self, thread_id: str, request: ops.RunRequest, content: str | None) -> models.Run:
+    def _start(self, thread_id: str, request: ops.RunSettings, content: str | None) -> models.Run:
         self._thread(thread_id)
         active = self._active_run(thread_id)
         if active:

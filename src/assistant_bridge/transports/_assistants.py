@@ -31,9 +31,9 @@ from assistant_bridge.transports._wire import (
     FileRequests,
     Request,
     StreamRequest,
-    given,
+    without_none,
 )
-from assistant_bridge.transports.ops import ASK_KEY, Metadata, RunRequest, handles
+from assistant_bridge.transports.ops import ASK_KEY, Metadata, RunSettings, handles
 
 __all__ = ["AssistantsWire", "assistants_event", "error_text"]
 
@@ -49,14 +49,14 @@ def _run_of(thread_id: str, run_id: str) -> Any:
 
 
 def _get(path: str, then: Any, **query: Any) -> Request[Any]:
-    return Request("GET", path, then, query=given(**query) or None, headers=ASSISTANTS_BETA)
+    return Request("GET", path, then, query=without_none(**query) or None, headers=ASSISTANTS_BETA)
 
 
 def _post(path: str, then: Any, body: Mapping[str, Any] | None = None) -> Request[Any]:
     return Request("POST", path, then, body=dict(body or {}), headers=ASSISTANTS_BETA)
 
 
-def _run_body(request: RunRequest) -> dict[str, Any]:
+def _run_body(request: RunSettings) -> dict[str, Any]:
     if request.assistant_id is None:
         msg = (
             "The Assistants API runs assistant objects: pass assistant_id='asst_…', or "
@@ -67,11 +67,11 @@ def _run_body(request: RunRequest) -> dict[str, Any]:
 
 
 def _meta(metadata: Metadata) -> dict[str, Any]:
-    return given(metadata=None if metadata is None else dict(metadata))
+    return without_none(metadata=None if metadata is None else dict(metadata))
 
 
 def _start_body(
-    request: RunRequest, content: str | None, message_metadata: Metadata
+    request: RunSettings, content: str | None, message_metadata: Metadata
 ) -> dict[str, Any]:
     body = _run_body(request)
     if content is not None:
@@ -82,7 +82,7 @@ def _start_body(
 
 
 def _create_and_run_body(
-    content: str, request: RunRequest, thread_metadata: Metadata
+    content: str, request: RunSettings, thread_metadata: Metadata
 ) -> dict[str, Any]:
     body = _run_body(request)
     if body.pop("additional_instructions", None) is not None:

@@ -30,7 +30,7 @@ from assistant_bridge.transports import ops
 from assistant_bridge.transports._assistants import AssistantsWire
 from assistant_bridge.transports._decoding import decoded
 from assistant_bridge.transports._openai import map_openai_errors
-from assistant_bridge.transports._protocol import NamedOp, StreamingMethods, unsupported
+from assistant_bridge.transports._protocol import NamedOp, StreamingMethods, heard, unsupported
 from assistant_bridge.transports._reading import (
     alines,
     aread_body,
@@ -42,9 +42,9 @@ from assistant_bridge.transports._reading import (
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
     Answer,
+    Built,
     EventConverter,
     Request,
-    Step,
     Stream,
     StreamRequest,
     Wire,
@@ -188,6 +188,7 @@ class _ClientHolder(StreamingMethods, Generic[C]):
 
 def _answer(response: Any, body: bytes, binary: bool = False) -> Answer:
     """The answer of ``response``, whose ``body`` was read."""
+    heard(response.headers)
     if binary:
         return Answer(None, response.headers, body)
     return Answer(parse_json(body), response.headers)
@@ -213,9 +214,9 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         step = self._build(op)
         if isinstance(op, StreamOp):
             return cast(T, self._open(cast(Stream, step), op))
-        return self._run(cast(Step[T], step), op.budget)
+        return self._run(cast(Built[T], step), op.budget)
 
-    def _run(self, step: Step[T], budget: float | None) -> T:
+    def _run(self, step: Built[T], budget: float | None) -> T:
         until = _stream_end(budget)
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
@@ -233,6 +234,7 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
             if (wrong := not_a_stream(response)) is not None:
                 response.close()
                 raise wrong
+        heard(response.headers)
         return _Closing(_events(response, target.converter(), self._secrets, until), response)
 
     def close(self) -> None:
@@ -262,7 +264,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
             return await self._open(cast(Stream, step), op)
         return await self._run(step, op.budget)
 
-    async def _run(self, step: Step[T], budget: float | None) -> T:
+    async def _run(self, step: Built[T], budget: float | None) -> T:
         until = _stream_end(budget)
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
@@ -280,6 +282,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
             if (wrong := not_a_stream(response)) is not None:
                 await response.aclose()
                 raise wrong
+        heard(response.headers)
         events = _aevents(response, target.converter(), self._secrets, until)
         return _AsyncClosing(events, response)
 

@@ -9,24 +9,32 @@ run steps, assistant objects. A transport raises only errors from
 
 The transports also offer each operation as a named method (``get_run(thread_id, run_id)``),
 made from the operation's class by :class:`NamedOp`: one line per method, none of them
-restating a signature. The capability protocols (:class:`StreamingTransport`,
-:class:`RunFinder`, ...) describe those named methods, for code that checks them with
-``isinstance``; sessions ask ``supports`` instead, so a wrapper transport needs no named
-methods at all.
+restating a signature. The capability names (``StreamingTransport``, ``RunFinder``, ...) are
+kept for ``isinstance`` checks, which ask ``supports`` for their operations; to mypy they are
+the :class:`Transport` (or :class:`AsyncTransport`) protocol.
 """
 
 from __future__ import annotations
 
 import inspect
 import types
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, overload, runtime_checkable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
+from contextvars import ContextVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
 
 from assistant_bridge._values.events import RunEvent
-from assistant_bridge._values.models import Assistant, Run, RunStep, ToolOutput
 from assistant_bridge.exceptions import UnsupportedOperationError
 from assistant_bridge.transports import ops
-from assistant_bridge.transports.ops import Op, RunRequest
+from assistant_bridge.transports.ops import Op
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -70,6 +78,20 @@ class AsyncTransport(Protocol):
     async def aclose(self) -> None:
         """Release connections."""
         ...
+
+
+ON_ANSWER: ContextVar[Callable[[Mapping[str, str]], None] | None] = ContextVar(
+    "assistant_bridge_on_answer", default=None
+)
+"""Called with the headers of every answer a transport receives in this context (a stream's
+when it opens); a wrapper that reads them sets it (the rate limiter reads ``x-ratelimit-*``)."""
+
+
+def heard(headers: Mapping[str, str]) -> None:
+    """Hand an answer's headers to whoever listens in this context (see :data:`ON_ANSWER`)."""
+    listener = ON_ANSWER.get()
+    if listener is not None:
+        listener(headers)
 
 
 def unsupported(transport: object, op: Op[Any]) -> UnsupportedOperationError:
@@ -192,165 +214,71 @@ def named_operations(cls: type) -> frozenset[type[Op[Any]]]:
     )
 
 
-# -- the named methods, as capability protocols (for isinstance checks) ----------------------
-_STALL = ops.DEFAULT_STALL_TIMEOUT
+# -- capabilities, as names for isinstance checks ---------------------------------------------
+class _Capability(type):
+    """The metaclass of a capability name: ``isinstance(transport, StreamingTransport)`` is
+    ``transport.supports(...)`` for each of the capability's operations, on a transport of
+    the right kind (sync, or async)."""
+
+    needs: tuple[type[Op[Any]], ...]
+    awaited: bool
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        perform, supports = getattr(obj, "perform", None), getattr(obj, "supports", None)
+        if not callable(perform) or not callable(supports):
+            return False
+        if inspect.iscoroutinefunction(perform) != cls.awaited:
+            return False
+        return all(supports(op_type) for op_type in cls.needs)
 
 
-@runtime_checkable
-class StreamingTransport(Transport, Protocol):
-    """A transport with the named stream methods (``supports(StreamRun)``)."""
-
-    def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: ops.Metadata = None,
-        stall_timeout: float | None = _STALL,
-    ) -> Iterator[RunEvent]:
-        """See :class:`~.ops.StreamRun`."""
-        ...
-
-    def stream_thread_and_run(
-        self,
-        content: str,
-        request: RunRequest,
-        *,
-        thread_metadata: ops.Metadata = None,
-        stall_timeout: float | None = _STALL,
-    ) -> Iterator[RunEvent]:
-        """See :class:`~.ops.StreamThreadAndRun`."""
-        ...
-
-    def stream_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-        stall_timeout: float | None = _STALL,
-    ) -> Iterator[RunEvent]:
-        """See :class:`~.ops.StreamToolOutputs`."""
-        ...
+def _capability(name: str, doc: str, awaited: bool, *needs: type[Op[Any]]) -> Any:
+    return _Capability(name, (), {"__doc__": doc, "needs": needs, "awaited": awaited})
 
 
-@runtime_checkable
-class RunFinder(Protocol):
-    """A transport with ``find_run`` (``supports(FindRun)``)."""
+_STREAMS = (ops.StreamRun, ops.StreamThreadAndRun, ops.StreamToolOutputs)
+_FILES = (ops.FileName, ops.DownloadFile)
 
-    def find_run(self, thread_id: str, key: str) -> Run | None:
-        """See :class:`~.ops.FindRun`."""
-        ...
-
-
-@runtime_checkable
-class FileStore(Protocol):
-    """A transport with ``file_name`` and ``download_file``."""
-
-    def file_name(self, file_id: str) -> str:
-        """See :class:`~.ops.FileName`."""
-        ...
-
-    def download_file(self, file_id: str) -> bytes:
-        """See :class:`~.ops.DownloadFile`."""
-        ...
-
-
-@runtime_checkable
-class RunStepReader(Protocol):
-    """A transport with ``run_steps`` (``supports(RunSteps)``)."""
-
-    def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
-        """See :class:`~.ops.RunSteps`."""
-        ...
-
-
-@runtime_checkable
-class AssistantReader(Protocol):
-    """A transport with ``get_assistant`` (``supports(GetAssistant)``)."""
-
-    def get_assistant(self, assistant_id: str) -> Assistant:
-        """See :class:`~.ops.GetAssistant`."""
-        ...
-
-
-@runtime_checkable
-class AsyncStreamingTransport(AsyncTransport, Protocol):
-    """The async twin of :class:`StreamingTransport`."""
-
-    async def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: ops.Metadata = None,
-        stall_timeout: float | None = _STALL,
-    ) -> AsyncIterator[RunEvent]:
-        """See :class:`~.ops.StreamRun`."""
-        ...
-
-    async def stream_thread_and_run(
-        self,
-        content: str,
-        request: RunRequest,
-        *,
-        thread_metadata: ops.Metadata = None,
-        stall_timeout: float | None = _STALL,
-    ) -> AsyncIterator[RunEvent]:
-        """See :class:`~.ops.StreamThreadAndRun`."""
-        ...
-
-    async def stream_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-        stall_timeout: float | None = _STALL,
-    ) -> AsyncIterator[RunEvent]:
-        """See :class:`~.ops.StreamToolOutputs`."""
-        ...
-
-
-@runtime_checkable
-class AsyncRunFinder(Protocol):
-    """The async twin of :class:`RunFinder`."""
-
-    async def find_run(self, thread_id: str, key: str) -> Run | None:
-        """See :class:`~.ops.FindRun`."""
-        ...
-
-
-@runtime_checkable
-class AsyncFileStore(Protocol):
-    """The async twin of :class:`FileStore`."""
-
-    async def file_name(self, file_id: str) -> str:
-        """See :class:`~.ops.FileName`."""
-        ...
-
-    async def download_file(self, file_id: str) -> bytes:
-        """See :class:`~.ops.DownloadFile`."""
-        ...
-
-
-@runtime_checkable
-class AsyncRunStepReader(Protocol):
-    """The async twin of :class:`RunStepReader`."""
-
-    async def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
-        """See :class:`~.ops.RunSteps`."""
-        ...
-
-
-@runtime_checkable
-class AsyncAssistantReader(Protocol):
-    """The async twin of :class:`AssistantReader`."""
-
-    async def get_assistant(self, assistant_id: str) -> Assistant:
-        """See :class:`~.ops.GetAssistant`."""
-        ...
+if TYPE_CHECKING:
+    StreamingTransport = Transport
+    RunFinder = Transport
+    FileStore = Transport
+    RunStepReader = Transport
+    AssistantReader = Transport
+    AsyncStreamingTransport = AsyncTransport
+    AsyncRunFinder = AsyncTransport
+    AsyncFileStore = AsyncTransport
+    AsyncRunStepReader = AsyncTransport
+    AsyncAssistantReader = AsyncTransport
+else:
+    StreamingTransport = _capability(
+        "StreamingTransport", "A transport that streams: supports(StreamRun), ...", False, *_STREAMS
+    )
+    RunFinder = _capability(
+        "RunFinder", "A transport that finds an ask's run: supports(FindRun).", False, ops.FindRun
+    )
+    FileStore = _capability(
+        "FileStore", "A transport that names and downloads files.", False, *_FILES
+    )
+    RunStepReader = _capability(
+        "RunStepReader",
+        "A transport that reads run steps: supports(RunSteps).",
+        False,
+        ops.RunSteps,
+    )
+    AssistantReader = _capability(
+        "AssistantReader", "A transport that fetches assistant objects.", False, ops.GetAssistant
+    )
+    AsyncStreamingTransport = _capability(
+        "AsyncStreamingTransport", "The async twin of StreamingTransport.", True, *_STREAMS
+    )
+    AsyncRunFinder = _capability(
+        "AsyncRunFinder", "The async twin of RunFinder.", True, ops.FindRun
+    )
+    AsyncFileStore = _capability("AsyncFileStore", "The async twin of FileStore.", True, *_FILES)
+    AsyncRunStepReader = _capability(
+        "AsyncRunStepReader", "The async twin of RunStepReader.", True, ops.RunSteps
+    )
+    AsyncAssistantReader = _capability(
+        "AsyncAssistantReader", "The async twin of AssistantReader.", True, ops.GetAssistant
+    )

@@ -31,7 +31,7 @@ from assistant_bridge.transports._assistants_json import (
     usage_from_json,
 )
 from assistant_bridge.transports._decoding import json_object, same_run
-from assistant_bridge.transports.ops import Metadata, RunRequest, handles
+from assistant_bridge.transports.ops import Metadata, RunSettings, handles
 
 __all__ = ["ResponsesEvents", "ResponsesWire", "message_from_item", "run_from_response"]
 
@@ -115,7 +115,7 @@ def run_from_response(data: Mapping[str, Any], thread_id: str | None = None) -> 
     )
 
 
-def response_body(request: RunRequest) -> dict[str, Any]:
+def response_body(request: RunSettings) -> dict[str, Any]:
     """The body of a background response for ``request``: the spec, then the overrides."""
     if request.assistant is None and request.model is None:
         hint = (
@@ -153,8 +153,8 @@ def _no_item_metadata(metadata: Metadata) -> None:
 
 
 def _output_items(
-    outputs: Sequence[models.ToolOutput], request: RunRequest | None
-) -> tuple[RunRequest, list[dict[str, Any]]]:
+    outputs: Sequence[models.ToolOutput], request: RunSettings | None
+) -> tuple[RunSettings, list[dict[str, Any]]]:
     """Function call outputs as input items; they go in a new response, so the run's
     request is needed again."""
     if request is None:
@@ -240,7 +240,9 @@ class ResponsesEvents:
         return None
 
 
-def _stream(thread_id: str, request: RunRequest, items: list[dict[str, Any]]) -> wire.StreamRequest:
+def _stream(
+    thread_id: str, request: RunSettings, items: list[dict[str, Any]]
+) -> wire.StreamRequest:
     body = {**response_body(request), "conversation": thread_id, "input": items, "stream": True}
     return wire.StreamRequest("/responses", body, lambda: ResponsesEvents(thread_id).convert)
 
@@ -272,7 +274,7 @@ class ResponsesWire(wire.FileRequests):
         return decode
 
     def _respond(
-        self, thread_id: str, request: RunRequest, items: list[dict[str, Any]]
+        self, thread_id: str, request: RunSettings, items: list[dict[str, Any]]
     ) -> wire.Request[models.Run]:
         body = {**response_body(request), "conversation": thread_id, "input": items}
         return wire.Request("POST", "/responses", self._run(thread_id), body=body)

@@ -73,8 +73,9 @@ Stream = StreamRequest | Request[StreamRequest]
 """A stream, opened at once or after the requests that prepare it."""
 
 
-Step: TypeAlias = Union[T, "Request[T]"]
-"""An operation's result at once (known without asking the server), or the request for it."""
+Built: TypeAlias = Union[T, "Request[T]"]
+"""What a builder makes of an operation: its result at once (known without asking the
+server), or the request for it."""
 
 
 Builder = Callable[[Any, Any], object]
@@ -107,7 +108,7 @@ class FileRequests(Wire):
         self._names: dict[str, str] = {}
 
     @handles(ops.FileName)
-    def file_name(self, op: ops.FileName) -> Step[str]:
+    def file_name(self, op: ops.FileName) -> Built[str]:
         file_id = op.file_id
         known = self._names.get(file_id)
         if known is not None:
@@ -125,6 +126,6 @@ class FileRequests(Wire):
         return Request("GET", path, lambda a: a.content, binary=True)
 
 
-def given(**fields: Any) -> dict[str, Any]:
+def without_none(**fields: Any) -> dict[str, Any]:
     """The fields that are not None."""
     return {k: v for k, v in fields.items() if v is not None}

@@ -38,6 +38,7 @@ __all__ = [
     "Op",
     "ResolveAssistant",
     "RunRequest",
+    "RunSettings",
     "RunSteps",
     "StartRun",
     "StreamOp",
@@ -45,6 +46,7 @@ __all__ = [
     "StreamThreadAndRun",
     "StreamToolOutputs",
     "SubmitToolOutputs",
+    "as_stream",
     "handles",
     "handler_table",
 ]
@@ -78,7 +80,7 @@ def _outputs(value: Sequence[ToolOutput]) -> tuple[ToolOutput, ...]:
 
 
 @attrs.frozen
-class RunRequest:
+class RunSettings:
     """What to start a run with: the assistant and the per-ask overrides (None = not sent).
 
     ``assistant_id`` names an assistant object (Assistants API); ``assistant`` carries the
@@ -154,6 +156,10 @@ class StreamOp(Op[Iterator[RunEvent]]):
     streams = True
 
 
+RunRequest = RunSettings
+"""Deprecated: the old name of :class:`RunSettings` (it holds settings, not a request)."""
+
+
 # -- threads and runs -------------------------------------------------------------------------
 @attrs.frozen
 class CreateThread(Op[Thread]):
@@ -162,26 +168,41 @@ class CreateThread(Op[Thread]):
     metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
 
-@attrs.frozen
-class StartRun(Op[Run]):
-    """Start a run on a thread, adding ``content`` as the user's message in the same request
-    (so the message exists only if the run does)."""
-
+# What the operations that start or continue a run ask, polled or streamed alike.
+@attrs.frozen(slots=False)
+class _OnThread:
     thread_id: str
-    request: RunRequest
+    request: RunSettings
     content: str | None = attrs.field(default=None, kw_only=True)
     message_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
+
+
+@attrs.frozen(slots=False)
+class _WithThread:
+    content: str
+    request: RunSettings
+    thread_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
+
+
+@attrs.frozen(slots=False)
+class _Outputs:
+    thread_id: str
+    run_id: str
+    outputs: tuple[ToolOutput, ...] = attrs.field(converter=_outputs)
+    request: RunSettings | None = attrs.field(default=None, kw_only=True)
+
+
+@attrs.frozen
+class StartRun(_OnThread, Op[Run]):
+    """Start a run on a thread, adding ``content`` as the user's message in the same request
+    (so the message exists only if the run does)."""
 
     idempotent = False
 
 
 @attrs.frozen
-class CreateThreadAndRun(Op[Run]):
+class CreateThreadAndRun(_WithThread, Op[Run]):
     """Create a thread holding one user message and start a run on it."""
-
-    content: str
-    request: RunRequest
-    thread_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
     idempotent = False
 
@@ -204,14 +225,9 @@ class CancelRun(Op[Run]):
 
 
 @attrs.frozen
-class SubmitToolOutputs(Op[Run]):
+class SubmitToolOutputs(_Outputs, Op[Run]):
     """Answer a run's required action with one output per tool call; the run goes on.
-    ``request`` is the run's request, for APIs that continue with a new response."""
-
-    thread_id: str
-    run_id: str
-    outputs: tuple[ToolOutput, ...] = attrs.field(converter=_outputs)
-    request: RunRequest | None = attrs.field(default=None, kw_only=True)
+    ``request`` is the run's settings, for APIs that continue with a new response."""
 
     idempotent = False
 
@@ -244,32 +260,32 @@ class RunSteps(Op[tuple[RunStep, ...]]):
 
 # -- streams -----------------------------------------------------------------------------------
 @attrs.frozen
-class StreamRun(StreamOp):
+class StreamRun(_OnThread, StreamOp):
     """Start a run (with the user's message) and stream its events."""
 
-    thread_id: str
-    request: RunRequest
-    content: str | None = attrs.field(default=None, kw_only=True)
-    message_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
-
 
 @attrs.frozen
-class StreamThreadAndRun(StreamOp):
+class StreamThreadAndRun(_WithThread, StreamOp):
     """Create a thread with the user's message, start a run and stream its events."""
 
-    content: str
-    request: RunRequest
-    thread_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
-
 
 @attrs.frozen
-class StreamToolOutputs(StreamOp):
+class StreamToolOutputs(_Outputs, StreamOp):
     """Submit tool outputs and stream the rest of the run."""
 
-    thread_id: str
-    run_id: str
-    outputs: tuple[ToolOutput, ...] = attrs.field(converter=_outputs)
-    request: RunRequest | None = attrs.field(default=None, kw_only=True)
+
+_STREAMED: dict[type[Op[Run]], type[StreamOp]] = {
+    StartRun: StreamRun,
+    CreateThreadAndRun: StreamThreadAndRun,
+    SubmitToolOutputs: StreamToolOutputs,
+}
+
+
+def as_stream(
+    op: StartRun | CreateThreadAndRun | SubmitToolOutputs, stall_timeout: float
+) -> StreamOp:
+    """The stream twin of ``op``: the same arguments, answered with the run's events."""
+    return _STREAMED[type(op)](**op.arguments(), budget=op.budget, stall_timeout=stall_timeout)
 
 
 # -- assistants and files ----------------------------------------------------------------------

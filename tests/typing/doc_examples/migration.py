@@ -17,7 +17,7 @@ reply.parsed, reply.thread_id, reply.run_id       # same Reply, same to_dict(), 
 session.ask("Which runbook applies?", parser=TextParser())   # same conversation, prose answer
 later = ThreadSession(transport, assistant=spec, thread_id=reply.thread_id)
 
-# docs/migration.md:102 (fragment)
+# docs/migration.md:103 (fragment)
 from typing import Any, TypeVar
 
 from assistant_bridge.transports import Op, Transport
@@ -52,7 +52,7 @@ class After:
     def close(self) -> None:
         self.inner.close()
 
-# docs/migration.md:151 (run)
+# docs/migration.md:152 (run)
 from assistant_bridge.testing import Emulator
 
 with Emulator() as emu:

@@ -13,8 +13,11 @@ Assistants-compatible server) or ``model`` + ``instructions`` + ``vector_store_i
 """
 
 import dataclasses
+import hashlib
 import json
 import logging
+import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -36,6 +39,7 @@ from assistant_bridge.exceptions import (
     AuthenticationError,
     ConfigurationError,
 )
+from assistant_bridge.ratelimit import Limiter, RateLimitedTransport
 from assistant_bridge.transports import ClientTransport
 
 if TYPE_CHECKING:  # the type checker reads the stand-ins, which mirror Keep's classes
@@ -109,6 +113,16 @@ class OpenaiassistantProviderAuthConfig:
         "Reply format: text, json_object, or a JSON schema as JSON",
         '{"name": "verdict", "schema": {"type": "object"}}',
     )
+    rate_limit: str | None = dataclasses.field(
+        metadata={
+            "required": False,
+            "description": "Rate limit shared by every worker: requests and tokens per minute "
+            "(a limit URL also works); on Keep's Redis when Keep runs with REDIS=true",
+            "sensitive": False,
+            "hint": "rpm=500&tpm=200000",
+        },
+        default=None,
+    )
 
 
 class OpenaiassistantProvider(BaseProvider):
@@ -141,6 +155,7 @@ class OpenaiassistantProvider(BaseProvider):
         self, context_manager: ContextManager, provider_id: str, config: ProviderConfig
     ) -> None:
         self._transport: ClientTransport | None = None
+        self._limited: RateLimitedTransport | None = None
         super().__init__(context_manager, provider_id, config)
 
     # -- configuration (no network) --------------------------------------------------------
@@ -156,6 +171,7 @@ class OpenaiassistantProvider(BaseProvider):
             self._config_error(f"invalid configuration: {exc}", raw.get("api_key"))
         try:
             self._who = _assistant_of(self.authentication_config, self.provider_id)
+            self._rate_limit = _rate_limit_url(self.authentication_config, os.environ)
         except ConfigurationError as exc:
             self._config_error(str(exc), self.authentication_config.api_key)
 
@@ -174,8 +190,18 @@ class OpenaiassistantProvider(BaseProvider):
             )
         return self._transport
 
+    def _limited_transport(self) -> RateLimitedTransport:
+        """The transport behind the shared rate limit, for the queries."""
+        if self._limited is None:
+            limiter = Limiter.from_url(self._rate_limit)
+            self._limited = RateLimitedTransport(self._get_transport(), limiter)
+        return self._limited
+
     def dispose(self) -> None:
         """Close the HTTP client, if one was opened."""
+        if self._limited is not None:
+            self._limited.limiter.close()
+            self._limited = None
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -239,7 +265,7 @@ class OpenaiassistantProvider(BaseProvider):
                 msg = "prompt is required: the alert or question to ask the assistant."
                 raise ConfigurationError(msg)
             session = ThreadSession(
-                self._get_transport(),
+                self._limited_transport(),
                 thread_id=_text(thread_id, "thread_id"),
                 parser=JsonParser(strict=False) if _flag(parse_json, True) else TextParser(),
                 timeout=_seconds(max_wait_time, 60.0),
@@ -291,6 +317,28 @@ def _assistant_of(cfg: OpenaiassistantProviderAuthConfig, provider_id: str) -> d
         response_format=_response_format(cfg.response_format),
     )
     return {"assistant": spec}
+
+
+def _rate_limit_url(cfg: OpenaiassistantProviderAuthConfig, environ: Mapping[str, str]) -> str:
+    """The shared rate limit's URL: ``rate_limit`` itself when it is a URL; else its limits on
+    Keep's Redis when Keep runs with ``REDIS=true`` (``REDIS_HOST``, ``REDIS_PORT``,
+    ``REDIS_DB``, ``REDIS_USERNAME``, ``REDIS_PASSWORD``, ``REDIS_SSL``), in this process
+    otherwise. The limit is named after the organization, or a hash of the key."""
+    setting = (cfg.rate_limit or "").strip()
+    if "://" not in setting:
+        name = cfg.organization_id or "key-" + hashlib.sha256(cfg.api_key.encode()).hexdigest()[:16]
+        query = "&".join(p for p in (setting.lstrip("?"), f"name={name}") if p)
+        setting = f"memory://?{query}"
+        if environ.get("REDIS", "false").strip().lower() == "true":
+            user = urllib.parse.quote(environ.get("REDIS_USERNAME") or "", safe="")
+            password = urllib.parse.quote(environ.get("REDIS_PASSWORD") or "", safe="")
+            auth = f"{user}:{password}@" if user or password else ""
+            tls = environ.get("REDIS_SSL", "false").strip().lower() == "true"
+            host = environ.get("REDIS_HOST", "localhost")
+            port, db = environ.get("REDIS_PORT", "6379"), environ.get("REDIS_DB", "0")
+            setting = f"{'rediss' if tls else 'redis'}://{auth}{host}:{port}/{db}?{query}"
+    Limiter.from_url(setting).close()  # a bad limit is a configuration error, found now
+    return setting
 
 
 def _split_ids(value: str | None) -> tuple[str, ...]:
