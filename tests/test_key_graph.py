@@ -152,3 +152,21 @@ class TestCassettes:
         replayer = vcr.VCR(record_mode="none", **vcr_config(KEY, environ={}))
         with replayer.use_cassette(str(cassette)), OpenAITransport(KEY, base_url=url) as t:
             assert t.get_run("thread_abc", "run_abc").id == "run_abc"
+
+
+class TestRedactUserinfo:
+    @pytest.mark.parametrize(
+        ("text", "masked"),
+        [
+            ("https://gw:s3cret-pass@host/v1", "https://gw:***@host/v1"),
+            ("see http://u:p@127.0.0.1:8080/v1 now", "see http://u:***@127.0.0.1:8080/v1 now"),
+            ("http://127.0.0.1:8080/v1", "http://127.0.0.1:8080/v1"),
+            ("redis://:hunter22@cache:6379/0", "redis://:***@cache:6379/0"),
+        ],
+    )
+    def test_a_password_in_userinfo_is_masked_and_nothing_else(
+        self, text: str, masked: str
+    ) -> None:
+        from assistant_bridge._redact import redact
+
+        assert redact(text) == masked

@@ -52,7 +52,7 @@ class After:
     def close(self) -> None:
         self.inner.close()
 
-# docs/migration.md:152 (run)
+# docs/migration.md:153 (run)
 from assistant_bridge.testing import Emulator
 
 with Emulator() as emu:
