@@ -163,12 +163,10 @@ class _ClientHolder(StreamingMethods, Generic[C]):
         if request.query:
             options["params"] = dict(request.query)
         method = getattr(self._client, request.method.lower())
-        # Streamed, so the body is read chunk by chunk against the deadline (see _reading).
-        kwargs: dict[str, Any] = {
-            "cast_to": self._response_class,
-            "options": options,
-            "stream": True,
-        }
+        kwargs: dict[str, Any] = {"cast_to": self._response_class, "options": options}
+        if request.method != "DELETE":  # openai's delete() cannot stream; its answer is small
+            # Streamed, so the body is read chunk by chunk against the deadline (_reading).
+            kwargs["stream"] = True
         if request.method == "POST":
             kwargs["body"] = dict(request.body or {})
         return method(request.path, **kwargs)

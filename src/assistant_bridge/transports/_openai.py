@@ -21,7 +21,6 @@ from assistant_bridge._redact import mask_in_logs, raise_detached, redact
 from assistant_bridge.exceptions import (
     ActiveRunError,
     APIConnectionError,
-    AssistantBridgeError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
@@ -153,16 +152,6 @@ def _conversation_locked(
     return ActiveRunError(msg, thread_id=thread_id, run_id=None, **fields)
 
 
-def _unreadable(exc: Exception, secrets: Sequence[str | None]) -> MalformedResponseError:
-    """A 2xx answer whose body is not JSON (cut short, an HTML page, binary)."""
-    detail = redact(f"{type(exc).__name__}: {exc}", secrets)[:200]
-    msg = (
-        f"The server's answer could not be read as JSON ({detail}); a proxy or gateway may "
-        "have answered instead of the API. The request may have been carried out."
-    )
-    return MalformedResponseError(msg)
-
-
 def _other_error(exc: openai.APIError, secrets: Sequence[str | None]) -> TransportError:
     """Any other ``openai`` error (a response that failed its validation, say)."""
     detail = redact(f"{type(exc).__name__}: {exc.message}", secrets)[:200]
@@ -236,8 +225,8 @@ def _connection_error(
 
 @contextlib.contextmanager
 def map_openai_errors(secrets: Sequence[str | None] = ()) -> Iterator[None]:
-    """Translate ``openai`` exceptions raised inside the block into ours, and a body that is
-    not JSON (``ValueError`` from decoding it) into :class:`MalformedResponseError`.
+    """Translate ``openai`` exceptions raised inside the block into ours (a body that is not
+    JSON is the caller's to report: see ``_reading.parse_json``).
 
     The original is neither chained nor kept as ``__context__`` (:func:`raise_detached`): its
     request object carries the key in a header. Everything useful is copied over, with the key
@@ -252,10 +241,6 @@ def map_openai_errors(secrets: Sequence[str | None] = ()) -> Iterator[None]:
         mapped = _connection_error(exc, secrets)
     except openai.APIError as exc:
         mapped = _other_error(exc, secrets)
-    except ValueError as exc:  # json.JSONDecodeError, UnicodeDecodeError
-        if isinstance(exc, AssistantBridgeError):
-            raise
-        mapped = _unreadable(exc, secrets)
     else:
         return
     raise_detached(mapped)

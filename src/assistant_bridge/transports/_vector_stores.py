@@ -24,7 +24,7 @@ from typing import IO, Any, TypeAlias, TypeVar, cast
 
 import attrs
 
-from assistant_bridge._redact import redact
+from assistant_bridge._redact import raise_detached, redact
 from assistant_bridge.exceptions import (
     AssistantBridgeError,
     MalformedResponseError,
@@ -249,7 +249,7 @@ def _reading(request: _Request, secrets: Sequence[str | None]) -> Iterator[None]
     except AssistantBridgeError:
         raise
     except ValueError:  # json.JSONDecodeError, UnicodeDecodeError: a 2xx that is not JSON
-        raise _unreadable(request, "not JSON") from None
+        raise_detached(_unreadable(request, "not JSON"))  # the decoder's error holds the body
 
 
 def _object(request: _Request, answer: object) -> dict[str, Any]:
