@@ -180,10 +180,10 @@ class _Asker:
             self._transport = emu.transport(api)
             self.session = ThreadSession(self._transport, **options)
 
-    def ask(self, prompt: str) -> Any:
+    def ask(self, prompt: str, **options: Any) -> Any:
         if self._loop is None:
-            return self.session.ask(prompt)
-        return self._loop.run(self.session.ask(prompt))
+            return self.session.ask(prompt, **options)
+        return self._loop.run(self.session.ask(prompt, **options))
 
     def close(self) -> None:
         if self._loop is None:
@@ -429,6 +429,8 @@ class HostileCell:
     ids: str = ""
     unreachable: int = 0
     """Responses left running where no id ever arrived (documented: nothing can find them)."""
+    detail: str = ""
+    """The error's message, for a reader of a failing cell."""
 
 
 def _hostile_asker(emu: Emulator, proxy_url: str, api: str, mode: str, **options: Any) -> _Asker:
@@ -473,7 +475,9 @@ def run_hostile(
         asker = _hostile_asker(emu, proxy.base_url, api, mode, **options)
         try:
             emu.script(SayText("first answer"), times=1)
-            asker.ask("first question")  # the thread exists: a lost start can be looked up
+            # The thread exists: a lost start can be looked up. Not the case under test, so it
+            # gets time enough on a loaded machine.
+            asker.ask("first question", timeout=30)
             if tools:
                 emu.script(RequestTools([("lookup", {})], then=lambda o: f"got {o[0]}"))
             else:
@@ -514,6 +518,7 @@ def run_hostile(
             tuple(problems),
             ids=ids,
             unreachable=len(left) if documented else 0,
+            detail="" if error is None else str(error)[:400],
         )
 
 

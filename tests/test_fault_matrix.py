@@ -69,6 +69,7 @@ def test_a_hostile_server_cannot_hang_strand_or_leak(api: str, mode: str) -> Non
     ran = [cell for cell in cells if cell.na is None]
     wrong = [
         f"{mode} {cell.api}/{cell.operation}/{cell.case}: {cell.outcome}: {cell.problems}"
+        f" ({cell.detail})"
         for cell in ran
         if cell.problems
     ]

@@ -72,7 +72,8 @@ def retried(
         if per_try is not None:
             budget = min(budget, per_try)
         try:
-            return (yield from do(attrs.evolve(op, budget=budget)))
+            answer = yield attrs.evolve(op, budget=budget)  # the op as it is, to perform
+            return cast(T, answer)
         except ActiveRunError as exc:
             if op.idempotent:
                 raise
@@ -145,7 +146,12 @@ def _clear_active_run(exc: ActiveRunError, settings: WaitSettings, tries: int) -
             exc.message += f" Cancelling run {exc.run_id} was not confirmed in time."
             raise exc
         return
-    other = yield from poll_until(other, settings, settings.deadline, _active(settings))
+    try:
+        other = yield from poll_until(other, settings, settings.deadline, _active(settings))
+    except TransportError:
+        if settings.clock() < settings.deadline:
+            raise
+        # A look at the other run failed at the deadline: the conflict is still the story.
     if settings.machine.is_active(other.status):
         exc.message += f" Waited for run {exc.run_id} until the deadline; it is still active."
         raise exc
