@@ -13,6 +13,7 @@
   :class:`FailRun`, :class:`ExpireRun`, :class:`EndIncomplete`, :class:`StayInProgress`, and
   the default :class:`Triage`) and fault injection (:class:`Fault`). Its pytest fixture is
   ``assistant_emulator``; :class:`RateLimit` makes it limit each key as the service does.
+* :func:`vcr_config` gives vcrpy settings that keep API keys out of recorded cassettes.
 
 Example::
 
@@ -25,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+from assistant_bridge.testing._cassettes import vcr_config
 from assistant_bridge.testing._emulator.behaviours import (
     Behaviour,
     EndIncomplete,
@@ -76,4 +78,5 @@ __all__ = [
     "StayInProgress",
     "StreamingFakeTransport",
     "Triage",
+    "vcr_config",
 ]
