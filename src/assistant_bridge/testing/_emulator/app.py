@@ -22,6 +22,7 @@ from .behaviours import Behaviour, RunContext, Triage, relevance
 from .errors import ApiError
 from .faults import Fault, FaultPlan
 from .http import Request, Reset, Response, StreamCut
+from .models import Models
 from .pages import page
 from .parameters import Parameters, apply, tokens
 from .responses import ResponsesRoutes
@@ -163,6 +164,8 @@ for _m, _p, _n in [
     ("DELETE", "/responses/{response_id}", "responses.delete"),
     ("POST", "/responses/{response_id}/cancel", "responses.cancel"),
     ("GET", "/responses/{response_id}/input_items", "responses.input_items"),
+    ("GET", "/models", "models.list"),
+    ("GET", "/models/{model}", "models.retrieve"),
     ("POST", "/conversations", "conversations.create"),
     ("GET", "/conversations/{conversation_id}", "conversations.retrieve"),
     ("POST", "/conversations/{conversation_id}", "conversations.update"),
@@ -236,8 +239,10 @@ class EmulatorApp(ResponsesRoutes):
         faults: FaultPlan,
         poll_after_ms: int | None,
         default: Behaviour,
+        models: Models | None = None,
     ) -> None:
         self.api_key = api_key
+        self.models = models if models is not None else Models()
         self.store = store
         self.faults = faults
         self.poll_after_ms = poll_after_ms
@@ -541,6 +546,13 @@ class EmulatorApp(ResponsesRoutes):
             )
         return dict(meta)
 
+    # -- models ------------------------------------------------------------------------------
+    def _models_list(self, **_: Any) -> dict[str, Any]:
+        return self.models.listing()
+
+    def _models_retrieve(self, model: str, **_: Any) -> dict[str, Any]:
+        return self.models.retrieve(model)
+
     # -- assistants --------------------------------------------------------------------------
     def _assistants_create(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
         if not body.get("model"):
@@ -551,6 +563,8 @@ class EmulatorApp(ResponsesRoutes):
         return record.to_json()
 
     def _update_assistant(self, record: AssistantRecord, body: dict[str, Any]) -> None:
+        if body.get("model") is not None:
+            self.models.check(body["model"])
         for field in (
             "model",
             "name",
@@ -718,6 +732,7 @@ class EmulatorApp(ResponsesRoutes):
         self, thread: ThreadRecord, body: Mapping[str, Any], request: Request
     ) -> RunRecord:
         assistant = self._assistant(str(body["assistant_id"]))
+        self.models.check(body.get("model") or assistant.model)
         for message in body.get("additional_messages") or []:
             self._add_message(thread, message)
         users = [m.text for m in thread.messages if m.role == "user"]

@@ -25,6 +25,7 @@ from .behaviours import (
 )
 from .errors import ApiError
 from .http import Request, Response
+from .models import Models
 from .pages import page
 from .parameters import Parameters, apply
 from .store import chunks_of, new_id
@@ -151,6 +152,7 @@ class ResponsesRoutes:
     conversations: dict[str, ConversationRecord]
     responses: dict[str, ResponseRecord]
     pending_calls: dict[str, tuple[Callable[[Sequence[str]], Outcome], str]]
+    models: Models
 
     if TYPE_CHECKING:
         lock: Any
@@ -292,6 +294,7 @@ class ResponsesRoutes:
         return tuple(files)
 
     def _responses_create(self, body: dict[str, Any], **_: Any) -> Response | dict[str, Any]:
+        self.models.check(body.get("model"))
         if body.get("background") and body.get("store") is False:
             raise ApiError(400, "Background mode requires 'store' to be true.", param="background")
         conversation = body.get("conversation")

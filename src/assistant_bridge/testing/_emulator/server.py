@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
 from .app import EmulatorApp, Exchange, LoggedRequest
 from .behaviours import Behaviour, Triage
 from .faults import Fault, FaultEvent, FaultPlan
 from .http import HttpServer
+from .models import Models
 from .responses import _text_of
 from .store import Store
 
@@ -25,6 +26,8 @@ class EmulatorServer:
     any OpenAI client at ``emu.base_url`` with ``emu.api_key``. It is a server only: the
     client helpers live on :class:`assistant_bridge.testing.Emulator`.
     Requests must carry ``api_key`` as a bearer token (``api_key=None`` accepts any).
+    ``models`` narrows the models served (``GET /v1/models``) and accepted; by default any
+    model name is accepted and a catalogue of the service's models is listed.
     Runs follow scripted behaviours (:meth:`script`), the default being :class:`Triage`;
     faults are injected with :meth:`inject`; :attr:`requests`, :meth:`counts`, :attr:`store`
     and, with ``record_bodies=True``, :attr:`exchanges` let tests see what happened.
@@ -42,6 +45,7 @@ class EmulatorServer:
         run_ttl: float = 600.0,
         default: Behaviour | None = None,
         record_bodies: bool = False,
+        models: Iterable[str] | None = None,
     ) -> None:
         self.api_key = api_key
         self.faults = FaultPlan()
@@ -52,6 +56,7 @@ class EmulatorServer:
             faults=self.faults,
             poll_after_ms=poll_after_ms,
             default=default if default is not None else Triage(),
+            models=Models.of(models),
         )
         if record_bodies:
             self.app.exchanges = []
