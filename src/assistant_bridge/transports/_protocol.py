@@ -34,7 +34,7 @@ import attrs
 
 from assistant_bridge._values.events import RunEvent
 from assistant_bridge._values.models import Assistant, MessagePage, Run, RunStep, Thread, ToolOutput
-from assistant_bridge._values.spec import AssistantSpec
+from assistant_bridge._values.spec import AssistantSpec, ResponseFormat, assistants_format
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -163,6 +163,8 @@ class RunRequest:
     tools: tuple[Mapping[str, Any], ...] | None = attrs.field(default=None, converter=_freeze_tools)
     metadata: Mapping[str, str] | None = attrs.field(default=None, converter=_freeze_metadata)
     assistant: AssistantSpec | None = None
+    response_format: ResponseFormat | None = None
+    max_output_tokens: int | None = None
 
     def body(self) -> dict[str, Any]:
         """The Assistants API fields to send, without those left unset."""
@@ -173,6 +175,10 @@ class RunRequest:
             "model": self.model,
             "tools": None if self.tools is None else [dict(t) for t in self.tools],
             "metadata": None if self.metadata is None else dict(self.metadata),
+            "response_format": (
+                None if self.response_format is None else assistants_format(self.response_format)
+            ),
+            "max_completion_tokens": self.max_output_tokens,
         }
         return {k: v for k, v in fields.items() if v is not None}
 
