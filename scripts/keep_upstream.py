@@ -18,15 +18,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "scripts" / "keep_upstream"
-PROVIDER = ROOT / "src" / "assistant_bridge" / "integrations" / "keep" / "openaiassistant_provider.py"
+PROVIDER = (
+    ROOT / "src" / "assistant_bridge" / "integrations" / "keep" / "openaiassistant_provider.py"
+)
 TYPE = "openaiassistant"
+LOGO = '<img src="https://img.logo.dev/openai.com?token=pk_dfXfZBoKQMGDTIgqu7LvYg" />'
 PAGE = f"/providers/documentation/{TYPE}-provider"
 CARD = f"""
 <Card
   title="OpenAI Assistant"
   href="{PAGE}"
   icon={{
-    <img src="https://img.logo.dev/openai.com?token=pk_dfXfZBoKQMGDTIgqu7LvYg" />
+    {LOGO}
   }}
 ></Card>
 """
@@ -64,7 +67,7 @@ def lay(keep: Path) -> list[Path]:
         shutil.copyfile(source, target)
         touched.append(target)
     overview = keep / "docs" / "providers"
-    card_end = '<img src="https://img.logo.dev/openai.com?token=pk_dfXfZBoKQMGDTIgqu7LvYg" />\n  }\n></Card>\n'
+    card_end = f"{LOGO}\n  }}\n></Card>\n"  # the end of the OpenAI card
     insert_after(overview / "overview.mdx", card_end, CARD, f'href="{PAGE}"')
     link = "- [OpenAI](/providers/documentation/openai-provider)\n"
     insert_after(overview / "overview.md", link, f"- [OpenAI Assistant]({PAGE})\n", f"({PAGE})")
