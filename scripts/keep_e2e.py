@@ -48,6 +48,7 @@ ALERT = {
     "source": ["e2e"],
     "fingerprint": "e2e-cpu-web-1",
 }
+PROVISIONED = "triage-assistant-provisioned"
 TERMINAL = ("success", "error", "failed", "timeout", "skipped")
 
 
@@ -62,11 +63,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def keep_api(keep: str, workdir: Path, log: Path) -> Iterator[httpx.Client]:
+def keep_api(
+    keep: str, workdir: Path, log: Path, extra_env: dict[str, str]
+) -> Iterator[httpx.Client]:
     """``keep api`` on a free loopback port with SQLite and no auth; a client for it."""
     port = free_port()
     env = {
         **os.environ,
+        **extra_env,
         "HOME": str(workdir),
         "AUTH_TYPE": "NOAUTH",
         "DATABASE_CONNECTION_STRING": f"sqlite:///{workdir / 'keep.db'}",
@@ -225,13 +229,28 @@ def check_run(run: dict[str, Any], wire: str, emulator: Emulator) -> str:
     return f"escalate/critical on {thread}, follow-up on the same thread, action ran"
 
 
-def scenario(keep: str, workflow: Path, workdir: Path, log: Path) -> None:
+def scenario(keep: str, workflow: Path, providers_file: Path, workdir: Path, log: Path) -> None:
     """Everything, against one emulator and one Keep."""
     seen: list[str] = []
-    with Emulator(api_key=KEY) as emulator, keep_api(keep, workdir, log) as client:
+    with contextlib.ExitStack() as stack:
+        emulator = stack.enter_context(Emulator(api_key=KEY))
         openai = emulator.client()
         store = KnowledgeBase(openai, "runbooks").sync(sample_runbooks())
         openai.close()
+        # The example providers file, provisioned by Keep at start (pointed at the emulator).
+        provisioned = workdir / "providers"
+        provisioned.mkdir()
+        example = (providers_file.read_text()).replace(
+            "name: triage-assistant", "name: triage-assistant-provisioned"
+        )
+        example += f"  base_url: {emulator.base_url}\n"
+        (provisioned / providers_file.name).write_text(example)
+        env = {
+            "KEEP_PROVIDERS_DIRECTORY": str(provisioned),
+            "OPENAI_API_KEY": KEY,
+            "RUNBOOKS_STORE_ID": store.store_id,
+        }
+        client = stack.enter_context(keep_api(keep, workdir, log, env))
         assistant_id = emulator.create_assistant(
             name="alert-triage",
             instructions=INSTRUCTIONS,
@@ -255,11 +274,12 @@ def scenario(keep: str, workflow: Path, workdir: Path, log: Path) -> None:
         scopes = {"authenticated": True, "assistant_available": True}
         scopes["vector_stores_readable"] = True
         workflows = {}
-        for wire, (name, auth) in ways.items():
-            status, body = install(client, name, auth, seen)
-            if status != 200 or body.get("validatedScopes") != scopes:
-                raise Failure(f"[{wire}] POST /providers/install answered {status}: {body}")
-            print(f"[{wire}] installed {name!r} over POST /providers/install, scopes {scopes}")
+        for wire, (name, auth) in [*ways.items(), ("provisioned", (PROVISIONED, {}))]:
+            if wire != "provisioned":
+                status, body = install(client, name, auth, seen)
+                if status != 200 or body.get("validatedScopes") != scopes:
+                    raise Failure(f"[{wire}] POST /providers/install answered {status}: {body}")
+                print(f"[{wire}] installed {name!r} over POST /providers/install, scopes {scopes}")
             workflow_id, text = workflow_for(workflow, wire, name)
             files = {"file": (f"{workflow_id}.yaml", text, "application/x-yaml")}
             created = answered(client.post("/workflows", files=files), seen)
@@ -313,12 +333,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--keep", required=True, help="the keep command of the Keep venv")
     parser.add_argument("--workflow", required=True, type=Path)
+    parser.add_argument("--providers-file", required=True, type=Path)
     args = parser.parse_args()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="keep-e2e-") as tmp:
         log = Path(os.environ.get("KEEP_E2E_LOG") or Path(tmp) / "keep-api.log")
         try:
-            scenario(args.keep, args.workflow.resolve(), Path(tmp), log)
+            scenario(
+                args.keep, args.workflow.resolve(), args.providers_file.resolve(), Path(tmp), log
+            )
         except Failure as exc:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-60:])
             sys.exit(f"keep e2e FAILED: {exc}\n--- last lines of keep api ---\n{tail}")

@@ -86,6 +86,9 @@ echo "== Keep's provider tests (SQLite, no Docker)"
 )
 
 echo "== The example workflow in keep api against the emulator"
+# What docs/keep.md tells a Keep user to run: it finds this Keep and writes the same file.
+"$venv/bin/python" -m assistant_bridge.integrations.keep install
 "$venv/bin/python" scripts/keep_e2e.py --keep "$venv/bin/keep" \
-  --workflow examples/keep/triage-workflow.yaml
+  --workflow examples/keep/triage-workflow.yaml \
+  --providers-file examples/keep/providers/triage-assistant.yaml
 echo "keep e2e: $(( $(date +%s) - started )) s in all"
