@@ -1,98 +1,205 @@
-"""Import time: what ``import assistant_bridge`` costs over ``import openai``, and what it loads.
+"""Start-up time: what a user's first import and the command line cost, against ``import openai``.
 
-    python bench/import_time.py            # table, and the slowest of our modules
-    python bench/import_time.py --check    # exit 1 when a target of issue 14 is missed (for CI)
+    python bench/import_time.py              # the table, and the slowest of our modules
+    python bench/import_time.py --check      # exit 1 when a target is missed (for CI)
 
-Each import runs in a fresh interpreter, ``--repeat`` times; the fastest run is the one least
-disturbed by other work on the machine, so the targets are judged on it (medians shown too).
-Targets: at most 50 ms over ``import openai``, and none of the emulator, the testing kit, the
-command line or the Responses wire loaded by a plain ``import assistant_bridge``;
-``-X importtime`` names the slowest modules of ours.
+Each row is a whole process (interpreter start-up included), timed from outside, ``--repeat``
+times, the rows interleaved so that a busy moment of a shared machine hits them all alike; the
+targets are judged on the medians:
+
+* ``from assistant_bridge import ThreadSession, OpenAITransport`` at most 50 ms over
+  ``import openai``;
+* ``assistant-bridge --help`` and ``--version`` under 40% of ``import openai``: the command does
+  not import ``openai`` or the emulator until a subcommand needs them.
+
+``-X importtime`` then names the slowest of our modules (cumulative, so the first of ours to
+import ``openai`` carries its time too), and which heavy modules each row loaded.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 BUDGET_MS = 50.0
-LAZY = (
-    "assistant_bridge.testing",
-    "assistant_bridge.testing._emulator",
-    "assistant_bridge._cli",
-    "assistant_bridge.transports._responses_transport",
-    "assistant_bridge.transports._responses",
-)
-PROBE = """
-import json, sys, time, warnings
-warnings.simplefilter("ignore")
+"""The most ``from assistant_bridge import ThreadSession, OpenAITransport`` may add."""
+CLI_SHARE = 0.40
+"""``--help`` / ``--version`` must take under this share of ``import openai``."""
+
+FIRST_IMPORT = "from assistant_bridge import ThreadSession, OpenAITransport"
+HEAVY = ("openai", "httpx", "pydantic", "assistant_bridge.testing._emulator", "attrs")
+"""Modules whose presence after a row says what it paid for."""
+
+
+def _command() -> list[str]:
+    """The ``assistant-bridge`` script next to this interpreter (as a user runs it), else
+    ``python -m assistant_bridge``."""
+    script = Path(sys.executable).with_name("assistant-bridge")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "assistant_bridge"]
+
+
+ROWS: dict[str, list[str]] = {
+    "`python -c pass` (the interpreter alone)": [sys.executable, "-c", "pass"],
+    "`import openai`": [sys.executable, "-c", "import openai"],
+    f"`{FIRST_IMPORT}`": [sys.executable, "-c", FIRST_IMPORT],
+    "`import assistant_bridge`": [sys.executable, "-c", "import assistant_bridge"],
+    "`assistant-bridge --help`": [*_command(), "--help"],
+    "`assistant-bridge --version`": [*_command(), "--version"],
+}
+
+
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+"""The rows' environment: bytecode is cached, as it is for a user (pip compiles a wheel's
+modules when it installs them; an editable install writes ``__pycache__`` on first import)."""
+
+
+def whole_process_ms(argv: list[str]) -> float:
+    """Milliseconds from starting ``argv`` to its exit; it must succeed."""
+    began = time.perf_counter()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, check=True)
+    return (time.perf_counter() - began) * 1000
+
+
+def measure(repeat: int) -> dict[str, list[float]]:
+    """Every row ``repeat`` times, interleaved (one of each, then again), after a warm-up."""
+    for argv in ROWS.values():
+        whole_process_ms(argv)  # byte-compile and fill the file cache first
+    times: dict[str, list[float]] = {name: [] for name in ROWS}
+    for _ in range(repeat):
+        for name, argv in ROWS.items():
+            times[name].append(whole_process_ms(argv))
+    return times
+
+
+OURS_AFTER_OPENAI = f"""
+import time
+import openai
 began = time.perf_counter()
-import {module}
-took = time.perf_counter() - began
-print(json.dumps({{"ms": took * 1000, "modules": sorted(sys.modules)}}))
+{FIRST_IMPORT}
+print((time.perf_counter() - began) * 1000)
 """
 
 
-def probe(module: str) -> dict[str, object]:
+def ours_after_openai_ms() -> float:
+    """Milliseconds the first import takes in a fresh process where ``openai`` is already
+    imported: what we add, without the noise of timing ``openai`` twice."""
     out = subprocess.run(
-        [sys.executable, "-c", PROBE.format(module=module)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    result: dict[str, object] = json.loads(out)
-    return result
+        [sys.executable, "-c", OURS_AFTER_OPENAI],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        check=True,
+    ).stdout
+    return float(out)
 
 
-def timed(module: str, repeat: int) -> tuple[float, float, list[str]]:
-    """Fastest and median milliseconds of ``import module`` in fresh interpreters, and what it
-    loaded."""
-    runs = [probe(module) for _ in range(repeat)]
-    modules = runs[-1]["modules"]
-    assert isinstance(modules, list)
-    times = [float(r["ms"]) for r in runs]  # type: ignore[arg-type]
-    return min(times), statistics.median(times), modules
+def loaded(code: str) -> list[str]:
+    """Which of :data:`HEAVY` a fresh interpreter holds after running ``code``."""
+    probe = f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)), file=sys.stderr)"
+    err = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=ENV, check=True
+    ).stderr
+    modules = set(json.loads(err.splitlines()[-1]))
+    return [name for name in HEAVY if name in modules]
 
 
-def slowest(count: int) -> list[tuple[int, str]]:
+def cli_loaded(flag: str) -> list[str]:
+    """Which of :data:`HEAVY` the command holds when it has handled ``flag``."""
+    code = (
+        "import sys\nfrom assistant_bridge._cli.main import main\n"
+        f"sys.argv = ['assistant-bridge', {flag!r}]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    return loaded(code)
+
+
+def slowest(code: str, count: int) -> list[tuple[int, str]]:
     """Our modules with the largest cumulative import time (microseconds), from -X importtime."""
     err = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", "import assistant_bridge"],
-        capture_output=True, text=True, check=True,
-    ).stderr  # fmt: skip
+        [sys.executable, "-X", "importtime", "-c", code],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        check=True,
+    ).stderr
     rows = []
     for line in err.splitlines():
         parts = [p.strip() for p in line.removeprefix("import time:").split("|")]
-        if len(parts) == 3 and parts[2].lstrip().startswith("assistant_bridge"):
-            rows.append((int(parts[1]), parts[2].strip()))
+        if len(parts) == 3 and parts[2].startswith("assistant_bridge"):
+            rows.append((int(parts[1]), parts[2]))
     return sorted(rows, reverse=True)[:count]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeat", type=int, default=11)
+    parser.add_argument("--repeat", type=int, default=10, help="runs of each row (default 10)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
 
-    openai_ms, openai_median, _ = timed("openai", args.repeat)
-    ours_ms, ours_median, modules = timed("assistant_bridge", args.repeat)
-    added = ours_ms - openai_ms
-    eager = [m for m in LAZY if m in modules]
-    print(f"| import ({args.repeat} runs) | fastest | median | over `import openai` (fastest) |")
-    print("|---|---|---|---|")
-    print(f"| `import openai` | {openai_ms:.0f} ms | {openai_median:.0f} ms | |")
+    times = measure(args.repeat)
+    median = {name: statistics.median(runs) for name, runs in times.items()}
+    openai_ms = median["`import openai`"]
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} before the last row\n")
     print(
-        f"| `import assistant_bridge` | {ours_ms:.0f} ms | {ours_median:.0f} ms | {added:+.0f} ms |"
+        f"| whole process ({args.repeat} runs each) | median | fastest | against `import openai` |"
     )
+    print("|---|---|---|---|")
+    for name, runs in times.items():
+        share = f"{median[name] - openai_ms:+.0f} ms, {median[name] / openai_ms:.0%}"
+        print(f"| {name} | {median[name]:.0f} ms | {min(runs):.0f} ms | {share} |")
+
+    # Paired: each round's first import against the same round's `import openai`, so that a
+    # busy stretch of a shared machine cancels out; the target is judged on these.
+    paired = [
+        ours - theirs
+        for ours, theirs in zip(times[f"`{FIRST_IMPORT}`"], times["`import openai`"], strict=True)
+    ]
+    added = statistics.median(paired)
+    after = sorted(ours_after_openai_ms() for _ in range(args.repeat))
+    print(
+        f"\nthe first import over `import openai`: {added:+.0f} ms (median of {args.repeat} "
+        f"paired whole-process runs; {median[f'`{FIRST_IMPORT}`'] - openai_ms:+.0f} ms between "
+        f"the medians); in a process that has imported openai, it takes "
+        f"{statistics.median(after):.0f} ms (median, fastest {after[0]:.0f} ms)"
+    )
+    shares = {
+        flag: median[f"`assistant-bridge {flag}`"] / openai_ms for flag in ("--help", "--version")
+    }
+    missed: list[str] = []
+    print()
     verdict = "met" if added <= BUDGET_MS else "missed"
-    print(f"\ntarget: at most {BUDGET_MS:.0f} ms over openai: {verdict} ({added:.0f} ms)")
-    print(f"loaded though unused: {', '.join(eager) if eager else 'nothing (met)'}")
-    print("\nslowest of our modules (-X importtime, cumulative: with what each imports first,")
-    print("so the first to import openai carries openai's time too):")
-    for micros, name in slowest(8):
+    if added > BUDGET_MS:
+        missed.append("first import")
+    print(
+        f"target: the first import at most {BUDGET_MS:.0f} ms over openai: "
+        f"{verdict} ({added:+.0f} ms)"
+    )
+    for flag, share in shares.items():
+        ok = share < CLI_SHARE
+        if not ok:
+            missed.append(flag)
+        print(
+            f"target: `assistant-bridge {flag}` under {CLI_SHARE:.0%} of openai: "
+            f"{'met' if ok else 'missed'} ({share:.0%})"
+        )
+    print("\nloaded by each (of " + ", ".join(HEAVY) + "):")
+    print(f"  import assistant_bridge: {', '.join(loaded('import assistant_bridge')) or 'none'}")
+    print(f"  {FIRST_IMPORT}: {', '.join(loaded(FIRST_IMPORT)) or 'none'}")
+    for flag in ("--help", "--version"):
+        heavy = cli_loaded(flag)
+        if "openai" in heavy or "assistant_bridge.testing._emulator" in heavy:
+            missed.append(f"{flag} loads {heavy}")
+        print(f"  assistant-bridge {flag}: {', '.join(heavy) or 'none'}")
+    print("\nslowest of our modules in the first import (-X importtime, cumulative):")
+    for micros, name in slowest(FIRST_IMPORT, 8):
         print(f"  {micros / 1000:7.1f} ms  {name}")
-    return 1 if args.check and (added > BUDGET_MS or eager) else 0
+    return 1 if args.check and missed else 0
 
 
 if __name__ == "__main__":

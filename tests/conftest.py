@@ -13,6 +13,15 @@ from assistant_bridge.testing import FakeClock, FakeTransport, RunScript, Script
 SessionFactory = Callable[..., tuple[ThreadSession, FakeTransport, ScriptedBackend]]
 
 
+@pytest.fixture(autouse=True)
+def _knowledge_base_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Knowledge bases keep their sync lock and upload journal in a temporary folder per
+    test, never in the user's home."""
+    monkeypatch.setenv("ASSISTANT_BRIDGE_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
@@ -46,3 +55,7 @@ def pytest_report_header() -> str:
         except metadata.PackageNotFoundError:
             continue
     return "assistant_bridge is tested here with " + ", ".join(found)
+
+
+# Real redis-server / PostgreSQL fixtures for the whole suite (tests/servers.py).
+from tests.servers import postgres_server, postgres_url, redis_server, redis_url  # noqa: E402, F401

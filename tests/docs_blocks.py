@@ -8,6 +8,8 @@ A block's kind comes from its fence and the HTML comment on the line before it:
   marked ``<!-- long-running -->`` (or is README's ``main-command``/``test-command``).
 * Fences of data and output (text, toml, json, ...) are shown, not run. A fence with no
   language, or one not listed here, is refused, so that no code hides from the test.
+* ```` ```text ```` with ``<!-- output -->`` before it is what the block above it prints: the
+  docs test compares them (``…`` stands for any text within a line: ids, times).
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ class Block:
 
     @property
     def kind(self) -> str:
-        """``run``, ``fragment``, ``shell``, ``exempt``, ``shown``, or ``unknown`` (a fence
-        without a language the docs test knows, which it refuses)."""
+        """``run``, ``fragment``, ``shell``, ``exempt``, ``output``, ``shown``, or ``unknown``
+        (a fence without a language the docs test knows, which it refuses)."""
+        if self.marker == "output" and self.lang == "text":
+            return "output"
         if self.lang in PYTHON:
             return "fragment" if self.marker == "fragment" else "run"
         if self.lang in SHELL:

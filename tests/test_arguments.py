@@ -64,6 +64,8 @@ class AsyncFake:
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         method = getattr(self.inner, name)
+        if name == "supports":  # asked, not awaited
+            return method
 
         async def call(*args: Any, **kwargs: Any) -> Any:
             return method(*args, **kwargs)

@@ -19,6 +19,8 @@ from assistant_bridge import (
     FixedInterval,
     JsonParser,
     ThreadSession,
+    ToolCall,
+    ToolOutput,
     ToolRegistry,
     aask_many,
     ask_many,
@@ -187,71 +189,115 @@ class TestParallel:
 
 class TestNoCopiedLogic:
     def test_both_sessions_drive_the_same_flows(self) -> None:
-        """Sync and async sessions build their flows in one place and only drive them."""
-        for cls in (ThreadSession, AsyncThreadSession):
-            ask = inspect.getsource(cls.ask)
-            assert "_ask_flow(" in ask
-            assert "decide" not in ask
-            assert "RunStatus" not in ask
-        assert "drive(flow" in inspect.getsource(ThreadSession.ask)
-        assert "adrive(flow" in inspect.getsource(AsyncThreadSession.ask)
+        """Sync and async sessions ask their transports for the same operations, in the
+        same order, for the same script (tools, a second ask): one flow, two drivers."""
+        from assistant_bridge.testing import (
+            AsyncFakeTransport,
+            FakeClock,
+            FakeTransport,
+            RunScript,
+            ScriptedBackend,
+        )
+
+        call = ToolCall(id="call_1", name="lookup", arguments="{}")
+
+        def scripts() -> ScriptedBackend:
+            tools = RunScript(steps=["requires_action"], tool_calls=[call], reply="done")
+            return ScriptedBackend(tools, RunScript(reply="again"))
+
+        def tools(calls: Any) -> list[ToolOutput]:
+            return [ToolOutput(c.id, "ok") for c in calls]
+
+        def seen(calls: Any) -> list[tuple[object, ...]]:
+            return [(c.name, c.args.get("thread_id"), c.args.get("run_id")) for c in calls]
+
+        clock = FakeClock()
+        sync = FakeTransport(scripts())
+        session = ThreadSession(
+            sync, "asst_1", tool_handler=tools, clock=clock.now, sleep=clock.sleep
+        )
+        replies = [session.ask("one").text, session.ask("two").text]
+
+        aclock = FakeClock()
+        fake = AsyncFakeTransport(scripts())
+
+        async def sleep(seconds: float) -> None:
+            aclock.sleep(seconds)
+
+        async def both() -> list[str]:
+            asession = AsyncThreadSession(
+                fake, "asst_1", tool_handler=tools, clock=aclock.now, sleep=sleep
+            )
+            return [(await asession.ask("one")).text, (await asession.ask("two")).text]
+
+        assert asyncio.run(both()) == replies == ["done", "again"]
+        assert seen(fake.calls) == seen(sync.calls)
+        assert aclock.sleeps == clock.sleeps
+        assert "submit_tool_outputs" in [c.name for c in sync.calls]
 
     def test_sync_and_async_transports_share_their_wire(self) -> None:
-        """Each operation of either twin is the same Operation, made from the protocol method
-        of the same name: the sync transport sends it, the async one awaits it."""
+        """The twins hold the same wire class, support the same operations, and take each
+        named method from the same declaration: the sync one sends, the async one awaits."""
         from assistant_bridge import OpenAITransport, ResponsesTransport
-        from assistant_bridge.transports import StreamingTransport, Transport
-        from assistant_bridge.transports._protocol import Operation
+        from assistant_bridge.transports import NamedOp, ops
 
         pairs = (
             (OpenAITransport, AsyncOpenAITransport),
             (ResponsesTransport, AsyncResponsesTransport),
         )
+        every = [getattr(ops, name) for name in ops.__all__ if name[0].isupper()]
+        every = [t for t in every if isinstance(t, type) and issubclass(t, ops.Op)]
         for sync_cls, async_cls in pairs:
-            for protocol in (Transport, StreamingTransport):
+            sync, asynchronous = sync_cls("sk-test"), async_cls("sk-test")
+            try:
+                assert [sync.supports(t) for t in every] == [
+                    asynchronous.supports(t) for t in every
+                ]
                 for name in ("start_run", "stream_run", "submit_tool_outputs", "get_run"):
-                    if not hasattr(protocol, name):
-                        continue
-                    ops = [inspect.getattr_static(c, name) for c in (sync_cls, async_cls)]
-                    assert all(isinstance(op, Operation) for op in ops), name
-                    assert ops[0] is ops[1], name
-                    assert ops[0].name == name
-                    assert ops[0].__doc__ == getattr(protocol, name).__doc__
+                    named = [inspect.getattr_static(c, name) for c in (sync_cls, async_cls)]
+                    assert isinstance(named[0], NamedOp)
+                    assert named[0] is named[1], name
+                    assert not inspect.iscoroutinefunction(getattr(sync, name))
+                    assert inspect.iscoroutinefunction(getattr(asynchronous, name))
+            finally:
+                sync.close()
+                asyncio.run(asynchronous.aclose())
 
-    def test_every_operation_names_a_wire_request_with_its_parameters(self) -> None:
-        """An operation binds its arguments by the protocol's parameter names and hands them
-        to the wire method of the same name: both wires take exactly those names."""
+    def test_every_operation_has_a_builder_on_each_wire(self) -> None:
+        """Each wire is a table from operation type to builder: the Assistants wire builds
+        every operation, the Responses wire all but those about assistant objects and run
+        marks; each builder takes the operation it is filed under; and every named method
+        of a transport is for an operation its wire builds."""
+        from assistant_bridge.transports import OpenAITransport, ResponsesTransport, ops
         from assistant_bridge.transports._assistants import AssistantsWire
-        from assistant_bridge.transports._client import (
-            AsyncOpenAITransport,
-            ClientTransport,
-            OpenAITransport,
-        )
-        from assistant_bridge.transports._protocol import STALL, Operation
+        from assistant_bridge.transports._protocol import named_operations
         from assistant_bridge.transports._responses import ResponsesWire
 
-        operations = {
-            name: op
-            for cls in (OpenAITransport, AsyncOpenAITransport)
-            for name in dir(cls)
-            if isinstance(op := inspect.getattr_static(cls, name, None), Operation)
+        every = {
+            t
+            for t in vars(ops).values()
+            if isinstance(t, type) and issubclass(t, ops.Op) and t not in (ops.Op, ops.StreamOp)
         }
-        assert len(operations) >= 16
-        for name, op in operations.items():
-            wanted = [p for p in list(op.signature.parameters)[1:] if p != STALL]
-            for wire in (AssistantsWire, ResponsesWire):
-                if wire is ResponsesWire and name not in vars(ClientTransport):
-                    continue  # find_run and get_assistant: the Assistants API's alone
-                taken = list(inspect.signature(getattr(wire, name)).parameters)[1:]
-                assert taken == wanted, (wire.__name__, name)
+        assert len(every) == 16
+        assert set(AssistantsWire.builders) == every
+        assert set(ResponsesWire.builders) == every - {ops.FindRun, ops.GetAssistant}
+        for wire in (AssistantsWire, ResponsesWire):
+            for op_type, builder in wire.builders.items():
+                annotation = inspect.signature(builder).parameters["op"].annotation
+                assert str(annotation).endswith(op_type.__name__), (wire.__name__, op_type)
+        for transport, wire in (
+            (OpenAITransport, AssistantsWire),
+            (ResponsesTransport, ResponsesWire),
+        ):
+            assert named_operations(transport) <= set(wire.builders)
 
 
 class TestOperationsAsMethods:
     """The transports' operations behave like the methods they stand for."""
 
-    def test_signature_and_docs_are_the_protocols(self) -> None:
+    def test_signature_and_docs_are_the_operations(self) -> None:
         from assistant_bridge import OpenAITransport
-        from assistant_bridge.transports import Transport
+        from assistant_bridge.transports import StartRun
 
         transport = OpenAITransport("sk-test-not-a-real-key")
         try:
@@ -261,8 +307,9 @@ class TestOperationsAsMethods:
                 "request",
                 "content",
                 "message_metadata",
+                "budget",
             ]
-            assert transport.start_run.__doc__ == Transport.start_run.__doc__
+            assert transport.start_run.__doc__ == StartRun.__doc__
             assert inspect.iscoroutinefunction(AsyncOpenAITransport("sk-x").get_run)
         finally:
             transport.close()
@@ -272,14 +319,14 @@ class TestOperationsAsMethods:
     ) -> None:
         from assistant_bridge import OpenAITransport
         from assistant_bridge.testing import FakeTransport, ScriptedBackend
-        from assistant_bridge.transports import RunRequest
+        from assistant_bridge.transports import RunSettings
 
         transport = OpenAITransport("sk-test-not-a-real-key", base_url="http://127.0.0.1:9")
         fake = FakeTransport(ScriptedBackend())
         try:
             for target in (transport, fake):
                 with pytest.raises(TypeError, match=r"start_run\(\) got an unexpected .*'contnet'"):
-                    target.start_run("thread_1", RunRequest(), contnet="hi")  # type: ignore[call-arg]
+                    target.start_run("thread_1", RunSettings(), contnet="hi")  # type: ignore[call-arg]
             assert fake.calls == []
         finally:
             transport.close()
@@ -291,19 +338,19 @@ class TestOperationsAsMethods:
 
         from assistant_bridge import OpenAITransport
         from assistant_bridge.testing import FakeTransport, ScriptedBackend
-        from assistant_bridge.transports import RunRequest
+        from assistant_bridge.transports import RunSettings
 
         fake = FakeTransport(ScriptedBackend())
         thread = type(fake).create_thread(fake, metadata={"k": "v"})
         assert fake.calls[-1].args == {"metadata": {"k": "v"}}
-        run = FakeTransport.start_run(fake, thread.id, RunRequest(assistant_id="asst_1"))
+        run = FakeTransport.start_run(fake, thread.id, RunSettings(assistant_id="asst_1"))
         assert fake.get_run(thread.id, run.id).id == run.id
         assert fake.get_run.__name__ == "get_run"
         assert fake.get_run.__self__ is fake
         transport = OpenAITransport("sk-test-not-a-real-key")
         try:
             text = pydoc.render_doc(transport.stream_run, renderer=pydoc.plaintext)
-            assert "stream_run(thread_id: 'str', request: 'RunRequest'" in text
+            assert "stream_run(thread_id: 'str', request: 'RunSettings'" in text
             assert "stall_timeout" in text
             assert "Start a run (with the user's message)" in text
             assert OpenAITransport.get_run.__qualname__.endswith(".get_run")
@@ -313,12 +360,12 @@ class TestOperationsAsMethods:
     def test_a_stream_without_a_stall_limit_still_streams(self, emu: Emulator) -> None:
         """stall_timeout=None means no silence limit, not "do not stream"."""
         from assistant_bridge import ResponsesTransport
-        from assistant_bridge.transports import RunRequest
+        from assistant_bridge.transports import RunSettings
 
         spec = AssistantSpec(name="triage", model="gpt-4o-mini", instructions="Triage.")
         with ResponsesTransport("sk-emulator", base_url=emu.base_url) as transport:
             events = transport.stream_thread_and_run(
-                "CPU at 100%", RunRequest(assistant=spec), stall_timeout=None
+                "CPU at 100%", RunSettings(assistant=spec), stall_timeout=None
             )
             kinds = {type(event).__name__ for event in events}
         assert "RunStatusChanged" in kinds

@@ -61,21 +61,61 @@ class TestDemo:
 
 
 class TestDemoWithAKey:
-    @pytest.mark.parametrize("api", ["assistants", "responses"])
-    def test_a_key_points_the_demo_at_that_server(self, api: str) -> None:
-        """With OPENAI_API_KEY and OPENAI_BASE_URL, the demo runs there, runbooks and all."""
-        from assistant_bridge.testing import Emulator
-
+    def test_a_key_alone_keeps_the_demo_on_the_emulator(self) -> None:
+        """OPENAI_API_KEY set (as docs/cli.md has users export): the server sees nothing."""
         with Emulator(api_key="sk-server-key") as server:
             env = {"OPENAI_API_KEY": "sk-server-key", "OPENAI_BASE_URL": server.base_url}
             out = io.StringIO()
-            assert run_demo(out, env, api) == 0
-            assert len(server.store.files) == 5
+            assert run_demo(out, env) == 0
+            assert sum(server.counts().values()) == 0
+        assert "built-in emulator" in out.getvalue()
+
+    @pytest.mark.parametrize("api", ["assistants", "responses"])
+    def test_live_says_what_it_creates_and_removes_it(self, api: str) -> None:
+        """--live runs on that server, announces what it will create, and leaves nothing."""
+        with Emulator(api_key="sk-server-key") as server:
+            env = {"OPENAI_API_KEY": "sk-server-key", "OPENAI_BASE_URL": server.base_url}
+            out = io.StringIO()
+            assert run_demo(out, env, api, live=True) == 0
             assert server.counts()["files.create"] == 5
+            app = server.app
+            left = (
+                server.store.files,
+                server.store.vector_stores,
+                server.store.assistants,
+                server.store.threads,
+                app.conversations,
+                app.responses,
+            )
+            assert all(not found for found in left), left
         text = out.getvalue()
+        assert text.startswith(f"Live on {env['OPENAI_BASE_URL']}, over the {api} API.")
+        assert "it is all removed at the end" in text.splitlines()[0]
         assert "built-in emulator" not in text
         assert '"action": "escalate"' in text
+        assert "removed vector store 'assistant-bridge-demo-runbooks'" in text
+        assert "could not remove" not in text
         assert "sk-server-key" not in text
+
+    def test_live_keep_keeps_it(self) -> None:
+        """--live --keep: the store, its files and the conversations stay."""
+        with Emulator(api_key="sk-server-key") as server:
+            env = {"OPENAI_API_KEY": "sk-server-key", "OPENAI_BASE_URL": server.base_url}
+            out = io.StringIO()
+            assert run_demo(out, env, live=True, keep=True) == 0
+            assert len(server.store.files) == 5
+            assert len(server.store.vector_stores) == 1
+            assert len(server.app.conversations) == 2
+        assert "it is all kept (--keep)" in out.getvalue()
+        assert "Removing" not in out.getvalue()
+
+    def test_live_without_a_key_says_what_to_export(self) -> None:
+        """demo --live with no key: exit 3, one line naming OPENAI_API_KEY."""
+        done = _run("demo", "--live", emulator=None)
+        assert done.returncode == ExitCode.CONFIGURATION
+        assert done.stderr.startswith("assistant-bridge: configuration: demo --live needs ")
+        assert "OPENAI_API_KEY" in done.stderr
+        assert len(done.stderr.splitlines()) == 1
 
 
 def _cli_env(emulator: Emulator | None, **extra: str) -> dict[str, str]:
@@ -319,8 +359,12 @@ class TestExitCodes:
         done = _ask(emulator, StayInProgress(), "hi", "--timeout", "1")
         assert done.returncode == ExitCode.TIMEOUT
         last = done.stderr.strip().splitlines()[-1]
-        assert last.startswith("assistant-bridge: timeout: Run run_")
-        assert "thread_" in last
+        assert re.match(
+            r"assistant-bridge: timeout: run run_\w+ on thread (thread_\w+) did not finish within "
+            r"1 s and was cancelled; ask again with a longer --timeout on that thread with "
+            r"--thread \1$",
+            last,
+        ), last
 
     def test_failed_run(self, emulator: Emulator) -> None:
         """A run that ends "failed": exit 6 with the server's reason."""
@@ -391,6 +435,132 @@ class TestExitCodes:
         text = (ROOT / "docs" / "cli.md").read_text()
         rows = re.findall(r"^\| `(\d+)` \| ([a-z ]+) \|", text, re.M)
         assert [(int(code), kind) for code, kind in rows] == [(c.value, c.kind) for c in ExitCode]
+
+
+class TestContract:
+    """One contract for every subcommand: `assistant-bridge: KIND: message` on one line, one exit
+    code per kind of mistake wherever it is caught, values checked alike everywhere."""
+
+    @pytest.mark.parametrize("value", ["abc", "-1", "0", "inf", "nan"])
+    @pytest.mark.parametrize(
+        "command",
+        [["ask", "hi", "--spec", "x.toml"], ["kb", "sync", ".", "--store", "kb"]],
+        ids=["ask", "kb sync"],
+    )
+    def test_a_bad_timeout_is_a_usage_error_everywhere(
+        self, command: list[str], value: str
+    ) -> None:
+        """`--timeout abc` and `--timeout -1` (and inf, which would wait forever) alike: exit 2,
+        the subcommand's own usage, then one line naming the flag."""
+        done = _run(*command, f"--timeout={value}", emulator=None)
+        assert done.returncode == ExitCode.USAGE
+        name = " ".join(word for word in command if not word.startswith(("-", ".", "x", "hi")))
+        *usage, last = done.stderr.splitlines()
+        assert usage[0].startswith(f"usage: assistant-bridge {name.removesuffix(' kb')} ")
+        assert last == (
+            f"assistant-bridge: usage: argument --timeout: expected seconds, a finite number "
+            f"over 0, got {value!r} (see assistant-bridge {name.removesuffix(' kb')} --help)"
+        )
+
+    @pytest.mark.parametrize("value", ["70000", "-1", "http"])
+    def test_a_bad_port_is_a_usage_error(self, value: str) -> None:
+        """`emulator --port 70000`: exit 2 and one line, no OverflowError traceback."""
+        done = _run("emulator", f"--port={value}", emulator=None)
+        assert done.returncode == ExitCode.USAGE
+        assert "Traceback" not in done.stderr
+        assert done.stderr.splitlines()[-1].startswith(
+            "assistant-bridge: usage: argument --port: expected a port from 1 to 65535"
+        )
+
+    def test_an_unknown_flag_shows_its_subcommands_usage(self) -> None:
+        """A flag `ask` does not know: ask's usage (not the top level's), exit 2."""
+        done = _run("ask", "hi", "--bogus", emulator=None)
+        assert done.returncode == ExitCode.USAGE
+        assert done.stderr.startswith("usage: assistant-bridge ask ")
+        assert done.stderr.splitlines()[-1] == (
+            "assistant-bridge: usage: unrecognized arguments: --bogus "
+            "(see assistant-bridge ask --help)"
+        )
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ["-v", "kb", "sync", ".", "--store", "kb"],
+            ["kb", "sync", ".", "--store", "kb", "-v"],
+            ["kb", "-v", "delete", "--store", "kb"],
+            ["spec", "--assistant-id", "asst_x", "-o", "new.toml", "-v"],
+        ],
+    )
+    def test_verbose_wherever_it_is_put(self, args: list[str], tmp_path: Path) -> None:
+        """-v before, between or after the subcommands: the traceback, then the one line."""
+        done = _run(*args, emulator=None)
+        assert done.returncode == ExitCode.CONFIGURATION, done.stderr
+        assert "Traceback (most recent call last)" in done.stderr
+        assert done.stderr.splitlines()[-1].startswith("assistant-bridge: configuration: ")
+
+    def test_kb_errors_follow_the_contract(self, emulator: Emulator, tmp_path: Path) -> None:
+        """kb's errors are one `assistant-bridge: KIND:` line with the kind's exit code."""
+        done = _run("kb", "sync", str(tmp_path / "nope"), "--store", "kb", emulator=emulator)
+        kind = ExitCode(done.returncode).kind
+        assert done.returncode in (ExitCode.CONFIGURATION, ExitCode.ERROR)
+        assert done.stderr.startswith(f"assistant-bridge: {kind}: ")
+        assert len(done.stderr.splitlines()) == 1
+
+    def test_help_shows_the_defaults(self) -> None:
+        """`ask --help` names the 60 s deadline and how --api is chosen."""
+        done = _run("ask", "--help", emulator=None)
+        text = " ".join(done.stdout.split())
+        assert "(default: 60)" in text
+        assert "(default: assistants with --assistant-id, else responses" in text
+
+    def test_errors_advise_in_command_line_terms(self, emulator: Emulator) -> None:
+        """No Python advice (api_key=..., JsonParser(strict=False), thread_id=) in a shell."""
+        outputs = [
+            _run("ask", "hi", "--assistant-id", "asst_x", emulator=None).stderr,
+            _ask(emulator, SayText("prose"), "hi", "--expect-json").stderr,
+        ]
+        with Emulator() as slow:
+            outputs.append(_ask(slow, StayInProgress(), "hi", "--timeout", "0.5").stderr)
+        for text in outputs:
+            last = text.splitlines()[-1]
+            assert last.startswith("assistant-bridge: ")
+            assert not re.search(r"\b[a-z_]+=\.\.\.|[A-Z]\w+\(|thread_id=|api_key", last), last
+        assert "export OPENAI_API_KEY=" in outputs[0]
+        assert "without --expect-json" in outputs[1]
+        assert "--timeout" in outputs[2].splitlines()[-1]
+
+    @pytest.mark.parametrize(
+        ("who", "prefix"), [("--spec", "conv_"), ("--assistant-id", "thread_")]
+    )
+    def test_the_wire_defaults_to_responses_unless_an_assistant_object(
+        self, emulator: Emulator, who: str, prefix: str
+    ) -> None:
+        """Without --api: a spec goes over Responses (what OpenAI serves); an asst_ id over
+        the Assistants wire, the only one that has assistant objects."""
+        emulator.script(SayText("ok"))
+        name = str(EXAMPLES / "triage.toml") if who == "--spec" else emulator.create_assistant()
+        done = _run("ask", "hi", who, name, "--json", emulator=emulator)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["thread_id"].startswith(prefix)
+
+    @pytest.mark.parametrize("delay", [0.1, 0.3, 0.6])
+    def test_ctrl_c_at_any_moment_is_one_line(self, delay: float) -> None:
+        """SIGINT while the command is still importing (or has begun): exit 130, one line."""
+        with subprocess.Popen(
+            [sys.executable, "-m", "assistant_bridge", "demo"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_cli_env(None),
+        ) as proc:
+            time.sleep(delay)
+            proc.send_signal(signal.SIGINT)
+            assert proc.stderr is not None
+            err = proc.stderr.read()
+            code = proc.wait(timeout=30)
+        assert code == ExitCode.INTERRUPTED, err
+        assert err.startswith("assistant-bridge: interrupted: "), err
+        assert len(err.splitlines()) == 1, err
 
 
 class TestEmulatorCommand:
@@ -543,6 +713,23 @@ class TestSpecCommand:
         target = Path(str(tmp_path)) / "x.json"
         assert _cli.main(["spec", "--assistant-id", assistant_id, "-o", str(target)]) == 0
         assert AssistantSpec.load(target).instructions == "Be brief."
+
+    def test_an_existing_file_is_not_overwritten_without_force(self, tmp_path: Path) -> None:
+        """`spec -o FILE` refuses an existing FILE (exit 3, naming --force); --force writes."""
+        exported = tmp_path / "assistant.json"
+        exported.write_text(json.dumps({"name": "a", "model": "gpt-4o", "instructions": "x"}))
+        target = tmp_path / "kept.toml"
+        target.write_text("precious")
+        err = io.StringIO()
+        args = ["spec", "--from-json", str(exported), "-o", str(target)]
+        assert _cli.main(args, out=io.StringIO(), err=err) == ExitCode.CONFIGURATION
+        assert target.read_text() == "precious"
+        assert err.getvalue() == (
+            f"assistant-bridge: configuration: {target} exists: pass --force to overwrite it, "
+            "or choose another -o FILE\n"
+        )
+        assert _cli.main([*args, "--force"], out=io.StringIO()) == 0
+        assert "gpt-4o" in target.read_text()
 
     def test_bad_input_file(self, tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
         """A missing file is a clear error and exit 1."""

@@ -1,10 +1,13 @@
 """Every example in README.md and docs/ is true: it runs, or (a fragment) it type-checks.
 
-Python blocks of a page run in order in one namespace, like a script, against an emulator that
-``OPENAI_API_KEY``/``OPENAI_BASE_URL`` point at (with an assistant ``asst_abc``), from a
-folder holding ``examples/``. Test functions a page defines are then called. Shell blocks run
-in bash the same way. Fragments, and the runnable blocks with them, are type-checked by mypy
-from tests/typing/doc_examples, which must match the pages (see tests/docs_blocks.py).
+Python blocks of a page run in order in one namespace, like a script, against the emulator a
+reader starts: ``assistant-bridge emulator --port 0`` in a subprocess, with the
+``OPENAI_API_KEY``/``OPENAI_BASE_URL`` it prints exported, from a folder holding
+``examples/``. Nothing is created on it by hand: a page defines its assistant in code. Test
+functions a page defines are then called. Shell blocks run in bash the same way. A block's
+output, where the page shows it (``<!-- output -->``), must be what it printed. Fragments,
+and the runnable blocks with them, are type-checked by mypy from tests/typing/doc_examples,
+which must match the pages (see tests/docs_blocks.py).
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ import asyncio
 import contextlib
 import gc
 import inspect
+import io
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import types
@@ -44,38 +50,77 @@ def _id(page: Path) -> str:
 
 
 @pytest.fixture
-def docs_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
-    """An emulator the environment points at, with asst_abc, and a folder with examples/."""
-    with Emulator() as emulator:
-        emulator.create_assistant(assistant_id="asst_abc", name="alert-triage (made by hand)")
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-emulator")
-        monkeypatch.setenv("OPENAI_BASE_URL", emulator.base_url)
-        for name in ("OPENAI_ORG_ID", "OPENAI_PROJECT_ID", "ASSISTANT_BRIDGE_ASSISTANT_ID"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-        (tmp_path / "examples").symlink_to(ROOT / "examples")
-        monkeypatch.chdir(tmp_path)
-        yield emulator
+def docs_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """What a reader has: `assistant-bridge emulator` running in another terminal, the variables
+    it prints exported, the command on PATH, and a folder with examples/."""
+    command = Path(sys.executable).with_name("assistant-bridge")
+    with subprocess.Popen(
+        [str(command), "emulator", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")},
+    ) as server:
+        try:
+            assert server.stdout is not None
+            printed = [server.stdout.readline() for _ in range(3)]
+            exports = dict(re.findall(r"export (OPENAI_\w+)=(\S+)", "".join(printed)))
+            assert set(exports) == {"OPENAI_API_KEY", "OPENAI_BASE_URL"}, printed
+            for name, value in exports.items():
+                monkeypatch.setenv(name, value)
+            for name in (
+                "OPENAI_ORG_ID",
+                "OPENAI_PROJECT_ID",
+                "ASSISTANT_BRIDGE_ASSISTANT_ID",
+                "ASSISTANT_BRIDGE_SPEC",
+            ):
+                monkeypatch.delenv(name, raising=False)
+            path = f"{command.parent}{os.pathsep}{os.environ['PATH']}"
+            monkeypatch.setenv("PATH", path)
+            (tmp_path / "examples").symlink_to(ROOT / "examples")
+            monkeypatch.chdir(tmp_path)
+            yield exports
+        finally:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("page", RUNNABLE, ids=_id)
-def test_page_runs(page: Path, docs_world: Emulator) -> None:
-    """Each runnable block of the page runs without error, in order."""
+def test_page_runs(page: Path, docs_world: dict[str, str]) -> None:
+    """Each runnable block of the page runs without error, in order, and prints what the page
+    shows it printing."""
     module = types.ModuleType(f"doc_{typing_module_name(_id(page))}")
     sys.modules[module.__name__] = module  # attrs and typing look classes up by module
+    printed: str | None = None
     try:
         for block in blocks(page):
             if block.kind == "run":
-                _run_python(block, module.__dict__)
+                printed = _run_python(block, module.__dict__)
             elif block.kind == "shell":
-                _run_shell(block)
+                printed = _run_shell(block)
+            elif block.kind == "output":
+                assert printed is not None, f"{block.page}:{block.line}: output of no block"
+                _same_output(block, printed)
         for name, value in list(module.__dict__.items()):
             if name.startswith("test_") and inspect.isfunction(value):
                 _call_test(value)
     finally:
         del sys.modules[module.__name__]
         _close_what_the_page_opened(module.__dict__)
+
+
+def _same_output(block: Block, printed: str) -> None:
+    """The page's output block is what the block above it printed (``…``: any text in a
+    line)."""
+    pattern = "".join(
+        "[^\n]*" if part == "…" else re.escape(part) for part in re.split("(…)", block.code)
+    )
+    assert re.fullmatch(pattern, printed), (
+        f"{block.page}:{block.line}: the page shows\n{block.code}\nbut the block printed\n{printed}"
+    )
 
 
 def _close_what_the_page_opened(namespace: dict[str, Any]) -> None:
@@ -97,17 +142,23 @@ def _close_what_the_page_opened(namespace: dict[str, Any]) -> None:
     gc.collect()
 
 
-def _run_python(block: Block, namespace: dict[str, Any]) -> None:
+def _run_python(block: Block, namespace: dict[str, Any]) -> str:
+    """Run the block; what it printed (also passed on to the real stdout)."""
     # Padded so that a traceback's line numbers are the page's; top-level ``await`` runs as
     # in a notebook cell.
     source = "\n" * (block.line - 1) + block.code
     code = compile(source, block.page, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    result = eval(code, namespace)
-    if inspect.iscoroutine(result):
-        asyncio.run(result)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = eval(code, namespace)
+        if inspect.iscoroutine(result):
+            asyncio.run(result)
+    sys.stdout.write(printed.getvalue())
+    return printed.getvalue()
 
 
-def _run_shell(block: Block) -> None:
+def _run_shell(block: Block) -> str:
+    """Run the block in bash; what it printed on stdout."""
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", block.code],
         capture_output=True,
@@ -118,6 +169,7 @@ def _run_shell(block: Block) -> None:
     assert done.returncode == 0, (
         f"{block.page}:{block.line} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
     )
+    return done.stdout
 
 
 def _call_test(function: Any) -> None:

@@ -2,9 +2,144 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import assistant_bridge
 import assistant_bridge.exceptions
+import assistant_bridge.runstate
 import assistant_bridge.testing
+
+# The public API, pinned: a name added to or dropped from ``assistant_bridge.__all__`` is a
+# decision, made here and in CHANGELOG.md, not a side effect.
+PUBLIC = sorted(
+    [
+        "APIConnectionError",
+        "ActionRequiredError",
+        "ActiveRunError",
+        "AdaptivePolling",
+        "ArgumentTypeError",
+        "AskOptions",
+        "Assistant",
+        "AssistantBridgeError",
+        "AssistantSpec",
+        "AsyncFileStore",
+        "AsyncOpenAITransport",
+        "AsyncReplyStream",
+        "AsyncResponsesTransport",
+        "AsyncRunFinder",
+        "AsyncRunStepReader",
+        "AsyncStreamingTransport",
+        "AsyncThreadSession",
+        "AsyncTransport",
+        "AuthenticationError",
+        "BadRequestError",
+        "Citation",
+        "CodeInterpreter",
+        "ConfigurationError",
+        "ConflictError",
+        "FileSearch",
+        "FileStore",
+        "FixedInterval",
+        "FunctionTool",
+        "ImageFileContent",
+        "IncompleteDetails",
+        "IndexingFailedError",
+        "IndexingTimeoutError",
+        "InvalidArgumentError",
+        "JsonParser",
+        "JsonSchemaFormat",
+        "KnowledgeBase",
+        "KnowledgeBaseError",
+        "LastError",
+        "Message",
+        "MessageDone",
+        "MessagePage",
+        "NotFoundError",
+        "OpenAITransport",
+        "OutputFile",
+        "ParseError",
+        "Parser",
+        "PollPolicy",
+        "RateLimitError",
+        "RegisteredTool",
+        "Reply",
+        "ReplyReady",
+        "ReplyStream",
+        "RequiredAction",
+        "ResponsesTransport",
+        "RetryPolicy",
+        "Run",
+        "RunCancelledError",
+        "RunError",
+        "RunExpiredError",
+        "RunFailedError",
+        "RunFinder",
+        "RunIncompleteError",
+        "RunRequest",
+        "RunSettings",
+        "RunStateMachine",
+        "RunStatus",
+        "RunStatusChanged",
+        "RunStep",
+        "RunStepReader",
+        "RunTimeoutError",
+        "SchemaParser",
+        "SchemaValidationError",
+        "ServerError",
+        "SessionOptions",
+        "StepCall",
+        "StreamEvent",
+        "StreamInterruptedError",
+        "StreamingTransport",
+        "SyncProgress",
+        "SyncResult",
+        "TextAnnotation",
+        "TextContent",
+        "TextDelta",
+        "TextParser",
+        "Thread",
+        "ThreadSession",
+        "Tool",
+        "ToolCall",
+        "ToolCallsRequested",
+        "ToolError",
+        "ToolHandler",
+        "ToolOutput",
+        "ToolRegistry",
+        "Transport",
+        "TransportError",
+        "UnexpectedStatusError",
+        "UnknownContent",
+        "UnsentRequestError",
+        "UnsupportedOperationError",
+        "Usage",
+        "__version__",
+        "aask_many",
+        "ask_many",
+        "map_openai_errors",
+        "sample_runbooks",
+    ]
+)
+RUNSTATE = sorted(
+    [
+        "ACTIVE_STATUSES",
+        "DEFAULT_TABLE",
+        "Finish",
+        "FinishIncomplete",
+        "HandleRequiredAction",
+        "Handler",
+        "KeepWaiting",
+        "RaiseError",
+        "RunStateMachine",
+        "RunStatus",
+        "run_cancelled",
+        "run_expired",
+        "run_failed",
+        "unexpected_status",
+    ]
+)
 
 
 class TestExports:
@@ -34,6 +169,50 @@ class TestExports:
         for name in assistant_bridge.exceptions.__all__:
             cls = getattr(assistant_bridge.exceptions, name)
             assert issubclass(cls, assistant_bridge.exceptions.AssistantBridgeError)
+
+    def test_all_is_pinned(self) -> None:
+        """``assistant_bridge.__all__`` is exactly the pinned list, sorted."""
+        assert assistant_bridge.__all__ == PUBLIC
+
+    def test_the_state_table_has_one_public_home(self) -> None:
+        """Its parts are listed in ``assistant_bridge.runstate``, not at the top level; the old
+        top-level names still import (the same objects) for code written before the move."""
+        assert assistant_bridge.runstate.__all__ == RUNSTATE
+        moved = set(RUNSTATE) - {"RunStateMachine", "RunStatus"}
+        assert not moved & set(assistant_bridge.__all__)
+        for name in moved:
+            assert getattr(assistant_bridge, name) is getattr(assistant_bridge.runstate, name)
+
+    def test_every_error_is_importable_from_the_package(self) -> None:
+        """``from assistant_bridge import RunTimeoutError`` works, as ``openai.APIError`` does:
+        the whole tree, the same classes as in ``assistant_bridge.exceptions``."""
+        for name in assistant_bridge.exceptions.__all__:
+            assert name in assistant_bridge.__all__
+            assert getattr(assistant_bridge, name) is getattr(assistant_bridge.exceptions, name)
+
+    def test_an_unknown_name_is_an_attribute_error(self) -> None:
+        import pytest
+
+        with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+            _ = assistant_bridge.Nope
+
+    def test_import_loads_nothing_heavy_until_a_name_is_used(self) -> None:
+        """``import assistant_bridge`` (what the command line's --help pays) loads neither
+        openai nor attrs nor the emulator; the first session name loads what it needs."""
+        probe = (
+            "import sys, json\n"
+            "import assistant_bridge\n"
+            "first = sorted(sys.modules)\n"
+            "from assistant_bridge import ThreadSession, OpenAITransport\n"
+            "print(json.dumps([first, sorted(sys.modules)]))"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+        ).stdout
+        bare, used = (set(names) for names in json.loads(out))
+        assert not {"openai", "attrs", "assistant_bridge.testing._emulator"} & bare
+        assert {"openai", "assistant_bridge._session"} <= used
+        assert "assistant_bridge.testing._emulator" not in used
 
     def test_version(self) -> None:
         """__version__ is a string."""

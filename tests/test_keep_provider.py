@@ -111,6 +111,7 @@ class TestKeepConventions:
             "instructions",
             "vector_store_ids",
             "response_format",
+            "rate_limit",
         ]
         for meta in fields.values():
             assert {"required", "description", "sensitive", "hint"} <= set(meta)

@@ -22,9 +22,11 @@ ALLOWED: dict[str, set[str]] = {
     "_version": set(),
     "_values": {"exceptions"},
     "_runstate": {"_values", "exceptions"},
+    "runstate": {"_runstate", "_values"},  # the public name of the state table
     "_parsing": {"_values", "exceptions"},
     "transports": {"_values", "_runstate", "_redact", "exceptions"},
     "_session": {"_values", "_runstate", "_parsing", "transports", "_redact", "exceptions"},
+    "ratelimit": {"_values", "transports", "_redact", "exceptions"},
     "testing": {"*"},
     "integrations": {"*"},
     "knowledge": {"*"},

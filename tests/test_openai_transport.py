@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from assistant_bridge import OpenAITransport, RunRequest, RunStatus, ToolOutput
+from assistant_bridge import OpenAITransport, RunSettings, RunStatus, ToolOutput
 from assistant_bridge.exceptions import (
     ActiveRunError,
     APIConnectionError,
@@ -95,7 +95,7 @@ class TestOperations:
         stub.script.append(Canned(200, RUN))
         run = transport.create_thread_and_run(
             "CPU at 100%",
-            RunRequest("asst_abc", model="gpt-4o", metadata={"a": "1"}),
+            RunSettings("asst_abc", model="gpt-4o", metadata={"a": "1"}),
             thread_metadata={"alert": "7"},
         )
         assert run.status is RunStatus.QUEUED
@@ -157,7 +157,7 @@ class TestOperations:
     ) -> None:
         """A run with per-ask additional instructions sends them and nothing unset."""
         stub.script.append(Canned(200, RUN))
-        transport.start_run("thread_abc", RunRequest("asst_abc", additional_instructions="x"))
+        transport.start_run("thread_abc", RunSettings("asst_abc", additional_instructions="x"))
         assert stub.seen[0].body == {"assistant_id": "asst_abc", "additional_instructions": "x"}
         assert stub.seen[0].headers.get("openai-beta") == "assistants=v2"
 
@@ -167,7 +167,7 @@ class TestOperations:
         """A follow-up is one request: the message rides along as additional_messages."""
         stub.script.append(Canned(200, RUN))
         transport.start_run(
-            "thread_abc", RunRequest("asst_abc"), content="more", message_metadata={"k": "v"}
+            "thread_abc", RunSettings("asst_abc"), content="more", message_metadata={"k": "v"}
         )
         assert stub.seen[0].path == "/v1/threads/thread_abc/runs"
         assert stub.seen[0].body == {
@@ -178,7 +178,7 @@ class TestOperations:
     def test_run_without_assistant_id_is_refused(self, transport: OpenAITransport) -> None:
         """The Assistants API needs an assistant object; the error says how to get one."""
         with pytest.raises(ConfigurationError, match="AssistantSpec"):
-            transport.start_run("thread_abc", RunRequest(), content="x")
+            transport.start_run("thread_abc", RunSettings(), content="x")
 
 
 class TestErrorMapping:

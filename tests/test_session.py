@@ -15,7 +15,7 @@ from assistant_bridge import (
     MessagePage,
     RaiseError,
     Run,
-    RunRequest,
+    RunSettings,
     RunStateMachine,
     RunStatus,
     TextContent,
@@ -401,7 +401,7 @@ class TestDeadline:
 def _start_run(backend: ScriptedBackend, thread_id: str) -> Run:
     """Start a run directly on the backend, as another worker would."""
     run: Run = backend(
-        Call("start_run", {"thread_id": thread_id, "request": RunRequest("asst_test")})
+        Call("start_run", {"thread_id": thread_id, "request": RunSettings("asst_test")})
     )
     return run
 

@@ -216,9 +216,9 @@ class TestAssistantsOnly:
         emu.script(behaviour, times=1)
         assistant = emu.create_assistant()
         with emu.transport() as t:
-            from assistant_bridge import RunRequest
+            from assistant_bridge import RunSettings
 
-            run = t.create_thread_and_run("other worker", RunRequest(assistant))
+            run = t.create_thread_and_run("other worker", RunSettings(assistant))
         return assistant, run.thread_id, run.id
 
     def test_active_run_policy_raise(self, emu: Emulator) -> None:

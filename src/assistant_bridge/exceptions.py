@@ -50,6 +50,7 @@ __all__ = [
     "ConfigurationError",
     "InvalidArgumentError",
     "ArgumentTypeError",
+    "UnsupportedOperationError",
     "TransportError",
     "AuthenticationError",
     "NotFoundError",
@@ -107,6 +108,15 @@ class ArgumentTypeError(ConfigurationError, TypeError):
     def __init__(self, message: str, *, argument: str) -> None:
         super().__init__(message)
         self.argument = argument
+
+
+class UnsupportedOperationError(ConfigurationError):
+    """A transport was asked for an operation it cannot perform (nothing was sent);
+    ``operation`` names the operation's type."""
+
+    def __init__(self, message: str, *, operation: str) -> None:
+        super().__init__(message)
+        self.operation = operation
 
 
 class ErrorFields(TypedDict, total=False):

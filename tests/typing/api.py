@@ -9,7 +9,8 @@ import attrs
 
 from assistant_bridge import JsonParser, Reply, SchemaParser, TextParser, ThreadSession
 from assistant_bridge.testing import FakeTransport, ScriptedBackend
-from assistant_bridge.transports._wire import Step
+from assistant_bridge.transports._wire import Built
+from assistant_bridge.transports.ops import Op
 
 
 @attrs.frozen
@@ -76,7 +77,7 @@ async def transports_meet_the_contract() -> None:
         AsyncStreamingTransport,
         FileStore,
         RunFinder,
-        RunRequest,
+        RunSettings,
         RunStepReader,
         StreamingTransport,
     )
@@ -90,49 +91,92 @@ async def transports_meet_the_contract() -> None:
     afinder: AsyncRunFinder = AsyncOpenAITransport("sk")
     afiles: AsyncFileStore = AsyncOpenAITransport("sk")
     asteps: AsyncRunStepReader = AsyncResponsesTransport("sk")
-    assert_type(sync.start_run("t", RunRequest(), content="q"), Run)
-    sync.start_run("t", RunRequest(), content=1)  # type: ignore[arg-type]
-    assert_type(sync.stream_run("t", RunRequest(), stall_timeout=5), Iterator[RunEvent])
+    assert_type(OpenAITransport("sk").start_run("t", RunSettings(), content="q"), Run)
+    OpenAITransport("sk").start_run("t", RunSettings(), content=1)  # type: ignore[arg-type]
+    assert_type(
+        OpenAITransport("sk").stream_run("t", RunSettings(), stall_timeout=5), Iterator[RunEvent]
+    )
     assert_type(OpenAITransport("sk").get_run("t", "r"), Run)
     assert_type(await AsyncOpenAITransport("sk").get_run("t", "r"), Run)
-    stream = await AsyncOpenAITransport("sk").stream_run("t", RunRequest())
+    stream = await AsyncOpenAITransport("sk").stream_run("t", RunSettings())
     assert_type(stream, AsyncIterator[RunEvent])
-    print(finder, files, steps, fake, asynchronous, afinder, afiles, asteps, stream)
+    print(sync, finder, files, steps, fake, asynchronous, afinder, afiles, asteps, stream)
 
 
 R = TypeVar("R")
+OpT = TypeVar("OpT")
 
 
-def answers(method: Callable[..., R]) -> Callable[[Callable[..., Step[R]]], None]:
-    """Takes a protocol method, then the wire method of the same name, which must answer
-    with (a request for) what the protocol method returns."""
-    return lambda request: None
+def answers(op_type: Callable[..., OpT]) -> Callable[[Callable[[Any, OpT], Built[Any]]], None]:
+    """Takes an operation class, then a builder, which must take that operation."""
+    return lambda builder: None
 
 
-def wires_answer_what_the_protocol_promises() -> None:
-    """A transport sends the wire's request of an operation's name and returns what it
-    decodes, so each wire method must decode into the protocol method's result type."""
+def decodes(op_type: Callable[..., Op[R]]) -> Callable[[Callable[[Any, Any], Built[R]]], None]:
+    """Takes an operation class, then a builder, which must answer with (a request for)
+    what the operation promises."""
+    return lambda builder: None
+
+
+def wires_build_what_the_operations_promise() -> None:
+    """A transport sends what a wire's builder makes of an operation and returns what it
+    decodes, so each builder takes its operation and decodes into the operation's result."""
+    from assistant_bridge.transports import ops
+    from assistant_bridge.transports._assistants import AssistantsWire as A
+    from assistant_bridge.transports._responses import ResponsesWire as R
+    from assistant_bridge.transports._wire import Stream
+
+    for wire in (A, R):
+        decodes(ops.CreateThread)(wire.create_thread)
+        decodes(ops.StartRun)(wire.start_run)
+        decodes(ops.CreateThreadAndRun)(wire.create_thread_and_run)
+        decodes(ops.GetRun)(wire.get_run)
+        decodes(ops.CancelRun)(wire.cancel_run)
+        decodes(ops.SubmitToolOutputs)(wire.submit_tool_outputs)
+        decodes(ops.ListRunMessages)(wire.list_run_messages)
+        decodes(ops.ResolveAssistant)(wire.resolve_assistant)
+        decodes(ops.RunSteps)(wire.run_steps)
+        decodes(ops.FileName)(wire.file_name)
+        decodes(ops.DownloadFile)(wire.download_file)
+        answers(ops.GetRun)(wire.get_run)
+        answers(ops.StreamToolOutputs)(wire.stream_tool_outputs)
+        stream: Callable[[Any, ops.StreamRun], Stream] = wire.stream_run
+        print(stream)
+    decodes(ops.FindRun)(A.find_run)
+    decodes(ops.GetAssistant)(A.get_assistant)
+    decodes(ops.GetRun)(A.file_name)  # type: ignore[arg-type]
+    answers(ops.GetRun)(A.cancel_run)  # type: ignore[arg-type]
+
+
+async def perform_is_typed_by_the_operation() -> None:
+    """``perform(op)`` answers with what ``op`` promises, on every transport."""
+    from collections.abc import AsyncIterator, Iterator
+
+    from assistant_bridge import AsyncOpenAITransport, MessagePage, OpenAITransport, Run
+    from assistant_bridge._values.events import RunEvent
+    from assistant_bridge.testing import AsyncFakeTransport, StreamingFakeTransport
     from assistant_bridge.transports import (
-        AssistantReader,
-        FileStore,
-        RunFinder,
-        RunStepReader,
+        AsyncTransport,
+        GetRun,
+        ListRunMessages,
+        RunSettings,
+        StreamRun,
         Transport,
     )
-    from assistant_bridge.transports._assistants import AssistantsWire
-    from assistant_bridge.transports._wire import Wire
 
-    answers(Transport.create_thread)(Wire.create_thread)
-    answers(Transport.start_run)(Wire.start_run)
-    answers(Transport.create_thread_and_run)(Wire.create_thread_and_run)
-    answers(Transport.get_run)(Wire.get_run)
-    answers(Transport.cancel_run)(Wire.cancel_run)
-    answers(Transport.submit_tool_outputs)(Wire.submit_tool_outputs)
-    answers(Transport.list_run_messages)(Wire.list_run_messages)
-    answers(Transport.resolve_assistant)(Wire.resolve_assistant)
-    answers(RunStepReader.run_steps)(Wire.run_steps)
-    answers(FileStore.file_name)(Wire.file_name)
-    answers(FileStore.download_file)(Wire.download_file)
-    answers(RunFinder.find_run)(AssistantsWire.find_run)
-    answers(AssistantReader.get_assistant)(AssistantsWire.get_assistant)
-    answers(Transport.get_run)(Wire.file_name)  # type: ignore[arg-type]
+    transport: Transport = OpenAITransport("sk")
+    assert_type(transport.perform(GetRun("t", "r")), Run)
+    assert_type(OpenAITransport("sk").perform(GetRun("t", "r")), Run)
+    assert_type(transport.perform(ListRunMessages("t", "r")), MessagePage)
+    assert_type(transport.perform(StreamRun("t", RunSettings())), Iterator[RunEvent])
+    fake = StreamingFakeTransport(ScriptedBackend())
+    assert_type(fake.perform(GetRun("t", "r")), Run)
+    atransport: AsyncTransport = AsyncOpenAITransport("sk")
+    assert_type(await atransport.perform(GetRun("t", "r")), Run)
+    assert_type(await AsyncOpenAITransport("sk").perform(GetRun("t", "r")), Run)
+    events = await atransport.perform(StreamRun("t", RunSettings()))
+    assert_type(events, AsyncIterator[RunEvent])
+    assert_type(await AsyncFakeTransport(ScriptedBackend()).perform(GetRun("t", "r")), Run)
+    GetRun("t")  # type: ignore[call-arg]
+    run: str = transport.perform(GetRun("t", "r"))  # type: ignore[assignment]
+    print(run)

@@ -1,7 +1,8 @@
 """``assistant-bridge ask``: one question, the answer streamed to stdout as it is written.
 
 Progress (the thread, the run and its statuses) goes to stderr, so stdout holds only the
-answer, or with ``--json`` only the seed's dict. Ctrl-C cancels the run and names it.
+answer, or with ``--json`` only the reply's dict (what the Keep provider returns). Ctrl-C
+cancels the run and names it. The library is imported when the command runs, not before.
 """
 
 from __future__ import annotations
@@ -12,29 +13,18 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
-from assistant_bridge import (
-    AskOptions,
-    AssistantSpec,
-    JsonParser,
-    OpenAITransport,
-    Parser,
-    Reply,
-    ReplyStream,
-    ResponsesTransport,
-    RunStatusChanged,
-    TextDelta,
-    TextParser,
-    ThreadSession,
-    ToolCallsRequested,
-    Transport,
-)
-from assistant_bridge._cli.progress import Progress
-from assistant_bridge.exceptions import AssistantBridgeError, ConfigurationError
+from assistant_bridge._cli.arguments import require_key, seconds
 
-__all__ = ["Interrupted", "add_parser", "base_url_warning", "run"]
+if TYPE_CHECKING:
+    from assistant_bridge import AskOptions, Reply, ReplyStream, ThreadSession
+    from assistant_bridge._cli.progress import Progress
+
+__all__ = ["Interrupted", "add_parser", "base_url_warning", "resume_line", "run"]
+
+DEFAULT_TIMEOUT = 60.0
 
 
 class Interrupted(KeyboardInterrupt):
@@ -60,22 +50,30 @@ def add_parser(sub: Any) -> None:
     ask = sub.add_parser(
         "ask",
         help="ask an assistant once, streaming the answer (reads OPENAI_API_KEY, OPENAI_BASE_URL)",
-        description="Ask an assistant once. The answer streams to stdout; progress to stderr.",
+        description="Ask an assistant once. The answer streams to stdout; progress to stderr. "
+        "Needs OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server or the emulator).",
     )
     ask.add_argument("prompt", help="the question or alert; '-' reads it from stdin")
     who = ask.add_mutually_exclusive_group()
     who.add_argument(
         "--assistant-id",
         default=os.environ.get("ASSISTANT_BRIDGE_ASSISTANT_ID"),
-        help="an assistant object (Assistants API); default $ASSISTANT_BRIDGE_ASSISTANT_ID",
+        help="an assistant object, asst_... (Assistants API) (default: "
+        "$ASSISTANT_BRIDGE_ASSISTANT_ID)",
     )
     who.add_argument(
         "--spec",
         default=None,
-        help="an AssistantSpec file (.toml or .json), for either API",
+        metavar="FILE",
+        help="the assistant defined in a spec file (.toml or .json), for either API "
+        "(default: $ASSISTANT_BRIDGE_SPEC)",
     )
     ask.add_argument(
-        "--api", choices=["assistants", "responses"], default="assistants", help="which wire"
+        "--api",
+        choices=["assistants", "responses"],
+        default=None,
+        help="which wire (default: assistants with --assistant-id, else responses, which is "
+        "what OpenAI serves today)",
     )
     ask.add_argument("--thread", "--thread-id", dest="thread", help="continue this thread")
     ask.add_argument(
@@ -90,12 +88,23 @@ def add_parser(sub: Any) -> None:
         "--metadata",
         action="append",
         default=[],
+        type=metadata_pair,
         metavar="KEY=VALUE",
         help="run metadata; repeat for more pairs",
     )
-    ask.add_argument("--timeout", type=float, default=60.0, help="seconds for the whole ask")
     ask.add_argument(
-        "--json", action="store_true", help="print the seed's dict (response parsed as JSON)"
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="deadline of the whole ask; the run is cancelled when it passes "
+        "(default: %(default)g)",
+    )
+    ask.add_argument(
+        "--json",
+        action="store_true",
+        help="print the reply as JSON instead of its text: the dict the Keep provider returns "
+        "(response parsed as JSON when it is, thread_id, run_id, messages, raw_response)",
     )
     ask.add_argument(
         "--expect-json",
@@ -108,6 +117,22 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Ask (or resume), stream the answer to ``out``, report progress on ``err``."""
+    if args.resume is not None and args.thread is None:
+        args.parser.error("--resume RUN_ID needs the run's thread: add --thread THREAD_ID")
+    require_key(os.environ, "ask")
+    from assistant_bridge import (
+        AssistantSpec,
+        JsonParser,
+        OpenAITransport,
+        Parser,
+        ResponsesTransport,
+        TextParser,
+        ThreadSession,
+        Transport,
+    )
+    from assistant_bridge._cli.progress import Progress
+    from assistant_bridge.exceptions import ConfigurationError
+
     prompt = _read_prompt(args.prompt) if args.resume is None else "-"
     spec = AssistantSpec.load(args.spec) if args.spec else None
     assistant_id = args.assistant_id
@@ -115,16 +140,16 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         env_spec = os.environ.get("ASSISTANT_BRIDGE_SPEC")
         if not env_spec:
             msg = (
-                "ask needs an assistant: --assistant-id asst_…, --spec FILE, or "
-                "ASSISTANT_BRIDGE_ASSISTANT_ID / ASSISTANT_BRIDGE_SPEC in the environment."
+                "ask needs an assistant: --spec FILE (the assistant defined in a spec file), "
+                "--assistant-id asst_..., or ASSISTANT_BRIDGE_SPEC / ASSISTANT_BRIDGE_ASSISTANT_ID "
+                "in the environment"
             )
             raise ConfigurationError(msg)
         spec = AssistantSpec.load(env_spec)
     if spec is not None:
         assistant_id = None
-    if args.resume is not None and args.thread is None:
-        msg = "--resume RUN_ID needs the run's thread: add --thread thread_…"
-        raise ConfigurationError(msg)
+    if args.api is None:  # an assistant object only exists on the Assistants wire
+        args.api = "assistants" if assistant_id is not None else "responses"
     parser: Parser[Any] = (
         JsonParser()
         if args.expect_json
@@ -138,7 +163,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.model is not None:
         options["model"] = args.model
     if args.metadata:
-        options["metadata"] = _metadata(args.metadata)
+        options["metadata"] = dict(args.metadata)
     progress = Progress(err, quiet=args.quiet)
     warning = base_url_warning(os.environ)
     if warning:
@@ -170,6 +195,20 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def resume_line(args: argparse.Namespace | None, thread_id: str | None, run_id: str | None) -> str:
+    """The command to paste to pick a run up again, naming the assistant as this one did."""
+    line = f"assistant-bridge ask - --thread {thread_id} --resume {run_id}"
+    if args is None or getattr(args, "command", None) != "ask":
+        return line
+    if args.spec:
+        line += f" --spec {args.spec}"
+    elif args.assistant_id and args.assistant_id != os.environ.get("ASSISTANT_BRIDGE_ASSISTANT_ID"):
+        line += f" --assistant-id {args.assistant_id}"
+    if args.api:
+        line += f" --api {args.api}"
+    return line
+
+
 def _stream(
     session: ThreadSession[Any],
     prompt: str,
@@ -178,6 +217,8 @@ def _stream(
     out: TextIO | None,
 ) -> Reply[Any]:
     """Follow the ask's events; text goes to ``out`` as it comes (None: keep it for the end)."""
+    from assistant_bridge import RunStatusChanged, TextDelta, ToolCallsRequested
+
     message_id: str | None = None
     stream = session.stream(prompt, **options)
     try:
@@ -209,6 +250,8 @@ def _stream(
 def _close_quietly(stream: ReplyStream) -> None:
     """Close the stream, which cancels its run; a run that has just ended may refuse the
     cancel, and that is no news worth replacing the reason we stopped."""
+    from assistant_bridge.exceptions import AssistantBridgeError
+
     with contextlib.suppress(AssistantBridgeError):
         stream.close()
 
@@ -225,20 +268,20 @@ def _read_prompt(value: str) -> str:
     if value != "-":
         return value
     if sys.stdin is None:
+        from assistant_bridge.exceptions import ConfigurationError
+
         msg = "the prompt is '-' but there is no stdin to read it from."
         raise ConfigurationError(msg)
     return sys.stdin.read()
 
 
-def _metadata(pairs: list[str]) -> dict[str, str]:
-    metadata: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            msg = f"--metadata takes KEY=VALUE, got {pair!r}."
-            raise ConfigurationError(msg)
-        metadata[key] = value
-    return metadata
+def metadata_pair(text: str) -> tuple[str, str]:
+    """``--metadata KEY=VALUE``: a pair, or a usage mistake."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        msg = f"expected KEY=VALUE, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return key, value
 
 
 def base_url_warning(environ: Mapping[str, str]) -> str | None:

@@ -8,16 +8,6 @@ from __future__ import annotations
 
 import enum
 
-from assistant_bridge.exceptions import (
-    AuthenticationError,
-    ConfigurationError,
-    NotFoundError,
-    ParseError,
-    RunError,
-    RunTimeoutError,
-    TransportError,
-)
-
 __all__ = ["ExitCode", "exit_code_for"]
 
 
@@ -41,22 +31,33 @@ class ExitCode(enum.IntEnum):
         return self.name.lower().replace("_", " ")
 
 
-# Most specific first: RunTimeoutError is a RunError, AuthenticationError a TransportError.
-_BY_CLASS: tuple[tuple[type[BaseException], ExitCode], ...] = (
-    (ConfigurationError, ExitCode.CONFIGURATION),
-    (AuthenticationError, ExitCode.CONFIGURATION),
-    (NotFoundError, ExitCode.NOT_FOUND),
-    (RunTimeoutError, ExitCode.TIMEOUT),
-    (RunError, ExitCode.RUN_FAILED),
-    (ParseError, ExitCode.PARSE),
-    (TransportError, ExitCode.SERVICE),
-    (KeyboardInterrupt, ExitCode.INTERRUPTED),
-)
-
-
 def exit_code_for(exc: BaseException) -> ExitCode:
     """The exit code for an error the command could not recover from."""
-    for cls, code in _BY_CLASS:
+    # Imported here: --help and --version never get this far, and pay for nothing.
+    from assistant_bridge._cli.arguments import UsageError
+    from assistant_bridge.exceptions import (
+        AuthenticationError,
+        ConfigurationError,
+        NotFoundError,
+        ParseError,
+        RunError,
+        RunTimeoutError,
+        TransportError,
+    )
+
+    # Most specific first: RunTimeoutError is a RunError, AuthenticationError a TransportError.
+    by_class: tuple[tuple[type[BaseException], ExitCode], ...] = (
+        (UsageError, ExitCode.USAGE),
+        (ConfigurationError, ExitCode.CONFIGURATION),
+        (AuthenticationError, ExitCode.CONFIGURATION),
+        (NotFoundError, ExitCode.NOT_FOUND),
+        (RunTimeoutError, ExitCode.TIMEOUT),
+        (RunError, ExitCode.RUN_FAILED),
+        (ParseError, ExitCode.PARSE),
+        (TransportError, ExitCode.SERVICE),
+        (KeyboardInterrupt, ExitCode.INTERRUPTED),
+    )
+    for cls, code in by_class:
         if isinstance(exc, cls):
             return code
     return ExitCode.ERROR

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from assistant_bridge import Reply
+if TYPE_CHECKING:
+    from assistant_bridge import Reply
 
 __all__ = ["Progress"]
 

@@ -7,8 +7,7 @@ import argparse
 import errno
 from typing import Any, TextIO
 
-from assistant_bridge import AssistantSpec
-from assistant_bridge.exceptions import ConfigurationError
+from assistant_bridge._cli.arguments import port
 
 __all__ = ["add_parser", "run"]
 
@@ -17,13 +16,18 @@ def add_parser(sub: Any) -> None:
     """Declare ``emulator`` and its options."""
     emulator = sub.add_parser(
         "emulator",
-        help="serve the Assistants API emulator on loopback",
-        description="Serve the emulated OpenAI API on loopback until Ctrl-C.",
+        help="serve the emulated OpenAI API (Assistants and Responses) on loopback",
+        description="Serve the emulated OpenAI API (Assistants and Responses) on loopback until "
+        "Ctrl-C; it prints the OPENAI_BASE_URL and OPENAI_API_KEY to export.",
     )
-    emulator.add_argument("--port", type=int, default=8765, help="0 takes any free port")
-    emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument(
-        "--api-key", default="sk-emulator", help="bearer key clients must send ('' accepts any)"
+        "--port", type=port, default=8765, help="0 takes any free port (default: %(default)s)"
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
+    emulator.add_argument(
+        "--api-key",
+        default="sk-emulator",
+        help="bearer key clients must send; '' accepts any (default: %(default)s)",
     )
     emulator.add_argument(
         "--assistant",
@@ -38,6 +42,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Start the emulator, seed its assistants, print how to use it, serve until Ctrl-C."""
+    from assistant_bridge import AssistantSpec
+    from assistant_bridge.exceptions import ConfigurationError
     from assistant_bridge.testing import Emulator
 
     specs = [(path, AssistantSpec.load(path)) for path in args.assistant]
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise ConfigurationError(msg) from None
     try:
         out.write(
-            f"Emulating the OpenAI Assistants API at {emulator.base_url}\n"
+            f"Emulating the OpenAI API (Assistants and Responses) at {emulator.base_url}\n"
             f"  export OPENAI_BASE_URL={emulator.base_url}\n"
             f"  export OPENAI_API_KEY={args.api_key or 'anything'}\n"
         )

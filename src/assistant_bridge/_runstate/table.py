@@ -7,7 +7,8 @@ Rules of this module (after h11's ``_state.py``):
   flag. The table is exhaustive: a machine whose table misses a status, or names one that does
   not exist, is refused. No other module compares statuses: they ask a machine.
 * The machine is sans-I/O. :meth:`RunStateMachine.decide` only answers "what now?"; the
-  session flow (:mod:`._flow`) turns the answer into operations, and a driver performs them.
+  session's flow (:mod:`assistant_bridge._session.follow`) turns the answer into operations,
+  and a driver performs them.
 * A status this version does not know (a newer server) gets the ``unknown`` handler: by
   default keep waiting until the deadline, with one warning per ask.
 """

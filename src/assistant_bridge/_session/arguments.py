@@ -49,8 +49,8 @@ MAX_OUTPUT_TOKENS = 1_000_000
 """A bound no model's output reaches; larger asks are typos."""
 """The API takes at most 128 tools on an assistant or a run."""
 
-# The operations every session calls on its transport (sync and async spell them alike).
-_OPERATIONS = ("create_thread_and_run", "start_run", "get_run", "cancel_run", "list_run_messages")
+# What every session calls on its transport (sync and async spell them alike).
+_OPERATIONS = ("perform", "supports")
 _MODEL = re.compile(r"\S{1,256}")
 
 
@@ -153,7 +153,7 @@ def check_session_options(
     options: Mapping[str, Any],
 ) -> None:
     """Check what ``owner(transport, assistant_id, sleep=..., **options)`` was given."""
-    missing = [name for name in _OPERATIONS if not hasattr(transport, name)]
+    missing = [name for name in _OPERATIONS if not callable(getattr(transport, name, None))]
     if missing:
         msg = (
             "transport must be a Transport (OpenAITransport(...), ResponsesTransport(...), "

@@ -1,260 +1,80 @@
-"""What an ask does, written once as a sans-I/O flow, and the work it asks for.
+"""The vocabulary of the sans-I/O flows (:mod:`.ask`, :mod:`.follow`, :mod:`.sending`): the
+work a flow asks its driver for, and the settings and plan it decides with.
 
-A flow is a generator: it yields :class:`Op` values (a transport operation, a sleep, a tool
-call, the next event of a stream, an event for the watcher), receives each one's result, and
-decides with the state table (:mod:`assistant_bridge._runstate.table`). It never touches the
-network or sleeps: the sync and async drivers (:mod:`.sessions`) do, so every decision (when
-to poll, when to give up, what a status means, how to clean up) exists in exactly one place.
-
-A transport operation is a small value whose :meth:`TransportOp.on` calls the transport's
-method: the sync driver takes the result, the async driver awaits it.
+A flow is a generator: it yields transport operations (:mod:`assistant_bridge.transports.ops`,
+which the drivers hand to ``transport.perform`` as they are) and other :class:`Work` (a
+sleep, a tool call, the next event of a stream, an event for the watcher), receives each
+one's result, and decides with the state table (:mod:`assistant_bridge._runstate.table`). It
+never touches the network or sleeps: the sync and async drivers (:mod:`.drivers`) do, so
+every decision (when to poll, when to give up, what a status means, how to clean up) exists
+in exactly one place.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar, cast
 
 import attrs
 
-from assistant_bridge._parsing.parsers import Parser, TextParser
+from assistant_bridge._parsing.parsers import Parser
 from assistant_bridge._runstate import table
 from assistant_bridge._session.polling import PollPolicy
 from assistant_bridge._session.retry import NO_RETRIES, RetryPolicy
 from assistant_bridge._values.events import (
-    MessageDone,
-    ReplyReady,
     RunEvent,
-    RunStatusChanged,
-    StreamFailed,
-    TextDelta,
-    ToolCallsRequested,
+    StreamEvent,
 )
-from assistant_bridge._values.models import Message, MessagePage, Run, Thread, ToolCall, ToolOutput
-from assistant_bridge._values.reply import Reply, citations_of, files_of
-from assistant_bridge._values.spec import AssistantSpec
-from assistant_bridge.exceptions import (
-    ActionRequiredError,
-    ActiveRunError,
-    AssistantBridgeError,
-    BadRequestError,
-    ParseError,
-    RunExpiredError,
-    RunIncompleteError,
-    RunTimeoutError,
-    StreamInterruptedError,
-    TransportError,
-)
-from assistant_bridge.transports._protocol import (
-    ASK_KEY,
-    FileStore,
-    RunFinder,
-    RunRequest,
-    StreamingTransport,
-    Transport,
+from assistant_bridge._values.models import ToolCall, ToolOutput
+from assistant_bridge.transports.ops import (
+    DEFAULT_STALL_TIMEOUT,
+    Op,
+    RunSettings,
 )
 
 logger = logging.getLogger("assistant_bridge")
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 ToolHandler = Callable[[Sequence[ToolCall]], Sequence[ToolOutput]]
 """Answers a run's tool calls with one output each."""
 
 
-# -- the work a flow asks for ---------------------------------------------------------------
-class Op(Generic[T]):
-    """Work a flow asks its driver to do; the driver sends back a ``T``."""
+# -- what a flow asks its driver for ------------------------------------------------------------
+class Work(Generic[T_co]):
+    """Work a flow asks its driver to do besides transport operations; the driver sends
+    back a ``T_co``."""
+
+
+RunStream = Iterator[RunEvent] | AsyncIterator[RunEvent]
+"""A run's events as a stream operation answers them: iterated by the sync driver, awaited
+by the async one; the flow only hands it back in :class:`NextEvent` and :class:`CloseStream`."""
 
 
 @attrs.frozen
-class TransportOp(Op[T]):
-    """A transport operation. ``budget`` is how long its request may take (what is left of
-    the ask's deadline, or of the cleanup grace); drivers hand it to the transport."""
-
-    budget: float | None = attrs.field(default=None, kw_only=True)
-    #: False for writes, which are never repeated blindly after an ambiguous failure.
-    idempotent: ClassVar[bool] = True
-
-    def on(self, transport: Any) -> T:
-        """Call the transport's method (an async transport returns an awaitable)."""
-        raise NotImplementedError
-
-
-@attrs.frozen
-class ResolveAssistant(TransportOp[str | None]):
-    """Turn an AssistantSpec into what the transport runs (an assistant id, or nothing)."""
-
-    spec: AssistantSpec
-
-    def on(self, transport: Transport) -> str | None:
-        return transport.resolve_assistant(self.spec)
-
-
-@attrs.frozen
-class CreateThread(TransportOp[Thread]):
-    """Create an empty thread."""
-
-    metadata: Mapping[str, str] | None = None
-
-    def on(self, transport: Transport) -> Thread:
-        return transport.create_thread(metadata=self.metadata)
-
-
-@attrs.frozen
-class StartRun(TransportOp[Any]):
-    """Add the user's message to a thread and start a run, in one request; with
-    ``stall_timeout``, as a stream of the run's events."""
-
-    thread_id: str
-    request: RunRequest
-    content: str | None = None
-    message_metadata: Mapping[str, str] | None = None
-    stall_timeout: float | None = None
-    idempotent: ClassVar[bool] = False
-
-    def on(self, transport: StreamingTransport) -> Any:
-        thread_id, request, content = self.thread_id, self.request, self.content
-        if self.stall_timeout is None:
-            return transport.start_run(
-                thread_id, request, content=content, message_metadata=self.message_metadata
-            )
-        return transport.stream_run(
-            thread_id,
-            request,
-            content=content,
-            message_metadata=self.message_metadata,
-            stall_timeout=self.stall_timeout,
-        )
-
-
-@attrs.frozen
-class CreateThreadAndRun(TransportOp[Any]):
-    """Create a thread with the user's message and start a run, in one request; with
-    ``stall_timeout``, as a stream of the run's events."""
-
-    content: str
-    request: RunRequest
-    thread_metadata: Mapping[str, str] | None = None
-    stall_timeout: float | None = None
-    idempotent: ClassVar[bool] = False
-
-    def on(self, transport: StreamingTransport) -> Any:
-        if self.stall_timeout is None:
-            return transport.create_thread_and_run(
-                self.content, self.request, thread_metadata=self.thread_metadata
-            )
-        return transport.stream_thread_and_run(
-            self.content,
-            self.request,
-            thread_metadata=self.thread_metadata,
-            stall_timeout=self.stall_timeout,
-        )
-
-
-@attrs.frozen
-class FindRun(TransportOp[Run | None]):
-    """The run of a thread whose metadata carries ``key`` (an ask's mark), if there is one."""
-
-    thread_id: str
-    key: str
-
-    def on(self, transport: RunFinder) -> Run | None:
-        return transport.find_run(self.thread_id, self.key)
-
-
-@attrs.frozen
-class GetRun(TransportOp[Run]):
-    """Fetch a run."""
-
-    thread_id: str
-    run_id: str
-
-    def on(self, transport: Transport) -> Run:
-        return transport.get_run(self.thread_id, self.run_id)
-
-
-@attrs.frozen
-class CancelRun(TransportOp[Run]):
-    """Ask the server to cancel a run (repeating it is harmless)."""
-
-    thread_id: str
-    run_id: str
-
-    def on(self, transport: Transport) -> Run:
-        return transport.cancel_run(self.thread_id, self.run_id)
-
-
-@attrs.frozen
-class SubmitToolOutputs(TransportOp[Any]):
-    """Send tool outputs to a run waiting for them; with ``stall_timeout``, as a stream."""
-
-    thread_id: str
-    run_id: str
-    outputs: tuple[ToolOutput, ...]
-    request: RunRequest | None
-    stall_timeout: float | None = None
-    idempotent: ClassVar[bool] = False
-
-    def on(self, transport: StreamingTransport) -> Any:
-        if self.stall_timeout is None:
-            return transport.submit_tool_outputs(
-                self.thread_id, self.run_id, self.outputs, request=self.request
-            )
-        return transport.stream_tool_outputs(
-            self.thread_id,
-            self.run_id,
-            self.outputs,
-            request=self.request,
-            stall_timeout=self.stall_timeout,
-        )
-
-
-@attrs.frozen
-class ListRunMessages(TransportOp[MessagePage]):
-    """Fetch one page of a run's messages."""
-
-    thread_id: str
-    run_id: str
-    after: str | None = None
-
-    def on(self, transport: Transport) -> MessagePage:
-        return transport.list_run_messages(self.thread_id, self.run_id, after=self.after)
-
-
-@attrs.frozen
-class NameFile(TransportOp[str]):
-    """A cited file's name (the transport remembers it)."""
-
-    file_id: str
-
-    def on(self, transport: FileStore) -> str:
-        return transport.file_name(self.file_id)
-
-
-@attrs.frozen
-class NextEvent(Op[RunEvent | None]):
+class NextEvent(Work[RunEvent | None]):
     """The stream's next event, or None when it has ended."""
 
-    stream: Any
+    stream: RunStream
 
 
 @attrs.frozen
-class CloseStream(Op[None]):
+class CloseStream(Work[None]):
     """Stop reading a stream and release its connection."""
 
-    stream: Any
+    stream: RunStream
 
 
 @attrs.frozen
-class Sleep(Op[None]):
+class Sleep(Work[None]):
     """Wait ``seconds`` before the next operation."""
 
     seconds: float
 
 
 @attrs.frozen
-class CallTools(Op[Sequence[ToolOutput]]):
+class CallTools(Work[Sequence[ToolOutput]]):
     """Run the user's tool handler on a run's tool calls, within ``budget`` seconds."""
 
     handler: ToolHandler
@@ -263,23 +83,26 @@ class CallTools(Op[Sequence[ToolOutput]]):
 
 
 @attrs.frozen
-class Emit(Op[None]):
+class Emit(Work[None]):
     """Hand an event to whoever is watching the ask (``stream()``); ignored by ``ask()``."""
 
-    event: Any
+    event: StreamEvent
 
 
 class Abandoned(BaseException):
     """Thrown into a flow whose watcher stopped listening (a stream closed early)."""
 
 
-Flow = Generator[Op[Any], Any, T]
-"""Session logic: yields operations, receives each one's result, returns ``T``."""
+Yielded = Op[object] | Work[object]
+"""What a flow yields: a transport operation (the driver performs it) or other work."""
+
+Flow = Generator[Yielded, object, T]
+"""Session logic: yields operations and work, receives each one's result, returns ``T``."""
 
 
-def perform(op: Op[T]) -> Generator[Op[Any], Any, T]:
-    """Yield ``op`` to the driver and return its result, typed: ``x = yield from perform(op)``."""
-    result = yield op
+def do(work: Op[T] | Work[T]) -> Generator[Yielded, object, T]:
+    """Yield ``work`` to the driver and return its result, typed: ``x = yield from do(w)``."""
+    result = yield work
     return cast(T, result)
 
 
@@ -297,7 +120,7 @@ class WaitSettings:
     tool_handler: ToolHandler | None
     max_tool_rounds: int
     streaming: bool = False
-    stall_timeout: float = 20.0
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT
     retry: RetryPolicy = NO_RETRIES
     on_active_run: str = "wait"
     can_find_runs: bool = False
@@ -308,628 +131,20 @@ class WaitSettings:
         """Seconds left before the deadline (never negative)."""
         return max(0.0, self.deadline - self.clock())
 
+    def stall(self) -> float:
+        """How long a stream may stay silent: the stall gap, but never past the deadline."""
+        return max(0.05, min(self.stall_timeout, self.remaining() + 0.05))
+
 
 @attrs.frozen
 class AskPlan:
     """One question: the prompt, where it goes, how to run it and how to read the answer."""
 
     prompt: str
-    request: RunRequest
+    request: RunSettings
     thread_id: str | None
     parser: Parser[Any]
     message_metadata: Mapping[str, str] | None = None
     thread_metadata: Mapping[str, str] | None = None
     ask_key: str = "ask"
     first_ask: str = "fast"
-
-
-# -- the ask ---------------------------------------------------------------------------------
-def ask_flow(
-    plan: AskPlan,
-    settings: WaitSettings,
-    on_thread: Callable[[str], None],
-    on_assistant: Callable[[str], None] = lambda _: None,
-) -> Flow[Reply[Any]]:
-    """Post the prompt (creating the thread with the run when there is none), then follow the
-    run to its reply, streaming where ``settings.streaming`` and polling otherwise.
-
-    ``on_thread`` learns the thread id as soon as it exists, so a session keeps its thread
-    even when the ask later fails; ``on_assistant`` learns the assistant id a spec resolved to.
-    The flow emits the ask's events (:mod:`assistant_bridge._values.events`), ending with
-    ReplyReady. ``settings.deadline`` bounds all of it.
-    """
-    request = plan.request
-    if request.assistant_id is None and request.assistant is not None:
-        resolved = yield from call(ResolveAssistant(request.assistant), settings)
-        if resolved is not None:
-            on_assistant(resolved)
-            request = attrs.evolve(request, assistant_id=resolved)
-    thread_id = plan.thread_id
-    two_steps = (
-        request.additional_instructions is not None
-        or plan.message_metadata is not None
-        or plan.first_ask == "safe"
-    )
-    if thread_id is None and two_steps:
-        # create-and-run cannot carry additional_instructions or message metadata, and a
-        # "safe" first ask wants a thread to look a lost start up on.
-        thread = yield from call(CreateThread(plan.thread_metadata), settings)
-        thread_id = thread.id
-        on_thread(thread_id)
-    request = attrs.evolve(request, metadata={**(request.metadata or {}), ASK_KEY: plan.ask_key})
-    stall = _stall(settings) if settings.streaming else None
-    start: TransportOp[Any] = (
-        StartRun(thread_id, request, plan.prompt, plan.message_metadata, stall)
-        if thread_id is not None
-        else CreateThreadAndRun(plan.prompt, request, plan.thread_metadata, stall)
-    )
-    lookup: Lookup | None = None
-    if thread_id is not None and settings.can_find_runs:
-        find = FindRun(thread_id, plan.ask_key)
-
-        def find_started() -> Flow[Run | None]:
-            return (yield from call(find, settings))
-
-        lookup = find_started
-
-    try:
-        started: Any = yield from call(start, settings, lookup=lookup)
-    except TransportError as exc:
-        made = getattr(exc, "thread_id", None)
-        if thread_id is not None or made is None:
-            raise
-        # The thread was made, then starting the run failed: keep the thread (none is left
-        # behind), and start on it if that surely did not happen yet.
-        on_thread(made)
-        policy = settings.retry
-        delay = policy.delay(0, getattr(exc, "retry_after", None))
-        if (
-            policy.max_attempts <= 1
-            or policy.ambiguous(exc)
-            or not policy.retryable(exc)
-            or settings.clock() + delay >= settings.deadline
-        ):
-            exc.message += (
-                _not_repeated(StartRun(made, request))
-                if policy.ambiguous(exc)
-                else f" Thread {made} was created; the session keeps it for the next ask."
-            )
-            raise
-        yield from perform(Sleep(delay))
-        stall = _stall(settings) if settings.streaming else None  # what is left now
-        retry = StartRun(made, request, plan.prompt, stall_timeout=stall)
-        started = yield from call(retry, settings)
-    reply = yield from follow(started, plan.parser, settings, request, on_thread)
-    yield Emit(ReplyReady(reply))
-    return reply
-
-
-def resume_flow(
-    thread_id: str, run_id: str, parser: Parser[Any], settings: WaitSettings, request: RunRequest
-) -> Flow[Reply[Any]]:
-    """Follow a run that already exists to its reply; nothing new is posted."""
-    run = yield from call(GetRun(thread_id, run_id), settings)
-    reply = yield from follow(run, parser, settings, request, lambda _: None)
-    yield Emit(ReplyReady(reply))
-    return reply
-
-
-def _stall(settings: WaitSettings) -> float:
-    """How long a stream may stay silent: the stall gap, but never past the deadline."""
-    return max(0.05, min(settings.stall_timeout, settings.remaining() + 0.05))
-
-
-# -- requests, retried inside the deadline ---------------------------------------------------
-MIN_REQUEST_SECONDS = 1.0
-"""The least time a request is given, so a reply that arrives at the deadline is collected."""
-
-Lookup = Callable[[], Flow[Any]]
-"""After an ambiguous failure of a write: what it did (a value), or None if surely nothing."""
-
-
-def call(
-    op: TransportOp[T],
-    settings: WaitSettings,
-    *,
-    lookup: Lookup | None = None,
-    until: float | None = None,
-    per_try: float | None = None,
-) -> Flow[T]:
-    """Perform ``op``, retrying failures the retry policy allows, before ``until`` (the ask's
-    deadline unless given), each request bounded by the time left (and by ``per_try``, so a
-    hanging request leaves time to try again).
-
-    Reads and idempotent operations are simply repeated. A write whose failure is ambiguous
-    (it may have reached the server) is not: ``lookup`` finds out what it did (the run a start
-    began, the round a submission moved on) and that is returned instead; without a lookup the
-    error is raised with a note, so nothing is ever done twice. Another run holding the thread
-    is waited for, cancelled or reported, as the session's policy says.
-    """
-    end = settings.deadline if until is None else until
-    attempt = 0
-    while True:
-        budget = max(MIN_REQUEST_SECONDS, end - settings.clock())
-        if per_try is not None:
-            budget = min(budget, per_try)
-        try:
-            return (yield from perform(attrs.evolve(op, budget=budget)))
-        except ActiveRunError as exc:
-            if op.idempotent:
-                raise
-            yield from _clear_active_run(exc, settings)
-            continue
-        except TransportError as exc:
-            policy = settings.retry
-            if not policy.retryable(exc) or attempt + 1 >= policy.max_attempts:
-                raise
-            if getattr(exc, "thread_id", None) is not None and _makes_thread(op):
-                raise  # the thread exists now: the caller goes on from it
-            if not op.idempotent and policy.ambiguous(exc):
-                if lookup is None:
-                    exc.message += _not_repeated(op)
-                    raise
-                found = yield from lookup()
-                if found is not None:
-                    logger.info("%s took effect despite %s; going on", type(op).__name__, exc)
-                    return cast(T, found)
-            delay = policy.delay(attempt, getattr(exc, "retry_after", None))
-            if settings.clock() + delay >= end:
-                raise
-            logger.info("retrying %s in %.2fs after %s", type(op).__name__, delay, exc)
-            yield from perform(Sleep(delay))
-            attempt += 1
-
-
-def _makes_thread(op: TransportOp[Any]) -> bool:
-    return isinstance(op, CreateThreadAndRun)
-
-
-def _not_repeated(op: TransportOp[Any]) -> str:
-    if _makes_thread(op):
-        return (
-            " The request may have reached the server, so it was not repeated (that could "
-            "start the run twice). It was the first ask, so there is no thread to look it up "
-            "on yet: ask again, or create the session with first_ask='safe' (the thread is "
-            "created first, so a lost start is looked up instead of failing)."
-        )
-    thread_id = getattr(op, "thread_id", None)
-    if thread_id is not None:
-        return (
-            " The request may have reached the server, so it was not repeated; check thread "
-            f"{thread_id} before asking again."
-        )
-    return " The request may have reached the server, so it was not repeated."
-
-
-def _clear_active_run(exc: ActiveRunError, settings: WaitSettings) -> Flow[None]:
-    """Another run holds the thread: wait for it, cancel it, or raise, per the policy."""
-    if settings.on_active_run == "raise" or exc.run_id is None or exc.thread_id is None:
-        raise exc
-    other = yield from call(GetRun(exc.thread_id, exc.run_id), settings)
-    if settings.on_active_run == "cancel":
-        confirmed, _ = yield from _cancel_and_confirm(other, settings)
-        if not confirmed:
-            exc.message += f" Cancelling run {exc.run_id} was not confirmed in time."
-            raise exc
-        return
-    other = yield from _poll_until(other, settings, settings.deadline, _active(settings))
-    if settings.machine.is_active(other.status):
-        exc.message += f" Waited for run {exc.run_id} until the deadline; it is still active."
-        raise exc
-
-
-def _poll_until(
-    run: Run, settings: WaitSettings, until: float, waiting: Callable[[Run], bool]
-) -> Flow[Run]:
-    """The one poll loop: while ``waiting(run)`` and time is left before ``until``, sleep as
-    the poll policy says and fetch the run again."""
-    attempt = 0
-    while waiting(run):
-        remaining = until - settings.clock()
-        if remaining <= 0:
-            break
-        delay = settings.poll.delay(attempt, run.poll_after_ms)
-        yield from perform(Sleep(max(0.0, min(delay, remaining))))
-        attempt += 1
-        run = yield from call(GetRun(run.thread_id, run.id), settings, until=until)
-    return run
-
-
-def _unchanged(run: Run) -> Callable[[Run], bool]:
-    return lambda latest: latest.status == run.status
-
-
-def _active(settings: WaitSettings) -> Callable[[Run], bool]:
-    return lambda run: settings.machine.is_active(run.status)
-
-
-# -- following a run -------------------------------------------------------------------------
-@attrs.define
-class _Follow:
-    """Where a followed run stands: the run, its open stream, what it wrote, tool rounds."""
-
-    run: Run | None
-    stream: Any = None
-    messages: list[Message] = attrs.field(factory=list)
-    rounds: int = 0
-    seen: Any = None
-    warned: bool = False
-
-
-def follow(
-    started: Run | Iterator[RunEvent],
-    parser: Parser[Any],
-    settings: WaitSettings,
-    request: RunRequest | None,
-    on_thread: Callable[[str], None],
-) -> Flow[Reply[Any]]:
-    """Follow a run to its reply: read its stream while there is one, poll it otherwise, and
-    at each status do what the table says. A stream that breaks off, ends early or stays
-    silent past the stall gap falls back to polling the same run: nothing is lost and no
-    second run starts. Whenever the ask ends without the reply while the run is active, the
-    run is cancelled (within ``cancel_grace``) and the error says so.
-    """
-    state = _Follow(run=started if isinstance(started, Run) else None)
-    if not isinstance(started, Run):
-        state.stream = started
-    try:
-        while True:
-            if state.stream is not None:
-                event = yield from _next_status(state)
-                if event is None:  # the stream is over or broken: poll from here
-                    yield from _close(state)
-                    assert state.run is not None
-                    state.run = yield from call(GetRun(state.run.thread_id, state.run.id), settings)
-            run = state.run
-            assert run is not None
-            on_thread(run.thread_id)
-            if run.status != state.seen:
-                state.seen = run.status
-                yield Emit(RunStatusChanged(run))
-            handler = settings.machine.decide(run.status)
-            if isinstance(handler, table.KeepWaiting):
-                _warn_unknown(run, settings, state)
-                if settings.remaining() <= 0:
-                    yield from _close(state)
-                    return (yield from _time_out(run, parser, settings))
-                if state.stream is None:
-                    state.run = yield from _poll_until(
-                        run, settings, settings.deadline, _unchanged(run)
-                    )
-                continue
-            yield from _close(state, drain=True)
-            if isinstance(handler, table.HandleRequiredAction):
-                yield from _answer_tools(state, settings, request)
-                continue
-            return (yield from _settle(run, handler, parser, state.messages, settings))
-    except GeneratorExit:
-        raise
-    except BaseException as exc:
-        # Interrupted (a library error, Ctrl-C, a cancelled task, a tool that raised, a
-        # watcher that went away): do not leave the thread locked by a run nobody waits for.
-        yield from _close(state)
-        if state.run is not None and _still_running(exc, state.run, settings):
-            confirmed, _ = yield from _cancel_and_confirm(state.run, settings)
-            _note_cancel(exc, state.run, confirmed)
-        raise
-
-
-def _still_running(exc: BaseException, run: Run, settings: WaitSettings) -> bool:
-    """True when the ask is failing while its run may still be going (and nobody cancelled it
-    already on the way to this error)."""
-    if getattr(exc, "cancel_confirmed", None) is not None:
-        return False
-    return settings.machine.is_active(run.status)
-
-
-def _note_cancel(exc: BaseException, run: Run, confirmed: bool) -> None:
-    """Tell the error which run it left behind and whether that run was cancelled."""
-    if not isinstance(exc, AssistantBridgeError):
-        logger.warning(
-            "run %s on thread %s was cancelled (%s) after %s",
-            run.id,
-            run.thread_id,
-            "confirmed" if confirmed else "not confirmed",
-            type(exc).__name__,
-        )
-        return
-    for name, value in (("thread_id", run.thread_id), ("run_id", run.id)):
-        if getattr(exc, name, None) is None:
-            setattr(exc, name, value)
-    exc.cancel_confirmed = confirmed  # type: ignore[attr-defined]
-    note = (
-        f" Run {run.id} on thread {run.thread_id} was cancelled "
-        f"({'confirmed' if confirmed else 'not confirmed within cancel_grace'})."
-    )
-    if isinstance(getattr(exc, "message", None), str):
-        exc.message += note  # type: ignore[attr-defined]
-    if exc.args and isinstance(exc.args[0], str):
-        exc.args = (exc.args[0] + note, *exc.args[1:])
-
-
-def _next_status(state: _Follow) -> Flow[RunStatusChanged | None]:
-    """Read the stream up to its next run status, keeping messages and passing text on.
-    None when the stream is over: ended, broken, stalled, or failed by the server."""
-    while True:
-        try:
-            event = yield from perform(NextEvent(state.stream))
-        except StreamInterruptedError as exc:
-            if state.run is None:
-                raise
-            logger.warning("the stream of run %s broke off (%s); polling it", state.run.id, exc)
-            return None
-        if event is None or isinstance(event, StreamFailed):
-            if state.run is None:
-                detail = event.message if isinstance(event, StreamFailed) else "no events"
-                msg = f"The event stream ended before a run started ({detail}); ask again."
-                raise StreamInterruptedError(msg)
-            return None
-        if isinstance(event, TextDelta):
-            yield Emit(event)
-        elif isinstance(event, MessageDone):
-            if state.run is None or event.message.run_id in (None, state.run.id):
-                state.messages.append(event.message)
-        else:
-            state.run = event.run
-            return event
-
-
-def _warn_unknown(run: Run, settings: WaitSettings, state: _Follow) -> None:
-    if not settings.machine.is_known(run.status) and not state.warned:
-        state.warned = True
-        logger.warning(
-            "run %s has status %r, which this version of assistant_bridge does not know; "
-            "waiting for it to change until the deadline",
-            run.id,
-            str(run.status),
-        )
-
-
-def _close(state: _Follow, *, drain: bool = False) -> Flow[None]:
-    """Stop reading the run's stream. With ``drain`` (the run has settled, so the server is
-    ending the stream) read it to its end first, so its connection can serve the next ask."""
-    if state.stream is None:
-        return
-    stream, state.stream = state.stream, None
-    try:
-        while drain and (yield from perform(NextEvent(stream))) is not None:
-            pass
-    except Exception:  # a stream that breaks at its very end costs only its connection
-        logger.debug("reading the end of a stream failed", exc_info=True)
-    try:
-        yield from perform(CloseStream(stream))
-    except Exception:  # the connection may already be gone
-        logger.debug("closing a stream failed", exc_info=True)
-
-
-def _settle(
-    run: Run,
-    handler: table.Handler,
-    parser: Parser[Any],
-    messages: Sequence[Message],
-    settings: WaitSettings,
-) -> Flow[Reply[Any]]:
-    """Finish, finish incomplete, or raise, as the handler says; ``messages`` are the run's
-    messages when a stream delivered them (else they are listed)."""
-    if isinstance(handler, table.Finish):
-        return (yield from _collect_reply(run, parser, settings, lenient=False, messages=messages))
-    if isinstance(handler, table.FinishIncomplete):
-        partial = yield from _collect_reply(run, parser, settings, lenient=True, messages=messages)
-        reason = run.incomplete_details.reason if run.incomplete_details else None
-        msg = (
-            f"Run {run.id} on thread {run.thread_id} ended incomplete "
-            f"({reason or 'no reason given'}); the partial reply is in .partial. "
-            "Raise the token limits or ask for a shorter answer."
-        )
-        raise RunIncompleteError(
-            msg, thread_id=run.thread_id, run_id=run.id, reason=reason, partial=partial
-        )
-    if isinstance(handler, table.RaiseError):
-        raise handler.factory(run)
-    msg = f"no settling for handler {handler!r}"  # pragma: no cover - Handler is closed
-    raise TypeError(msg)
-
-
-def _collect_reply(
-    run: Run,
-    parser: Parser[Any],
-    settings: WaitSettings,
-    *,
-    lenient: bool,
-    messages: Sequence[Message] = (),
-) -> Flow[Reply[Any]]:
-    found = tuple(m for m in messages if m.run_id in (None, run.id))
-    if not found:
-        found = yield from _collect_messages(run, settings)
-    for message in found:
-        yield Emit(MessageDone(message))
-    text = "\n\n".join(m.text for m in found if m.text)
-    citations = citations_of(found)
-    if settings.can_name_files and any(c.filename is None and c.file_id for c in citations):
-        names = {}
-        for file_id in {c.file_id for c in citations if c.filename is None and c.file_id}:
-            try:
-                names[file_id] = yield from call(NameFile(file_id), settings)
-            except TransportError as exc:  # a name is a nicety: keep the id
-                logger.debug("could not name file %s: %s", file_id, exc)
-        citations = citations_of(found, names)
-    reply: Reply[Any] = Reply(
-        text=text,
-        parsed=None,
-        thread_id=run.thread_id,
-        run_id=run.id,
-        status=run.status,
-        messages=found,
-        usage=run.usage,
-        run=run,
-        citations=citations,
-        files=files_of(found),
-    )
-    try:
-        # Structured parsers read the text without citation markers; text stays as written.
-        parsed = parser.parse(text if isinstance(parser, TextParser) else reply.clean_text)
-    except ParseError as exc:
-        if lenient:
-            return reply
-        exc.reply = reply
-        raise
-    return attrs.evolve(reply, parsed=parsed)
-
-
-def _collect_messages(run: Run, settings: WaitSettings) -> Flow[tuple[Message, ...]]:
-    """Every message this run wrote, all pages, oldest first, and no other run's."""
-    collected: list[Message] = []
-    after: str | None = None
-    while True:
-        page = yield from call(ListRunMessages(run.thread_id, run.id, after), settings)
-        collected.extend(page.messages)
-        if not page.has_more or not page.messages:
-            break
-        after = page.last_id or page.messages[-1].id
-    return tuple(m for m in collected if m.run_id == run.id)
-
-
-# -- tools ------------------------------------------------------------------------------------
-def _pending(run: Run) -> frozenset[str]:
-    """The ids of the tool calls the run waits for (empty unless it requires action)."""
-    return (
-        frozenset(c.id for c in run.required_action.tool_calls)
-        if run.required_action
-        else frozenset()
-    )
-
-
-def _answer_tools(state: _Follow, settings: WaitSettings, request: RunRequest | None) -> Flow[None]:
-    """Run the tools the run asks for and send their outputs; the run goes on (as a stream
-    again when streaming). A round is known by its call ids: after an ambiguous failure the
-    outputs are sent again only if the run still waits for those very calls."""
-    run = state.run
-    assert run is not None
-    if settings.tool_handler is None or state.rounds >= settings.max_tool_rounds:
-        yield from _refuse_action(run, settings, state.rounds)
-    began = settings.clock()
-    outputs = yield from _run_tools(run, settings)
-    stall = _stall(settings) if settings.streaming else None
-    submit = SubmitToolOutputs(run.thread_id, run.id, outputs, request, stall)
-    sent = _pending(run)
-
-    def taken() -> Flow[Run | None]:
-        latest = yield from call(GetRun(run.thread_id, run.id), settings)
-        return None if _pending(latest) == sent else latest
-
-    try:
-        result = yield from call(submit, settings, lookup=taken)
-    except BadRequestError:
-        yield from _explain_refused_outputs(run, settings, began)
-        raise
-    state.rounds += 1
-    state.messages = []
-    if isinstance(result, Run):
-        state.run = result
-    else:
-        state.stream = result
-
-
-def _run_tools(run: Run, settings: WaitSettings) -> Flow[tuple[ToolOutput, ...]]:
-    """Call the tool handler on the run's tool calls; one output per call, checked."""
-    handler = settings.tool_handler
-    assert handler is not None
-    calls = run.required_action.tool_calls if run.required_action else ()
-    yield Emit(ToolCallsRequested(tuple(calls), run))
-    outputs = yield from perform(CallTools(handler, tuple(calls), settings.remaining()))
-    ids = {c.id for c in calls}
-    answered = {o.tool_call_id for o in outputs}
-    if answered != ids:
-        # Sending a partial set is refused by the server; say which ids are off instead.
-        missing = sorted(ids - answered)
-        unknown = sorted(answered - ids)
-        msg = (
-            f"The tool handler must return one output per tool call of run {run.id}; "
-            f"missing: {missing}, not asked for: {unknown}."
-        )
-        raise TypeError(msg)
-    return tuple(outputs)
-
-
-def _explain_refused_outputs(run: Run, settings: WaitSettings, began: float) -> Flow[None]:
-    """Outputs were refused: if the run expired while the tools ran, say so plainly."""
-    latest = yield from call(GetRun(run.thread_id, run.id), settings)
-    handler = settings.machine.decide(latest.status)
-    if not settings.machine.is_active(latest.status) and isinstance(handler, table.RaiseError):
-        error = handler.factory(latest)
-        if isinstance(error, RunExpiredError):
-            took = settings.clock() - began
-            msg = (
-                f"Run {run.id} on thread {run.thread_id} expired while the tools ran: they took "
-                f"{took:.1f}s, longer than the run allows. Make the tools faster, or give them "
-                "a timeout (ToolRegistry(timeout=...)) so their errors reach the model in time."
-            )
-            raise RunExpiredError(
-                msg, thread_id=run.thread_id, run_id=run.id, status=str(latest.status)
-            ) from None
-        raise error from None
-
-
-def _refuse_action(run: Run, settings: WaitSettings, rounds: int) -> Flow[None]:
-    calls = run.required_action.tool_calls if run.required_action else ()
-    confirmed, final = yield from _cancel_and_confirm(run, settings)
-    listing = ", ".join(f"{c.name}({c.arguments})" for c in calls) or "none listed"
-    why = (
-        "no tool handler is set; pass tool_handler= to ThreadSession to answer them"
-        if settings.tool_handler is None
-        else f"the tool handler already answered {rounds} rounds (max_tool_rounds)"
-    )
-    msg = (
-        f"Run {run.id} on thread {run.thread_id} asked for tool calls [{listing}] but {why}. "
-        f"The run was cancelled ({'confirmed' if confirmed else 'not yet confirmed'})."
-    )
-    raise ActionRequiredError(
-        msg,
-        thread_id=run.thread_id,
-        run_id=run.id,
-        status=str(final.status),
-        tool_calls=calls,
-        cancel_confirmed=confirmed,
-    )
-
-
-# -- the end of a run that must stop ------------------------------------------------------------
-def _time_out(run: Run, parser: Parser[Any], settings: WaitSettings) -> Flow[Reply[Any]]:
-    confirmed, final = yield from _cancel_and_confirm(run, settings)
-    if isinstance(settings.machine.decide(final.status), table.Finish):
-        # It finished while we were cancelling: the answer is worth more than the deadline.
-        return (yield from _collect_reply(final, parser, settings, lenient=False))
-    state = "confirmed" if confirmed else f"not confirmed, the run is still {final.status}"
-    msg = (
-        f"Run {run.id} on thread {run.thread_id} did not finish within {settings.timeout:g}s. "
-        f"It was cancelled ({state}). Resume with thread_id={run.thread_id!r} or ask again "
-        "with a longer timeout."
-    )
-    raise RunTimeoutError(
-        msg,
-        thread_id=run.thread_id,
-        run_id=run.id,
-        status=str(final.status),
-        timeout=settings.timeout,
-        cancel_confirmed=confirmed,
-    )
-
-
-def _cancel_and_confirm(run: Run, settings: WaitSettings) -> Flow[tuple[bool, Run]]:
-    """Cancel ``run`` and poll until it leaves the active states, all within ``cancel_grace``
-    (the cancel is retried inside it); True when it was seen stopped."""
-    grace_end = settings.clock() + settings.cancel_grace
-    try:
-        try:
-            cancel = CancelRun(run.thread_id, run.id)
-            # Each try gets a third of the grace: a cancel that hangs is tried again in time.
-            per_try = max(0.25, settings.cancel_grace / 3)
-            run = yield from call(cancel, settings, until=grace_end, per_try=per_try)
-        except TransportError as exc:
-            # Usually "Cannot cancel run with status 'completed'": it ended meanwhile. Look.
-            logger.debug("cancel of run %s refused: %s", run.id, exc)
-            run = yield from call(GetRun(run.thread_id, run.id), settings, until=grace_end)
-        run = yield from _poll_until(run, settings, grace_end, _active(settings))
-    except TransportError:
-        return False, run
-    return not settings.machine.is_active(run.status), run

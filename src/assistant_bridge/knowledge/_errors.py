@@ -1,12 +1,27 @@
-"""The knowledge base's errors, under the library's AssistantBridgeError."""
+"""The knowledge base's errors, under the library's AssistantBridgeError.
+
+KnowledgeBaseError              the knowledge base could not be read or synced as asked
+├── IndexingTimeoutError        indexing outlasted the deadline (the service goes on)
+├── IndexingFailedError         the service could not index some files (old copies kept)
+├── RemovalRefusedError         the sync would empty the store (also a ConfigurationError)
+├── FileRefusedError            the service refused one file, named in ``path``
+└── SyncBusyError               another sync of the store here held the lock too long
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant_bridge.exceptions import AssistantBridgeError
+from assistant_bridge.exceptions import AssistantBridgeError, ConfigurationError
 
-__all__ = ["IndexingFailedError", "IndexingTimeoutError", "KnowledgeBaseError"]
+__all__ = [
+    "FileRefusedError",
+    "IndexingFailedError",
+    "IndexingTimeoutError",
+    "KnowledgeBaseError",
+    "RemovalRefusedError",
+    "SyncBusyError",
+]
 
 
 class KnowledgeBaseError(AssistantBridgeError):
@@ -29,3 +44,23 @@ class IndexingFailedError(KnowledgeBaseError):
         super().__init__(message)
         self.store_id = store_id
         self.failed = dict(failed)
+
+
+class RemovalRefusedError(KnowledgeBaseError, ConfigurationError):
+    """The sync would remove all, or most, of a store's files; nothing was changed.
+
+    Raised unless removal is allowed (``allow_removal=True``, ``--allow-removal``) when a
+    sync would remove every file of the store, or more than half of a store of more than 4.
+    """
+
+
+class FileRefusedError(KnowledgeBaseError):
+    """The service refused one file (its upload or adding it to the store); ``path`` names it."""
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class SyncBusyError(KnowledgeBaseError):
+    """Another sync of the same store on this machine held the lock past the deadline."""

@@ -1,5 +1,6 @@
 """In-memory fakes: a transport that hands each operation to a function, a scripted
-backend that plays the Assistants API's rules, and a clock that never sleeps."""
+backend that plays the Assistants API's rules (a handler per operation type), and a clock
+that never sleeps."""
 
 from __future__ import annotations
 
@@ -15,39 +16,64 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any
+from typing import Any, ClassVar, TypeVar, cast, overload
 
 import attrs
 
 from assistant_bridge._runstate.table import ACTIVE_STATUSES
 from assistant_bridge._values import models
 from assistant_bridge._values.events import RunEvent, RunStatusChanged
-from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ActiveRunError, BadRequestError, NotFoundError
+from assistant_bridge.transports import ops
 from assistant_bridge.transports._protocol import (
-    STALL,
-    AssistantReader,
-    Operation,
-    RunRequest,
+    NamedOp,
     StreamingMethods,
     TransportMethods,
+    unsupported,
 )
-from assistant_bridge.transports._wire import Metadata
+from assistant_bridge.transports.ops import handler_table, handles
+
+T = TypeVar("T")
 
 
 @attrs.frozen
 class Call:
-    """One transport operation: its name (a Transport method) and its arguments."""
+    """One transport operation as a fake saw it: its name (the transport method's, so
+    handlers written for named calls keep working), its arguments by name, and the
+    operation itself. ``Call("get_run", {...})`` builds the operation from name and
+    arguments."""
 
     name: str
     args: Mapping[str, Any]
+    op: ops.Op[object] = attrs.field(eq=False, repr=False)
+
+    @op.default
+    def _op_from_name(self) -> ops.Op[object]:
+        return _OPS_BY_NAME[self.name](**self.args)
+
+    @classmethod
+    def of(cls, op: ops.Op[object]) -> Call:
+        """The call an operation stands for."""
+        return cls(op.name, op.arguments(), op)
+
+
+_OPS_BY_NAME: dict[str, type[ops.Op[object]]] = {
+    op_type.name: op_type
+    for op_type in vars(ops).values()
+    if isinstance(op_type, type)
+    and issubclass(op_type, ops.Op)
+    and op_type not in (ops.Op, ops.StreamOp)
+}
 
 
 class FakeTransport(TransportMethods):
     """A Transport that hands every operation to ``handler`` and returns its answer.
 
-    The handler may raise any :mod:`assistant_bridge.exceptions` error to play a failure.
-    Every call is kept in :attr:`calls`, in order.
+    The handler gets a :class:`Call` (``call.op`` is the operation; ``call.name`` and
+    ``call.args`` say it as a named call would). It may raise any
+    :mod:`assistant_bridge.exceptions` error to play a failure. Every call is kept in
+    :attr:`calls`, in order. It supports every operation but the optional ones in
+    :attr:`lacks`, so an operation added to the library (or a test) reaches the handler.
     """
 
     def __init__(self, handler: Callable[[Call], Any]) -> None:
@@ -58,37 +84,55 @@ class FakeTransport(TransportMethods):
     def __repr__(self) -> str:
         return f"<FakeTransport(calls={len(self.calls)})>"
 
-    def _do(self, name: str, **args: Any) -> Any:
-        call = Call(name, args)
+    #: The optional operations this fake plays without: a session over it polls, and never
+    #: looks a run up or names a file. Every other operation goes to the handler.
+    lacks: ClassVar[frozenset[type[ops.Op[Any]]]] = frozenset(
+        {
+            ops.StreamRun,
+            ops.StreamThreadAndRun,
+            ops.StreamToolOutputs,
+            ops.FindRun,
+            ops.FileName,
+            ops.DownloadFile,
+            ops.RunSteps,
+        }
+    )
+
+    def supports(self, op_type: type[ops.Op[Any]], /) -> bool:
+        """True for every operation but those in :attr:`lacks`."""
+        return op_type not in self.lacks
+
+    def answer(self, op: ops.Op[object]) -> object:
+        """Record ``op`` and return the handler's answer as it is."""
+        if not self.supports(type(op)):
+            raise unsupported(self, op)
+        call = Call.of(op)
         self.calls.append(call)
         return self._handler(call)
 
-    def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object:
-        """Record the call, every argument by name, and answer with the handler's answer
-        (a stream's events iterated)."""
-        arguments = operation.arguments(args, kwargs)
-        arguments.pop(STALL, None)  # how long to wait, not what to do
-        if "outputs" in arguments:
-            arguments["outputs"] = tuple(arguments["outputs"])
-        answer = self._do(operation.name, **arguments)
-        return iter(answer) if operation.streams else answer
+    def perform(self, op: ops.Op[T], /) -> T:
+        """The handler's answer to ``op`` (a stream's events iterated)."""
+        answer = self.answer(op)
+        return cast(T, iter(cast(Iterable[RunEvent], answer)) if op.streams else answer)
 
     def names(self) -> list[str]:
         """The names of the calls made so far, in order."""
         return [c.name for c in self.calls]
 
-    get_assistant = Operation(AssistantReader.get_assistant)
+    get_assistant = NamedOp(ops.GetAssistant)
 
     def close(self) -> None:
         self.closed = True
 
 
 class StreamingFakeTransport(FakeTransport, StreamingMethods):
-    """A FakeTransport that can stream: ``stream_run``, ``stream_thread_and_run`` and
-    ``stream_tool_outputs`` are handed to ``handler`` too, which answers with the run's events
+    """A FakeTransport that can stream: ``StreamRun``, ``StreamThreadAndRun`` and
+    ``StreamToolOutputs`` are handed to ``handler`` too, which answers with the run's events
     (an iterable of :class:`~assistant_bridge.RunStatusChanged`, ``TextDelta``,
     ``MessageDone``). :class:`ScriptedBackend` answers them by playing its script.
     """
+
+    lacks = FakeTransport.lacks - {ops.StreamRun, ops.StreamThreadAndRun, ops.StreamToolOutputs}
 
 
 class AsyncFakeTransport:
@@ -96,7 +140,8 @@ class AsyncFakeTransport:
     :class:`StreamingFakeTransport`) for :class:`~assistant_bridge.AsyncThreadSession`.
 
     Every operation is awaited; the handler may be a plain function or a coroutine function.
-    :attr:`calls` records them, as on the sync fake.
+    :attr:`calls` records them, as on the sync fake. Named methods (``get_run``, ...) are
+    those of the sync fake, awaited.
     """
 
     def __init__(self, handler: Callable[[Call], Any], *, streaming: bool = False) -> None:
@@ -111,16 +156,34 @@ class AsyncFakeTransport:
         """The names of the calls made so far, in order."""
         return self._fake.names()
 
+    def supports(self, op_type: type[ops.Op[object]], /) -> bool:
+        """See :meth:`FakeTransport.supports`."""
+        return self._fake.supports(op_type)
+
+    @overload
+    async def perform(self, op: ops.Op[Iterator[RunEvent]], /) -> AsyncIterator[RunEvent]: ...
+    @overload
+    async def perform(self, op: ops.Op[T], /) -> T: ...
+    async def perform(self, op: ops.Op[object], /) -> object:
+        """The handler's answer to ``op``, awaited if it is awaitable (a stream's events as
+        an async iterator)."""
+        answer = self._fake.answer(op)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        return _aiter(cast(Iterable[RunEvent], answer)) if op.streams else answer
+
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
-        method = getattr(self._fake, name)  # AttributeError: a capability the fake lacks
+        named = inspect.getattr_static(type(self._fake), name, None)
+        if not isinstance(named, NamedOp):
+            msg = f"{type(self).__name__!r} object has no attribute {name!r}"
+            raise AttributeError(msg)  # a capability the fake lacks
+        op_type = named.op_type
 
-        async def operation(*args: Any, **kwargs: Any) -> Any:
-            result = method(*args, **kwargs)
-            if inspect.isawaitable(result):
-                result = await result
-            return _aiter(result) if name.startswith("stream_") else result
+        async def method(*args: Any, **kwargs: Any) -> Any:
+            return await self.perform(op_type(*args, **kwargs))
 
-        return operation
+        method.__name__ = name
+        return method
 
     async def aclose(self) -> None:
         """Mark the fake closed."""
@@ -217,9 +280,11 @@ class ScriptedBackend:
         self.assistants: dict[str, models.Assistant] = {}
 
     def __call__(self, call: Call) -> Any:
+        handler = _handlers(type(self)).get(type(call.op))
+        if handler is None:
+            raise unsupported(self, call.op)
         with self._lock:
-            method = getattr(self, f"_op_{call.name}")
-            return method(**call.args)
+            return handler(self, call.op)
 
     def run(self, run_id: str) -> models.Run:
         """The current state of a run."""
@@ -247,7 +312,11 @@ class ScriptedBackend:
                 return run_id
         return None
 
-    def _op_create_thread(self, metadata: Mapping[str, str] | None) -> models.Thread:
+    @handles(ops.CreateThread)
+    def _create_thread(self, op: ops.CreateThread) -> models.Thread:
+        return self._new_thread(op.metadata)
+
+    def _new_thread(self, metadata: Mapping[str, str] | None) -> models.Thread:
         thread_id = self._new_id("thread_")
         self.threads[thread_id] = []
         return models.Thread(id=thread_id, metadata=dict(metadata or {}))
@@ -264,13 +333,11 @@ class ScriptedBackend:
         self.threads[thread_id].append(message)
         return message
 
-    def _op_start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        content: str | None = None,
-        message_metadata: Metadata = None,
-    ) -> models.Run:
+    @handles(ops.StartRun)
+    def _start_run(self, op: ops.StartRun) -> models.Run:
+        return self._start(op.thread_id, op.request, op.content)
+
+    def _start(self, thread_id: str, request: ops.RunSettings, content: str | None) -> models.Run:
         self._thread(thread_id)
         active = self._active_run(thread_id)
         if active:
@@ -291,11 +358,10 @@ class ScriptedBackend:
         self.runs[run.id] = _RunState(run=run, script=script, steps=list(script.steps))
         return run
 
-    def _op_create_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Mapping[str, str] | None
-    ) -> models.Run:
-        thread = self._op_create_thread(thread_metadata)
-        return self._op_start_run(thread.id, request, content, None)
+    @handles(ops.CreateThreadAndRun)
+    def _create_thread_and_run(self, op: ops.CreateThreadAndRun) -> models.Run:
+        thread = self._new_thread(op.thread_metadata)
+        return self._start(thread.id, op.request, op.content)
 
     def _set(self, state: _RunState, status: str) -> models.Run:
         script = state.script
@@ -319,27 +385,33 @@ class ScriptedBackend:
         state.run = attrs.evolve(state.run, **changes)
         return state.run
 
-    def _op_get_run(self, thread_id: str, run_id: str) -> models.Run:
+    @handles(ops.GetRun)
+    def _get_run(self, op: ops.GetRun) -> models.Run:
+        return self._step(op.thread_id, op.run_id)
+
+    def _step(self, thread_id: str, run_id: str) -> models.Run:
+        """The run one poll later: one step along its script."""
         state = self._state(thread_id, run_id)
         if state.run.status == models.RunStatus.REQUIRES_ACTION or not state.steps:
             return state.run
         status = state.steps.pop(0) if len(state.steps) > 1 else state.steps[0]
         return self._set(state, status)
 
-    def _op_cancel_run(self, thread_id: str, run_id: str) -> models.Run:
-        state = self._state(thread_id, run_id)
+    @handles(ops.CancelRun)
+    def _cancel_run(self, op: ops.CancelRun) -> models.Run:
+        state = self._state(op.thread_id, op.run_id)
         if state.run.status not in ACTIVE_STATUSES:
             msg = f"Cannot cancel run with status '{state.run.status}'."
             raise BadRequestError(msg, status_code=400)
         state.steps = list(state.script.cancel_steps)
         return self._set(state, state.steps.pop(0) if len(state.steps) > 1 else state.steps[0])
 
-    def _op_submit_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: tuple[models.ToolOutput, ...],
-        request: RunRequest | None = None,
+    @handles(ops.SubmitToolOutputs)
+    def _submit_tool_outputs(self, op: ops.SubmitToolOutputs) -> models.Run:
+        return self._submit(op.thread_id, op.run_id, op.outputs)
+
+    def _submit(
+        self, thread_id: str, run_id: str, outputs: tuple[models.ToolOutput, ...]
     ) -> models.Run:
         state = self._state(thread_id, run_id)
         if state.run.status != models.RunStatus.REQUIRES_ACTION:
@@ -349,10 +421,10 @@ class ScriptedBackend:
         state.steps = list(state.script.after_tools)
         return self._set(state, "queued")
 
-    def _op_list_run_messages(
-        self, thread_id: str, run_id: str, after: str | None, limit: int
-    ) -> models.MessagePage:
-        mine = [m for m in self._thread(thread_id) if m.run_id == run_id]
+    @handles(ops.ListRunMessages)
+    def _list_run_messages(self, op: ops.ListRunMessages) -> models.MessagePage:
+        after, limit = op.after, op.limit
+        mine = [m for m in self._thread(op.thread_id) if m.run_id == op.run_id]
         start = 0
         if after is not None:
             start = next((i + 1 for i, m in enumerate(mine) if m.id == after), len(mine))
@@ -373,32 +445,48 @@ class ScriptedBackend:
             models.RunStatus.CANCELLING,
         ):
             with self._lock:
-                latest = self._op_get_run(run.thread_id, run.id)
+                latest = self._step(run.thread_id, run.id)
             if latest == run:
                 return  # the script stays here: the stream ends and the session polls
             run = latest
             yield RunStatusChanged(run)
 
-    def _op_stream_run(
-        self, thread_id: str, request: RunRequest, **args: Any
-    ) -> Iterator[RunEvent]:
-        return self._play(self._op_start_run(thread_id, request, **args))
+    @handles(ops.StreamRun)
+    def _stream_run(self, op: ops.StreamRun) -> Iterator[RunEvent]:
+        return self._play(self._start(op.thread_id, op.request, op.content))
 
-    def _op_stream_thread_and_run(self, **args: Any) -> Iterator[RunEvent]:
-        return self._play(self._op_create_thread_and_run(**args))
+    @handles(ops.StreamThreadAndRun)
+    def _stream_thread_and_run(self, op: ops.StreamThreadAndRun) -> Iterator[RunEvent]:
+        thread = self._new_thread(op.thread_metadata)
+        return self._play(self._start(thread.id, op.request, op.content))
 
-    def _op_stream_tool_outputs(self, **args: Any) -> Iterator[RunEvent]:
-        return self._play(self._op_submit_tool_outputs(**args))
+    @handles(ops.StreamToolOutputs)
+    def _stream_tool_outputs(self, op: ops.StreamToolOutputs) -> Iterator[RunEvent]:
+        return self._play(self._submit(op.thread_id, op.run_id, op.outputs))
 
-    def _op_resolve_assistant(self, spec: AssistantSpec) -> str:
+    @handles(ops.ResolveAssistant)
+    def _resolve_assistant(self, op: ops.ResolveAssistant) -> str:
         for assistant in self.assistants.values():
-            if assistant.name == spec.name:
+            if assistant.name == op.spec.name:
                 return assistant.id
+        spec = op.spec
         assistant = models.Assistant(id=self._new_id("asst_"), name=spec.name, model=spec.model)
         self.assistants[assistant.id] = assistant
         return assistant.id
 
-    def _op_get_assistant(self, assistant_id: str) -> models.Assistant:
+    @handles(ops.GetAssistant)
+    def _get_assistant(self, op: ops.GetAssistant) -> models.Assistant:
+        assistant_id = op.assistant_id
         if assistant_id not in self.assistants:
             self.assistants[assistant_id] = models.Assistant(id=assistant_id, name="scripted")
         return self.assistants[assistant_id]
+
+
+_TABLES: dict[type, dict[type[ops.Op[Any]], Callable[..., Any]]] = {}
+
+
+def _handlers(cls: type) -> dict[type[ops.Op[Any]], Callable[..., Any]]:
+    """What a ScriptedBackend class answers each operation type with (collected once)."""
+    if cls not in _TABLES:
+        _TABLES[cls] = handler_table(cls)
+    return _TABLES[cls]

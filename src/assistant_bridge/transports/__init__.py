@@ -1,5 +1,5 @@
-"""Layer 3, transports: the :class:`Transport` protocol a session needs, and its
-implementations over ``openai`` for the Assistants and Responses wires.
+"""Layer 3, transports: the operations (:mod:`.ops`), the :class:`Transport` protocol that
+performs them, and its implementations over ``openai`` for the Assistants and Responses wires.
 
 Each wire is written once as sans-I/O request building and response decoding; the sync and
 async transports only send them (:mod:`._client`, through an ``openai`` client, whose errors
@@ -7,6 +7,7 @@ async transports only send them (:mod:`._client`, through an ``openai`` client, 
 ``openai``; nothing above may import ``openai``.
 """
 
+from assistant_bridge.transports import ops
 from assistant_bridge.transports._client import (
     AsyncClientTransport,
     AsyncOpenAITransport,
@@ -17,7 +18,6 @@ from assistant_bridge.transports._client import (
 )
 from assistant_bridge.transports._openai import map_openai_errors
 from assistant_bridge.transports._protocol import (
-    ASK_KEY,
     AssistantReader,
     AsyncAssistantReader,
     AsyncFileStore,
@@ -26,18 +26,17 @@ from assistant_bridge.transports._protocol import (
     AsyncStreamingTransport,
     AsyncTransport,
     FileStore,
-    Operation,
+    NamedOp,
     RunFinder,
-    RunRequest,
     RunStepReader,
     StreamingMethods,
     StreamingTransport,
     Transport,
     TransportMethods,
 )
+from assistant_bridge.transports.ops import *  # noqa: F403 (the operations, listed in ops.__all__)
 
 __all__ = [
-    "ASK_KEY",
     "AssistantReader",
     "AsyncAssistantReader",
     "AsyncClientTransport",
@@ -50,15 +49,16 @@ __all__ = [
     "AsyncTransport",
     "ClientTransport",
     "FileStore",
+    "NamedOp",
     "OpenAITransport",
-    "Operation",
     "ResponsesTransport",
     "RunFinder",
-    "RunRequest",
     "RunStepReader",
     "StreamingMethods",
     "StreamingTransport",
     "Transport",
     "TransportMethods",
     "map_openai_errors",
+    "ops",
+    *ops.__all__,
 ]

@@ -1,6 +1,6 @@
-"""The Assistants API as a wire: each transport operation once, as requests and their decoding.
+"""The Assistants API as a wire: each operation's builder, its requests and their decoding.
 
-Sans-I/O: every method returns a :class:`~._wire.Request` (or a stream request) that the client
+Sans-I/O: every builder returns a :class:`~._wire.Request` (or a stream request) that the client
 transports send. Bodies follow the API's reference; JSON objects become domain values in
 :mod:`._assistants_json`.
 """
@@ -8,12 +8,13 @@ transports send. Bodies follow the API's reference; JSON objects become domain v
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assistant_bridge._values import events, models
 from assistant_bridge._values.spec import HASH_KEY, OWNER_KEY, AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError
+from assistant_bridge.transports import ops
 from assistant_bridge.transports._assistants_json import (
     assistant_from_json,
     message_from_json,
@@ -23,17 +24,15 @@ from assistant_bridge.transports._assistants_json import (
     run_step_from_json,
     thread_from_json,
 )
-from assistant_bridge.transports._protocol import ASK_KEY, RunRequest
 from assistant_bridge.transports._wire import (
     ASSISTANTS_BETA,
     Answer,
     FileRequests,
-    Metadata,
     Request,
     StreamRequest,
-    ToolOutputs,
-    given,
+    without_none,
 )
+from assistant_bridge.transports.ops import ASK_KEY, Metadata, RunSettings, handles
 
 __all__ = ["AssistantsWire", "assistants_event", "error_text"]
 
@@ -44,14 +43,14 @@ def _run(answer: Answer) -> models.Run:
 
 
 def _get(path: str, then: Any, **query: Any) -> Request[Any]:
-    return Request("GET", path, then, query=given(**query) or None, headers=ASSISTANTS_BETA)
+    return Request("GET", path, then, query=without_none(**query) or None, headers=ASSISTANTS_BETA)
 
 
 def _post(path: str, then: Any, body: Mapping[str, Any] | None = None) -> Request[Any]:
     return Request("POST", path, then, body=dict(body or {}), headers=ASSISTANTS_BETA)
 
 
-def _run_body(request: RunRequest) -> dict[str, Any]:
+def _run_body(request: RunSettings) -> dict[str, Any]:
     if request.assistant_id is None:
         msg = (
             "The Assistants API runs assistant objects: pass assistant_id='asst_…', or "
@@ -62,11 +61,11 @@ def _run_body(request: RunRequest) -> dict[str, Any]:
 
 
 def _meta(metadata: Metadata) -> dict[str, Any]:
-    return given(metadata=None if metadata is None else dict(metadata))
+    return without_none(metadata=None if metadata is None else dict(metadata))
 
 
 def _start_body(
-    request: RunRequest, content: str | None, message_metadata: Metadata
+    request: RunSettings, content: str | None, message_metadata: Metadata
 ) -> dict[str, Any]:
     body = _run_body(request)
     if content is not None:
@@ -77,7 +76,7 @@ def _start_body(
 
 
 def _create_and_run_body(
-    content: str, request: RunRequest, thread_metadata: Metadata
+    content: str, request: RunSettings, thread_metadata: Metadata
 ) -> dict[str, Any]:
     body = _run_body(request)
     if body.pop("additional_instructions", None) is not None:
@@ -88,7 +87,7 @@ def _create_and_run_body(
     return {"thread": thread, **body}
 
 
-def _outputs(outputs: ToolOutputs) -> list[dict[str, str]]:
+def _outputs(outputs: Sequence[models.ToolOutput]) -> list[dict[str, str]]:
     return [{"tool_call_id": o.tool_call_id, "output": o.output} for o in outputs]
 
 
@@ -125,7 +124,7 @@ def _stream(path: str, body: Mapping[str, Any]) -> StreamRequest:
 
 
 class AssistantsWire(FileRequests):
-    """Builds and decodes the Assistants API's requests.
+    """Builds and decodes the Assistants API's requests, one builder per operation.
 
     Its only state is the assistant ids it has resolved specs to, so that sessions sharing a
     transport look a spec up once.
@@ -135,89 +134,91 @@ class AssistantsWire(FileRequests):
         super().__init__()
         self._resolved: dict[tuple[str, str], str] = {}
 
-    def create_thread(self, metadata: Metadata) -> Request[models.Thread]:
-        return _post("/threads", lambda a: thread_from_json(a.json), _meta(metadata))
+    @handles(ops.CreateThread)
+    def create_thread(self, op: ops.CreateThread) -> Request[models.Thread]:
+        return _post("/threads", lambda a: thread_from_json(a.json), _meta(op.metadata))
 
-    def start_run(
-        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
-    ) -> Request[models.Run]:
-        body = _start_body(request, content, message_metadata)
-        return _post(f"/threads/{thread_id}/runs", _run, body)
+    @handles(ops.StartRun)
+    def start_run(self, op: ops.StartRun) -> Request[models.Run]:
+        body = _start_body(op.request, op.content, op.message_metadata)
+        return _post(f"/threads/{op.thread_id}/runs", _run, body)
 
-    def create_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Metadata
-    ) -> Request[models.Run]:
-        return _post("/threads/runs", _run, _create_and_run_body(content, request, thread_metadata))
+    @handles(ops.CreateThreadAndRun)
+    def create_thread_and_run(self, op: ops.CreateThreadAndRun) -> Request[models.Run]:
+        body = _create_and_run_body(op.content, op.request, op.thread_metadata)
+        return _post("/threads/runs", _run, body)
 
-    def stream_run(
-        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
-    ) -> StreamRequest:
-        return _stream(
-            f"/threads/{thread_id}/runs", _start_body(request, content, message_metadata)
-        )
+    @handles(ops.StreamRun)
+    def stream_run(self, op: ops.StreamRun) -> StreamRequest:
+        body = _start_body(op.request, op.content, op.message_metadata)
+        return _stream(f"/threads/{op.thread_id}/runs", body)
 
-    def stream_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Metadata
-    ) -> StreamRequest:
-        return _stream("/threads/runs", _create_and_run_body(content, request, thread_metadata))
+    @handles(ops.StreamThreadAndRun)
+    def stream_thread_and_run(self, op: ops.StreamThreadAndRun) -> StreamRequest:
+        body = _create_and_run_body(op.content, op.request, op.thread_metadata)
+        return _stream("/threads/runs", body)
 
-    def stream_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: ToolOutputs, request: RunRequest | None
-    ) -> StreamRequest:
-        path = f"/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
-        return _stream(path, {"tool_outputs": _outputs(outputs)})
+    @handles(ops.StreamToolOutputs)
+    def stream_tool_outputs(self, op: ops.StreamToolOutputs) -> StreamRequest:
+        path = f"/threads/{op.thread_id}/runs/{op.run_id}/submit_tool_outputs"
+        return _stream(path, {"tool_outputs": _outputs(op.outputs)})
 
-    def find_run(self, thread_id: str, key: str) -> Request[models.Run | None]:
-        """The newest run of the thread whose metadata marks it with ``key``."""
+    @handles(ops.FindRun)
+    def find_run(self, op: ops.FindRun) -> Request[models.Run | None]:
+        """The newest run of the thread whose metadata marks it with the ask's key."""
 
         def pick(answer: Answer) -> models.Run | None:
             for item in answer.json.get("data") or ():
-                if (item.get("metadata") or {}).get(ASK_KEY) == key:
+                if (item.get("metadata") or {}).get(ASK_KEY) == op.key:
                     return run_from_json(item)
             return None
 
-        return _get(f"/threads/{thread_id}/runs", pick, limit=20, order="desc")
+        return _get(f"/threads/{op.thread_id}/runs", pick, limit=20, order="desc")
 
-    def get_run(self, thread_id: str, run_id: str) -> Request[models.Run]:
-        return _get(f"/threads/{thread_id}/runs/{run_id}", _run)
+    @handles(ops.GetRun)
+    def get_run(self, op: ops.GetRun) -> Request[models.Run]:
+        return _get(f"/threads/{op.thread_id}/runs/{op.run_id}", _run)
 
-    def cancel_run(self, thread_id: str, run_id: str) -> Request[models.Run]:
-        return _post(f"/threads/{thread_id}/runs/{run_id}/cancel", _run)
+    @handles(ops.CancelRun)
+    def cancel_run(self, op: ops.CancelRun) -> Request[models.Run]:
+        return _post(f"/threads/{op.thread_id}/runs/{op.run_id}/cancel", _run)
 
-    def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: ToolOutputs, request: RunRequest | None
-    ) -> Request[models.Run]:
-        path = f"/threads/{thread_id}/runs/{run_id}/submit_tool_outputs"
-        return _post(path, _run, {"tool_outputs": _outputs(outputs)})
+    @handles(ops.SubmitToolOutputs)
+    def submit_tool_outputs(self, op: ops.SubmitToolOutputs) -> Request[models.Run]:
+        path = f"/threads/{op.thread_id}/runs/{op.run_id}/submit_tool_outputs"
+        return _post(path, _run, {"tool_outputs": _outputs(op.outputs)})
 
-    def list_run_messages(
-        self, thread_id: str, run_id: str, after: str | None, limit: int
-    ) -> Request[models.MessagePage]:
+    @handles(ops.ListRunMessages)
+    def list_run_messages(self, op: ops.ListRunMessages) -> Request[models.MessagePage]:
         return _get(
-            f"/threads/{thread_id}/messages",
+            f"/threads/{op.thread_id}/messages",
             lambda a: message_page_from_json(a.json),
-            run_id=run_id,
+            run_id=op.run_id,
             order="asc",
-            limit=limit,
-            after=after,
+            limit=op.limit,
+            after=op.after,
         )
 
-    def run_steps(self, thread_id: str, run_id: str) -> Request[tuple[models.RunStep, ...]]:
+    @handles(ops.RunSteps)
+    def run_steps(self, op: ops.RunSteps) -> Request[tuple[models.RunStep, ...]]:
         return _get(
-            f"/threads/{thread_id}/runs/{run_id}/steps",
+            f"/threads/{op.thread_id}/runs/{op.run_id}/steps",
             lambda a: tuple(run_step_from_json(s) for s in a.json.get("data") or ()),
             order="asc",
             limit=100,
         )
 
-    def get_assistant(self, assistant_id: str) -> Request[models.Assistant]:
-        return _get(f"/assistants/{assistant_id}", lambda a: assistant_from_json(a.json))
+    @handles(ops.GetAssistant)
+    def get_assistant(self, op: ops.GetAssistant) -> Request[models.Assistant]:
+        return _get(f"/assistants/{op.assistant_id}", lambda a: assistant_from_json(a.json))
 
-    def resolve_assistant(self, spec: AssistantSpec) -> str | Request[str]:
-        """The id of the assistant object for ``spec``: reused when one we made for it has the
+    @handles(ops.ResolveAssistant)
+    def resolve_assistant(self, op: ops.ResolveAssistant) -> str | Request[str]:
+        """The id of the assistant object for the spec: reused when one we made for it has the
         same content hash, updated in place when ours has another, created otherwise. An
         assistant of the same name that we did not make for this spec is never rewritten: that
         clash is reported. Never a duplicate."""
+        spec = op.spec
         wanted = spec.content_hash()
         key = (spec.name, wanted)
         known = self._resolved.get(key)

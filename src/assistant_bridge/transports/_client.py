@@ -2,15 +2,14 @@
 
 :class:`ClientTransport` and :class:`AsyncClientTransport` implement the transport protocols for
 whichever wire they hold (:class:`~._assistants.AssistantsWire` or
-:class:`~._responses.ResponsesWire`): each operation asks the wire for its request, sends it
-and lets the wire decode the answer. They differ only in how a request is sent (called or
+:class:`~._responses.ResponsesWire`): each operation is built into requests by the wire, sent,
+and decoded by the wire. They differ only in how a request is sent (called or
 awaited). The public transports are these two bound to a wire. Requests use the client's
 generic ``get``/``post`` methods, so every openai version from 1.37.1 works the same way.
 
-Their methods are made from the protocol methods (:class:`~._protocol.Operation`, so the
-contract is stated once); each transport's ``_perform`` binds a call's arguments by the
-protocol's signature, asks the wire for the request of the same name, and sends it or awaits
-it.
+``perform(op)`` looks the operation's type up in the wire's table of builders
+(:attr:`~._wire.Wire.builders`), and sends (or awaits) the requests the builder makes of the
+operation; the named methods (``get_run``, ...) only build the operation and perform it.
 """
 
 from __future__ import annotations
@@ -20,35 +19,28 @@ import importlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Generic, Self, TypeVar, cast
+from typing import Any, ClassVar, Generic, Self, TypeVar, cast, overload
 
 import openai
 
 from assistant_bridge._redact import redact
 from assistant_bridge._values.events import RunEvent
 from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedError, TransportError
+from assistant_bridge.transports import ops
 from assistant_bridge.transports._assistants import AssistantsWire
 from assistant_bridge.transports._openai import map_openai_errors
-from assistant_bridge.transports._protocol import (
-    REQUEST_BUDGET,
-    STALL,
-    AssistantReader,
-    FileStore,
-    Operation,
-    RunFinder,
-    RunStepReader,
-    StreamingMethods,
-)
+from assistant_bridge.transports._protocol import NamedOp, StreamingMethods, heard, unsupported
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
     Answer,
+    Built,
     EventConverter,
     Request,
-    Step,
     Stream,
     StreamRequest,
     Wire,
 )
+from assistant_bridge.transports.ops import Op, StreamOp
 
 __all__ = [
     "AsyncClientTransport",
@@ -122,19 +114,22 @@ class _ClientHolder(StreamingMethods, Generic[C]):
         self._wire: Wire = type(self).wire_class()
         self._response_class = _response_class(client)
 
-    # The operations beyond StreamingMethods', each made from its protocol method.
-    run_steps = Operation(RunStepReader.run_steps)
-    file_name = Operation(FileStore.file_name)
-    download_file = Operation(FileStore.download_file)
+    # The operations beyond StreamingMethods', one line each.
+    run_steps = NamedOp(ops.RunSteps)
+    file_name = NamedOp(ops.FileName)
+    download_file = NamedOp(ops.DownloadFile)
 
-    def _built(
-        self, operation: Operation[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]
-    ) -> tuple[Step[Any], float | None]:
-        """What the wire builds for a call of ``operation`` (its arguments bound by the
-        protocol's signature), and the stall timeout of a stream."""
-        arguments = operation.arguments(args, kwargs)
-        stall_timeout = arguments.pop(STALL, None)
-        return getattr(self._wire, operation.name)(**arguments), stall_timeout
+    def supports(self, op_type: type[Op[Any]], /) -> bool:
+        """True when the wire has a builder for ``op_type``."""
+        return op_type in self._wire.builders
+
+    def _build(self, op: Op[Any]) -> object:
+        """What the wire's builder for ``op`` makes of it: the result, the request for it, or
+        a stream request; an operation the wire has no builder for is refused."""
+        builder = self._wire.builders.get(type(op))
+        if builder is None:
+            raise unsupported(self, op)
+        return builder(self._wire, op)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Self:
@@ -149,10 +144,10 @@ class _ClientHolder(StreamingMethods, Generic[C]):
         """The underlying ``openai`` client, for calls this library does not wrap."""
         return self._client
 
-    def _call(self, request: Request[Any]) -> Any:
-        """The client method call for ``request`` (not yet sent, or awaited)."""
+    def _send(self, request: Request[Any], budget: float | None) -> Any:
+        """The client method call for ``request`` (not yet sent, or awaited); ``budget``
+        bounds it (None: the client's timeout)."""
         options: dict[str, Any] = {"headers": dict(request.headers)}
-        budget = REQUEST_BUDGET.get()
         if budget is not None:
             options["timeout"] = budget
         if request.query:
@@ -163,7 +158,7 @@ class _ClientHolder(StreamingMethods, Generic[C]):
             kwargs["body"] = dict(request.body or {})
         return method(request.path, **kwargs)
 
-    def _stream_call(self, stream: StreamRequest, stall_timeout: float | None) -> Any:
+    def _send_stream(self, stream: StreamRequest, stall_timeout: float | None) -> Any:
         """Open the stream; ``stall_timeout`` is the longest silence between two chunks."""
         options = {"headers": dict(stream.headers), "timeout": stall_timeout}
         client: Any = self._client  # the overloads want a stream class; we read raw lines
@@ -177,6 +172,7 @@ class _ClientHolder(StreamingMethods, Generic[C]):
 
 
 def _answer(response: Any, binary: bool = False) -> Answer:
+    heard(response.headers)
     if binary:
         return Answer(None, response.headers, response.content)
     return Answer(response.json(), response.headers)
@@ -197,24 +193,26 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
     client_class = openai.OpenAI
     http_client_class = openai.DefaultHttpxClient
 
-    def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object:
-        """Send the wire's requests for ``operation``, or open its stream."""
-        step, stall_timeout = self._built(operation, args, kwargs)
-        return self._open(step, stall_timeout) if operation.streams else self._run(step)
+    def perform(self, op: Op[T], /) -> T:
+        """Send the requests the wire builds for ``op``, or open its stream."""
+        step = self._build(op)
+        if isinstance(op, StreamOp):
+            return cast(T, self._open(cast(Stream, step), op))
+        return self._run(cast(Built[T], step), op.budget)
 
-    def _run(self, step: Step[T]) -> T:
+    def _run(self, step: Built[T], budget: float | None) -> T:
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
-                answer = _answer(self._call(step), step.binary)
+                answer = _answer(self._send(step, budget), step.binary)
             step = step.then(answer)
         return step
 
-    def _open(self, stream: Stream, stall_timeout: float | None) -> Iterator[RunEvent]:
-        prepared: Step[StreamRequest] = stream
-        target = self._run(prepared)
-        until = _stream_end()
+    def _open(self, stream: Stream, op: StreamOp) -> Iterator[RunEvent]:
+        target = self._run(stream, op.budget)
+        until = _stream_end(op.budget)
         with _made(target), map_openai_errors(self._secrets):
-            response = self._stream_call(target, stall_timeout)
+            response = self._send_stream(target, op.stall_timeout)
+        heard(response.headers)
         return _Closing(_events(response, target.converter(), self._secrets, until), response)
 
     def close(self) -> None:
@@ -233,24 +231,30 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
     client_class = openai.AsyncOpenAI
     http_client_class = openai.DefaultAsyncHttpxClient
 
-    async def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """See :meth:`ClientTransport._perform`."""
-        step, stall_timeout = self._built(operation, args, kwargs)
-        return await (self._open(step, stall_timeout) if operation.streams else self._run(step))
+    @overload
+    async def perform(self, op: Op[Iterator[RunEvent]], /) -> AsyncIterator[RunEvent]: ...
+    @overload
+    async def perform(self, op: Op[T], /) -> T: ...
+    async def perform(self, op: Op[Any], /) -> Any:
+        """See :meth:`ClientTransport.perform`."""
+        step = self._build(op)
+        if isinstance(op, StreamOp):
+            return await self._open(cast(Stream, step), op)
+        return await self._run(step, op.budget)
 
-    async def _run(self, step: Step[T]) -> T:
+    async def _run(self, step: Built[T], budget: float | None) -> T:
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
-                answer = _answer(await self._call(step), step.binary)
+                answer = _answer(await self._send(step, budget), step.binary)
             step = step.then(answer)
         return step
 
-    async def _open(self, stream: Stream, stall_timeout: float | None) -> AsyncIterator[RunEvent]:
-        prepared: Step[StreamRequest] = stream
-        target = await self._run(prepared)
-        until = _stream_end()
+    async def _open(self, stream: Stream, op: StreamOp) -> AsyncIterator[RunEvent]:
+        target = await self._run(stream, op.budget)
+        until = _stream_end(op.budget)
         with _made(target), map_openai_errors(self._secrets):
-            response = await self._stream_call(target, stall_timeout)
+            response = await self._send_stream(target, op.stall_timeout)
+        heard(response.headers)
         events = _aevents(response, target.converter(), self._secrets, until)
         return _AsyncClosing(events, response)
 
@@ -273,16 +277,16 @@ class OpenAITransport(ClientTransport):
     """
 
     wire_class = AssistantsWire
-    find_run = Operation(RunFinder.find_run)
-    get_assistant = Operation(AssistantReader.get_assistant)
+    find_run = NamedOp(ops.FindRun)
+    get_assistant = NamedOp(ops.GetAssistant)
 
 
 class AsyncOpenAITransport(AsyncClientTransport):
     """The Assistants API through ``openai.AsyncOpenAI``; the async twin of OpenAITransport."""
 
     wire_class = AssistantsWire
-    find_run = Operation(RunFinder.find_run)
-    get_assistant = Operation(AssistantReader.get_assistant)
+    find_run = NamedOp(ops.FindRun)
+    get_assistant = NamedOp(ops.GetAssistant)
 
 
 class ResponsesTransport(ClientTransport):
@@ -356,9 +360,8 @@ def _made(request: Request[Any] | StreamRequest) -> Iterator[None]:
         raise
 
 
-def _stream_end() -> float:
+def _stream_end(budget: float | None) -> float:
     """When a stream opened now must be given up: at the end of the request's budget."""
-    budget = REQUEST_BUDGET.get()
     return float("inf") if budget is None else time.monotonic() + budget
 
 

@@ -1,27 +1,28 @@
-"""The contract between a session and a transport, as typed protocols.
+"""The contract between a session and a transport: ``perform(op)`` and ``supports(op_type)``.
 
-:class:`Transport` (and :class:`AsyncTransport`) are the operations every session needs, in
-domain terms. Optional capabilities are sub-protocols a session checks with ``isinstance``
-and then calls directly: :class:`StreamingTransport` (follow a run as events, one request per
-question), :class:`RunFinder` (find the run an ask started, so a start whose answer was lost
-is looked up instead of repeated), :class:`FileStore` (file names and contents),
-:class:`RunStepReader` and :class:`AssistantReader`, each with an async twin. A transport
-raises only errors from :mod:`assistant_bridge.exceptions`.
+A transport performs operations (:mod:`.ops`): ``transport.perform(GetRun(thread_id, run_id))``
+answers with a ``Run`` (awaited on an :class:`AsyncTransport`). What it can do beyond the
+basics is asked with ``supports(op_type)``: streams, finding the run an ask started, files,
+run steps, assistant objects. A transport raises only errors from
+:mod:`assistant_bridge.exceptions`; an operation it cannot perform is an
+:class:`~assistant_bridge.exceptions.UnsupportedOperationError`.
 
-These signatures are the only place an operation's signature is written: :class:`Operation`
-makes a transport's method from a protocol method, and :class:`TransportMethods` (or
-:class:`StreamingMethods`) gives a class that writes one ``_perform`` all of them.
+The transports also offer each operation as a named method (``get_run(thread_id, run_id)``),
+made from the operation's class by :class:`NamedOp`: one line per method, none of them
+restating a signature. The capability names (``StreamingTransport``, ``RunFinder``, ...) are
+kept for ``isinstance`` checks, which ask ``supports`` for their operations; to mypy they are
+the :class:`Transport` (or :class:`AsyncTransport`) protocol.
 """
 
 from __future__ import annotations
 
 import inspect
 import types
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
 from contextvars import ContextVar
 from typing import (
+    TYPE_CHECKING,
     Any,
-    Concatenate,
     Generic,
     ParamSpec,
     Protocol,
@@ -30,214 +31,26 @@ from typing import (
     runtime_checkable,
 )
 
-import attrs
-
 from assistant_bridge._values.events import RunEvent
-from assistant_bridge._values.models import Assistant, MessagePage, Run, RunStep, Thread, ToolOutput
-from assistant_bridge._values.spec import AssistantSpec, ResponseFormat, assistants_format
+from assistant_bridge.exceptions import UnsupportedOperationError
+from assistant_bridge.transports import ops
+from assistant_bridge.transports.ops import Op
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
-ASK_KEY = "assistant_bridge_ask"
-"""Run metadata key marking which ask started a run, so a repeated start can look first
-(``find_run``) instead of starting the run twice."""
-
-
-REQUEST_BUDGET: ContextVar[float | None] = ContextVar(
-    "assistant_bridge_request_budget", default=None
-)
-"""Seconds the current request may take (connect, read, and the whole of a stream), set by
-the sessions from what is left of the ask's deadline; None when unbounded. A transport should
-not let a request outlive it."""
-
-
-STALL = "stall_timeout"
-"""The argument of a streaming operation that says how long the stream may stay silent:
-how to wait, not what to ask, so it is not sent to the wire."""
-
-
-class Performer(Protocol):
-    """What an :class:`Operation` is bound to: a transport that performs it (sends it)."""
-
-    def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object: ...
-
-
-class AsyncPerformer(Protocol):
-    """What an :class:`Operation` is bound to on an async transport (which awaits it)."""
-
-    async def _perform(
-        self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any
-    ) -> Any: ...
-
-
-class Operation(Generic[P, T]):
-    """A transport method made from a protocol method: the same name, signature and docs,
-    performed by the transport's ``_perform`` (called on a sync transport, awaited on an async
-    one). So a transport states none of the protocol's signatures again, and mypy checks each
-    method against the protocol's.
-
-    On the class it is a plain function (``async def`` where ``_perform`` is), on an instance
-    a bound method, so ``help()``, ``inspect`` and ``unittest.mock`` see a method; the function
-    keeps this object as ``operation``.
-    """
-
-    def __init__(self, method: Callable[Concatenate[Any, P], T]) -> None:
-        self.name = method.__name__
-        self.signature = inspect.signature(method)
-        self.streams = STALL in self.signature.parameters
-        self.__doc__ = method.__doc__
-        operation = self
-
-        def sends(transport: Any, /, *args: Any, **kwargs: Any) -> Any:
-            return transport._perform(operation, *args, **kwargs)
-
-        async def awaits(transport: Any, /, *args: Any, **kwargs: Any) -> Any:
-            return await transport._perform(operation, *args, **kwargs)
-
-        for function in (sends, awaits):
-            function.__name__ = function.__qualname__ = self.name
-            function.__doc__ = self.__doc__
-            function.__signature__ = self.signature  # type: ignore[union-attr]
-            function.operation = self  # type: ignore[union-attr]
-        self._sends, self._awaits = sends, awaits
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        for function in (self._sends, self._awaits):
-            function.__qualname__ = f"{owner.__qualname__}.{name}"
-            function.__module__ = owner.__module__
-
-    def arguments(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
-        """Every argument of a call by its parameter name, defaults filled in; a
-        ``TypeError`` naming the method for arguments it does not take."""
-        unknown = [k for k in kwargs if k not in self.signature.parameters or k == "self"]
-        if unknown:
-            msg = f"{self.name}() got an unexpected keyword argument {unknown[0]!r}"
-            raise TypeError(msg)
-        try:
-            bound = self.signature.bind(None, *args, **kwargs)
-        except TypeError as exc:
-            raise TypeError(f"{self.name}(): {exc}") from None
-        bound.apply_defaults()
-        return dict(list(bound.arguments.items())[1:])  # without self
-
-    @overload
-    def __get__(self, obj: None, owner: type) -> Callable[Concatenate[Any, P], Any]: ...
-    @overload
-    def __get__(
-        self: Operation[P, Iterator[RunEvent]], obj: AsyncPerformer, owner: type
-    ) -> Callable[P, Coroutine[Any, Any, AsyncIterator[RunEvent]]]: ...
-    @overload
-    def __get__(self, obj: AsyncPerformer, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
-    @overload
-    def __get__(self, obj: Performer, owner: type) -> Callable[P, T]: ...
-    def __get__(self, obj: object, owner: type) -> Any:
-        awaited = inspect.iscoroutinefunction(getattr(owner, "_perform", None))
-        function = self._awaits if awaited else self._sends
-        return function if obj is None else types.MethodType(function, obj)
-
-
-def _freeze_tools(
-    value: Sequence[Mapping[str, Any]] | None,
-) -> tuple[Mapping[str, Any], ...] | None:
-    return None if value is None else tuple(dict(t) for t in value)
-
-
-def _freeze_metadata(value: Mapping[str, str] | None) -> Mapping[str, str] | None:
-    return None if value is None else dict(value)
-
-
-@attrs.frozen
-class RunRequest:
-    """What to start a run with: the assistant and the per-ask overrides (None = not sent).
-
-    ``assistant_id`` names an assistant object (Assistants API); ``assistant`` carries the
-    definition itself, which the Responses API sends with every response.
-    """
-
-    assistant_id: str | None = None
-    instructions: str | None = None
-    additional_instructions: str | None = None
-    model: str | None = None
-    tools: tuple[Mapping[str, Any], ...] | None = attrs.field(default=None, converter=_freeze_tools)
-    metadata: Mapping[str, str] | None = attrs.field(default=None, converter=_freeze_metadata)
-    assistant: AssistantSpec | None = None
-    response_format: ResponseFormat | None = None
-    max_output_tokens: int | None = None
-
-    def body(self) -> dict[str, Any]:
-        """The Assistants API fields to send, without those left unset."""
-        fields = {
-            "assistant_id": self.assistant_id,
-            "instructions": self.instructions,
-            "additional_instructions": self.additional_instructions,
-            "model": self.model,
-            "tools": None if self.tools is None else [dict(t) for t in self.tools],
-            "metadata": None if self.metadata is None else dict(self.metadata),
-            "response_format": (
-                None if self.response_format is None else assistants_format(self.response_format)
-            ),
-            "max_completion_tokens": self.max_output_tokens,
-        }
-        return {k: v for k, v in fields.items() if v is not None}
-
-
 @runtime_checkable
 class Transport(Protocol):
-    """The operations a :class:`~assistant_bridge.ThreadSession` needs, in domain terms."""
+    """What a :class:`~assistant_bridge.ThreadSession` needs: operations performed."""
 
-    def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
-        """Create an empty thread."""
+    def perform(self, op: Op[T], /) -> T:
+        """Send ``op`` and answer with its result (a stream's events for a
+        :class:`~.ops.StreamOp`)."""
         ...
 
-    def start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
-    ) -> Run:
-        """Start a run on a thread, adding ``content`` as the user's message in the same
-        request (so the message exists only if the run does)."""
-        ...
-
-    def create_thread_and_run(
-        self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
-    ) -> Run:
-        """Create a thread holding one user message and start a run on it."""
-        ...
-
-    def get_run(self, thread_id: str, run_id: str) -> Run:
-        """Fetch a run's current state."""
-        ...
-
-    def cancel_run(self, thread_id: str, run_id: str) -> Run:
-        """Ask the server to cancel a run; it answers with the run, usually "cancelling"."""
-        ...
-
-    def submit_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-    ) -> Run:
-        """Answer a run's required action with one output per tool call; the run goes on.
-        ``request`` is the run's request, for APIs that continue with a new response."""
-        ...
-
-    def list_run_messages(
-        self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
-    ) -> MessagePage:
-        """One page of the messages a run wrote, oldest first, starting after ``after``."""
-        ...
-
-    def resolve_assistant(self, spec: AssistantSpec) -> str | None:
-        """Make ``spec`` usable: the id of its assistant object (created, or found and updated),
-        or None where the API takes the definition with every run."""
+    def supports(self, op_type: type[Op[Any]], /) -> bool:
+        """True when :meth:`perform` can perform operations of ``op_type``."""
         ...
 
     def close(self) -> None:
@@ -246,137 +59,20 @@ class Transport(Protocol):
 
 
 @runtime_checkable
-class StreamingTransport(Transport, Protocol):
-    """A transport that can follow a run as a stream of events."""
-
-    def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
-        stall_timeout: float = 30.0,
-    ) -> Iterator[RunEvent]:
-        """Start a run (with the user's message) and stream its events."""
-        ...
-
-    def stream_thread_and_run(
-        self,
-        content: str,
-        request: RunRequest,
-        *,
-        thread_metadata: Mapping[str, str] | None = None,
-        stall_timeout: float = 30.0,
-    ) -> Iterator[RunEvent]:
-        """Create a thread with the user's message, start a run and stream its events."""
-        ...
-
-    def stream_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-        stall_timeout: float = 30.0,
-    ) -> Iterator[RunEvent]:
-        """Submit tool outputs and stream the rest of the run."""
-        ...
-
-
-@runtime_checkable
-class RunFinder(Protocol):
-    """A transport that can find the run an ask started, by the mark in its metadata."""
-
-    def find_run(self, thread_id: str, key: str) -> Run | None:
-        """The run of ``thread_id`` whose metadata has ``ASK_KEY`` = ``key``, if any."""
-        ...
-
-
-@runtime_checkable
-class FileStore(Protocol):
-    """A transport that reaches the Files API: names for citations, content for outputs."""
-
-    def file_name(self, file_id: str) -> str:
-        """A file's name."""
-        ...
-
-    def download_file(self, file_id: str) -> bytes:
-        """A file's content."""
-        ...
-
-
-@runtime_checkable
-class RunStepReader(Protocol):
-    """A transport that reads a run's steps (tool calls, code and logs) on demand."""
-
-    def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
-        """The run's steps, oldest first."""
-        ...
-
-
-@runtime_checkable
-class AssistantReader(Protocol):
-    """A transport that fetches assistant objects (the Assistants API)."""
-
-    def get_assistant(self, assistant_id: str) -> Assistant:
-        """An assistant object, as the server has it."""
-        ...
-
-
-@runtime_checkable
 class AsyncTransport(Protocol):
-    """The async twin of :class:`Transport`: the same operations, awaited."""
+    """The async twin of :class:`Transport`: ``await transport.perform(op)``; a stream
+    operation answers with an async iterator of events."""
 
-    async def create_thread(self, *, metadata: Mapping[str, str] | None = None) -> Thread:
-        """See :meth:`Transport.create_thread`."""
+    @overload
+    async def perform(self, op: Op[Iterator[RunEvent]], /) -> AsyncIterator[RunEvent]: ...
+    @overload
+    async def perform(self, op: Op[T], /) -> T: ...
+    async def perform(self, op: Op[Any], /) -> Any:
+        """See :meth:`Transport.perform`."""
         ...
 
-    async def start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
-    ) -> Run:
-        """See :meth:`Transport.start_run`."""
-        ...
-
-    async def create_thread_and_run(
-        self, content: str, request: RunRequest, *, thread_metadata: Mapping[str, str] | None = None
-    ) -> Run:
-        """See :meth:`Transport.create_thread_and_run`."""
-        ...
-
-    async def get_run(self, thread_id: str, run_id: str) -> Run:
-        """See :meth:`Transport.get_run`."""
-        ...
-
-    async def cancel_run(self, thread_id: str, run_id: str) -> Run:
-        """See :meth:`Transport.cancel_run`."""
-        ...
-
-    async def submit_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-    ) -> Run:
-        """See :meth:`Transport.submit_tool_outputs`."""
-        ...
-
-    async def list_run_messages(
-        self, thread_id: str, run_id: str, *, after: str | None = None, limit: int = 100
-    ) -> MessagePage:
-        """See :meth:`Transport.list_run_messages`."""
-        ...
-
-    async def resolve_assistant(self, spec: AssistantSpec) -> str | None:
-        """See :meth:`Transport.resolve_assistant`."""
+    def supports(self, op_type: type[Op[Any]], /) -> bool:
+        """See :meth:`Transport.supports`."""
         ...
 
     async def aclose(self) -> None:
@@ -384,112 +80,205 @@ class AsyncTransport(Protocol):
         ...
 
 
-@runtime_checkable
-class AsyncStreamingTransport(AsyncTransport, Protocol):
-    """The async twin of :class:`StreamingTransport`."""
-
-    async def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        *,
-        content: str | None = None,
-        message_metadata: Mapping[str, str] | None = None,
-        stall_timeout: float = 30.0,
-    ) -> AsyncIterator[RunEvent]:
-        """See :meth:`StreamingTransport.stream_run`."""
-        ...
-
-    async def stream_thread_and_run(
-        self,
-        content: str,
-        request: RunRequest,
-        *,
-        thread_metadata: Mapping[str, str] | None = None,
-        stall_timeout: float = 30.0,
-    ) -> AsyncIterator[RunEvent]:
-        """See :meth:`StreamingTransport.stream_thread_and_run`."""
-        ...
-
-    async def stream_tool_outputs(
-        self,
-        thread_id: str,
-        run_id: str,
-        outputs: Sequence[ToolOutput],
-        *,
-        request: RunRequest | None = None,
-        stall_timeout: float = 30.0,
-    ) -> AsyncIterator[RunEvent]:
-        """See :meth:`StreamingTransport.stream_tool_outputs`."""
-        ...
+ON_ANSWER: ContextVar[Callable[[Mapping[str, str]], None] | None] = ContextVar(
+    "assistant_bridge_on_answer", default=None
+)
+"""Called with the headers of every answer a transport receives in this context (a stream's
+when it opens); a wrapper that reads them sets it (the rate limiter reads ``x-ratelimit-*``)."""
 
 
-@runtime_checkable
-class AsyncRunFinder(Protocol):
-    """The async twin of :class:`RunFinder`."""
-
-    async def find_run(self, thread_id: str, key: str) -> Run | None:
-        """See :meth:`RunFinder.find_run`."""
-        ...
+def heard(headers: Mapping[str, str]) -> None:
+    """Hand an answer's headers to whoever listens in this context (see :data:`ON_ANSWER`)."""
+    listener = ON_ANSWER.get()
+    if listener is not None:
+        listener(headers)
 
 
-@runtime_checkable
-class AsyncFileStore(Protocol):
-    """The async twin of :class:`FileStore`."""
-
-    async def file_name(self, file_id: str) -> str:
-        """See :meth:`FileStore.file_name`."""
-        ...
-
-    async def download_file(self, file_id: str) -> bytes:
-        """See :meth:`FileStore.download_file`."""
-        ...
+def unsupported(transport: object, op: Op[Any]) -> UnsupportedOperationError:
+    """The error for an operation ``transport`` cannot perform."""
+    msg = f"{type(transport).__name__} cannot perform {type(op).__name__}."
+    return UnsupportedOperationError(msg, operation=type(op).__name__)
 
 
-@runtime_checkable
-class AsyncRunStepReader(Protocol):
-    """The async twin of :class:`RunStepReader`."""
+class _Closes(Protocol):
+    """A sync transport (it closes, where an async one acloses)."""
 
-    async def run_steps(self, thread_id: str, run_id: str) -> tuple[RunStep, ...]:
-        """See :meth:`RunStepReader.run_steps`."""
-        ...
+    def close(self) -> None: ...
 
 
-@runtime_checkable
-class AsyncAssistantReader(Protocol):
-    """The async twin of :class:`AssistantReader`."""
+class _AsyncCloses(Protocol):
+    """An async transport."""
 
-    async def get_assistant(self, assistant_id: str) -> Assistant:
-        """See :meth:`AssistantReader.get_assistant`."""
-        ...
+    async def aclose(self) -> None: ...
+
+
+class NamedOp(Generic[P, T]):
+    """A transport method that performs one operation: ``get_run = NamedOp(GetRun)`` takes the
+    operation's own arguments (``transport.get_run(thread_id, run_id)``) and performs
+    ``GetRun(thread_id, run_id)``, called on a sync transport and awaited on an async one.
+
+    On the class it is a plain function (``async def`` on an async transport), on an
+    instance a bound method, so ``help()``, ``inspect`` and ``unittest.mock`` see a method.
+    """
+
+    def __init__(self, op_type: Callable[P, Op[T]]) -> None:
+        self.op_type = op_type
+        name: str = getattr(op_type, "name", "op")
+        signature = inspect.signature(op_type)
+        this = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+        asked = [p for p in signature.parameters.values() if p.name != "budget"]
+        shown = signature.replace(
+            parameters=[this, *asked, signature.parameters["budget"]],
+            return_annotation=inspect.Signature.empty,
+        )
+        constructor = f"{getattr(op_type, '__name__', name)}.__init__()"
+
+        def build(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Op[T]:
+            try:
+                return op_type(*args, **kwargs)
+            except TypeError as exc:  # said as the method's error, not the class's
+                raise TypeError(str(exc).replace(constructor, f"{name}()")) from None
+
+        def sends(transport: Any, /, *args: Any, **kwargs: Any) -> Any:
+            return transport.perform(build(args, kwargs))
+
+        async def awaits(transport: Any, /, *args: Any, **kwargs: Any) -> Any:
+            return await transport.perform(build(args, kwargs))
+
+        for function in (sends, awaits):
+            function.__name__ = function.__qualname__ = name
+            function.__doc__ = op_type.__doc__
+            function.__signature__ = shown  # type: ignore[union-attr]
+            function.op_type = op_type  # type: ignore[union-attr]
+        self.__doc__ = op_type.__doc__
+        self._sends, self._awaits = sends, awaits
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        for function in (self._sends, self._awaits):
+            function.__qualname__ = f"{owner.__qualname__}.{name}"
+            function.__module__ = owner.__module__
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Callable[..., Any]: ...
+    @overload
+    def __get__(
+        self: NamedOp[P, Iterator[RunEvent]], obj: _AsyncCloses, owner: type
+    ) -> Callable[P, Coroutine[Any, Any, AsyncIterator[RunEvent]]]: ...
+    @overload
+    def __get__(self, obj: _AsyncCloses, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    @overload
+    def __get__(self, obj: _Closes, owner: type) -> Callable[P, T]: ...
+    def __get__(self, obj: object, owner: type) -> Any:
+        awaited = inspect.iscoroutinefunction(getattr(owner, "perform", None))
+        function = self._awaits if awaited else self._sends
+        return function if obj is None else types.MethodType(function, obj)
 
 
 class TransportMethods:
-    """The :class:`Transport` operations as methods, for a class that performs them.
+    """The basic operations as named methods, for a class that writes ``perform``.
 
-    Inherit it and write ``_perform(operation, *args, **kwargs)`` (``async def`` for an async
-    transport): every operation arrives there with the protocol's own signature, name and docs,
-    so no signature is written again. The client transports and ``FakeTransport`` are built
-    this way.
+    Inherit it and write ``perform(op)`` (``async def`` for an async transport): every
+    named method builds its operation and hands it there. ``supports`` answers for the
+    operations the class has named methods for; override it when ``perform`` does more.
     """
 
-    create_thread = Operation(Transport.create_thread)
-    start_run = Operation(Transport.start_run)
-    create_thread_and_run = Operation(Transport.create_thread_and_run)
-    get_run = Operation(Transport.get_run)
-    cancel_run = Operation(Transport.cancel_run)
-    submit_tool_outputs = Operation(Transport.submit_tool_outputs)
-    list_run_messages = Operation(Transport.list_run_messages)
-    resolve_assistant = Operation(Transport.resolve_assistant)
+    create_thread = NamedOp(ops.CreateThread)
+    start_run = NamedOp(ops.StartRun)
+    create_thread_and_run = NamedOp(ops.CreateThreadAndRun)
+    get_run = NamedOp(ops.GetRun)
+    cancel_run = NamedOp(ops.CancelRun)
+    submit_tool_outputs = NamedOp(ops.SubmitToolOutputs)
+    list_run_messages = NamedOp(ops.ListRunMessages)
+    resolve_assistant = NamedOp(ops.ResolveAssistant)
 
-    def _perform(self, operation: Operation[..., Any], /, *args: Any, **kwargs: Any) -> object:
-        """Perform ``operation`` with the call's arguments (see :meth:`Operation.arguments`)."""
-        raise NotImplementedError
+    def supports(self, op_type: type[Op[Any]], /) -> bool:
+        """True when the class has a named method for ``op_type``."""
+        return op_type in named_operations(type(self))
 
 
 class StreamingMethods(TransportMethods):
-    """:class:`TransportMethods` and the :class:`StreamingTransport` operations."""
+    """:class:`TransportMethods` and the stream operations."""
 
-    stream_run = Operation(StreamingTransport.stream_run)
-    stream_thread_and_run = Operation(StreamingTransport.stream_thread_and_run)
-    stream_tool_outputs = Operation(StreamingTransport.stream_tool_outputs)
+    stream_run = NamedOp(ops.StreamRun)
+    stream_thread_and_run = NamedOp(ops.StreamThreadAndRun)
+    stream_tool_outputs = NamedOp(ops.StreamToolOutputs)
+
+
+def named_operations(cls: type) -> frozenset[type[Op[Any]]]:
+    """The operation types ``cls`` has named methods for."""
+    return frozenset(
+        value.op_type  # type: ignore[misc]
+        for base in cls.__mro__
+        for value in vars(base).values()
+        if isinstance(value, NamedOp)
+    )
+
+
+# -- capabilities, as names for isinstance checks ---------------------------------------------
+class _Capability(type):
+    """The metaclass of a capability name: ``isinstance(transport, StreamingTransport)`` is
+    ``transport.supports(...)`` for each of the capability's operations, on a transport of
+    the right kind (sync, or async)."""
+
+    needs: tuple[type[Op[Any]], ...]
+    awaited: bool
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        perform, supports = getattr(obj, "perform", None), getattr(obj, "supports", None)
+        if not callable(perform) or not callable(supports):
+            return False
+        if inspect.iscoroutinefunction(perform) != cls.awaited:
+            return False
+        return all(supports(op_type) for op_type in cls.needs)
+
+
+def _capability(name: str, doc: str, awaited: bool, *needs: type[Op[Any]]) -> Any:
+    return _Capability(name, (), {"__doc__": doc, "needs": needs, "awaited": awaited})
+
+
+_STREAMS = (ops.StreamRun, ops.StreamThreadAndRun, ops.StreamToolOutputs)
+_FILES = (ops.FileName, ops.DownloadFile)
+
+if TYPE_CHECKING:
+    StreamingTransport = Transport
+    RunFinder = Transport
+    FileStore = Transport
+    RunStepReader = Transport
+    AssistantReader = Transport
+    AsyncStreamingTransport = AsyncTransport
+    AsyncRunFinder = AsyncTransport
+    AsyncFileStore = AsyncTransport
+    AsyncRunStepReader = AsyncTransport
+    AsyncAssistantReader = AsyncTransport
+else:
+    StreamingTransport = _capability(
+        "StreamingTransport", "A transport that streams: supports(StreamRun), ...", False, *_STREAMS
+    )
+    RunFinder = _capability(
+        "RunFinder", "A transport that finds an ask's run: supports(FindRun).", False, ops.FindRun
+    )
+    FileStore = _capability(
+        "FileStore", "A transport that names and downloads files.", False, *_FILES
+    )
+    RunStepReader = _capability(
+        "RunStepReader",
+        "A transport that reads run steps: supports(RunSteps).",
+        False,
+        ops.RunSteps,
+    )
+    AssistantReader = _capability(
+        "AssistantReader", "A transport that fetches assistant objects.", False, ops.GetAssistant
+    )
+    AsyncStreamingTransport = _capability(
+        "AsyncStreamingTransport", "The async twin of StreamingTransport.", True, *_STREAMS
+    )
+    AsyncRunFinder = _capability(
+        "AsyncRunFinder", "The async twin of RunFinder.", True, ops.FindRun
+    )
+    AsyncFileStore = _capability("AsyncFileStore", "The async twin of FileStore.", True, *_FILES)
+    AsyncRunStepReader = _capability(
+        "AsyncRunStepReader", "The async twin of RunStepReader.", True, ops.RunSteps
+    )
+    AsyncAssistantReader = _capability(
+        "AsyncAssistantReader", "The async twin of AssistantReader.", True, ops.GetAssistant
+    )

@@ -14,23 +14,24 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import attrs
 
 from assistant_bridge._runstate.table import DEFAULT_MACHINE
 from assistant_bridge._values import events, models
-from assistant_bridge._values.spec import AssistantSpec, responses_format
+from assistant_bridge._values.spec import responses_format
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.transports import _wire as wire
+from assistant_bridge.transports import ops
 from assistant_bridge.transports._assistants import error_text
 from assistant_bridge.transports._assistants_json import (
     incomplete_from,
     last_error_from,
     usage_from_json,
 )
-from assistant_bridge.transports._protocol import RunRequest
+from assistant_bridge.transports.ops import Metadata, RunSettings, handles
 
 __all__ = ["ResponsesEvents", "ResponsesWire", "message_from_item", "run_from_response"]
 
@@ -114,7 +115,7 @@ def run_from_response(data: Mapping[str, Any], thread_id: str | None = None) -> 
     )
 
 
-def response_body(request: RunRequest) -> dict[str, Any]:
+def response_body(request: RunSettings) -> dict[str, Any]:
     """The body of a background response for ``request``: the spec, then the overrides."""
     if request.assistant is None and request.model is None:
         hint = (
@@ -149,15 +150,15 @@ def response_body(request: RunRequest) -> dict[str, Any]:
     return body
 
 
-def _no_item_metadata(metadata: wire.Metadata) -> None:
+def _no_item_metadata(metadata: Metadata) -> None:
     if metadata:
         msg = "Conversation items carry no metadata; put it on the run (ask(metadata=...))."
         raise ConfigurationError(msg)
 
 
 def _output_items(
-    outputs: wire.ToolOutputs, request: RunRequest | None
-) -> tuple[RunRequest, list[dict[str, Any]]]:
+    outputs: Sequence[models.ToolOutput], request: RunSettings | None
+) -> tuple[RunSettings, list[dict[str, Any]]]:
     """Function call outputs as input items; they go in a new response, so the run's
     request is needed again."""
     if request is None:
@@ -207,7 +208,7 @@ def _thread(answer: wire.Answer) -> models.Thread:
 
 
 def _new_conversation(
-    metadata: wire.Metadata, then: Callable[[wire.Answer], T | wire.Request[T]]
+    metadata: Metadata, then: Callable[[wire.Answer], T | wire.Request[T]]
 ) -> wire.Request[T]:
     return wire.Request("POST", "/conversations", then, body={"metadata": dict(metadata or {})})
 
@@ -242,7 +243,9 @@ class ResponsesEvents:
         return None
 
 
-def _stream(thread_id: str, request: RunRequest, items: list[dict[str, Any]]) -> wire.StreamRequest:
+def _stream(
+    thread_id: str, request: RunSettings, items: list[dict[str, Any]]
+) -> wire.StreamRequest:
     body = {**response_body(request), "conversation": thread_id, "input": items, "stream": True}
     return wire.StreamRequest("/responses", body, lambda: ResponsesEvents(thread_id).convert)
 
@@ -270,73 +273,69 @@ class ResponsesWire(wire.FileRequests):
         return decode
 
     def _respond(
-        self, thread_id: str, request: RunRequest, items: list[dict[str, Any]]
+        self, thread_id: str, request: RunSettings, items: list[dict[str, Any]]
     ) -> wire.Request[models.Run]:
         body = {**response_body(request), "conversation": thread_id, "input": items}
         return wire.Request("POST", "/responses", self._run(thread_id), body=body)
 
-    def create_thread(self, metadata: wire.Metadata) -> wire.Request[models.Thread]:
-        return _new_conversation(metadata, _thread)
+    @handles(ops.CreateThread)
+    def create_thread(self, op: ops.CreateThread) -> wire.Request[models.Thread]:
+        return _new_conversation(op.metadata, _thread)
 
-    def start_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        content: str | None,
-        message_metadata: wire.Metadata,
-    ) -> wire.Request[models.Run]:
-        _no_item_metadata(message_metadata)
-        return self._respond(thread_id, request, [] if content is None else [_user_item(content)])
+    @handles(ops.StartRun)
+    def start_run(self, op: ops.StartRun) -> wire.Request[models.Run]:
+        _no_item_metadata(op.message_metadata)
+        items = [] if op.content is None else [_user_item(op.content)]
+        return self._respond(op.thread_id, op.request, items)
 
-    def create_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: wire.Metadata
-    ) -> wire.Request[models.Run]:
-        response_body(request)  # refuse a bad request before creating anything
+    @handles(ops.CreateThreadAndRun)
+    def create_thread_and_run(self, op: ops.CreateThreadAndRun) -> wire.Request[models.Run]:
+        response_body(op.request)  # refuse a bad request before creating anything
 
         def start(answer: wire.Answer) -> wire.Request[models.Run]:
             made = _thread(answer).id
-            return attrs.evolve(
-                self._respond(made, request, [_user_item(content)]), made_thread=made
-            )
+            respond = self._respond(made, op.request, [_user_item(op.content)])
+            return attrs.evolve(respond, made_thread=made)
 
-        return _new_conversation(thread_metadata, start)
+        return _new_conversation(op.thread_metadata, start)
 
-    def stream_run(
-        self,
-        thread_id: str,
-        request: RunRequest,
-        content: str | None,
-        message_metadata: wire.Metadata,
-    ) -> wire.StreamRequest:
-        _no_item_metadata(message_metadata)
-        return _stream(thread_id, request, [] if content is None else [_user_item(content)])
+    @handles(ops.StreamRun)
+    def stream_run(self, op: ops.StreamRun) -> wire.StreamRequest:
+        _no_item_metadata(op.message_metadata)
+        items = [] if op.content is None else [_user_item(op.content)]
+        return _stream(op.thread_id, op.request, items)
 
-    def stream_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: wire.Metadata
-    ) -> wire.Request[wire.StreamRequest]:
+    @handles(ops.StreamThreadAndRun)
+    def stream_thread_and_run(self, op: ops.StreamThreadAndRun) -> wire.Request[wire.StreamRequest]:
         """Create the conversation, then stream a response on it (two requests)."""
-        response_body(request)  # refuse a bad request before creating anything
+        response_body(op.request)  # refuse a bad request before creating anything
 
         def stream(answer: wire.Answer) -> wire.StreamRequest:
             made = _thread(answer).id
-            return attrs.evolve(_stream(made, request, [_user_item(content)]), made_thread=made)
+            opened = _stream(made, op.request, [_user_item(op.content)])
+            return attrs.evolve(opened, made_thread=made)
 
-        return _new_conversation(thread_metadata, stream)
+        return _new_conversation(op.thread_metadata, stream)
 
-    def stream_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: wire.ToolOutputs, request: RunRequest | None
-    ) -> wire.StreamRequest:
-        return _stream(thread_id, *_output_items(outputs, request))
+    @handles(ops.StreamToolOutputs)
+    def stream_tool_outputs(self, op: ops.StreamToolOutputs) -> wire.StreamRequest:
+        return _stream(op.thread_id, *_output_items(op.outputs, op.request))
 
-    def get_run(self, thread_id: str, run_id: str) -> models.Run | wire.Request[models.Run]:
+    @handles(ops.GetRun)
+    def get_run(self, op: ops.GetRun) -> models.Run | wire.Request[models.Run]:
+        return self._get_run(op.thread_id, op.run_id)
+
+    def _get_run(self, thread_id: str, run_id: str) -> models.Run | wire.Request[models.Run]:
         data = self._finished.get(run_id)
         if data is not None:
             return run_from_response(data, thread_id)
         return wire.Request("GET", f"/responses/{run_id}", self._run(thread_id))
 
-    def cancel_run(self, thread_id: str, run_id: str) -> models.Run | wire.Request[models.Run]:
+    @handles(ops.CancelRun)
+    def cancel_run(self, op: ops.CancelRun) -> models.Run | wire.Request[models.Run]:
         """Cancel a background response; for one that ended asking for function calls,
         abandon the calls instead, so the conversation can take the next response."""
+        thread_id, run_id = op.thread_id, op.run_id
 
         def cancel(current: models.Run) -> models.Run | wire.Request[models.Run]:
             if current.required_action:
@@ -355,19 +354,21 @@ class ResponsesWire(wire.FileRequests):
                 return wire.Request("POST", path, lambda _: abandoned, body={"items": items})
             return wire.Request("POST", f"/responses/{run_id}/cancel", self._run(thread_id))
 
-        current = self.get_run(thread_id, run_id)
+        current = self._get_run(thread_id, run_id)
         if isinstance(current, models.Run):
             return cancel(current)
         return attrs.evolve(current, then=lambda a: cancel(self._run(thread_id)(a)))
 
-    def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: wire.ToolOutputs, request: RunRequest | None
-    ) -> wire.Request[models.Run]:
-        return self._respond(thread_id, *_output_items(outputs, request))
+    @handles(ops.SubmitToolOutputs)
+    def submit_tool_outputs(self, op: ops.SubmitToolOutputs) -> wire.Request[models.Run]:
+        return self._respond(op.thread_id, *_output_items(op.outputs, op.request))
 
+    @handles(ops.ListRunMessages)
     def list_run_messages(
-        self, thread_id: str, run_id: str, after: str | None, limit: int
+        self, op: ops.ListRunMessages
     ) -> models.MessagePage | wire.Request[models.MessagePage]:
+        thread_id, run_id, after, limit = op.thread_id, op.run_id, op.after, op.limit
+
         def page(data: Mapping[str, Any]) -> models.MessagePage:
             items = [i for i in data.get("output") or () if i.get("type") == "message"]
             if after is not None:
@@ -385,16 +386,18 @@ class ResponsesWire(wire.FileRequests):
             return page(data)
         return wire.Request("GET", f"/responses/{run_id}", lambda a: page(a.json))
 
+    @handles(ops.RunSteps)
     def run_steps(
-        self, thread_id: str, run_id: str
+        self, op: ops.RunSteps
     ) -> tuple[models.RunStep, ...] | wire.Request[tuple[models.RunStep, ...]]:
         """The response's output items as steps: messages, and tool calls with what they did
         (code and logs for code interpreter)."""
-        data = self._finished.get(run_id)
+        data = self._finished.get(op.run_id)
         if data is not None:
             return _steps(data)
-        return wire.Request("GET", f"/responses/{run_id}", lambda a: _steps(a.json))
+        return wire.Request("GET", f"/responses/{op.run_id}", lambda a: _steps(a.json))
 
-    def resolve_assistant(self, spec: AssistantSpec) -> str | None:
+    @handles(ops.ResolveAssistant)
+    def resolve_assistant(self, op: ops.ResolveAssistant) -> str | None:
         """Nothing to create: the spec travels with every response."""
         return None

@@ -1,40 +1,26 @@
 """What a wire builds: HTTP requests as values, each with what to do with its answer.
 
-A wire (:mod:`._assistants`, :mod:`._responses`) writes every transport operation once, as a
-:class:`Request` whose ``then`` turns the answer into the result, or into the next request
-when an operation takes several (a lookup, then a create). Streams are a
+A wire (:mod:`._assistants`, :mod:`._responses`) is a table from operation type
+(:mod:`.ops`) to a builder, which turns the operation into a :class:`Request` whose ``then``
+turns the answer into the result, or into the next request when an operation takes several
+(a lookup, then a create). Streams are a
 :class:`StreamRequest`, possibly reached through requests first. Wires do no I/O: the client
 transports (:mod:`._client`) send what they build, sync or async.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeAlias, TypeVar, Union
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, Union
 
 import attrs
 
 from assistant_bridge._values.events import RunEvent
-from assistant_bridge._values.models import (
-    MessagePage,
-    Run,
-    RunStep,
-    Thread,
-    ToolOutput,
-)
-from assistant_bridge._values.spec import AssistantSpec
-
-if TYPE_CHECKING:
-    from assistant_bridge.transports._protocol import RunRequest
+from assistant_bridge.transports import ops
+from assistant_bridge.transports.ops import Op, handler_table, handles
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
-
-Metadata: TypeAlias = Mapping[str, str] | None
-"""Metadata for an object (at most 16 pairs), or None to send none."""
-
-ToolOutputs: TypeAlias = Sequence[ToolOutput]
-"""The outputs that answer a run's tool calls, one per call."""
 
 ASSISTANTS_BETA = {"OpenAI-Beta": "assistants=v2"}
 """The header the Assistants API asks for."""
@@ -87,68 +73,43 @@ Stream = StreamRequest | Request[StreamRequest]
 """A stream, opened at once or after the requests that prepare it."""
 
 
-Step: TypeAlias = Union[T, "Request[T]"]
-"""An operation's result at once (known without asking the server), or the request for it."""
+Built: TypeAlias = Union[T, "Request[T]"]
+"""What a builder makes of an operation: its result at once (known without asking the
+server), or the request for it."""
 
 
-class Wire(Protocol):
-    """What a wire provides: each transport operation as the requests that perform it.
+Builder = Callable[[Any, Any], object]
+"""A wire's builder for one operation: ``(wire, op)`` to the op's result, the request for it,
+or (for a stream operation) the stream request. Typed per method; the table erases it."""
 
-    To add a third wire, write a class with these methods and bind the client transports to
-    it (see ``docs/architecture.md``).
+
+class Wire:
+    """A wire: for each operation it performs, a builder marked ``@handles(OpType)`` that
+    turns the operation into the requests performing it. No I/O.
+
+    ``builders`` is the table the client transports look an operation up in, collected from
+    the class and its bases when the class is made. To add a third wire, write a subclass
+    with a builder per operation and bind the client transports to it (see
+    ``docs/architecture.md``).
     """
 
-    def create_thread(self, metadata: Metadata) -> Step[Thread]: ...
+    builders: ClassVar[Mapping[type[Op[Any]], Builder]] = {}
 
-    def start_run(
-        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
-    ) -> Step[Run]: ...
-
-    def create_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Metadata
-    ) -> Step[Run]: ...
-
-    def get_run(self, thread_id: str, run_id: str) -> Step[Run]: ...
-
-    def cancel_run(self, thread_id: str, run_id: str) -> Step[Run]: ...
-
-    def submit_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: ToolOutputs, request: RunRequest | None
-    ) -> Step[Run]: ...
-
-    def list_run_messages(
-        self, thread_id: str, run_id: str, after: str | None, limit: int
-    ) -> Step[MessagePage]: ...
-
-    def run_steps(self, thread_id: str, run_id: str) -> Step[tuple[RunStep, ...]]: ...
-
-    def resolve_assistant(self, spec: AssistantSpec) -> Step[str | None]: ...
-
-    def stream_run(
-        self, thread_id: str, request: RunRequest, content: str | None, message_metadata: Metadata
-    ) -> Stream: ...
-
-    def stream_thread_and_run(
-        self, content: str, request: RunRequest, thread_metadata: Metadata
-    ) -> Stream: ...
-
-    def stream_tool_outputs(
-        self, thread_id: str, run_id: str, outputs: ToolOutputs, request: RunRequest | None
-    ) -> Stream: ...
-
-    def file_name(self, file_id: str) -> Step[str]: ...
-
-    def download_file(self, file_id: str) -> Step[bytes]: ...
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.builders = handler_table(cls)
 
 
-class FileRequests:
+class FileRequests(Wire):
     """The Files API, the same on both wires: a file's name (looked up once, then
     remembered) and its content."""
 
     def __init__(self) -> None:
         self._names: dict[str, str] = {}
 
-    def file_name(self, file_id: str) -> Step[str]:
+    @handles(ops.FileName)
+    def file_name(self, op: ops.FileName) -> Built[str]:
+        file_id = op.file_id
         known = self._names.get(file_id)
         if known is not None:
             return known
@@ -159,10 +120,12 @@ class FileRequests:
 
         return Request("GET", f"/files/{file_id}", remember)
 
-    def download_file(self, file_id: str) -> Request[bytes]:
-        return Request("GET", f"/files/{file_id}/content", lambda a: a.content, binary=True)
+    @handles(ops.DownloadFile)
+    def download_file(self, op: ops.DownloadFile) -> Request[bytes]:
+        path = f"/files/{op.file_id}/content"
+        return Request("GET", path, lambda a: a.content, binary=True)
 
 
-def given(**fields: Any) -> dict[str, Any]:
+def without_none(**fields: Any) -> dict[str, Any]:
     """The fields that are not None."""
     return {k: v for k, v in fields.items() if v is not None}

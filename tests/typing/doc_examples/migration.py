@@ -17,7 +17,42 @@ reply.parsed, reply.thread_id, reply.run_id       # same Reply, same to_dict(), 
 session.ask("Which runbook applies?", parser=TextParser())   # same conversation, prose answer
 later = ThreadSession(transport, assistant=spec, thread_id=reply.thread_id)
 
-# docs/migration.md:97 (run)
+# docs/migration.md:103 (fragment)
+from typing import Any, TypeVar
+
+from assistant_bridge.transports import Op, Transport
+
+T = TypeVar("T")
+
+
+class Before:
+    """Before: a method per operation, restated on every wrapper."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def get_run(self, thread_id: str, run_id: str) -> Any:
+        return self.inner.get_run(thread_id, run_id)
+
+    # ... and fifteen more, twice for async
+
+
+class After:
+    """After: one perform, and supports asked of the transport it wraps."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+
+    def perform(self, op: Op[T]) -> T:
+        return self.inner.perform(op)
+
+    def supports(self, op_type: type[Op[Any]]) -> bool:
+        return self.inner.supports(op_type)
+
+    def close(self) -> None:
+        self.inner.close()
+
+# docs/migration.md:153 (run)
 from assistant_bridge.testing import Emulator
 
 with Emulator() as emu:

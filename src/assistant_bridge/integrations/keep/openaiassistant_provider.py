@@ -13,8 +13,11 @@ Assistants-compatible server) or ``model`` + ``instructions`` + ``vector_store_i
 """
 
 import dataclasses
+import hashlib
 import json
 import logging
+import os
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -38,6 +41,7 @@ from assistant_bridge.exceptions import (
     AuthenticationError,
     ConfigurationError,
 )
+from assistant_bridge.ratelimit import Limiter, RateLimitedTransport
 from assistant_bridge.transports import ClientTransport
 
 if TYPE_CHECKING:  # the type checker reads the stand-ins, which mirror Keep's classes
@@ -154,6 +158,16 @@ class OpenaiassistantProviderAuthConfig:
         },
         default=None,
     )
+    rate_limit: str | None = dataclasses.field(
+        metadata={
+            "required": False,
+            "description": "Rate limit shared by every worker: requests and tokens per minute "
+            "(a limit URL also works); on Keep's Redis when Keep runs with REDIS=true",
+            "sensitive": False,
+            "hint": "rpm=500&tpm=200000",
+        },
+        default=None,
+    )
 
 
 class OpenaiassistantProvider(BaseProvider):
@@ -186,6 +200,7 @@ class OpenaiassistantProvider(BaseProvider):
         self, context_manager: ContextManager, provider_id: str, config: ProviderConfig
     ) -> None:
         self._transport: ClientTransport | None = None
+        self._limited: RateLimitedTransport | None = None
         super().__init__(context_manager, provider_id, config)
 
     # -- configuration (no network) --------------------------------------------------------
@@ -201,6 +216,7 @@ class OpenaiassistantProvider(BaseProvider):
             self._config_error(f"invalid configuration: {exc}", raw.get("api_key"))
         try:
             self._who = _assistant_of(self.authentication_config, self.display_name)
+            self._rate_limit = _rate_limit_url(self.authentication_config, os.environ)
         except ConfigurationError as exc:
             self._config_error(str(exc), self.authentication_config.api_key)
 
@@ -230,8 +246,18 @@ class OpenaiassistantProvider(BaseProvider):
             )
         return self._transport
 
+    def _limited_transport(self) -> RateLimitedTransport:
+        """The transport behind the shared rate limit, for the queries."""
+        if self._limited is None:
+            limiter = Limiter.from_url(self._rate_limit)
+            self._limited = RateLimitedTransport(self._get_transport(), limiter)
+        return self._limited
+
     def dispose(self) -> None:
         """Close the HTTP client, if one was opened."""
+        if self._limited is not None:
+            self._limited.limiter.close()
+            self._limited = None
         if self._transport is not None:
             self._transport.close()
             self._transport = None
@@ -320,7 +346,7 @@ class OpenaiassistantProvider(BaseProvider):
                 raise ConfigurationError(msg)
             step_format = _step_format(structured_output_format)
             session = ThreadSession(
-                self._get_transport(),
+                self._limited_transport(),
                 thread_id=_text(thread_id, "thread_id"),
                 parser=_parser_for(step_format or self._format(), _flag(parse_json, True)),
                 timeout=_seconds(max_wait_time, 60.0),
@@ -380,6 +406,28 @@ def _assistant_of(cfg: OpenaiassistantProviderAuthConfig, provider_id: str) -> d
         response_format=_response_format(cfg.response_format),
     )
     return {"assistant": spec}
+
+
+def _rate_limit_url(cfg: OpenaiassistantProviderAuthConfig, environ: Mapping[str, str]) -> str:
+    """The shared rate limit's URL: ``rate_limit`` itself when it is a URL; else its limits on
+    Keep's Redis when Keep runs with ``REDIS=true`` (``REDIS_HOST``, ``REDIS_PORT``,
+    ``REDIS_DB``, ``REDIS_USERNAME``, ``REDIS_PASSWORD``, ``REDIS_SSL``), in this process
+    otherwise. The limit is named after the organization, or a hash of the key."""
+    setting = (cfg.rate_limit or "").strip()
+    if "://" not in setting:
+        name = cfg.organization_id or "key-" + hashlib.sha256(cfg.api_key.encode()).hexdigest()[:16]
+        query = "&".join(p for p in (setting.lstrip("?"), f"name={name}") if p)
+        setting = f"memory://?{query}"
+        if environ.get("REDIS", "false").strip().lower() == "true":
+            user = urllib.parse.quote(environ.get("REDIS_USERNAME") or "", safe="")
+            password = urllib.parse.quote(environ.get("REDIS_PASSWORD") or "", safe="")
+            auth = f"{user}:{password}@" if user or password else ""
+            tls = environ.get("REDIS_SSL", "false").strip().lower() == "true"
+            host = environ.get("REDIS_HOST", "localhost")
+            port, db = environ.get("REDIS_PORT", "6379"), environ.get("REDIS_DB", "0")
+            setting = f"{'rediss' if tls else 'redis'}://{auth}{host}:{port}/{db}?{query}"
+    Limiter.from_url(setting).close()  # a bad limit is a configuration error, found now
+    return setting
 
 
 def _split_ids(value: str | None) -> tuple[str, ...]:
