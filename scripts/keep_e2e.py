@@ -229,11 +229,31 @@ def check_run(run: dict[str, Any], wire: str, emulator: Emulator) -> str:
     return f"escalate/critical on {thread}, follow-up on the same thread, action ran"
 
 
+def check_sent(emulator: Emulator, runs: int) -> str:
+    """Every triage step sent the step's schema as the run's reply format and its max_tokens
+    as the run's output limit (either wire's spelling)."""
+    sent = []
+    for exchange in emulator.exchanges:
+        if exchange.method != "POST" or b"Give a verdict from the runbooks" not in (
+            exchange.request_body
+        ):
+            continue
+        body = json.loads(exchange.request_body)
+        fmt = body.get("response_format") or (body.get("text") or {}).get("format") or {}
+        name = (fmt.get("json_schema") or fmt).get("name")
+        limit = body.get("max_completion_tokens") or body.get("max_output_tokens")
+        sent.append((exchange.path, fmt.get("type"), name, limit))
+    wrong = [s for s in sent if s[1:] != ("json_schema", "verdict", 500)]
+    if len(sent) != runs or wrong:
+        raise Failure(f"{len(sent)} triage requests, not {runs}; not as the step asked: {wrong}")
+    return f"{runs} triage runs sent the verdict schema and max_tokens 500"
+
+
 def scenario(keep: str, workflow: Path, providers_file: Path, workdir: Path, log: Path) -> None:
     """Everything, against one emulator and one Keep."""
     seen: list[str] = []
     with contextlib.ExitStack() as stack:
-        emulator = stack.enter_context(Emulator(api_key=KEY))
+        emulator = stack.enter_context(Emulator(api_key=KEY, record_bodies=True))
         openai = emulator.client()
         store = KnowledgeBase(openai, "runbooks").sync(sample_runbooks())
         openai.close()
@@ -305,6 +325,8 @@ def scenario(keep: str, workflow: Path, providers_file: Path, workdir: Path, log
         for wire, workflow_id in workflows.items():
             run = alert_run(client, workflow_id, known[wire], seen)
             print(f"[{wire}] alert-triggered run: {check_run(run, wire, emulator)}")
+
+        print(check_sent(emulator, 2 * len(workflows)))
 
         # Refusals: a refused key fails the mandatory scopes (412), a configuration with no
         # assistant is refused naming the provider (400); neither answer holds the key.
