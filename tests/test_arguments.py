@@ -36,6 +36,7 @@ from assistant_bridge.exceptions import (
     AssistantBridgeError,
     ConfigurationError,
     InvalidArgumentError,
+    NotFoundError,
     RunTimeoutError,
 )
 from assistant_bridge.testing import Call, FakeClock, FakeTransport, RunScript, ScriptedBackend
@@ -403,18 +404,28 @@ def _async_sleep(clock: FakeClock) -> Callable[[float], Any]:
 
 
 def _check_outcome(
-    transport: FakeTransport, act: Callable[[], Any], timeout: object, default: object
+    transport: FakeTransport,
+    act: Callable[[], Any],
+    timeout: object,
+    default: object,
+    unknown_thread: bool = False,
 ) -> None:
     """``act`` returns a reply, or raises one of ours before any request.
 
-    One honest exception: a valid but short timeout (under the scripted run's fake second of
-    polling) may end in RunTimeoutError after requests.
+    Two honest exceptions: a valid but short timeout (under the scripted run's fake second of
+    polling) may end in RunTimeoutError after requests; a drawn thread id that is well formed
+    (``"0"``) but names no thread is the server's 404, after it was asked.
     """
     try:
         reply = act()
     except ConfigurationError as exc:
         assert transport.calls == [], transport.names()
         event(f"refused: {type(exc).__name__}")
+        return
+    except NotFoundError:
+        assert unknown_thread
+        assert transport.calls
+        event("unknown thread")
         return
     except RunTimeoutError:
         effective = timeout if timeout is not None else default
@@ -458,7 +469,8 @@ def _property(
 
         return asyncio.run(run())
 
-    _check_outcome(transport, act, ask.get("timeout"), options.get("timeout", 60.0))
+    unknown_thread = options.get("thread_id") not in (None, "thread_000001")
+    _check_outcome(transport, act, ask.get("timeout"), options.get("timeout", 60.0), unknown_thread)
 
 
 class TestRandomArguments:

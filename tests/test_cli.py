@@ -472,6 +472,28 @@ class TestContract:
             "assistant-bridge: usage: argument --port: expected a port from 1 to 65535"
         )
 
+    @pytest.mark.parametrize(
+        ("args", "line"),
+        [
+            (["--thread", "run_abc"], "argument --thread: 'run_abc' is a run id; "),
+            (["--model", ""], "argument --model: is empty or blank"),
+            (["--timeout", "2e6"], "argument --timeout: expected seconds, at most 1e+06"),
+            (["--assistant-id", "asst_x", "--api", "responses"], "--assistant-id asst_x names "),
+        ],
+    )
+    def test_a_value_the_library_refuses_is_the_same_usage_error(
+        self, emulator: Emulator, args: list[str], line: str
+    ) -> None:
+        """Caught by argparse or by the library's checks, a bad flag value is exit 2, named by
+        its flag (not by the Python argument it becomes), and nothing is sent."""
+        who = [] if "--assistant-id" in args else ["--spec", str(EXAMPLES / "triage.toml")]
+        done = _run("ask", "hi", *who, *args, emulator=emulator)
+        assert done.returncode == ExitCode.USAGE, done.stderr
+        assert done.stderr.splitlines()[-1].startswith(f"assistant-bridge: usage: {line}")
+        assert "thread_id" not in done.stderr
+        assert "assistant=" not in done.stderr
+        assert sum(emulator.counts().values()) == 0
+
     def test_an_unknown_flag_shows_its_subcommands_usage(self) -> None:
         """A flag `ask` does not know: ask's usage (not the top level's), exit 2."""
         done = _run("ask", "hi", "--bogus", emulator=None)

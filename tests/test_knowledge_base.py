@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import hashlib
@@ -23,7 +22,7 @@ import pytest
 
 from assistant_bridge import ThreadSession
 from assistant_bridge._cli.exit_codes import ExitCode, exit_code_for
-from assistant_bridge._cli.kb import add_parser, run_kb
+from assistant_bridge._cli.main import main
 from assistant_bridge.exceptions import ConfigurationError, TransportError
 from assistant_bridge.knowledge import (
     MAX_FILE_BYTES,
@@ -1001,10 +1000,8 @@ class TestCommand:
 
     @staticmethod
     def run(argv: list[str], err: io.StringIO | None = None) -> tuple[int, str, str]:
-        parser = argparse.ArgumentParser(prog="assistant-bridge")
-        add_parser(parser.add_subparsers(dest="command", required=True))
         out, err = io.StringIO(), err or io.StringIO()
-        code = run_kb(parser.parse_args(argv), out, err)
+        code = main(argv, out, err)  # the command as users run it: one error contract
         return code, out.getvalue(), err.getvalue()
 
     @pytest.fixture(autouse=True)
@@ -1042,7 +1039,6 @@ class TestCommand:
         """A missing folder is reported as every command reports: one `assistant-bridge: KIND:`
         line on stderr and that kind's exit code (docs/cli.md)."""
         from assistant_bridge._cli.exit_codes import ExitCode
-        from assistant_bridge._cli.main import main
 
         out, err = io.StringIO(), io.StringIO()
         code = main(["kb", "sync", str(tmp_path / "nope"), "--store", "kb"], out=out, err=err)

@@ -39,14 +39,19 @@ class CommandParser(argparse.ArgumentParser):
 
 
 def seconds(text: str) -> float:
-    """A duration in seconds: a finite number over 0 (``abc``, ``-1``, ``0``, ``inf`` and
-    ``nan`` are all the same mistake)."""
+    """A duration in seconds: a finite number over 0, at most the library's limit (``abc``,
+    ``-1``, ``0``, ``inf`` and ``nan`` are all the same mistake, as the library sees them)."""
+    from assistant_bridge._values.checks import MAX_SECONDS
+
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
         msg = f"expected seconds, a finite number over 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    if value > MAX_SECONDS:
+        msg = f"expected seconds, at most {MAX_SECONDS:g}, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -78,6 +83,35 @@ def add_verbose(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
         if isinstance(action, argparse._SubParsersAction):
             for subcommand in action.choices.values():
                 add_verbose(subcommand)
+
+
+FLAGS = {
+    "assistant_id": "--assistant-id",
+    "thread_id": "--thread",
+    "run_id": "--resume",
+    "timeout": "--timeout",
+    "instructions": "--instructions",
+    "model": "--model",
+    "metadata": "--metadata",
+    "prompt": "PROMPT",
+}
+"""The command's name for each argument of the library it passes a flag's value to."""
+
+
+def as_usage(exc: BaseException, args: argparse.Namespace | None) -> BaseException:
+    """A value the library refused before sending anything, that came from a flag, is a usage
+    mistake (exit 2) named by its flag, as argparse reports one; anything else is unchanged."""
+    from assistant_bridge.exceptions import ArgumentTypeError, InvalidArgumentError
+
+    if not isinstance(exc, (InvalidArgumentError, ArgumentTypeError)) or args is None:
+        return exc
+    flag = FLAGS.get(exc.argument)
+    parser = getattr(args, "parser", None)
+    if flag is None or parser is None or getattr(args, "command", None) != "ask":
+        return exc
+    message = " ".join(str(exc).split())
+    message = message.removeprefix(exc.argument).lstrip().rstrip(".")
+    return UsageError(f"argument {flag}: {message}", parser)
 
 
 def require_key(environ: Mapping[str, str], command: str) -> None:

@@ -150,6 +150,12 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         assistant_id = None
     if args.api is None:  # an assistant object only exists on the Assistants wire
         args.api = "assistants" if assistant_id is not None else "responses"
+    if args.api == "responses" and assistant_id is not None:
+        args.parser.error(
+            f"--assistant-id {assistant_id} names an Assistants API object, which the Responses "
+            "API does not have: define the assistant in a spec file and pass --spec FILE "
+            "(assistant-bridge spec --assistant-id ID -o FILE writes one), or --api assistants"
+        )
     parser: Parser[Any] = (
         JsonParser()
         if args.expect_json

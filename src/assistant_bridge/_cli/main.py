@@ -78,7 +78,9 @@ def main(
     except Exception as exc:
         if not _ours(exc):
             raise
-        return _report(exc, args, stderr)
+        from assistant_bridge._cli.arguments import as_usage
+
+        return _report(as_usage(exc, args), args, stderr)
     return code
 
 

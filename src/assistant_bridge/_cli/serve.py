@@ -1,4 +1,4 @@
-"""``assistant-bridge emulator``: the loopback emulator in the foreground, seeded with
+"""``assistant-bridge emulator``: the loopback emulator in the foreground, started with
 assistants from spec files so that ``ask --assistant-id`` has something to ask."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Start the emulator, seed its assistants, print how to use it, serve until Ctrl-C."""
+    """Start the emulator, create its assistants, print how to use it, serve until Ctrl-C."""
     from assistant_bridge import AssistantSpec
     from assistant_bridge.exceptions import ConfigurationError
     from assistant_bridge.testing import Emulator

@@ -26,7 +26,7 @@ from assistant_bridge import JsonParser, ThreadSession
 from assistant_bridge.testing import Emulator, SayJson
 
 def triage(transport, assistant_id: str, alert: str) -> dict:
-    """The code under test: a workflow step that asks and returns the seed's dict."""
+    """The code under test: a workflow step that asks and returns the Keep provider's result dict (reply.to_dict())."""
     session = ThreadSession(transport, assistant_id, parser=JsonParser())
     return session.ask(f"Analyze this alert: {alert}").to_dict()
 
