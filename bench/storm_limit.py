@@ -1,7 +1,7 @@
 """The storm at the limit: workers triaging alerts as fast as they can against an emulator
 that allows ``--rpm`` requests a minute, without and then with the shared limiter.
 
-    python bench/storm_limit.py                    # ~2 min: 8 worker processes, 600 RPM
+    python bench/storm_limit.py                    # ~2 min: 8 worker processes, 300 RPM
     python bench/storm_limit.py --seconds 40 --plot docs/performance-storm-limit.png
 
 Each worker is its own process with its own transport and sessions (one thread per alert),
@@ -29,7 +29,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -45,8 +45,15 @@ ASSISTANT = "asst_storm"
 KEY = "sk-emulator"
 
 
-def work(base_url: str, limiter_url: str | None, until: float, worker: int) -> dict[str, Any]:
-    """One worker: ask about alert after alert until ``until`` (wall clock); what happened."""
+def work(
+    base_url: str,
+    limiter_url: str | None,
+    start: Callable[[], float],
+    worker: int,
+    wait: str = "poll",
+) -> dict[str, Any]:
+    """One worker: build its transport, wait for ``start()`` to say until when (wall clock),
+    then ask about alert after alert until then; what happened."""
     from assistant_bridge import OpenAITransport, ThreadSession
     from assistant_bridge.exceptions import AssistantBridgeError
 
@@ -57,10 +64,11 @@ def work(base_url: str, limiter_url: str | None, until: float, worker: int) -> d
         transport = RateLimitedTransport(transport, limiter_url)
     done, failed, errors = 0, 0, Counter[str]()
     n = 0
+    until = start()
     try:
         while time.time() < until:
             n += 1
-            session = ThreadSession(transport, ASSISTANT, timeout=30)
+            session = ThreadSession(transport, ASSISTANT, timeout=30, wait=wait)
             try:
                 session.ask(f"Alert {worker}-{n}: CPU at 100% on db-{n % 7}")
                 done += 1
@@ -146,45 +154,60 @@ def storm(
     front = install(emulator, rpm, service_burst)
     with emulator:
         emulator.create_assistant(assistant_id=ASSISTANT, name="storm")
-        front.log.clear()
-        began, wall = time.monotonic(), time.time()
-        until = wall + seconds
         if processes:
-            tallies = _in_processes(emulator.base_url, limiter_url, until, workers)
+            tallies, began = _in_processes(emulator.base_url, limiter_url, seconds, workers, front)
         else:
-            tallies = _in_threads(emulator.base_url, limiter_url, until, workers)
+            tallies, began = _in_threads(emulator.base_url, limiter_url, seconds, workers, front)
         return figures(label, front, began, seconds, tallies)
 
 
 def _in_processes(
-    base_url: str, limiter_url: str | None, until: float, workers: int
-) -> list[dict[str, Any]]:
-    command = [sys.executable, __file__, "--worker", base_url, limiter_url or "-", str(until)]
+    base_url: str, limiter_url: str | None, seconds: float, workers: int, front: Limiting
+) -> tuple[list[dict[str, Any]], float]:
+    """Workers in their own processes; the storm starts once every one has imported and is
+    ready (so a slow start on a busy machine is not counted against the limiter)."""
+    command = [sys.executable, __file__, "--worker", base_url, limiter_url or "-"]
     children = [
-        subprocess.Popen([*command, str(i)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [*command, str(i)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         for i in range(workers)
     ]
     tallies = []
     try:
         for child in children:
-            out, _ = child.communicate(timeout=until - time.time() + 120)
+            assert child.stdout is not None
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError("a storm worker did not start")
+        front.log.clear()
+        began, until = time.monotonic(), time.time() + seconds
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write(f"{until}\n")
+            child.stdin.flush()
+        for child in children:
+            out, _ = child.communicate(timeout=seconds + 120)
             tallies.append(json.loads(out.strip().splitlines()[-1]))
     finally:
         for child in children:
             if child.poll() is None:
                 child.kill()
                 child.wait()
-    return tallies
+    return tallies, began
 
 
 def _in_threads(
-    base_url: str, limiter_url: str | None, until: float, workers: int
-) -> list[dict[str, Any]]:
+    base_url: str, limiter_url: str | None, seconds: float, workers: int, front: Limiting
+) -> tuple[list[dict[str, Any]], float]:
     from concurrent.futures import ThreadPoolExecutor
 
+    front.log.clear()
+    began, until = time.monotonic(), time.time() + seconds
     with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(work, base_url, limiter_url, until, i) for i in range(workers)]
-        return [f.result() for f in futures]
+        futures = [
+            pool.submit(work, base_url, limiter_url, lambda: until, i) for i in range(workers)
+        ]
+        return [f.result() for f in futures], began
 
 
 def report(results: Sequence[Figures], rpm: int, burst: int) -> str:
@@ -235,7 +258,7 @@ def plot(results: Sequence[Figures], rpm: int, burst: int, path: str) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--rpm", type=int, default=600, help="the emulator's limit")
+    parser.add_argument("--rpm", type=int, default=300, help="the emulator's limit")
     parser.add_argument("--burst", type=int, default=2, help="the shared limiter's burst")
     parser.add_argument("--service-burst", type=int, default=None,
                         help="the emulator's burst (default: the limiter's + 1)")  # fmt: skip
@@ -285,8 +308,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         warnings.simplefilter("ignore")
-        _, _, url, limiter, until, index = sys.argv
-        tally = work(url, None if limiter == "-" else limiter, float(until), int(index))
+        _, _, url, limiter, index = sys.argv
+
+        def ready() -> float:
+            """Say so, and read until when to ask (the storm starts when all are ready)."""
+            print("ready", flush=True)
+            return float(sys.stdin.readline())
+
+        tally = work(url, None if limiter == "-" else limiter, ready, int(index))
         print(json.dumps(tally))
     else:
         main()

@@ -57,5 +57,7 @@ def pytest_report_header() -> str:
     return "assistant_bridge is tested here with " + ", ".join(found)
 
 
-# Real redis-server / PostgreSQL fixtures for the whole suite (tests/servers.py).
+# Real redis-server / PostgreSQL fixtures for the whole suite (tests/servers.py), and the
+# thread registry on each backend (tests/registry_backends.py).
+from tests.registry_backends import open_store, registry_backend, registry_url  # noqa: E402, F401
 from tests.servers import postgres_server, postgres_url, redis_server, redis_url  # noqa: E402, F401

@@ -27,6 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "transports": {"_values", "_runstate", "_redact", "exceptions"},
     "_session": {"_values", "_runstate", "_parsing", "transports", "_redact", "exceptions"},
     "ratelimit": {"_values", "transports", "_redact", "exceptions"},
+    # Keyed sessions: a layer on the sessions' public API and the transport contract.
+    "registry": {"_values", "_parsing", "_session", "transports", "exceptions"},
     "testing": {"*"},
     "integrations": {"*"},
     "knowledge": {"*"},

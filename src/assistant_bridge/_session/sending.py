@@ -70,7 +70,8 @@ def retried(
         if per_try is not None:
             budget = min(budget, per_try)
         try:
-            return (yield from do(attrs.evolve(op, budget=budget)))
+            answer = yield attrs.evolve(op, budget=budget)  # the op as it is, to perform
+            return cast(T, answer)
         except ActiveRunError as exc:
             if op.idempotent:
                 raise

@@ -12,7 +12,7 @@
   client, with scripted behaviours (:class:`SayText`, :class:`SayJson`, :class:`RequestTools`,
   :class:`FailRun`, :class:`ExpireRun`, :class:`EndIncomplete`, :class:`StayInProgress`, and
   the default :class:`Triage`) and fault injection (:class:`Fault`). Its pytest fixture is
-  ``assistant_emulator``.
+  ``assistant_emulator``; :class:`RateLimit` makes it limit each key as the service does.
 
 Example::
 
@@ -40,6 +40,7 @@ from assistant_bridge.testing._emulator.behaviours import (
     Triage,
 )
 from assistant_bridge.testing._emulator.faults import Fault, FaultEvent
+from assistant_bridge.testing._emulator.ratelimits import RateLimit
 from assistant_bridge.testing._emulator_kit import Emulator
 from assistant_bridge.testing._fakes import (
     AsyncFakeTransport,
@@ -65,6 +66,7 @@ __all__ = [
     "FaultEvent",
     "KnowledgeFile",
     "Outcome",
+    "RateLimit",
     "RequestTools",
     "RunContext",
     "RunScript",

@@ -193,12 +193,16 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
     client_class = openai.OpenAI
     http_client_class = openai.DefaultHttpxClient
 
-    def perform(self, op: Op[T], /) -> T:
+    @overload
+    def perform(self, op: StreamOp, /) -> Iterator[RunEvent]: ...
+    @overload
+    def perform(self, op: Op[T], /) -> T: ...
+    def perform(self, op: Op[Any], /) -> Any:
         """Send the requests the wire builds for ``op``, or open its stream."""
         step = self._build(op)
         if isinstance(op, StreamOp):
-            return cast(T, self._open(cast(Stream, step), op))
-        return self._run(cast(Built[T], step), op.budget)
+            return self._open(cast(Stream, step), op)
+        return self._run(step, op.budget)
 
     def _run(self, step: Built[T], budget: float | None) -> T:
         while isinstance(step, Request):
@@ -232,7 +236,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
     http_client_class = openai.DefaultAsyncHttpxClient
 
     @overload
-    async def perform(self, op: Op[Iterator[RunEvent]], /) -> AsyncIterator[RunEvent]: ...
+    async def perform(self, op: StreamOp, /) -> AsyncIterator[RunEvent]: ...
     @overload
     async def perform(self, op: Op[T], /) -> T: ...
     async def perform(self, op: Op[Any], /) -> Any:

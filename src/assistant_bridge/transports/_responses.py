@@ -323,13 +323,10 @@ class ResponsesWire(wire.FileRequests):
 
     @handles(ops.GetRun)
     def get_run(self, op: ops.GetRun) -> models.Run | wire.Request[models.Run]:
-        return self._get_run(op.thread_id, op.run_id)
-
-    def _get_run(self, thread_id: str, run_id: str) -> models.Run | wire.Request[models.Run]:
-        data = self._finished.get(run_id)
+        data = self._finished.get(op.run_id)
         if data is not None:
-            return run_from_response(data, thread_id)
-        return wire.Request("GET", f"/responses/{run_id}", self._run(thread_id))
+            return run_from_response(data, op.thread_id)
+        return wire.Request("GET", f"/responses/{op.run_id}", self._run(op.thread_id))
 
     @handles(ops.CancelRun)
     def cancel_run(self, op: ops.CancelRun) -> models.Run | wire.Request[models.Run]:
@@ -354,7 +351,7 @@ class ResponsesWire(wire.FileRequests):
                 return wire.Request("POST", path, lambda _: abandoned, body={"items": items})
             return wire.Request("POST", f"/responses/{run_id}/cancel", self._run(thread_id))
 
-        current = self._get_run(thread_id, run_id)
+        current = self.get_run(ops.GetRun(thread_id, run_id))
         if isinstance(current, models.Run):
             return cancel(current)
         return attrs.evolve(current, then=lambda a: cancel(self._run(thread_id)(a)))

@@ -14,12 +14,11 @@ the fakes a handler (see ``docs/architecture.md``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Generic, Never, TypeAlias, TypeVar
 
 import attrs
 
-from assistant_bridge._values.events import RunEvent
 from assistant_bridge._values.models import Assistant, MessagePage, Run, RunStep, Thread, ToolOutput
 from assistant_bridge._values.spec import AssistantSpec, ResponseFormat, assistants_format
 
@@ -151,10 +150,14 @@ class Op(Generic[T_co]):
 
 
 @attrs.frozen
-class StreamOp(Op[Iterator[RunEvent]]):
-    """An operation answered with the run's events as they happen (an async iterator on an
-    async transport). ``stall_timeout`` is the longest silence between two events (None: no
-    limit)."""
+class StreamOp(Op[Never]):
+    """An operation answered with the run's events as they happen: an iterator of
+    :class:`~assistant_bridge.RunEvent` on a sync transport, an async iterator on an async one.
+    ``stall_timeout`` is the longest silence between two events (None: no limit).
+
+    Its answer's type depends on the transport, so the transports' ``perform`` types it (an
+    overload for stream operations); as an ``Op`` it promises nothing of its own (``Never``),
+    which lets a wrapper's one generic ``perform(op: Op[T]) -> T`` serve streams too."""
 
     stall_timeout: float | None = attrs.field(default=DEFAULT_STALL_TIMEOUT, kw_only=True)
 

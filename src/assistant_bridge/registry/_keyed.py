@@ -1,0 +1,445 @@
+"""KeyedSession and AsyncKeyedSession: ask under a key (an incident id, an alert fingerprint),
+so any number of workers, in any number of processes, continue ONE conversation per key.
+
+Both drive the same flows (:mod:`._flow`); the sync one calls, the async one awaits, and each
+keeps its lease alive in the background (a thread, a task) while an ask runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, Generic, TypeVar, cast
+
+from typing_extensions import Unpack
+
+from assistant_bridge._parsing.parsers import Parser
+from assistant_bridge._session.sessions import (
+    AskOptions,
+    AsyncThreadSession,
+    SessionOptions,
+    ThreadSession,
+)
+from assistant_bridge._values.reply import Reply
+from assistant_bridge.exceptions import ConfigurationError, InvalidArgumentError
+from assistant_bridge.registry._errors import LeaseLostError
+from assistant_bridge.registry._fence import AsyncFencedTransport, FencedTransport
+from assistant_bridge.registry._flow import (
+    Api,
+    AskOn,
+    Flow,
+    Hold,
+    Holding,
+    KeyedSettings,
+    LetGo,
+    Nap,
+    Op,
+    Reg,
+    ResumeOn,
+    keyed_ask,
+    keyed_recover,
+)
+from assistant_bridge.registry._record import DEFAULT_TTL
+from assistant_bridge.registry._registry import AsyncRegistry, Registry, check_key, check_ttl
+
+__all__ = ["AsyncKeyedSession", "KeyedSession"]
+
+logger = logging.getLogger("assistant_bridge.registry")
+P = TypeVar("P")
+T = TypeVar("T")
+
+_NOT_HERE = ("thread_id", "wait", "first_ask", "clock")
+"""Session options a keyed session sets itself: the key's thread, polling (the fence sees
+every step), and its own clock."""
+
+RENEW_SHARE = 3
+"""A holder renews its lease every TTL / RENEW_SHARE seconds."""
+
+LOCAL_MARGIN = 0.9
+"""A holder stops by itself once 90% of the TTL has passed since its last renewal, by its own
+clock, ahead of the registry (clocks drift; a stopped process wakes late)."""
+
+
+def wire_of(transport: object) -> str:
+    """The wire a transport speaks: "responses" or "assistants" (a thread id means nothing on
+    the other)."""
+    wire = getattr(transport, "wire_class", None) or getattr(transport, "wire", None)
+    named = type(transport).__name__ if wire is None else getattr(wire, "__name__", "")
+    return "responses" if "Responses" in named else "assistants"
+
+
+def default_owner() -> str:
+    """Who holds a lease, for people reading the registry: host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class _KeyedCore(Generic[P]):
+    """What both keyed sessions share: the key, the settings and the inner sessions' options."""
+
+    def __init__(
+        self,
+        transport: object,
+        key: str,
+        registry: object,
+        assistant_id: str | None,
+        parser: Parser[Any] | None,
+        ttl: float,
+        owner: str | None,
+        claim_poll: float,
+        options: SessionOptions,
+    ) -> None:
+        check_key(key)
+        given = sorted(set(options) & set(_NOT_HERE))
+        if given:
+            msg = (
+                f"{type(self).__name__} chooses {', '.join(given)} itself (the key's thread, "
+                "polled); leave them out."
+            )
+            raise InvalidArgumentError(msg, argument=given[0])
+        if (assistant_id is None) == (options.get("assistant") is None):
+            msg = f"Give {type(self).__name__} either assistant_id=... or assistant=..., not both."
+            raise ConfigurationError(msg)
+        self._transport_any = transport
+        self._registry_any = registry
+        self._assistant_id = assistant_id
+        self._parser = parser
+        options = dict(options)  # type: ignore[assignment]
+        self._timeout = float(options.pop("timeout", 60.0))
+        self._thread_metadata = options.pop("thread_metadata", None)
+        self._options = options
+        self.settings = KeyedSettings(
+            key=key,
+            owner=owner or default_owner(),
+            ttl=check_ttl(ttl),
+            wire=wire_of(transport),
+            timeout=self._timeout,
+            clock=time.monotonic,
+            claim_poll=claim_poll,
+            thread_metadata=self._thread_metadata,
+        )
+
+    @property
+    def key(self) -> str:
+        """The key this session asks under."""
+        return self.settings.key
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}(key={self.key!r}, registry={self._registry_any!r})>"
+
+    def _inner_options(self, thread_id: str, timeout: float) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            **self._options,
+            "thread_id": thread_id,
+            "timeout": max(0.001, timeout),
+            "wait": "poll",
+        }
+        if self._assistant_id is not None:
+            options.pop("assistant", None)
+        return options
+
+    def _adopt(self, session: ThreadSession[Any] | AsyncThreadSession[Any]) -> None:
+        """Keep the assistant id a spec resolved to, so later asks skip resolving it."""
+        resolved = session.assistant_id
+        if resolved is not None and self._assistant_id is None:
+            self._assistant_id = resolved
+
+    def _holding_for(self, op: Hold) -> Holding:
+        ttl = self.settings.ttl
+        return Holding(
+            lease=op.lease,
+            ttl=ttl,
+            local_expiry=time.monotonic() + ttl * LOCAL_MARGIN,
+            idempotency_key=op.idempotency_key,
+        )
+
+
+def _check_idempotency_key(value: object) -> str | None:
+    return None if value is None else check_key(value, "idempotency_key")
+
+
+class KeyedSession(_KeyedCore[P]):
+    """Ask under a key, with any number of workers on any number of hosts (one per store).
+
+    ``KeyedSession(transport, "incident-42", registry=open_registry(url), assistant=spec)``.
+    Each ask claims the key's lease (waiting its turn within its deadline), finishes what a
+    holder that died left behind (resuming that run, never starting a second one), writes its
+    mark and epoch before it starts a run, records the run id as soon as it is known, renews
+    the lease every third of ``ttl`` while it waits, and releases at the end. Every worker
+    continues the key's single thread. ``idempotency_key`` (an alert id) makes an ask safe to
+    deliver twice: an ask already answered hands back its recorded reply (fetched from its
+    run), one still running is resumed. A holder that loses its lease stops with
+    :class:`~assistant_bridge.registry.LeaseLostError` and writes, starts and cancels nothing
+    more. Session options (``timeout``, ``poll_policy``, ``tool_handler``, ``retry``, ...) are
+    those of :class:`~assistant_bridge.ThreadSession`; asks poll (no streaming).
+    """
+
+    def __init__(
+        self,
+        transport: Any,
+        key: str,
+        *,
+        registry: Registry,
+        assistant_id: str | None = None,
+        parser: Parser[Any] | None = None,
+        ttl: float = DEFAULT_TTL,
+        owner: str | None = None,
+        claim_poll: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+        **options: Unpack[SessionOptions],
+    ) -> None:
+        if not isinstance(registry, Registry):
+            msg = "registry must be a Registry (open_registry(url)); async code: AsyncKeyedSession."
+            raise ConfigurationError(msg)
+        super().__init__(
+            transport, key, registry, assistant_id, parser, ttl, owner, claim_poll, options
+        )
+        self._transport = transport
+        self._registry = registry
+        self._sleep = sleep
+
+    def ask(
+        self,
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        parser: Parser[Any] | None = None,
+        **options: Unpack[AskOptions],
+    ) -> Reply[Any]:
+        """Ask under the key and return the parsed reply (see the class for the guarantees).
+
+        Raises :class:`~assistant_bridge.registry.LeaseWaitTimeoutError` when the lease is not
+        won before the deadline (nothing sent), ``LeaseLostError`` when it is lost mid-ask,
+        and whatever :meth:`ThreadSession.ask` raises.
+        """
+        idem = _check_idempotency_key(idempotency_key)
+        timeout = options.pop("timeout", None)
+        chosen = parser if parser is not None else self._parser
+        flow = keyed_ask(self.settings, prompt, chosen, idem, timeout, options)
+        return self._drive(flow)
+
+    def recover(self, *, timeout: float | None = None) -> bool:
+        """Finish what a holder that died left on this key (resume its run); True when there
+        was something to finish. Workers call it for each of ``registry.orphans()``."""
+        return self._drive(keyed_recover(self.settings, self._parser, timeout))
+
+    # -- the driver ----------------------------------------------------------------------------
+    def _drive(self, flow: Flow[T]) -> T:
+        result: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                op = flow.throw(error) if error is not None else flow.send(result)
+            except StopIteration as done:
+                return cast(T, done.value)
+            result, error = None, None
+            try:
+                result = self._perform(op)
+            except BaseException as exc:
+                error = exc
+
+    def _fence(self, holding: Holding | None) -> Any:
+        if holding is None:
+            return self._transport
+        return FencedTransport(self._transport, self._registry, holding, time.monotonic)
+
+    def _session(
+        self, holding: Holding | None, thread_id: str, timeout: float, parser: Any
+    ) -> ThreadSession[Any]:
+        transport = self._fence(holding)
+        return ThreadSession(
+            transport,
+            self._assistant_id,
+            parser=parser,
+            sleep=self._sleep,
+            **self._inner_options(thread_id, timeout),
+        )
+
+    def _perform(self, op: Op) -> Any:
+        if isinstance(op, Reg):
+            return getattr(self._registry, op.method)(*op.args, **op.kwargs)
+        if isinstance(op, Api):
+            return self._fence(op.holding).perform(op.op)
+        if isinstance(op, AskOn):
+            session = self._session(op.holding, op.thread_id, op.timeout, op.parser)
+            try:
+                return session.ask(op.prompt, parser=op.parser, **op.options)
+            finally:
+                self._adopt(session)
+        if isinstance(op, ResumeOn):
+            session = self._session(op.holding, op.thread_id, op.timeout, op.parser)
+            return session.resume(op.run_id, parser=op.parser, timeout=max(0.001, op.timeout))
+        if isinstance(op, Nap):
+            self._sleep(op.seconds)
+            return None
+        if isinstance(op, Hold):
+            holding = self._holding_for(op)
+            stop = threading.Event()
+            thread = threading.Thread(
+                target=self._renew, args=(holding, stop), name="lease-renewer", daemon=True
+            )
+            holding.renewer = (thread, stop)
+            thread.start()
+            return holding
+        if isinstance(op, LetGo):
+            self._let_go(op.holding)
+            return None
+        raise AssertionError(op)  # pragma: no cover
+
+    def _renew(self, holding: Holding, stop: threading.Event) -> None:
+        while not stop.wait(holding.ttl / RENEW_SHARE):
+            began = time.monotonic()
+            try:
+                self._registry.renew(holding.lease, holding.ttl)
+            except LeaseLostError as exc:
+                holding.lost = exc
+                return
+            except Exception as exc:  # the store is unreachable: try again; the clock decides
+                logger.warning("renewing the lease on %r failed: %s", holding.key, exc)
+                continue
+            holding.local_expiry = began + holding.ttl * LOCAL_MARGIN
+
+    def _let_go(self, holding: Holding) -> None:
+        if holding.renewer is not None:
+            thread, stop = holding.renewer
+            stop.set()
+            thread.join()
+            holding.renewer = None
+        if holding.lost is None:
+            with contextlib.suppress(LeaseLostError):
+                self._registry.release(holding.lease)
+
+
+class AsyncKeyedSession(_KeyedCore[P]):
+    """The async twin of :class:`KeyedSession`: ``await session.ask(...)``, with an
+    :class:`~assistant_bridge.registry.AsyncRegistry` (``await open_async_registry(url)``)."""
+
+    def __init__(
+        self,
+        transport: Any,
+        key: str,
+        *,
+        registry: AsyncRegistry,
+        assistant_id: str | None = None,
+        parser: Parser[Any] | None = None,
+        ttl: float = DEFAULT_TTL,
+        owner: str | None = None,
+        claim_poll: float = 0.05,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        **options: Unpack[SessionOptions],
+    ) -> None:
+        if not isinstance(registry, AsyncRegistry):
+            msg = "registry must be an AsyncRegistry (await open_async_registry(url))."
+            raise ConfigurationError(msg)
+        super().__init__(
+            transport, key, registry, assistant_id, parser, ttl, owner, claim_poll, options
+        )
+        self._transport = transport
+        self._registry = registry
+        self._sleep = sleep
+
+    async def ask(
+        self,
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        parser: Parser[Any] | None = None,
+        **options: Unpack[AskOptions],
+    ) -> Reply[Any]:
+        """See :meth:`KeyedSession.ask`."""
+        idem = _check_idempotency_key(idempotency_key)
+        timeout = options.pop("timeout", None)
+        chosen = parser if parser is not None else self._parser
+        flow = keyed_ask(self.settings, prompt, chosen, idem, timeout, options)
+        return await self._drive(flow)
+
+    async def recover(self, *, timeout: float | None = None) -> bool:
+        """See :meth:`KeyedSession.recover`."""
+        return await self._drive(keyed_recover(self.settings, self._parser, timeout))
+
+    async def _drive(self, flow: Generator[Op, Any, T]) -> T:
+        result: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                op = flow.throw(error) if error is not None else flow.send(result)
+            except StopIteration as done:
+                return cast(T, done.value)
+            result, error = None, None
+            try:
+                result = await self._perform(op)
+            except BaseException as exc:
+                error = exc
+
+    def _fence(self, holding: Holding | None) -> Any:
+        if holding is None:
+            return self._transport
+        return AsyncFencedTransport(self._transport, self._registry, holding, time.monotonic)
+
+    def _session(
+        self, holding: Holding | None, thread_id: str, timeout: float, parser: Any
+    ) -> AsyncThreadSession[Any]:
+        transport = self._fence(holding)
+        return AsyncThreadSession(
+            transport,
+            self._assistant_id,
+            parser=parser,
+            sleep=self._sleep,
+            **self._inner_options(thread_id, timeout),
+        )
+
+    async def _perform(self, op: Op) -> Any:
+        if isinstance(op, Reg):
+            return await getattr(self._registry, op.method)(*op.args, **op.kwargs)
+        if isinstance(op, Api):
+            return await self._fence(op.holding).perform(op.op)
+        if isinstance(op, AskOn):
+            session = self._session(op.holding, op.thread_id, op.timeout, op.parser)
+            try:
+                return await session.ask(op.prompt, parser=op.parser, **op.options)
+            finally:
+                self._adopt(session)
+        if isinstance(op, ResumeOn):
+            session = self._session(op.holding, op.thread_id, op.timeout, op.parser)
+            timeout = max(0.001, op.timeout)
+            return await session.resume(op.run_id, parser=op.parser, timeout=timeout)
+        if isinstance(op, Nap):
+            await self._sleep(op.seconds)
+            return None
+        if isinstance(op, Hold):
+            holding = self._holding_for(op)
+            holding.renewer = asyncio.create_task(self._renew(holding))
+            return holding
+        if isinstance(op, LetGo):
+            await self._let_go(op.holding)
+            return None
+        raise AssertionError(op)  # pragma: no cover
+
+    async def _renew(self, holding: Holding) -> None:
+        while True:
+            await asyncio.sleep(holding.ttl / RENEW_SHARE)
+            began = time.monotonic()
+            try:
+                await self._registry.renew(holding.lease, holding.ttl)
+            except LeaseLostError as exc:
+                holding.lost = exc
+                return
+            except Exception as exc:  # the store is unreachable: try again; the clock decides
+                logger.warning("renewing the lease on %r failed: %s", holding.key, exc)
+                continue
+            holding.local_expiry = began + holding.ttl * LOCAL_MARGIN
+
+    async def _let_go(self, holding: Holding) -> None:
+        if holding.renewer is not None:
+            holding.renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await holding.renewer
+            holding.renewer = None
+        if holding.lost is None:
+            with contextlib.suppress(LeaseLostError):
+                await self._registry.release(holding.lease)

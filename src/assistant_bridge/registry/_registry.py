@@ -1,0 +1,339 @@
+"""The thread registry: from a key (an incident id, an alert fingerprint) to one conversation,
+with leases fenced by an epoch. :class:`Registry` for sync code, :class:`AsyncRegistry` for
+async code; both run the same plans (:mod:`._plans`, :mod:`._redis`) on a store."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any, Protocol, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from typing_extensions import Unpack
+
+from assistant_bridge.exceptions import InvalidArgumentError
+from assistant_bridge.registry._errors import RegistryURLError
+from assistant_bridge.registry._plans import Plan, SqlPlans
+from assistant_bridge.registry._record import (
+    DEFAULT_RETENTION,
+    DEFAULT_TTL,
+    Answer,
+    Lease,
+    RecordChanges,
+    ThreadRecord,
+)
+from assistant_bridge.registry._stores import (
+    POSTGRES_NOW,
+    SQLITE_NOW,
+    AsyncPostgresStore,
+    AsyncSqliteStore,
+    AsyncStore,
+    PostgresStore,
+    SqliteStore,
+    Store,
+)
+
+__all__ = ["AsyncRegistry", "Registry", "open_async_registry", "open_registry"]
+
+T = TypeVar("T")
+MAX_KEY_LENGTH = 1024
+
+
+class _Plans(Protocol):
+    """What a backend's plans offer (SQL and Redis alike)."""
+
+    def get(self, key: str) -> Plan[ThreadRecord | None]: ...
+    def open(self, key: str, wire: str | None) -> Plan[ThreadRecord]: ...
+    def claim(self, key: str, owner: str, ttl: float, wire: str | None) -> Plan[Lease | None]: ...
+    def renew(self, lease: Lease, ttl: float) -> Plan[Lease]: ...
+    def commit(
+        self, lease: Lease, fields: Any, answer: Answer | None
+    ) -> Plan[Lease]: ...  # fmt: skip
+    def release(self, lease: Lease) -> Plan[bool]: ...
+    def orphans(self) -> Plan[list[ThreadRecord]]: ...
+    def answer(self, key: str, idempotency_key: str) -> Plan[Answer | None]: ...
+    def expire(self, retention: float) -> Plan[int]: ...
+    def clock(self) -> Plan[float]: ...
+
+
+def check_key(key: object, name: str = "key") -> str:
+    """A registry key: a non-empty string of at most 1024 characters."""
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+        msg = f"{name} must be a non-empty string of at most {MAX_KEY_LENGTH} characters."
+        raise InvalidArgumentError(msg, argument=name)
+    return key
+
+
+def check_ttl(ttl: object) -> float:
+    """A lease's time to live: a positive number of seconds."""
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
+        msg = f"ttl must be a positive number of seconds, not {ttl!r}."
+        raise InvalidArgumentError(msg, argument="ttl")
+    return float(ttl)
+
+
+class _RegistryBase:
+    """What both flavours share: the plans, the retention, and the argument checks."""
+
+    def __init__(self, plans: _Plans, retention: float, url: str) -> None:
+        self._plans = plans
+        self.retention = retention
+        self._url = url
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._url}>"
+
+    def _commit(
+        self, lease: Lease, answer: Answer | None, fields: RecordChanges
+    ) -> Plan[Lease]:  # fmt: skip
+        if answer is not None and answer.key != lease.key:
+            msg = f"An answer under key {answer.key!r} cannot be committed on key {lease.key!r}."
+            raise InvalidArgumentError(msg, argument="answer")
+        return self._plans.commit(lease, dict(fields), answer)
+
+
+class Registry(_RegistryBase):
+    """A thread registry for sync code (open one with :func:`open_registry`).
+
+    - :meth:`claim` takes the key's lease (creating the record) and bumps its epoch;
+    - :meth:`renew`, :meth:`commit` (compare-and-set on the epoch) and :meth:`release` are for
+      the holder; a stale holder's renewal or commit raises
+      :class:`~assistant_bridge.registry.LeaseLostError`;
+    - :meth:`orphans` lists records whose lease expired with an ask pending;
+    - :meth:`answer` reads an ask's idempotency entry, written with a commit;
+    - records and answers are forgotten ``retention`` seconds (7 days) after their last update
+      (:meth:`expire` on SQL stores; Redis expires keys itself).
+    """
+
+    def __init__(
+        self, store: Store, plans: _Plans, *, retention: float = DEFAULT_RETENTION, url: str = ""
+    ) -> None:
+        super().__init__(plans, retention, url)
+        self._store = store
+
+    def get(self, key: str) -> ThreadRecord | None:
+        """The key's record, or None if there is none."""
+        return self._store.run(self._plans.get(check_key(key)))
+
+    def open(self, key: str, *, wire: str | None = None) -> ThreadRecord:
+        """The key's record, created (empty, unleased) if there is none."""
+        return self._store.run(self._plans.open(check_key(key), wire))
+
+    def claim(
+        self, key: str, owner: str, ttl: float = DEFAULT_TTL, *, wire: str | None = None
+    ) -> Lease | None:
+        """Take the key's lease for ``ttl`` seconds if nobody holds it (atomic; the epoch goes
+        up by one); None when another holder's lease is live."""
+        plan = self._plans.claim(check_key(key), check_key(owner, "owner"), check_ttl(ttl), wire)
+        return self._store.run(plan)
+
+    def renew(self, lease: Lease, ttl: float = DEFAULT_TTL) -> Lease:
+        """Extend a live lease to ``ttl`` seconds from now; LeaseLostError if it is not live."""
+        return self._store.run(self._plans.renew(lease, check_ttl(ttl)))
+
+    def commit(
+        self, lease: Lease, *, answer: Answer | None = None, **fields: Unpack[RecordChanges]
+    ) -> Lease:
+        """Write ``fields`` (and an ask's ``answer`` entry) if ``lease`` still holds the key's
+        current epoch, in one atomic step; LeaseLostError (nothing written) if not."""
+        return self._store.run(self._commit(lease, answer, fields))
+
+    def release(self, lease: Lease) -> bool:
+        """Give the key up; False when the lease had already been lost."""
+        return self._store.run(self._plans.release(lease))
+
+    def orphans(self) -> list[ThreadRecord]:
+        """Records with an ask pending (a mark) and no live lease: a holder died mid-ask."""
+        return self._store.run(self._plans.orphans())
+
+    def answer(self, key: str, idempotency_key: str) -> Answer | None:
+        """The idempotency entry of the ask ``idempotency_key`` under ``key``, if any."""
+        plan = self._plans.answer(check_key(key), check_key(idempotency_key, "idempotency_key"))
+        return self._store.run(plan)
+
+    def expire(self) -> int:
+        """Forget records and answers not updated for ``retention`` seconds; how many went."""
+        return self._store.run(self._plans.expire(self.retention))
+
+    def clock(self) -> float:
+        """The store's time (seconds since 1970), the clock leases are judged by."""
+        return self._store.run(self._plans.clock())
+
+    def close(self) -> None:
+        """Close the connection to the store."""
+        self._store.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncRegistry(_RegistryBase):
+    """The async twin of :class:`Registry` (open one with :func:`open_async_registry`)."""
+
+    def __init__(
+        self,
+        store: AsyncStore,
+        plans: _Plans,
+        *,
+        retention: float = DEFAULT_RETENTION,
+        url: str = "",
+    ) -> None:
+        super().__init__(plans, retention, url)
+        self._store = store
+
+    async def get(self, key: str) -> ThreadRecord | None:
+        """See :meth:`Registry.get`."""
+        return await self._store.run(self._plans.get(check_key(key)))
+
+    async def open(self, key: str, *, wire: str | None = None) -> ThreadRecord:
+        """See :meth:`Registry.open`."""
+        return await self._store.run(self._plans.open(check_key(key), wire))
+
+    async def claim(
+        self, key: str, owner: str, ttl: float = DEFAULT_TTL, *, wire: str | None = None
+    ) -> Lease | None:
+        """See :meth:`Registry.claim`."""
+        plan = self._plans.claim(check_key(key), check_key(owner, "owner"), check_ttl(ttl), wire)
+        return await self._store.run(plan)
+
+    async def renew(self, lease: Lease, ttl: float = DEFAULT_TTL) -> Lease:
+        """See :meth:`Registry.renew`."""
+        return await self._store.run(self._plans.renew(lease, check_ttl(ttl)))
+
+    async def commit(
+        self, lease: Lease, *, answer: Answer | None = None, **fields: Unpack[RecordChanges]
+    ) -> Lease:
+        """See :meth:`Registry.commit`."""
+        return await self._store.run(self._commit(lease, answer, fields))
+
+    async def release(self, lease: Lease) -> bool:
+        """See :meth:`Registry.release`."""
+        return await self._store.run(self._plans.release(lease))
+
+    async def orphans(self) -> list[ThreadRecord]:
+        """See :meth:`Registry.orphans`."""
+        return await self._store.run(self._plans.orphans())
+
+    async def answer(self, key: str, idempotency_key: str) -> Answer | None:
+        """See :meth:`Registry.answer`."""
+        plan = self._plans.answer(check_key(key), check_key(idempotency_key, "idempotency_key"))
+        return await self._store.run(plan)
+
+    async def expire(self) -> int:
+        """See :meth:`Registry.expire`."""
+        return await self._store.run(self._plans.expire(self.retention))
+
+    async def clock(self) -> float:
+        """See :meth:`Registry.clock`."""
+        return await self._store.run(self._plans.clock())
+
+    async def aclose(self) -> None:
+        """Close the connection to the store."""
+        await self._store.aclose()
+
+    async def __aenter__(self) -> AsyncRegistry:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+# -- opening one by URL ------------------------------------------------------------------------
+def _scheme(url: object) -> str:
+    if not isinstance(url, str):
+        msg = f"A registry URL is a string, not {type(url).__name__}."
+        raise RegistryURLError(msg)
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in ("sqlite", "redis", "rediss", "postgresql", "postgres"):
+        return scheme
+    msg = (
+        f"Unknown registry URL scheme {scheme!r}: use sqlite:///path/to/file.db (one host), "
+        "redis://host:6379/0 or postgresql://user@host/db."
+    )
+    raise RegistryURLError(msg)
+
+
+def _sqlite_path(url: str) -> str:
+    # sqlite:///relative.db, sqlite:////absolute/path.db, sqlite:///:memory: (one process)
+    path = unquote(url[len("sqlite://") :])
+    if not path.startswith("/") or path == "/":
+        msg = f"A SQLite registry URL is sqlite:///path/to/file.db, not {url!r}."
+        raise RegistryURLError(msg)
+    return path[1:]
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for reprs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _missing(extra: str, module: str) -> RegistryURLError:
+    msg = f"This registry needs {module}: pip install 'assistant-bridge[{extra}]'."
+    return RegistryURLError(msg)
+
+
+def _redis_module(asynchronous: bool) -> Any:
+    try:
+        return importlib.import_module("redis.asyncio" if asynchronous else "redis")
+    except ImportError:
+        raise _missing("redis", "redis-py") from None
+
+
+def open_registry(
+    url: str, *, retention: float = DEFAULT_RETENTION, prefix: str = "assistant_bridge"
+) -> Registry:
+    """Open a registry from a URL: ``sqlite:///path.db`` (the default store; one host only),
+    ``redis://host:6379/0`` (``assistant-bridge[redis]``) or ``postgresql://user@host/db``
+    (``assistant-bridge[postgres]``). ``prefix`` names the tables or Redis keys."""
+    scheme, shown = _scheme(url), _redacted(url)
+    if scheme == "sqlite":
+        plans = SqlPlans(SQLITE_NOW, prefix + "_")
+        return Registry(
+            SqliteStore(_sqlite_path(url), plans), plans, retention=retention, url=shown
+        )
+    if scheme.startswith("redis"):
+        from assistant_bridge.registry._redis import RedisPlans, RedisStore
+
+        client = _redis_module(False).Redis.from_url(url, decode_responses=True)
+        redis_plans = RedisPlans(prefix, retention)
+        return Registry(
+            RedisStore(client, redis_plans), redis_plans, retention=retention, url=shown
+        )
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise _missing("postgres", "psycopg 3") from None
+    plans = SqlPlans(POSTGRES_NOW, prefix + "_")
+    return Registry(PostgresStore(url, plans), plans, retention=retention, url=shown)
+
+
+async def open_async_registry(
+    url: str, *, retention: float = DEFAULT_RETENTION, prefix: str = "assistant_bridge"
+) -> AsyncRegistry:
+    """The async twin of :func:`open_registry`: same URLs, same stores."""
+    scheme, shown = _scheme(url), _redacted(url)
+    if scheme == "sqlite":
+        plans = SqlPlans(SQLITE_NOW, prefix + "_")
+        store = AsyncSqliteStore(SqliteStore(_sqlite_path(url), plans))
+        return AsyncRegistry(store, plans, retention=retention, url=shown)
+    if scheme.startswith("redis"):
+        from assistant_bridge.registry._redis import AsyncRedisStore, RedisPlans
+
+        client = _redis_module(True).Redis.from_url(url, decode_responses=True)
+        redis_plans = RedisPlans(prefix, retention)
+        return AsyncRegistry(
+            AsyncRedisStore(client, redis_plans), redis_plans, retention=retention, url=shown
+        )
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise _missing("postgres", "psycopg 3") from None
+    plans = SqlPlans(POSTGRES_NOW, prefix + "_")
+    store_pg = await AsyncPostgresStore.connect(url, plans)
+    return AsyncRegistry(store_pg, plans, retention=retention, url=shown)

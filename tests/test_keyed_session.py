@@ -1,0 +1,299 @@
+"""Keyed sessions against the emulator, on every registry backend: one thread per key however
+many workers ask, idempotent asks, a dead holder's run resumed (never started twice), and a
+holder that lost its lease stopping without writing or cancelling anything."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from assistant_bridge import AsyncOpenAITransport
+from assistant_bridge.exceptions import InvalidArgumentError
+from assistant_bridge.registry import (
+    AsyncKeyedSession,
+    KeyedSession,
+    LeaseLostError,
+    LeaseWaitTimeoutError,
+    open_async_registry,
+    open_registry,
+)
+from assistant_bridge.registry._flow import key_hash
+from assistant_bridge.testing import Emulator, SayText
+from assistant_bridge.transports.ops import CreateThread, RunSettings, StartRun
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(default=SayText("triaged", delay=0.2)) as emulator:
+        yield emulator
+
+
+def _conflicts(emu: Emulator) -> int:
+    """Requests the emulator refused because another run held the thread."""
+    return sum(1 for r in emu.requests if r.status == 400 and r.route.startswith("runs"))
+
+
+def test_one_thread_per_key_however_many_workers_ask_at_once(
+    emu: Emulator, registry_url: str
+) -> None:
+    assistant = emu.create_assistant()
+    replies: list[Any] = []
+    failures: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        registry = open_registry(registry_url)
+        transport = emu.transport()
+        try:
+            session = KeyedSession(transport, "inc-7", registry=registry, assistant_id=assistant)
+            replies.append(session.ask(f"alert {i}", idempotency_key=f"alert-{i}", timeout=30))
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            transport.close()
+            registry.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert len({r.thread_id for r in replies}) == 1
+    runs = emu.runs_of(replies[0].thread_id)
+    assert sorted(runs) == sorted(r.run_id for r in replies)  # one run per ask, no more
+    assert _conflicts(emu) == 0  # the registry kept runs apart; the server refused none
+    assert emu.active_runs() == []
+    registry = open_registry(registry_url)
+    record = registry.get("inc-7")
+    registry.close()
+    assert (record.thread_id, record.epoch, record.mark, record.owner) == (
+        replies[0].thread_id,
+        6,
+        None,
+        None,
+    )
+
+
+def test_run_metadata_carries_key_and_epoch_in_one_entry(emu: Emulator, tmp_path: Any) -> None:
+    registry = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
+    session = KeyedSession(
+        emu.transport(), "inc-1", registry=registry, assistant_id=emu.create_assistant()
+    )
+    mine = {f"user_{i}": str(i) for i in range(15)}
+    reply = session.ask("alert", metadata=mine)
+    metadata = emu.store.runs[reply.run_id].metadata
+    ours = {k: v for k, v in metadata.items() if k not in mine}
+    assert len(metadata) == 16  # the user's 15, and ours
+    ((name, value),) = ours.items()
+    assert name == "assistant_bridge_ask"
+    hashed, epoch, _nonce = value.split(":")
+    assert (hashed, epoch) == (key_hash("inc-1"), "1")
+    assert len(value) <= 512
+
+
+def test_an_answered_ask_hands_back_its_recorded_reply(emu: Emulator, registry_url: str) -> None:
+    registry = open_registry(registry_url)
+    assistant = emu.create_assistant()
+    first = KeyedSession(emu.transport(), "inc-1", registry=registry, assistant_id=assistant)
+    reply = first.ask("alert: disk full", idempotency_key="alert-1")
+    again = KeyedSession(emu.transport(), "inc-1", registry=registry, assistant_id=assistant)
+    repeated = again.ask("alert: disk full", idempotency_key="alert-1")
+    assert (repeated.run_id, repeated.text) == (reply.run_id, reply.text)
+    assert emu.runs_of(reply.thread_id) == [reply.run_id]
+    assert registry.get("inc-1").epoch == 1  # answered without claiming the key again
+    other = again.ask("alert: cpu", idempotency_key="alert-2")
+    assert other.run_id != reply.run_id
+    assert other.thread_id == reply.thread_id
+    registry.close()
+
+
+def _dead_holder(
+    emu: Emulator, registry: Any, assistant: str, *, start: bool, record_run: bool
+) -> tuple[str, str | None]:
+    """What a worker killed mid-ask leaves: a lease that will run out, a thread, a mark with
+    the ask's idempotency key, and (``start``) a run carrying the mark, recorded or not."""
+    from assistant_bridge.registry import Answer
+    from assistant_bridge.registry._flow import new_mark
+
+    lease = registry.claim("inc-1", "dead-worker", 0.5, wire="assistants")
+    transport = emu.transport()
+    thread = transport.perform(CreateThread())
+    mark = new_mark("inc-1", lease.epoch)
+    answer = Answer("inc-1", "alert-1", "pending", mark=mark)
+    lease = registry.commit(
+        lease, answer=answer, thread_id=thread.id, mark=mark, idempotency_key="alert-1"
+    )
+    run_id = None
+    if start:
+        request = RunSettings(assistant_id=assistant, metadata={"assistant_bridge_ask": mark})
+        run_id = transport.perform(StartRun(thread.id, request, content="alert: disk full")).id
+        if record_run:
+            registry.commit(lease, run_id=run_id, run_status="queued")
+    transport.close()
+    return thread.id, run_id
+
+
+@pytest.mark.parametrize("record_run", [True, False], ids=["recorded", "found-by-mark"])
+def test_a_dead_holders_run_is_resumed_never_started_twice(
+    emu: Emulator, registry_url: str, record_run: bool
+) -> None:
+    registry = open_registry(registry_url)
+    assistant = emu.create_assistant()
+    thread_id, run_id = _dead_holder(emu, registry, assistant, start=True, record_run=record_run)
+    time.sleep(0.6)
+    assert [o.key for o in registry.orphans()] == ["inc-1"]
+    session = KeyedSession(emu.transport(), "inc-1", registry=registry, assistant_id=assistant)
+    # The job is delivered again: its ask resumes the dead worker's run.
+    reply = session.ask("alert: disk full", idempotency_key="alert-1", timeout=20)
+    assert (reply.run_id, reply.thread_id) == (run_id, thread_id)
+    assert emu.runs_of(thread_id) == [run_id]
+    assert registry.orphans() == []
+    assert registry.answer("inc-1", "alert-1").status == "done"
+    registry.close()
+
+
+def test_a_mark_without_a_run_means_the_ask_never_started(emu: Emulator, tmp_path: Any) -> None:
+    registry = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
+    assistant = emu.create_assistant()
+    thread_id, _ = _dead_holder(emu, registry, assistant, start=False, record_run=False)
+    time.sleep(0.6)
+    session = KeyedSession(emu.transport(), "inc-1", registry=registry, assistant_id=assistant)
+    reply = session.ask("alert: disk full", idempotency_key="alert-1", timeout=20)
+    assert reply.thread_id == thread_id
+    assert emu.runs_of(thread_id) == [reply.run_id]  # started now, once
+    registry.close()
+
+
+def test_recover_resumes_an_orphan_without_a_new_ask(emu: Emulator, registry_url: str) -> None:
+    registry = open_registry(registry_url)
+    assistant = emu.create_assistant()
+    thread_id, run_id = _dead_holder(emu, registry, assistant, start=True, record_run=True)
+    time.sleep(0.6)
+    for orphan in registry.orphans():
+        session = KeyedSession(
+            emu.transport(), orphan.key, registry=registry, assistant_id=assistant
+        )
+        assert session.recover(timeout=10)
+    assert registry.orphans() == []
+    entry = registry.answer("inc-1", "alert-1")
+    assert (entry.status, entry.run_id) == ("done", run_id)
+    assert emu.runs_of(thread_id) == [run_id]
+    registry.close()
+
+
+def test_a_holder_that_lost_its_lease_stops_and_cancels_nothing(
+    emu: Emulator, registry_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu.script(SayText("slow", delay=2.0), times=1)
+    registry = open_registry(registry_url)
+    assistant = emu.create_assistant()
+    stalled = KeyedSession(
+        emu.transport(), "inc-1", registry=registry, assistant_id=assistant, ttl=0.6
+    )
+    # This holder's renewals never arrive (a stopped process, a partition).
+    monkeypatch.setattr(KeyedSession, "_renew", lambda self, holding, stop: None)
+    with pytest.raises(LeaseLostError) as lost:
+        stalled.ask("alert: slow", idempotency_key="alert-1", timeout=20)
+    assert lost.value.key == "inc-1"
+    assert "nothing more" in str(lost.value)
+    monkeypatch.undo()
+    run_id = registry.get("inc-1").run_id
+    assert run_id is not None
+    assert emu.run_status(run_id) in ("queued", "in_progress")  # not cancelled
+    # The next holder resumes that run and answers the redelivered job with it.
+    fresh = KeyedSession(emu.transport(), "inc-1", registry=registry, assistant_id=assistant)
+    reply = fresh.ask("alert: slow", idempotency_key="alert-1", timeout=20)
+    assert reply.run_id == run_id
+    assert reply.text == "slow"
+    assert emu.runs_of(reply.thread_id) == [run_id]
+    registry.close()
+
+
+def test_a_stale_holder_is_refused_before_it_starts_a_run(emu: Emulator, tmp_path: Any) -> None:
+    registry = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
+    assistant = emu.create_assistant()
+    session = KeyedSession(emu.transport(), "inc-1", registry=registry, assistant_id=assistant)
+    session.ask("first")  # the key has its thread now
+    original = registry.claim
+
+    def claim_then_lose(*args: Any, **kwargs: Any) -> Any:
+        lease = original(*args, **kwargs)
+        time.sleep(1.1)  # the lease runs out while this worker is paused...
+        original("inc-1", "someone-else", 30)  # ...and another worker takes the key
+        return lease
+
+    session_short = KeyedSession(
+        emu.transport(), "inc-1", registry=registry, assistant_id=assistant, ttl=1.0
+    )
+    registry.claim = claim_then_lose  # type: ignore[method-assign]
+    runs_before = len(emu.store.runs)
+    with pytest.raises(LeaseLostError):
+        session_short.ask("second", timeout=10)
+    assert len(emu.store.runs) == runs_before  # nothing was started
+    assert registry.get("inc-1").owner == "someone-else"
+    registry.close()
+
+
+def test_waiting_for_the_lease_is_bounded_by_the_deadline(emu: Emulator, tmp_path: Any) -> None:
+    registry = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
+    registry.claim("inc-1", "someone-else", 30)
+    session = KeyedSession(
+        emu.transport(), "inc-1", registry=registry, assistant_id=emu.create_assistant()
+    )
+    began = time.monotonic()
+    with pytest.raises(LeaseWaitTimeoutError, match="nothing was sent"):
+        session.ask("alert", timeout=0.5)
+    assert time.monotonic() - began < 3
+    assert emu.store.runs == {}
+    registry.close()
+
+
+def test_bad_input_is_refused_before_anything_is_sent(emu: Emulator, tmp_path: Any) -> None:
+    registry = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
+    assistant = emu.create_assistant()
+    with pytest.raises(InvalidArgumentError):
+        KeyedSession(emu.transport(), "", registry=registry, assistant_id=assistant)
+    with pytest.raises(InvalidArgumentError):
+        KeyedSession(
+            emu.transport(), "k", registry=registry, assistant_id=assistant, thread_id="thread_x"
+        )
+    session = KeyedSession(emu.transport(), "k", registry=registry, assistant_id=assistant)
+    with pytest.raises(InvalidArgumentError):
+        session.ask("alert", idempotency_key="")
+    assert registry.get("k") is None
+    registry.close()
+
+
+def test_async_sessions_share_one_thread_per_key(emu: Emulator, registry_url: str) -> None:
+    assistant = emu.create_assistant()
+
+    async def main() -> list[Any]:
+        registry = await open_async_registry(registry_url)
+        transport = AsyncOpenAITransport(emu.api_key, base_url=emu.base_url)
+        try:
+            asks = [
+                AsyncKeyedSession(
+                    transport, f"inc-{i % 2}", registry=registry, assistant_id=assistant
+                ).ask(f"alert {i}", idempotency_key=f"alert-{i}", timeout=30)
+                for i in range(6)
+            ]
+            replies = await asyncio.gather(*asks)
+            again = await AsyncKeyedSession(
+                transport, "inc-0", registry=registry, assistant_id=assistant
+            ).ask("alert 0", idempotency_key="alert-0")
+            assert again.run_id == replies[0].run_id
+            return list(replies)
+        finally:
+            await transport.aclose()
+            await registry.aclose()
+
+    replies = asyncio.run(main())
+    threads = {r.thread_id for r in replies}
+    assert len(threads) == 2
+    assert sum(len(emu.runs_of(t)) for t in threads) == 6
+    assert _conflicts(emu) == 0
