@@ -5,12 +5,13 @@ that allows ``--rpm`` requests a minute, without and then with the shared limite
     python bench/storm_limit.py --seconds 40 --plot docs/performance-storm-limit.png
 
 Each worker is its own process with its own transport and sessions (one thread per alert),
-asking back to back; the session's RetryPolicy retries a 429 as usual. The emulator sits behind
-``bench/_limiting.py``, which limits as the service does (GCRA: ``rpm`` a minute, spread
-evenly, ``--service-burst`` at once; 429 with ``retry-after-ms`` and the ``x-ratelimit-*``
-headers) and logs when each request arrived. "Shared limiter" wraps every worker's transport in
+asking back to back; the session's RetryPolicy retries a 429 as usual. The emulator limits as
+the service does (``rpm`` a minute, refilled evenly, ``--service-burst`` + 1 at once; 429 with
+``retry-after-ms`` and the ``x-ratelimit-*`` headers: ``Emulator(rate_limits=...)``); its log
+says when each request arrived. "Shared limiter" wraps every worker's transport in
 ``RateLimitedTransport`` over one Redis limit (a redis-server started here, or ``--redis``)
-set to the same ``rpm`` with ``--burst``.
+set ``--under`` (5%) below ``rpm``, with ``--burst``: a request's trip to the server varies by
+some milliseconds, and aiming exactly at the limit would let that push a second over it.
 
 Printed for both storms, from the server's log: requests sent, the share answered 429, the
 most requests any sliding one-second window held (the limiter promises at most
@@ -39,7 +40,6 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 from _harness import machine, table  # noqa: E402
-from _limiting import Limiting, install  # noqa: E402
 
 ASSISTANT = "asst_storm"
 KEY = "sk-emulator"
@@ -111,10 +111,15 @@ def most_in_a_second(times: Sequence[float]) -> int:
 
 
 def figures(
-    label: str, front: Limiting, began: float, seconds: float, tallies: Sequence[dict[str, Any]]
+    label: str,
+    arrivals: Sequence[tuple[float, int]],
+    began: float,
+    seconds: float,
+    tallies: Sequence[dict[str, Any]],
 ) -> Figures:
-    """The storm's figures over its ``seconds`` from ``began`` (time.monotonic)."""
-    log = [(t - began, status) for t, status in front.log if began <= t < began + seconds]
+    """The storm's figures over its ``seconds`` from ``began``, from the server's log:
+    (arrival on time.monotonic, status answered) of every request."""
+    log = [(t - began, status) for t, status in arrivals if began <= t < began + seconds]
     refused = sum(1 for _, status in log if status == 429)
     accepted = len(log) - refused
     buckets = [[0, 0] for _ in range(math.ceil(seconds))]
@@ -148,21 +153,37 @@ def storm(
     processes: bool = True,
 ) -> Figures:
     """One storm: an emulator limited to ``rpm``, ``workers`` asking for ``seconds``."""
-    from assistant_bridge.testing import Emulator
-
-    emulator = Emulator()
-    front = install(emulator, rpm, service_burst)
+    emulator, arrivals = limited_emulator(rpm, service_burst)
     with emulator:
         emulator.create_assistant(assistant_id=ASSISTANT, name="storm")
         if processes:
-            tallies, began = _in_processes(emulator.base_url, limiter_url, seconds, workers, front)
+            tallies, began = _in_processes(emulator.base_url, limiter_url, seconds, workers)
         else:
-            tallies, began = _in_threads(emulator.base_url, limiter_url, seconds, workers, front)
-        return figures(label, front, began, seconds, tallies)
+            tallies, began = _in_threads(emulator.base_url, limiter_url, seconds, workers)
+        return figures(label, arrivals(), began, seconds, tallies)
+
+
+def limited_emulator(
+    rpm: int, service_burst: int
+) -> tuple[Any, Callable[[], list[tuple[float, int]]]]:
+    """An emulator that limits as the service does, ``rpm`` requests a minute with
+    ``service_burst + 1`` at once, and how to read when each request arrived (time.monotonic)
+    and how it was answered."""
+    from assistant_bridge.testing import Emulator, RateLimit
+
+    capacity_seconds = (service_burst + 1) * 60 / rpm  # the bucket holds service_burst + 1
+    limit = RateLimit(requests_per_minute=rpm, burst_seconds=capacity_seconds)
+    emulator = Emulator(rate_limits=limit)
+    offset = time.monotonic() - time.time()  # the log is on the wall clock
+
+    def arrivals() -> list[tuple[float, int]]:
+        return [(r.at - r.seconds + offset, r.status) for r in emulator.requests]
+
+    return emulator, arrivals
 
 
 def _in_processes(
-    base_url: str, limiter_url: str | None, seconds: float, workers: int, front: Limiting
+    base_url: str, limiter_url: str | None, seconds: float, workers: int
 ) -> tuple[list[dict[str, Any]], float]:
     """Workers in their own processes; the storm starts once every one has imported and is
     ready (so a slow start on a busy machine is not counted against the limiter)."""
@@ -179,7 +200,6 @@ def _in_processes(
             assert child.stdout is not None
             if child.stdout.readline().strip() != "ready":
                 raise RuntimeError("a storm worker did not start")
-        front.log.clear()
         began, until = time.monotonic(), time.time() + seconds
         for child in children:
             assert child.stdin is not None
@@ -197,11 +217,10 @@ def _in_processes(
 
 
 def _in_threads(
-    base_url: str, limiter_url: str | None, seconds: float, workers: int, front: Limiting
+    base_url: str, limiter_url: str | None, seconds: float, workers: int
 ) -> tuple[list[dict[str, Any]], float]:
     from concurrent.futures import ThreadPoolExecutor
 
-    front.log.clear()
     began, until = time.monotonic(), time.time() + seconds
     with ThreadPoolExecutor(workers) as pool:
         futures = [
@@ -260,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--rpm", type=int, default=300, help="the emulator's limit")
     parser.add_argument("--burst", type=int, default=2, help="the shared limiter's burst")
+    parser.add_argument("--under", type=float, default=0.05,
+                        help="the share under the limit the shared limiter aims")  # fmt: skip
     parser.add_argument("--service-burst", type=int, default=None,
                         help="the emulator's burst (default: the limiter's + 1)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=40.0)
@@ -276,7 +297,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     def both(redis_url: str) -> list[Figures]:
         common = {"workers": args.workers, "rpm": args.rpm, "service_burst": service_burst,
                   "seconds": args.seconds, "processes": not args.threads}  # fmt: skip
-        limiter = f"{redis_url}?rpm={args.rpm}&burst={args.burst}&name=storm-{os.getpid()}"
+        aim = math.floor(args.rpm * (1 - args.under))
+        limiter = f"{redis_url}?rpm={aim}&burst={args.burst}&name=storm-{os.getpid()}"
         return [
             storm(limiter_url=None, label="each worker retries its own 429s", **common),
             storm(limiter_url=limiter, label="shared limiter (Redis)", **common),
@@ -288,7 +310,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         with running_redis() as redis_url:
             results = both(redis_url)
     print(f"# Storm at the limit: {args.workers} workers, limit {args.rpm} requests/min, "
-          f"limiter burst {args.burst}, service burst {service_burst}, "
+          f"limiter at {math.floor(args.rpm * (1 - args.under))}/min with burst {args.burst}, "
+          f"service burst {service_burst}, "
           f"{args.seconds:g} s each")  # fmt: skip
     print(machine())
     print()

@@ -7,19 +7,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import openai
 import pytest
 
 from assistant_bridge.testing import Emulator, RateLimit
 from assistant_bridge.testing._emulator.ratelimits import duration
+from tests.openai_errors import http_library
 
 HEADERS = ("limit", "remaining", "reset")
 
 
-def get(emu: Emulator, path: str, key: str = "sk-emulator", **kwargs: Any) -> httpx.Response:
+def get(emu: Emulator, path: str, key: str = "sk-emulator", **kwargs: Any) -> Any:
+    """A raw GET with the HTTP library openai brought (httpx or httpx2)."""
     headers = {"authorization": f"Bearer {key}", "openai-beta": "assistants=v2"}
-    return httpx.get(emu.base_url + path, headers=headers, timeout=10, **kwargs)
+    return http_library().get(emu.base_url + path, headers=headers, timeout=10, **kwargs)
 
 
 def test_every_answer_carries_the_key_s_headers_and_the_limit_binds() -> None:

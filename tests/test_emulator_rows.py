@@ -307,7 +307,7 @@ class TestFilesAndSearch:
         assert client.files.content(chart).read() == b"\x89PNG"
 
     def test_an_upload_is_checked_by_its_schema(self, emu: Emulator) -> None:
-        import httpx
+        from tests.openai_errors import http_library
 
         def upload(*parts: tuple[str, str | None, bytes]) -> dict[str, Any]:
             form = b"".join(
@@ -315,7 +315,7 @@ class TestFilesAndSearch:
                 % (name.encode(), b'; filename="%s"' % f.encode() if f else b"", data)
                 for name, f, data in parts
             )
-            answer = httpx.post(
+            answer = http_library().post(
                 emu.base_url + "/files",
                 headers={
                     "authorization": f"Bearer {emu.api_key}",

@@ -112,11 +112,12 @@ class TestKeepConventions:
             "vector_store_ids",
             "response_format",
             "rate_limit",
+            "thread_registry",
         ]
         for meta in fields.values():
             assert {"required", "description", "sensitive", "hint"} <= set(meta)
         assert [n for n, m in fields.items() if m["required"]] == ["api_key"]
-        assert [n for n, m in fields.items() if m["sensitive"]] == ["api_key"]
+        assert [n for n, m in fields.items() if m["sensitive"]] == ["api_key", "thread_registry"]
 
     def test_auth_fields_are_written_as_keep_writes_them(self) -> None:
         """Keep's docs renderer reads the fields from the source: each is a
