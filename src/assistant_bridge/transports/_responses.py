@@ -21,6 +21,7 @@ import attrs
 
 from assistant_bridge._runstate.table import DEFAULT_MACHINE
 from assistant_bridge._values import events, models
+from assistant_bridge._values.spec import responses_format
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.transports import _wire as wire
 from assistant_bridge.transports import ops
@@ -141,6 +142,10 @@ def response_body(request: RunSettings) -> dict[str, Any]:
         body["tools"] = [dict(t) for t in request.tools]
     if request.metadata is not None:
         body["metadata"] = dict(request.metadata)
+    if request.response_format is not None:
+        body["text"] = {"format": responses_format(request.response_format)}
+    if request.max_output_tokens is not None:
+        body["max_output_tokens"] = request.max_output_tokens
     body["background"] = True
     body["store"] = True
     return body

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Generic, Never, TypeAlias, TypeVar
 import attrs
 
 from assistant_bridge._values.models import Assistant, MessagePage, Run, RunStep, Thread, ToolOutput
-from assistant_bridge._values.spec import AssistantSpec
+from assistant_bridge._values.spec import AssistantSpec, ResponseFormat, assistants_format
 
 __all__ = [
     "ASK_KEY",
@@ -93,6 +93,8 @@ class RunSettings:
     tools: tuple[Mapping[str, Any], ...] | None = attrs.field(default=None, converter=_freeze_tools)
     metadata: Mapping[str, str] | None = attrs.field(default=None, converter=_freeze_metadata)
     assistant: AssistantSpec | None = None
+    response_format: ResponseFormat | None = None
+    max_output_tokens: int | None = None
 
     def body(self) -> dict[str, Any]:
         """The Assistants API fields to send, without those left unset."""
@@ -103,6 +105,10 @@ class RunSettings:
             "model": self.model,
             "tools": None if self.tools is None else [dict(t) for t in self.tools],
             "metadata": None if self.metadata is None else dict(self.metadata),
+            "response_format": (
+                None if self.response_format is None else assistants_format(self.response_format)
+            ),
+            "max_completion_tokens": self.max_output_tokens,
         }
         return {k: v for k, v in fields.items() if v is not None}
 
