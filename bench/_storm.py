@@ -262,7 +262,11 @@ def run_storm(config: StormConfig, emu: Any) -> StormResult:
     try:
         while len(result.answers) < config.alerts:
             if time.monotonic() - began > config.deadline:
-                result.errors.append("the storm did not finish before its deadline")
+                held = {w.process.pid: sorted(w.holding) for w in workers if w.holding}
+                result.errors.append(
+                    f"the storm did not finish before its deadline: {len(result.answers)} "
+                    f"answered, {len(queue)} queued, held {held}"
+                )
                 break
             answered = len(result.answers) / config.alerts
             if config.kill and not killed and answered >= 0.3:

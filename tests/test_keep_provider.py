@@ -104,11 +104,12 @@ class TestKeepConventions:
             "vector_store_ids",
             "response_format",
             "rate_limit",
+            "thread_registry",
         ]
         for meta in fields.values():
             assert {"required", "description", "sensitive", "hint"} <= set(meta)
         assert [n for n, m in fields.items() if m["required"]] == ["api_key"]
-        assert [n for n, m in fields.items() if m["sensitive"]] == ["api_key"]
+        assert [n for n, m in fields.items() if m["sensitive"]] == ["api_key", "thread_registry"]
 
     def test_the_key_never_shows_in_the_config_repr(self) -> None:
         """The auth config's repr leaves the key out."""

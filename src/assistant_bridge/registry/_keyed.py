@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast, overload
 
 from typing_extensions import Unpack
 
@@ -68,10 +68,25 @@ clock, ahead of the registry (clocks drift; a stopped process wakes late)."""
 
 def wire_of(transport: object) -> str:
     """The wire a transport speaks: "responses" or "assistants" (a thread id means nothing on
-    the other)."""
-    wire = getattr(transport, "wire_class", None) or getattr(transport, "wire", None)
-    named = type(transport).__name__ if wire is None else getattr(wire, "__name__", "")
-    return "responses" if "Responses" in named else "assistants"
+    the other). Wrappers (a rate limiter, the fence) are looked through to what they wrap."""
+    for _ in range(8):
+        wire = getattr(transport, "wire_class", None)
+        if wire is not None:
+            return "responses" if "Responses" in getattr(wire, "__name__", "") else "assistants"
+        if "Responses" in type(transport).__name__:
+            return "responses"
+        inner = next(
+            (
+                getattr(transport, n)
+                for n in ("inner", "_inner", "_transport")
+                if hasattr(transport, n)
+            ),
+            None,
+        )
+        if inner is None:
+            break
+        transport = inner
+    return "assistants"
 
 
 def default_owner() -> str:
@@ -178,6 +193,38 @@ class KeyedSession(_KeyedCore[P]):
     more. Session options (``timeout``, ``poll_policy``, ``tool_handler``, ``retry``, ...) are
     those of :class:`~assistant_bridge.ThreadSession`; asks poll (no streaming).
     """
+
+    @overload
+    def __init__(
+        self: KeyedSession[str],
+        transport: Any,
+        key: str,
+        *,
+        registry: Registry,
+        assistant_id: str | None = None,
+        parser: None = None,
+        ttl: float = ...,
+        owner: str | None = None,
+        claim_poll: float = ...,
+        sleep: Callable[[float], None] = ...,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: KeyedSession[P],
+        transport: Any,
+        key: str,
+        *,
+        registry: Registry,
+        assistant_id: str | None = None,
+        parser: Parser[P],
+        ttl: float = ...,
+        owner: str | None = None,
+        claim_poll: float = ...,
+        sleep: Callable[[float], None] = ...,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
 
     def __init__(
         self,
@@ -319,6 +366,38 @@ class AsyncKeyedSession(_KeyedCore[P]):
     """The async twin of :class:`KeyedSession`: ``await session.ask(...)``, with an
     :class:`~assistant_bridge.registry.AsyncRegistry` (``await open_async_registry(url)``)."""
 
+    @overload
+    def __init__(
+        self: AsyncKeyedSession[str],
+        transport: Any,
+        key: str,
+        *,
+        registry: AsyncRegistry,
+        assistant_id: str | None = None,
+        parser: None = None,
+        ttl: float = ...,
+        owner: str | None = None,
+        claim_poll: float = ...,
+        sleep: Callable[[float], Awaitable[None]] = ...,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self: AsyncKeyedSession[P],
+        transport: Any,
+        key: str,
+        *,
+        registry: AsyncRegistry,
+        assistant_id: str | None = None,
+        parser: Parser[P],
+        ttl: float = ...,
+        owner: str | None = None,
+        claim_poll: float = ...,
+        sleep: Callable[[float], Awaitable[None]] = ...,
+        **options: Unpack[SessionOptions],
+    ) -> None: ...
+
     def __init__(
         self,
         transport: Any,
@@ -413,16 +492,22 @@ class AsyncKeyedSession(_KeyedCore[P]):
             return None
         if isinstance(op, Hold):
             holding = self._holding_for(op)
-            holding.renewer = asyncio.create_task(self._renew(holding))
+            stop = asyncio.Event()
+            holding.renewer = (asyncio.create_task(self._renew(holding, stop)), stop)
             return holding
         if isinstance(op, LetGo):
             await self._let_go(op.holding)
             return None
         raise AssertionError(op)  # pragma: no cover
 
-    async def _renew(self, holding: Holding) -> None:
+    async def _renew(self, holding: Holding, stop: asyncio.Event) -> None:
+        # Stopped by the event, never cancelled: a store call cut off half-way can leave its
+        # connection out of step with the server (redis-py, psycopg).
         while True:
-            await asyncio.sleep(holding.ttl / RENEW_SHARE)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), holding.ttl / RENEW_SHARE)
+            if stop.is_set():
+                return
             began = time.monotonic()
             try:
                 await self._registry.renew(holding.lease, holding.ttl)
@@ -436,9 +521,9 @@ class AsyncKeyedSession(_KeyedCore[P]):
 
     async def _let_go(self, holding: Holding) -> None:
         if holding.renewer is not None:
-            holding.renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await holding.renewer
+            task, stop = holding.renewer
+            stop.set()
+            await task
             holding.renewer = None
         if holding.lost is None:
             with contextlib.suppress(LeaseLostError):

@@ -40,6 +40,7 @@ from assistant_bridge.exceptions import (
     ConfigurationError,
 )
 from assistant_bridge.ratelimit import Limiter, RateLimitedTransport
+from assistant_bridge.registry import KeyedSession, Registry, open_registry
 from assistant_bridge.transports import ClientTransport
 
 if TYPE_CHECKING:  # the type checker reads the stand-ins, which mirror Keep's classes
@@ -123,6 +124,13 @@ class OpenaiassistantProviderAuthConfig:
         },
         default=None,
     )
+    thread_registry: str | None = _field(
+        "Where thread_key's conversations are kept, for every worker: a registry URL "
+        "(sqlite:///, redis://, postgresql://); by default Keep's Redis when Keep runs with "
+        "REDIS=true, else SQLite in Keep's state folder",
+        "redis://redis:6379/0",
+        sensitive=True,  # a store's URL may carry its password
+    )
 
 
 class OpenaiassistantProvider(BaseProvider):
@@ -156,6 +164,7 @@ class OpenaiassistantProvider(BaseProvider):
     ) -> None:
         self._transport: ClientTransport | None = None
         self._limited: RateLimitedTransport | None = None
+        self._registry: Registry | None = None
         super().__init__(context_manager, provider_id, config)
 
     # -- configuration (no network) --------------------------------------------------------
@@ -172,6 +181,7 @@ class OpenaiassistantProvider(BaseProvider):
         try:
             self._who = _assistant_of(self.authentication_config, self.provider_id)
             self._rate_limit = _rate_limit_url(self.authentication_config, os.environ)
+            self._registry_url = _registry_url(self.authentication_config, os.environ)
         except ConfigurationError as exc:
             self._config_error(str(exc), self.authentication_config.api_key)
 
@@ -197,8 +207,17 @@ class OpenaiassistantProvider(BaseProvider):
             self._limited = RateLimitedTransport(self._get_transport(), limiter)
         return self._limited
 
+    def _thread_registry(self) -> Registry:
+        """The registry of conversations by ``thread_key``, opened on first use."""
+        if self._registry is None:
+            self._registry = open_registry(self._registry_url)
+        return self._registry
+
     def dispose(self) -> None:
         """Close the HTTP client, if one was opened."""
+        if self._registry is not None:
+            self._registry.close()
+            self._registry = None
         if self._limited is not None:
             self._limited.limiter.close()
             self._limited = None
@@ -249,9 +268,13 @@ class OpenaiassistantProvider(BaseProvider):
         parse_json: bool | str = True,
         additional_instructions: str | None = None,
         metadata: Mapping[str, Any] | str | None = None,
+        thread_key: str | None = None,
+        idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """Ask ``prompt`` (on ``thread_id`` when given) and return the reply as plain JSON:
+        """Ask ``prompt`` (on ``thread_id``, or on the one conversation of ``thread_key``, e.g.
+        ``{{ incident.id }}``, shared by every worker; ``idempotency_key``, e.g. ``{{ alert.id }}``,
+        makes a repeated step hand back its first reply) and return the reply as plain JSON:
         ``response`` (parsed JSON when ``parse_json`` and the text is JSON), ``thread_id``,
         ``run_id``, ``messages``, ``raw_response``."""
         unknown = sorted(set(kwargs) - _KEEP_OWN)
@@ -264,18 +287,37 @@ class OpenaiassistantProvider(BaseProvider):
             if text is None:
                 msg = "prompt is required: the alert or question to ask the assistant."
                 raise ConfigurationError(msg)
-            session = ThreadSession(
-                self._limited_transport(),
-                thread_id=_text(thread_id, "thread_id"),
-                parser=JsonParser(strict=False) if _flag(parse_json, True) else TextParser(),
-                timeout=_seconds(max_wait_time, 60.0),
-                **self._who,
-            )
-            reply = session.ask(
-                text,
-                additional_instructions=_text(additional_instructions, "additional_instructions"),
-                metadata=_metadata(metadata),
-            )
+            parser = JsonParser(strict=False) if _flag(parse_json, True) else TextParser()
+            key, thread = _text(thread_key, "thread_key"), _text(thread_id, "thread_id")
+            if key is not None and thread is not None:
+                msg = "give thread_id or thread_key, not both."
+                raise ConfigurationError(msg)
+            extra = {
+                "additional_instructions": _text(
+                    additional_instructions, "additional_instructions"
+                ),
+                "metadata": _metadata(metadata),
+            }
+            if key is not None:
+                keyed: KeyedSession[Any] = KeyedSession(
+                    self._limited_transport(),
+                    key,
+                    registry=self._thread_registry(),
+                    parser=parser,
+                    timeout=_seconds(max_wait_time, 60.0),
+                    **self._who,
+                )
+                idem = _text(idempotency_key, "idempotency_key")
+                reply = keyed.ask(text, idempotency_key=idem, **extra)  # type: ignore[arg-type]
+            else:
+                session = ThreadSession(
+                    self._limited_transport(),
+                    thread_id=thread,
+                    parser=parser,
+                    timeout=_seconds(max_wait_time, 60.0),
+                    **self._who,
+                )
+                reply = session.ask(text, **extra)  # type: ignore[arg-type]
         except AssistantBridgeError as exc:
             raise ProviderException(f"{type(exc).__name__}: {exc}") from exc
         self.logger.info(
@@ -339,6 +381,26 @@ def _rate_limit_url(cfg: OpenaiassistantProviderAuthConfig, environ: Mapping[str
             setting = f"{'rediss' if tls else 'redis'}://{auth}{host}:{port}/{db}?{query}"
     Limiter.from_url(setting).close()  # a bad limit is a configuration error, found now
     return setting
+
+
+def _registry_url(cfg: OpenaiassistantProviderAuthConfig, environ: Mapping[str, str]) -> str:
+    """Where ``thread_key`` conversations are kept: ``thread_registry`` when set; else Keep's
+    Redis when Keep runs with ``REDIS=true`` (``REDIS_HOST``, ``REDIS_PORT``, ``REDIS_DB``,
+    ``REDIS_USERNAME``, ``REDIS_PASSWORD``, ``REDIS_SSL``); else a SQLite file in Keep's state
+    folder (``SECRET_MANAGER_DIRECTORY``, ``/state`` in Keep's images), which serves the
+    workers of one host."""
+    if cfg.thread_registry is not None:
+        return cfg.thread_registry.strip()
+    if environ.get("REDIS", "false").strip().lower() == "true":
+        user = urllib.parse.quote(environ.get("REDIS_USERNAME") or "", safe="")
+        password = urllib.parse.quote(environ.get("REDIS_PASSWORD") or "", safe="")
+        auth = f"{user}:{password}@" if user or password else ""
+        tls = environ.get("REDIS_SSL", "false").strip().lower() == "true"
+        host = environ.get("REDIS_HOST", "localhost")
+        port, db = environ.get("REDIS_PORT", "6379"), environ.get("REDIS_DB", "0")
+        return f"{'rediss' if tls else 'redis'}://{auth}{host}:{port}/{db}"
+    folder = os.path.abspath(environ.get("SECRET_MANAGER_DIRECTORY") or ".")
+    return f"sqlite:///{os.path.join(folder, 'assistant_bridge_threads.db')}"
 
 
 def _split_ids(value: str | None) -> tuple[str, ...]:
