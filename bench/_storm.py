@@ -20,6 +20,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import random
 import signal
 import threading
 import time
@@ -110,7 +111,10 @@ def alert_id(i: int) -> str:
 
 
 def incident_of(i: int, incidents: int) -> str:
-    return f"incident-{i % incidents:04d}"
+    """The incident of alert ``i``: each incident once first, then at random (seeded, so
+    every run is the same storm), so alerts of one incident arrive close together."""
+    n = i if i < incidents else random.Random(i).randrange(incidents)
+    return f"incident-{n:04d}"
 
 
 # -- the worker process -----------------------------------------------------------------------
