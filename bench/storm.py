@@ -139,10 +139,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     curves: dict[str, list[float]] = {}
     for label, name in [("before (local)", None), *((f"after ({s})", s) for s in stores)]:
         figures = []
-        with store(name or "sqlite") as url:
-            if url is None:
-                continue
-            for n in counts:
+        for n in counts:
+            with store(name or "sqlite") as url:  # a fresh store for each storm's emulator
+                if url is None:
+                    break
                 config = _storm.StormConfig(
                     **{
                         **_fields(base),
@@ -155,8 +155,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     }
                 )
                 figures.append(storm(config, args.run_delay).throughput)
-        curves[label] = figures
-        print(f"{label:<18}" + "".join(f"{f:>8.1f}" for f in figures), flush=True)
+        if figures:
+            curves[label] = figures
+            print(f"{label:<18}" + "".join(f"{f:>8.1f}" for f in figures), flush=True)
 
     print("\nregistry cost per ask (claim + 3 commits + release), ms")
     for name in stores:
