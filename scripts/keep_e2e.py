@@ -11,6 +11,7 @@ the config over the Responses API):
 3. posts a critical alert to ``/alerts/event``, which triggers it again;
 
 then checks each run's results (verdict, same thread for the follow-up, the action's line),
+that two runs of a step with ``thread_key`` continue one conversation,
 that a bad configuration is refused naming the provider, and that the key appears in no answer
 and no line of Keep's log. Stops Keep and the emulator whatever happens; exits non-zero,
 saying why, on any difference.
@@ -49,6 +50,22 @@ ALERT = {
     "fingerprint": "e2e-cpu-web-1",
 }
 PROVISIONED = "triage-assistant-provisioned"
+KEYED = """workflow:
+  id: openaiassistant-keyed
+  name: OpenAI assistant, one conversation per alert
+  description: thread_key keeps one conversation per alert fingerprint across runs
+  triggers:
+    - type: manual
+  steps:
+    - name: ask
+      provider:
+        type: openaiassistant
+        config: "{{ providers.triage-assistant-responses }}"
+        with:
+          prompt: "Still firing: {{ alert.name }}. Anything new?"
+          thread_key: "{{ alert.fingerprint }}"
+          parse_json: false
+"""
 TERMINAL = ("success", "error", "failed", "timeout", "skipped")
 
 
@@ -249,6 +266,28 @@ def check_sent(emulator: Emulator, runs: int) -> str:
     return f"{runs} triage runs sent the verdict schema and max_tokens 500"
 
 
+def check_keyed(client: httpx.Client, emulator: Emulator, seen: list[str]) -> str:
+    """Two runs of a workflow whose step has ``thread_key``: one conversation for both."""
+    files = {"file": ("keyed.yaml", KEYED, "application/x-yaml")}
+    created = answered(client.post("/workflows", files=files), seen)
+    if not isinstance(created, dict) or "workflow_id" not in created:
+        raise Failure(f"[thread_key] POST /workflows answered {created}")
+    threads = []
+    for _ in range(2):
+        started = answered(
+            client.post(f"/workflows/{created['workflow_id']}/run", json={"body": ALERT}), seen
+        )
+        run = wait_for_run(client, created["workflow_id"], started["workflow_execution_id"], seen)
+        if run.get("status") != "success":
+            raise Failure(f"[thread_key] run ended {run.get('status')}: {run.get('error')}")
+        (result,) = (run.get("results") or {}).get("ask") or [None]
+        threads.append(str((result or {}).get("thread_id")))
+    roles = [role for role, _, _ in emulator.thread_messages(threads[0])]
+    if threads[0] != threads[1] or not threads[0].startswith("conv_") or len(roles) != 4:
+        raise Failure(f"[thread_key] two runs on {threads}, the first holding {roles}")
+    return f"[thread_key] two runs continued one conversation, {threads[0]}"
+
+
 def scenario(keep: str, workflow: Path, providers_file: Path, workdir: Path, log: Path) -> None:
     """Everything, against one emulator and one Keep."""
     seen: list[str] = []
@@ -327,6 +366,7 @@ def scenario(keep: str, workflow: Path, providers_file: Path, workdir: Path, log
             print(f"[{wire}] alert-triggered run: {check_run(run, wire, emulator)}")
 
         print(check_sent(emulator, 2 * len(workflows)))
+        print(check_keyed(client, emulator, seen))
 
         # Refusals: a refused key fails the mandatory scopes (412), a configuration with no
         # assistant is refused naming the provider (400); neither answer holds the key.
