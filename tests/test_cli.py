@@ -22,6 +22,7 @@ from assistant_bridge import __version__
 from assistant_bridge._cli import main as _cli
 from assistant_bridge._cli.demo import run_demo
 from assistant_bridge._cli.exit_codes import ExitCode
+from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.testing import Behaviour, Emulator, FailRun, SayJson, SayText, StayInProgress
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -463,6 +464,26 @@ class TestContract:
             f"over 0, got {value!r} (see assistant-bridge {name.removesuffix(' kb')} --help)"
         )
 
+    @pytest.mark.parametrize(
+        "raised", [KeyboardInterrupt(), ConfigurationError("no key")], ids=["ctrl-c", "error"]
+    )
+    def test_main_in_a_program_gives_ctrl_c_back(
+        self, raised: BaseException, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """main() called in-process reports in one line and leaves Ctrl-C as it found it
+        (it ignored Ctrl-C for good, so a later interrupt of the program was lost)."""
+
+        def fail(*_: object) -> int:
+            raise raised
+
+        monkeypatch.setattr(_cli, "build_parser", lambda: _Failing(fail))
+        before = signal.getsignal(signal.SIGINT)
+        err = io.StringIO()
+        code = _cli.main(["demo"], io.StringIO(), err)
+        assert code in (ExitCode.INTERRUPTED, ExitCode.CONFIGURATION)
+        assert len(err.getvalue().splitlines()) == 1
+        assert signal.getsignal(signal.SIGINT) is before
+
     @pytest.mark.parametrize("value", ["70000", "-1", "http"])
     def test_a_bad_port_is_a_usage_error(self, value: str) -> None:
         """`emulator --port 70000`: exit 2 and one line, no OverflowError traceback."""
@@ -787,3 +808,15 @@ class TestSpecCommand:
         code = _cli.main(["spec", "--from-json", f"{tmp_path}/missing.json", "-o", "x.toml"])
         assert code == ExitCode.CONFIGURATION
         assert "Cannot read assistant JSON" in capsys.readouterr().err
+
+
+class _Failing:
+    """A parser whose command raises what it is given (for main()'s error paths)."""
+
+    def __init__(self, run: object) -> None:
+        self.run = run
+
+    def parse_known_args(self, argv: object) -> tuple[object, list[str]]:
+        import argparse
+
+        return argparse.Namespace(run=self.run, verbose=False), []

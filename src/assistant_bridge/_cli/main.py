@@ -64,7 +64,7 @@ def main(
             getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(extra)}")
         code: int = args.run(args, stdout, stderr)
     except KeyboardInterrupt as exc:
-        code = _report(exc, args, stderr)
+        code = _report(exc, args, stderr, leaving=argv is None)
         if argv is None:  # the real command: leave now, with no worker thread to wait for
             _leave(code)
         return code
@@ -105,22 +105,31 @@ def _ours(exc: Exception) -> bool:
     return isinstance(exc, (AssistantBridgeError, UsageError))
 
 
-def _report(exc: BaseException, args: argparse.Namespace | None, stderr: TextIO) -> int:
-    """Write the one line (after the traceback with ``-v``, the usage for a usage mistake)."""
+def _report(
+    exc: BaseException, args: argparse.Namespace | None, stderr: TextIO, leaving: bool = False
+) -> int:
+    """Write the one line (after the traceback with ``-v``, the usage for a usage mistake).
+
+    Ctrl-C is ignored while it is written, and given back afterwards unless the process is
+    ``leaving`` at once: a program (or test run) that calls ``main()`` stays interruptible."""
     import signal
     import traceback
 
     from assistant_bridge._cli.arguments import UsageError
     from assistant_bridge._cli.exit_codes import exit_code_for
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the report
-    exit_code = exit_code_for(exc)
-    if isinstance(exc, UsageError):
-        stderr.write(exc.parser.format_usage())
-    elif args is not None and getattr(args, "verbose", False):
-        traceback.print_exception(exc, file=stderr)
-    stderr.write(f"assistant-bridge: {exit_code.kind}: {describe(exc, args)}\n")
-    stderr.flush()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        exit_code = exit_code_for(exc)
+        if isinstance(exc, UsageError):
+            stderr.write(exc.parser.format_usage())
+        elif args is not None and getattr(args, "verbose", False):
+            traceback.print_exception(exc, file=stderr)
+        stderr.write(f"assistant-bridge: {exit_code.kind}: {describe(exc, args)}\n")
+        stderr.flush()
+    finally:
+        if not leaving:
+            signal.signal(signal.SIGINT, previous)
     return int(exit_code)
 
 
