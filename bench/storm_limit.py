@@ -1,16 +1,17 @@
 """The storm at the limit: workers triaging alerts as fast as they can against an emulator
 that allows ``--rpm`` requests a minute, without and then with the shared limiter.
 
-    python bench/storm_limit.py                    # ~2 min: 8 worker processes, 600 RPM
+    python bench/storm_limit.py                    # ~2 min: 8 worker processes, 300 RPM
     python bench/storm_limit.py --seconds 40 --plot docs/performance-storm-limit.png
 
 Each worker is its own process with its own transport and sessions (one thread per alert),
-asking back to back; the session's RetryPolicy retries a 429 as usual. The emulator sits behind
-``bench/_limiting.py``, which limits as the service does (GCRA: ``rpm`` a minute, spread
-evenly, ``--service-burst`` at once; 429 with ``retry-after-ms`` and the ``x-ratelimit-*``
-headers) and logs when each request arrived. "Shared limiter" wraps every worker's transport in
+asking back to back; the session's RetryPolicy retries a 429 as usual. The emulator limits as
+the service does (``rpm`` a minute, refilled evenly, ``--service-burst`` + 1 at once; 429 with
+``retry-after-ms`` and the ``x-ratelimit-*`` headers: ``Emulator(rate_limits=...)``); its log
+says when each request arrived. "Shared limiter" wraps every worker's transport in
 ``RateLimitedTransport`` over one Redis limit (a redis-server started here, or ``--redis``)
-set to the same ``rpm`` with ``--burst``.
+set ``--under`` (5%) below ``rpm``, with ``--burst``: a request's trip to the server varies by
+some milliseconds, and aiming exactly at the limit would let that push a second over it.
 
 Printed for both storms, from the server's log: requests sent, the share answered 429, the
 most requests any sliding one-second window held (the limiter promises at most
@@ -29,7 +30,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -39,14 +40,20 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
 from _harness import machine, table  # noqa: E402
-from _limiting import Limiting, install  # noqa: E402
 
 ASSISTANT = "asst_storm"
 KEY = "sk-emulator"
 
 
-def work(base_url: str, limiter_url: str | None, until: float, worker: int) -> dict[str, Any]:
-    """One worker: ask about alert after alert until ``until`` (wall clock); what happened."""
+def work(
+    base_url: str,
+    limiter_url: str | None,
+    start: Callable[[], float],
+    worker: int,
+    wait: str = "poll",
+) -> dict[str, Any]:
+    """One worker: build its transport, wait for ``start()`` to say until when (wall clock),
+    then ask about alert after alert until then; what happened."""
     from assistant_bridge import OpenAITransport, ThreadSession
     from assistant_bridge.exceptions import AssistantBridgeError
 
@@ -57,10 +64,11 @@ def work(base_url: str, limiter_url: str | None, until: float, worker: int) -> d
         transport = RateLimitedTransport(transport, limiter_url)
     done, failed, errors = 0, 0, Counter[str]()
     n = 0
+    until = start()
     try:
         while time.time() < until:
             n += 1
-            session = ThreadSession(transport, ASSISTANT, timeout=30)
+            session = ThreadSession(transport, ASSISTANT, timeout=30, wait=wait)
             try:
                 session.ask(f"Alert {worker}-{n}: CPU at 100% on db-{n % 7}")
                 done += 1
@@ -103,10 +111,15 @@ def most_in_a_second(times: Sequence[float]) -> int:
 
 
 def figures(
-    label: str, front: Limiting, began: float, seconds: float, tallies: Sequence[dict[str, Any]]
+    label: str,
+    arrivals: Sequence[tuple[float, int]],
+    began: float,
+    seconds: float,
+    tallies: Sequence[dict[str, Any]],
 ) -> Figures:
-    """The storm's figures over its ``seconds`` from ``began`` (time.monotonic)."""
-    log = [(t - began, status) for t, status in front.log if began <= t < began + seconds]
+    """The storm's figures over its ``seconds`` from ``began``, from the server's log:
+    (arrival on time.monotonic, status answered) of every request."""
+    log = [(t - began, status) for t, status in arrivals if began <= t < began + seconds]
     refused = sum(1 for _, status in log if status == 429)
     accepted = len(log) - refused
     buckets = [[0, 0] for _ in range(math.ceil(seconds))]
@@ -140,51 +153,80 @@ def storm(
     processes: bool = True,
 ) -> Figures:
     """One storm: an emulator limited to ``rpm``, ``workers`` asking for ``seconds``."""
-    from assistant_bridge.testing import Emulator
-
-    emulator = Emulator()
-    front = install(emulator, rpm, service_burst)
+    emulator, arrivals = limited_emulator(rpm, service_burst)
     with emulator:
         emulator.create_assistant(assistant_id=ASSISTANT, name="storm")
-        front.log.clear()
-        began, wall = time.monotonic(), time.time()
-        until = wall + seconds
         if processes:
-            tallies = _in_processes(emulator.base_url, limiter_url, until, workers)
+            tallies, began = _in_processes(emulator.base_url, limiter_url, seconds, workers)
         else:
-            tallies = _in_threads(emulator.base_url, limiter_url, until, workers)
-        return figures(label, front, began, seconds, tallies)
+            tallies, began = _in_threads(emulator.base_url, limiter_url, seconds, workers)
+        return figures(label, arrivals(), began, seconds, tallies)
+
+
+def limited_emulator(
+    rpm: int, service_burst: int
+) -> tuple[Any, Callable[[], list[tuple[float, int]]]]:
+    """An emulator that limits as the service does, ``rpm`` requests a minute with
+    ``service_burst + 1`` at once, and how to read when each request arrived (time.monotonic)
+    and how it was answered."""
+    from assistant_bridge.testing import Emulator, RateLimit
+
+    capacity_seconds = (service_burst + 1) * 60 / rpm  # the bucket holds service_burst + 1
+    limit = RateLimit(requests_per_minute=rpm, burst_seconds=capacity_seconds)
+    emulator = Emulator(rate_limits=limit)
+    offset = time.monotonic() - time.time()  # the log is on the wall clock
+
+    def arrivals() -> list[tuple[float, int]]:
+        return [(r.at - r.seconds + offset, r.status) for r in emulator.requests]
+
+    return emulator, arrivals
 
 
 def _in_processes(
-    base_url: str, limiter_url: str | None, until: float, workers: int
-) -> list[dict[str, Any]]:
-    command = [sys.executable, __file__, "--worker", base_url, limiter_url or "-", str(until)]
+    base_url: str, limiter_url: str | None, seconds: float, workers: int
+) -> tuple[list[dict[str, Any]], float]:
+    """Workers in their own processes; the storm starts once every one has imported and is
+    ready (so a slow start on a busy machine is not counted against the limiter)."""
+    command = [sys.executable, __file__, "--worker", base_url, limiter_url or "-"]
     children = [
-        subprocess.Popen([*command, str(i)], stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [*command, str(i)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         for i in range(workers)
     ]
     tallies = []
     try:
         for child in children:
-            out, _ = child.communicate(timeout=until - time.time() + 120)
+            assert child.stdout is not None
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError("a storm worker did not start")
+        began, until = time.monotonic(), time.time() + seconds
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write(f"{until}\n")
+            child.stdin.flush()
+        for child in children:
+            out, _ = child.communicate(timeout=seconds + 120)
             tallies.append(json.loads(out.strip().splitlines()[-1]))
     finally:
         for child in children:
             if child.poll() is None:
                 child.kill()
                 child.wait()
-    return tallies
+    return tallies, began
 
 
 def _in_threads(
-    base_url: str, limiter_url: str | None, until: float, workers: int
-) -> list[dict[str, Any]]:
+    base_url: str, limiter_url: str | None, seconds: float, workers: int
+) -> tuple[list[dict[str, Any]], float]:
     from concurrent.futures import ThreadPoolExecutor
 
+    began, until = time.monotonic(), time.time() + seconds
     with ThreadPoolExecutor(workers) as pool:
-        futures = [pool.submit(work, base_url, limiter_url, until, i) for i in range(workers)]
-        return [f.result() for f in futures]
+        futures = [
+            pool.submit(work, base_url, limiter_url, lambda: until, i) for i in range(workers)
+        ]
+        return [f.result() for f in futures], began
 
 
 def report(results: Sequence[Figures], rpm: int, burst: int) -> str:
@@ -235,8 +277,10 @@ def plot(results: Sequence[Figures], rpm: int, burst: int, path: str) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--rpm", type=int, default=600, help="the emulator's limit")
+    parser.add_argument("--rpm", type=int, default=300, help="the emulator's limit")
     parser.add_argument("--burst", type=int, default=2, help="the shared limiter's burst")
+    parser.add_argument("--under", type=float, default=0.05,
+                        help="the share under the limit the shared limiter aims")  # fmt: skip
     parser.add_argument("--service-burst", type=int, default=None,
                         help="the emulator's burst (default: the limiter's + 1)")  # fmt: skip
     parser.add_argument("--seconds", type=float, default=40.0)
@@ -253,7 +297,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     def both(redis_url: str) -> list[Figures]:
         common = {"workers": args.workers, "rpm": args.rpm, "service_burst": service_burst,
                   "seconds": args.seconds, "processes": not args.threads}  # fmt: skip
-        limiter = f"{redis_url}?rpm={args.rpm}&burst={args.burst}&name=storm-{os.getpid()}"
+        aim = math.floor(args.rpm * (1 - args.under))
+        limiter = f"{redis_url}?rpm={aim}&burst={args.burst}&name=storm-{os.getpid()}"
         return [
             storm(limiter_url=None, label="each worker retries its own 429s", **common),
             storm(limiter_url=limiter, label="shared limiter (Redis)", **common),
@@ -265,7 +310,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         with running_redis() as redis_url:
             results = both(redis_url)
     print(f"# Storm at the limit: {args.workers} workers, limit {args.rpm} requests/min, "
-          f"limiter burst {args.burst}, service burst {service_burst}, "
+          f"limiter at {math.floor(args.rpm * (1 - args.under))}/min with burst {args.burst}, "
+          f"service burst {service_burst}, "
           f"{args.seconds:g} s each")  # fmt: skip
     print(machine())
     print()
@@ -285,8 +331,14 @@ def main(argv: Sequence[str] | None = None) -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         warnings.simplefilter("ignore")
-        _, _, url, limiter, until, index = sys.argv
-        tally = work(url, None if limiter == "-" else limiter, float(until), int(index))
+        _, _, url, limiter, index = sys.argv
+
+        def ready() -> float:
+            """Say so, and read until when to ask (the storm starts when all are ready)."""
+            print("ready", flush=True)
+            return float(sys.stdin.readline())
+
+        tally = work(url, None if limiter == "-" else limiter, ready, int(index))
         print(json.dumps(tally))
     else:
         main()

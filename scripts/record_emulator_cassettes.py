@@ -22,17 +22,12 @@ from assistant_bridge import (
     ToolCall,
     ToolOutput,
 )
-from assistant_bridge.testing import Emulator, FailRun, RequestTools, SayJson, SayText
+from assistant_bridge.testing import Emulator, FailRun, RequestTools, SayJson, SayText, vcr_config
 
 warnings.simplefilter("ignore", DeprecationWarning)
 OUT = Path(__file__).resolve().parent.parent / "cassettes" / "emulator"
 ASSISTANT = "asst_recorded0000000000000"
-RECORDER = vcr.VCR(
-    record_mode="all",
-    match_on=["method", "path"],
-    decode_compressed_response=True,
-    filter_headers=["authorization", "openai-organization", "openai-project", "cookie"],
-)
+RECORDER = vcr.VCR(record_mode="all", match_on=["method", "path"], **vcr_config())
 
 
 def session(emu: Emulator, **kwargs: object) -> ThreadSession:

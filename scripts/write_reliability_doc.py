@@ -15,13 +15,19 @@ warnings.simplefilter("ignore", DeprecationWarning)
 
 from tests.fault_matrix import (  # noqa: E402
     CANCEL_GRACE,
+    HOSTILE_GRACE,
+    HOSTILE_MARGIN,
+    HOSTILE_TIMEOUT,
     MARGIN,
     MODES,
     RETRY,
     SHORT_TIMEOUT,
     TIMEOUT,
+    HostileCell,
     cases,
+    hostile_cases,
     run_case,
+    run_hostile,
 )
 
 HEAD = """# Reliability
@@ -136,11 +142,114 @@ The API key never appears in a repr, a log record (DEBUG included), an exception
 kinds, and checks all of them. `tests/test_redaction.py` has a server echo the key in every
 field of its error body (message, `code`, `param`, the request-id header), for every status,
 on both wires, sync and async: every field of the error and every log line stays clean.
-Cassettes are written with `authorization`,
-`openai-organization` and `openai-project` filtered.
+No error keeps openai's exception (which carries the request, whose header holds the key) as
+its `__cause__` or its `__context__`; `tests/key_graph.py` walks everything reachable from an
+error (cause, context, args, every attribute: requests, responses, bodies, headers), and the
+hostile cells above and `tests/test_key_graph.py` find the key nowhere. A key in the base URL's
+userinfo (`https://gw:sk-...@host/v1`) is masked in reprs, log lines and the CLI's warnings.
+
+Cassettes you record yourself stay clean with `assistant_bridge.testing.vcr_config()`: it
+leaves the credential headers out and masks keys (the one in `OPENAI_API_KEY`, any you name,
+and anything shaped like a key or a bearer token) in URIs, bodies and headers, the same on
+playback, so a recording of a 401 that echoes the key keeps none of it
+(`tests/test_key_graph.py` records one). The project's own cassettes use it.
+
+```python
+import vcr
+
+from assistant_bridge.testing import vcr_config
+
+recorder = vcr.VCR(record_mode="none", **vcr_config())
+```
 """
+    text = text.replace("\n## Bad input\n", hostile_section() + "\n## Bad input\n", 1)
     (ROOT / "docs" / "reliability.md").write_text(text)
     print(f"wrote docs/reliability.md: {len(rows)} cases")
+
+
+HOSTILE_HEAD = """
+## A hostile server
+
+The same invariants hold when the server itself misbehaves after the run has started:
+`tests/hostile_proxy.py` sits between the session and the emulator, passes the requests on
+(so the run starts, the cancel or the tool outputs arrive) and spoils one answer: a body that
+trickles one byte every 0.3 s, a stream that trickles, a stream that sends only `: ping`
+comments or nothing after its headers, a 200 that is an HTML page or JSON cut short, a stream
+that ends cleanly in the middle of an event, a redirect to another host that answers a thread
+object, and Responses' `400 conversation_locked`. Each is tried on each operation of an ask
+(the run's start on a thread that exists, a poll, a streamed start, the cancel, the tool
+outputs), on both wires, sync and async, with a {timeout:g} s deadline and a {grace:g} s
+cancel grace. Each cell must end typed within timeout + cancel grace + {margin:g} s, leave no
+run active, name its thread and run (and whether the cancel was confirmed), and hold the key
+nowhere: `tests/key_graph.py` walks `__cause__`, `__context__`, `args` and every attribute of
+the error (requests, responses, bodies, headers).
+
+What makes it hold:
+
+- **One bound, across the whole body.** A read timeout bounds each read, not the body: the
+  transports read every answer and every stream chunk by chunk and give it up once the ask's
+  time is spent (`APIConnectionError` for a body, `StreamInterruptedError` for a stream).
+- **Typed, whatever arrives.** A body that is not JSON, or an object of another type than the
+  operation returns (checked where each answer is decoded: a run poll must return that run of
+  that thread), raises `MalformedResponseError`; a stream that ends mid-event or sends an
+  unreadable event is interrupted (and the run polled).
+- **Found and cancelled.** When the answer that would carry the run's id is lost, silent or
+  unreadable, the session finds the run by the ask's mark (Assistants) or takes the id from the
+  create answer or the first stream event (Responses), cancels it within the grace, and the
+  error carries `thread_id`, `run_id` and `cancel_confirmed`. **On Responses, when no id ever
+  arrived** (a streamed start whose first event never came, a create answer lost whole), the
+  response cannot be found (a conversation's responses cannot be listed): the error carries
+  the conversation id, `run_id=None` and `cancel_confirmed=False`, and the response may still
+  run until it ends; the next ask on that conversation waits for it (`conversation_locked`).
+- **`conversation_locked`** is `ActiveRunError` and follows `on_active_run`: `"wait"` tries
+  again within the deadline, `"raise"` raises it, and `"cancel"` cancels only a response whose
+  id is known (otherwise it waits).
+
+{summary}
+
+| wire | operation | case | sync | async | checks |
+|---|---|---|---|---|---|
+"""
+
+
+def _summary(cells: list[HostileCell]) -> str:
+    ran = [c for c in cells if c.na is None]
+    worst = max(ran, key=lambda c: c.overshoot)
+    untyped = sum(c.outcome.startswith("UNTYPED") for c in ran)
+    active = sum(any(p.startswith("runs left active") for p in c.problems) for c in ran)
+    unreachable = sum(c.unreachable for c in ran)
+    keys = sum(any(p.startswith("key reachable") for p in c.problems) for c in ran)
+    return (
+        f"Over the {len(ran)} cells run ({len(cells) - len(ran)} n/a): worst overshoot past "
+        f"timeout + cancel grace {worst.overshoot:+.2f} s ({worst.api} {worst.mode} "
+        f"{worst.operation}, {worst.case}); runs left active {active} (and {unreachable} "
+        "responses left running where no response id ever arrived, on Responses, as said "
+        f"above); errors not typed {untyped}; key occurrences found by the walk {keys}."
+    )
+
+
+def hostile_section() -> str:
+    cells: list[HostileCell] = []
+    rows = []
+    for api, operation, case in hostile_cases():
+        pair = [run_hostile(api, operation, case, mode=mode) for mode in MODES]
+        cells += pair
+        if pair[0].na is not None:
+            rows.append(f"| {api} | {operation} | {case} | n/a | n/a | {pair[0].na} |")
+            continue
+        shown = [f"{c.outcome} {c.seconds:.2f} s" for c in pair]
+        problems = sorted({p for c in pair for p in c.problems})
+        rows.append(
+            f"| {api} | {operation} | {case} | {shown[0]} | {shown[1]} | "
+            f"{'; '.join(problems) if problems else 'ok'} |"
+        )
+    head = HOSTILE_HEAD.format(
+        timeout=HOSTILE_TIMEOUT,
+        grace=HOSTILE_GRACE,
+        margin=HOSTILE_MARGIN,
+        summary=_summary(cells),
+    )
+    return head + "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":

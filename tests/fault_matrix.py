@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -23,11 +23,13 @@ from assistant_bridge import (
     AsyncResponsesTransport,
     AsyncThreadSession,
     FixedInterval,
+    OpenAITransport,
+    ResponsesTransport,
     RetryPolicy,
     ThreadSession,
     ToolOutput,
 )
-from assistant_bridge.exceptions import AssistantBridgeError
+from assistant_bridge.exceptions import AssistantBridgeError, RunError
 from assistant_bridge.testing import (
     Behaviour,
     Emulator,
@@ -40,7 +42,12 @@ from assistant_bridge.testing import (
     StayInProgress,
 )
 
+from .hostile_proxy import HostileProxy, Misbehave
+from .key_graph import key_paths
+
 SPEC = AssistantSpec(name="matrix", model="gpt-4o-mini")
+CANARY_KEY = "sk-proj-matrixcanary5e2b4d6f8a0c1e3b"
+"""The emulator's key in the hostile cells: no error may hold it anywhere."""
 TIMEOUT = 3.0
 SHORT_TIMEOUT = 1.0
 """The deadline of the cases that must run into it (a hanging request, a cancel)."""
@@ -173,10 +180,10 @@ class _Asker:
             self._transport = emu.transport(api)
             self.session = ThreadSession(self._transport, **options)
 
-    def ask(self, prompt: str) -> Any:
+    def ask(self, prompt: str, **options: Any) -> Any:
         if self._loop is None:
-            return self.session.ask(prompt)
-        return self._loop.run(self.session.ask(prompt))
+            return self.session.ask(prompt, **options)
+        return self._loop.run(self.session.ask(prompt, **options))
 
     def close(self) -> None:
         if self._loop is None:
@@ -320,3 +327,283 @@ def cases() -> list[Case]:
 def case_id(case: Case) -> str:
     api, phase, name, _, _ = case
     return f"{api}/{phase.name if phase else 'run'}/{name}"
+
+
+# -- a hostile server (issue 20) -------------------------------------------------------------
+# The emulator behind tests/hostile_proxy.py, which lets the run start and then misbehaves on
+# one operation of the ask. Short deadlines: every cell must end within HOSTILE_TIMEOUT +
+# HOSTILE_GRACE + HOSTILE_MARGIN, typed, with no run left active and no key in the error.
+
+HOSTILE_TIMEOUT = 1.0
+HOSTILE_GRACE = 0.5
+HOSTILE_MARGIN = 0.5
+OPERATIONS = ("create", "poll", "stream", "cancel", "submit")
+
+#: Each hostile case: how the proxy misbehaves, and whether it is a fault of a stream.
+HOSTILE: dict[str, tuple[Misbehave, bool]] = {
+    "trickled body": (Misbehave("trickle", "", ""), False),
+    "trickled stream": (Misbehave("trickle", "", ""), True),
+    "silent stream (pings)": (Misbehave("silent", "", ""), True),
+    "silent stream (headers only)": (Misbehave("silent", "", "", pings=False), True),
+    "silent stream (after 2 events)": (Misbehave("silent", "", "", after_events=2), True),
+    "non-JSON 200 (HTML)": (Misbehave("html", "", ""), False),
+    "non-JSON 200 (cut short)": (Misbehave("cut", "", ""), False),
+    "mid-event end": (Misbehave("mid_event", "", "", after_events=2), True),
+    "wrong object": (Misbehave("wrong_object", "", ""), False),
+    "conversation locked": (Misbehave("locked", "", ""), False),
+}
+
+_RUN = r"/v1/threads/[^/]+/runs/[^/]+"
+_ROUTES: dict[str, dict[str, tuple[str, str, int]]] = {
+    "assistants": {
+        "create": ("POST", r"/v1/threads/[^/]+/runs", 1),
+        "poll": ("GET", _RUN, 1),
+        "stream": ("POST", r"/v1/threads/[^/]+/runs", 1),
+        "cancel": ("POST", _RUN + "/cancel", 1),
+        "submit": ("POST", _RUN + "/submit_tool_outputs", 1),
+    },
+    "responses": {
+        "create": ("POST", r"/v1/responses", 1),
+        "poll": ("GET", r"/v1/responses/[^/]+", 1),
+        "stream": ("POST", r"/v1/responses", 1),
+        "cancel": ("POST", r"/v1/responses/[^/]+/cancel", 1),
+        "submit": ("POST", r"/v1/responses", 2),
+    },
+}
+
+
+def not_applicable(case: str, operation: str, api: str) -> str | None:
+    """Why a hostile cell cannot occur, or None when it can."""
+    rule, streamed = HOSTILE[case]
+    if case == "conversation locked":
+        if api == "assistants":
+            return (
+                "the Assistants API has no conversation lock; its active-run 400 is the "
+                "'active run on the thread' case"
+            )
+        if operation in ("poll", "cancel"):
+            return "reading or cancelling a response starts none, so nothing is locked against it"
+        return None
+    if streamed and operation in ("create", "poll", "cancel"):
+        return "this operation's answer is not a stream"
+    if operation == "stream" and not streamed:
+        if rule.kind == "trickle":
+            return "a stream that trickles is the 'trickled stream' case"
+        if rule.kind == "cut":
+            return "a stream cut short is the 'mid-event end' case"
+        if rule.kind == "wrong_object":
+            return "a JSON object where a stream belongs is not a stream: as 'non-JSON 200 (HTML)'"
+    return None
+
+
+HostileCase = tuple[str, str, str]
+
+
+def hostile_cases() -> list[HostileCase]:
+    """Every (api, operation, case) of the hostile matrix, n/a cells included."""
+    return [
+        (api, operation, case)
+        for api in ("assistants", "responses")
+        for operation in OPERATIONS
+        for case in HOSTILE
+    ]
+
+
+def hostile_id(case: HostileCase) -> str:
+    return "/".join(case)
+
+
+@attrs.frozen
+class HostileCell:
+    """One hostile cell and what came of it (``na``: why it cannot occur)."""
+
+    api: str
+    mode: str
+    operation: str
+    case: str
+    outcome: str = ""
+    seconds: float = 0.0
+    overshoot: float = 0.0
+    problems: tuple[str, ...] = ()
+    na: str | None = None
+    ids: str = ""
+    unreachable: int = 0
+    """Responses left running where no id ever arrived (documented: nothing can find them)."""
+    detail: str = ""
+    """The error's message, for a reader of a failing cell."""
+
+
+def _hostile_asker(emu: Emulator, proxy_url: str, api: str, mode: str, **options: Any) -> _Asker:
+    asker = _Asker.__new__(_Asker)
+    asker._loop = None
+    key = emu.api_key or "sk-any"
+    if mode == "async":
+        asker._loop = _Loop()
+        kind: Any = AsyncOpenAITransport if api == "assistants" else AsyncResponsesTransport
+        asker._transport = kind(key, base_url=proxy_url)
+        asker.session = AsyncThreadSession(asker._transport, **options)
+    else:
+        kind = OpenAITransport if api == "assistants" else ResponsesTransport
+        asker._transport = kind(key, base_url=proxy_url)
+        asker.session = ThreadSession(asker._transport, **options)
+    return asker
+
+
+def run_hostile(
+    api: str, operation: str, case: str, mode: str = "sync", api_key: str = CANARY_KEY
+) -> HostileCell:
+    """Run one hostile cell in a fresh emulator behind a fresh proxy."""
+    why = not_applicable(case, operation, api)
+    if why is not None:
+        return HostileCell(api, mode, operation, case, na=why)
+    shape, streamed = HOSTILE[case]
+    method, path, nth = _ROUTES[api][operation]
+    rule = attrs.evolve(shape, method=method, path=path, nth=nth)
+    tools = operation == "submit"
+    wait = "stream" if operation == "stream" or (tools and streamed) else "poll"
+    with Emulator(cancel_delay=0.01, api_key=api_key) as emu, HostileProxy(emu.base_url) as proxy:
+        options: dict[str, Any] = {
+            "assistant": SPEC,
+            "poll_policy": FixedInterval(0.02),
+            "retry": RETRY,
+            "timeout": HOSTILE_TIMEOUT,
+            "cancel_grace": HOSTILE_GRACE,
+            "wait": wait,
+        }
+        if tools:
+            options["tool_handler"] = _tools
+        asker = _hostile_asker(emu, proxy.base_url, api, mode, **options)
+        try:
+            emu.script(SayText("first answer"), times=1)
+            # The thread exists: a lost start can be looked up. Not the case under test, so it
+            # gets time enough on a loaded machine.
+            asker.ask("first question", timeout=30)
+            if tools:
+                emu.script(RequestTools([("lookup", {})], then=lambda o: f"got {o[0]}"))
+            else:
+                emu.script(StayInProgress())
+            thread_id = asker.session.thread_id
+            before = set(emu.runs_of(thread_id))
+            proxy.rules.append(rule)
+            outcome, seconds, error = _hostile_outcome(lambda: asker.ask("the question"))
+            started = [r for r in emu.runs_of(thread_id) if r not in before]
+            documented = error is not None and _no_id(api, operation, case, error)
+            problems = list(_hostile_problems(emu, outcome, seconds, error, api_key))
+            left = [p for p in problems if p.startswith("runs left active")]
+            if documented:
+                problems = [p for p in problems if p not in left]
+            if not proxy.fired:
+                problems.append("the proxy never misbehaved")
+            if error is not None and started:
+                problems += _missing_ids(api, operation, case, error, thread_id)
+            # One run per ask (on Responses the tool outputs start a second response).
+            allowed = 2 if tools and api == "responses" else 1
+            if len(started) > allowed:
+                problems.append(f"{len(started)} runs started for one ask")
+        finally:
+            asker.close()
+        ids = ""
+        if error is not None:
+            named = [n for n in ("thread_id", "run_id") if getattr(error, n, None) is not None]
+            confirmed = getattr(error, "cancel_confirmed", None)
+            ids = f"{'+'.join(named) or 'no ids'}, cancel_confirmed={confirmed}"
+        return HostileCell(
+            api,
+            mode,
+            operation,
+            case,
+            outcome,
+            seconds,
+            seconds - (HOSTILE_TIMEOUT + HOSTILE_GRACE),
+            tuple(problems),
+            ids=ids,
+            unreachable=len(left) if documented else 0,
+            detail="" if error is None else str(error)[:400],
+        )
+
+
+def _hostile_outcome(ask: Callable[[], Any]) -> tuple[str, float, BaseException | None]:
+    began = time.monotonic()
+    try:
+        reply = ask()
+    except AssistantBridgeError as exc:
+        SEEN.append(exc)
+        return type(exc).__name__, time.monotonic() - began, exc
+    except Exception as exc:  # an untyped error is a failure of the cell
+        return f"UNTYPED {type(exc).__name__}: {exc}", time.monotonic() - began, exc
+    SEEN.append(reply)
+    return ("reply" if reply.text else "empty reply"), time.monotonic() - began, None
+
+
+def no_id_on_responses(api: str, operation: str, case: str) -> bool:
+    """Where no response id can arrive (Responses cannot list a conversation's responses): a
+    streamed start whose first event never comes, a create answer lost whole."""
+    if api != "responses":
+        return False
+    if operation in ("stream", "submit"):
+        streamed = (
+            "trickled stream",
+            "silent stream (pings)",
+            "silent stream (headers only)",
+            "non-JSON 200 (HTML)",
+        )
+        if case in streamed:
+            return True
+    return operation in ("create", "submit") and case in (
+        "trickled body",
+        "non-JSON 200 (HTML)",
+        "wrong object",
+    )
+
+
+def _no_id(api: str, operation: str, case: str, error: object) -> bool:
+    """A documented no-id cell whose error says so (run_id None, cancel_confirmed False)."""
+    return (
+        no_id_on_responses(api, operation, case)
+        and getattr(error, "run_id", None) is None
+        and getattr(error, "cancel_confirmed", None) is False
+    )
+
+
+def _missing_ids(
+    api: str, operation: str, case: str, error: object, thread_id: str | None
+) -> list[str]:
+    """What a run that was started leaves out of the error (issue 20, part 2)."""
+    problems = []
+    if getattr(error, "thread_id", None) != thread_id:
+        problems.append(f"error names thread {getattr(error, 'thread_id', None)}")
+    if no_id_on_responses(api, operation, case) and getattr(error, "run_id", None) is None:
+        if getattr(error, "cancel_confirmed", None) is not False:
+            problems.append("no run id arrived, yet cancel_confirmed is not False")
+        return problems
+    if getattr(error, "run_id", None) is None:
+        problems.append("error carries no run id")
+    if getattr(error, "cancel_confirmed", None) is None and not isinstance(error, _SETTLED):
+        problems.append("error does not say whether the cancel was confirmed")
+    return problems
+
+
+def _hostile_problems(
+    emu: Emulator, outcome: str, seconds: float, error: object, api_key: str
+) -> Iterator[str]:
+    if outcome.startswith("UNTYPED") or outcome == "empty reply":
+        yield outcome
+    if seconds > HOSTILE_TIMEOUT + HOSTILE_GRACE + HOSTILE_MARGIN:
+        yield f"took {seconds:.2f}s, past timeout + cancel_grace + {HOSTILE_MARGIN:g}s"
+    if not _settles(emu):
+        yield f"runs left active: {emu.active_runs()}"
+    if error is not None:
+        paths = key_paths(error, (api_key, api_key.removeprefix("sk-")))
+        if paths:
+            yield f"key reachable at {paths}"
+
+
+_SETTLED = (RunError,)
+"""Errors about a run that ended by itself: nothing of it is left to cancel."""
+
+
+def _settles(emu: Emulator) -> bool:
+    deadline = time.monotonic() + 1.0
+    while emu.active_runs() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not emu.active_runs()

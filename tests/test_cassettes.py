@@ -28,6 +28,7 @@ from assistant_bridge import (
     ToolOutput,
 )
 from assistant_bridge.exceptions import BadRequestError
+from assistant_bridge.testing import vcr_config
 
 vcr = pytest.importorskip("vcr")
 
@@ -45,12 +46,7 @@ def replay(
         data["interactions"] = [i for n, i in enumerate(data["interactions"]) if not drop(n, i)]
         path = tmp_path / name
         path.write_text(yaml.safe_dump(data))
-    recorder = vcr.VCR(
-        record_mode="none",
-        match_on=["method", "path"],
-        decode_compressed_response=True,
-        filter_headers=["authorization", "openai-organization", "openai-project"],
-    )
+    recorder = vcr.VCR(record_mode="none", match_on=["method", "path"], **vcr_config())
     with recorder.use_cassette(str(path)) as cassette:
         yield cassette
 

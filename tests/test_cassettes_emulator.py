@@ -23,6 +23,7 @@ from assistant_bridge import (
     ToolOutput,
 )
 from assistant_bridge.exceptions import RunFailedError
+from assistant_bridge.testing import vcr_config
 
 vcr = pytest.importorskip("vcr")
 
@@ -32,12 +33,7 @@ ASSISTANT = "asst_recorded0000000000000"
 
 @pytest.fixture
 def replay() -> Any:
-    recorder = vcr.VCR(
-        record_mode="none",
-        match_on=["method", "path"],
-        decode_compressed_response=True,
-        filter_headers=["authorization"],
-    )
+    recorder = vcr.VCR(record_mode="none", match_on=["method", "path"], **vcr_config())
 
     def use(name: str) -> Any:
         return recorder.use_cassette(str(CASSETTES / f"{name}.yaml"))

@@ -138,9 +138,7 @@ class TestFiles:
 
     def test_files_are_saved_to_a_folder(self, emu: Emulator, tmp_path: Path) -> None:
         """save_files() downloads what the reply lists, sync and async, named by file."""
-        client = emu.client()
-        upload = client.files.create(file=("cpu.png", b"\x89PNG-bytes"), purpose="assistants")
-        client.close()
+        output_id = emu.create_output_file(b"\x89PNG-bytes", "cpu.png")  # a tool's output file
         reply: Reply[Any] = Reply(
             text="chart",
             parsed=None,
@@ -150,13 +148,13 @@ class TestFiles:
             messages=(),
             usage=None,
             run=None,  # type: ignore[arg-type]
-            files=(OutputFile(upload.id, "image", "msg_1"),),
+            files=(OutputFile(output_id, "image", "msg_1"),),
         )
         with emu.transport() as transport:
             session = ThreadSession(transport, "asst_1")
             saved = session.save_files(reply, tmp_path / "sync")
         assert [p.read_bytes() for p in saved] == [b"\x89PNG-bytes"]
-        assert saved[0].name == f"{upload.id}.png"
+        assert saved[0].name == f"{output_id}.png"
 
         async def main() -> list[Path]:
             async with AsyncOpenAITransport("sk-emulator", base_url=emu.base_url) as transport:

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -551,6 +552,27 @@ class TestContract:
         assert "without --expect-json" in outputs[1]
         assert "--timeout" in outputs[2].splitlines()[-1]
 
+    def test_a_run_left_active_comes_with_the_line_to_paste(self) -> None:
+        """A deadline whose cancel is not confirmed names the `--resume` line; pasted as
+        printed (with `-`), it picks the run up and prints its answer."""
+        with Emulator(cancel_delay=30) as slow:
+            slow.script(SayText("late answer", delay=3))
+            assistant_id = slow.create_assistant()
+            done = _run(
+                "ask", "hi", "--assistant-id", assistant_id, "--timeout", "0.5", emulator=slow
+            )
+            assert done.returncode == ExitCode.TIMEOUT, done.stderr
+            last = done.stderr.splitlines()[-1]
+            assert "not confirmed" in last
+            assert "resume with: " in last, last
+            line = last.split("resume with: ", 1)[1]
+            assert line.startswith("assistant-bridge ask - --thread thread_")
+            assert f"--assistant-id {assistant_id} --api assistants" in line
+            args = shlex.split(line)[1:]
+            resumed = _run(*args, "--timeout", "30", emulator=slow)
+        assert resumed.returncode in (0, ExitCode.RUN_FAILED), resumed.stderr
+        assert "resume with" not in resumed.stderr
+
     @pytest.mark.parametrize(
         ("who", "prefix"), [("--spec", "conv_"), ("--assistant-id", "thread_")]
     )
@@ -565,24 +587,31 @@ class TestContract:
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["thread_id"].startswith(prefix)
 
-    @pytest.mark.parametrize("delay", [0.1, 0.3, 0.6])
+    @pytest.mark.parametrize("delay", [0.0, 0.2, 0.5])
     def test_ctrl_c_at_any_moment_is_one_line(self, delay: float) -> None:
-        """SIGINT while the command is still importing (or has begun): exit 130, one line."""
+        """SIGINT once the command's own code runs (as soon as its entry module is imported,
+        while openai, the emulator and the knowledge base are still being imported, or once
+        the demo has begun): exit 130 and one line, no traceback. (Before that first line of
+        ours runs, only the interpreter's own start-up is left, which no program can catch.)"""
+        env = {k: v for k, v in _cli_env(None).items() if k != "PYTHONDONTWRITEBYTECODE"}
         with subprocess.Popen(
-            [sys.executable, "-m", "assistant_bridge", "demo"],
+            [sys.executable, "-X", "importtime", "-m", "assistant_bridge", "demo"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            env=_cli_env(None),
+            env=env,
         ) as proc:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                if line.rstrip().endswith("assistant_bridge._cli.main"):
+                    break
             time.sleep(delay)
             proc.send_signal(signal.SIGINT)
-            assert proc.stderr is not None
-            err = proc.stderr.read()
+            err = [ln for ln in proc.stderr.read().splitlines() if not ln.startswith("import time")]
             code = proc.wait(timeout=30)
         assert code == ExitCode.INTERRUPTED, err
-        assert err.startswith("assistant-bridge: interrupted: "), err
-        assert len(err.splitlines()) == 1, err
+        assert len(err) == 1, err
+        assert err[0].startswith("assistant-bridge: interrupted: "), err
 
 
 class TestEmulatorCommand:

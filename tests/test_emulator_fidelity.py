@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import time
 import urllib.request
 from collections import defaultdict
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import pytest
 import yaml
 
 from assistant_bridge.testing import Emulator, RequestTools, SayText
-from assistant_bridge.testing._emulator.app import sse_events
+from assistant_bridge.testing._emulator.exchanges import sse_events
 
 REAL = Path(__file__).resolve().parent.parent / "cassettes" / "real"
 V2_SOURCES = "openai__openai-dotnet__*.yaml"
@@ -186,6 +187,9 @@ def emulated() -> Iterator[tuple[Objects, dict[str, list[str]]]]:
         searched = json.loads(
             call("POST", "/vector_stores", {"name": "kb2", "file_ids": [file_id]})
         )["id"]
+        # Only indexed files are searched, as by the service: wait as create_and_poll does.
+        while json.loads(call("GET", f"/vector_stores/{searched}"))["status"] != "completed":
+            time.sleep(0.005)
         searcher = json.loads(
             call(
                 "POST",

@@ -219,3 +219,42 @@ class TestNoOrphanConversation:
             session = ThreadSession(transport, assistant=spec, poll_policy=FixedInterval(0.01))
             assert session.ask("x").text
         assert len(emu.app.conversations) == 1
+
+
+class TestConversationLocked:
+    """A second response on a conversation with one in progress is the service's 400
+    ``conversation_locked`` (issue 20); ``conversation_locks=False`` keeps the old leniency."""
+
+    def test_a_second_response_is_refused_until_the_first_ends(
+        self, emu: Emulator, client: openai.OpenAI
+    ) -> None:
+        emu.script(StayInProgress(), times=1)
+        conv = post(client, "/conversations")["id"]
+        first = post(
+            client,
+            "/responses",
+            {"model": "m", "conversation": conv, "input": "slow", "background": True},
+        )
+        with pytest.raises(openai.BadRequestError) as caught:
+            post(client, "/responses", {"model": "m", "conversation": conv, "input": "again"})
+        assert caught.value.body == {
+            "message": "Another process is currently operating on this conversation.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "conversation_locked",
+        }
+        other = post(client, "/conversations")["id"]  # another conversation is not locked
+        done = post(client, "/responses", {"model": "m", "conversation": other, "input": "x"})
+        assert done["status"] == "completed"
+        post(client, f"/responses/{first['id']}/cancel")
+        done = post(client, "/responses", {"model": "m", "conversation": conv, "input": "x"})
+        assert done["status"] == "completed"
+
+    def test_the_switch_lets_a_second_response_start(self) -> None:
+        with Emulator(conversation_locks=False) as emu, emu.client(max_retries=0) as client:
+            emu.script(StayInProgress(), times=1)
+            conv = post(client, "/conversations")["id"]
+            slow = {"model": "m", "conversation": conv, "input": "slow", "background": True}
+            post(client, "/responses", slow)
+            again = post(client, "/responses", {"model": "m", "conversation": conv, "input": "a"})
+            assert again["status"] == "completed"

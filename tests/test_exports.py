@@ -53,6 +53,7 @@ PUBLIC = sorted(
         "KnowledgeBase",
         "KnowledgeBaseError",
         "LastError",
+        "MalformedResponseError",
         "Message",
         "MessageDone",
         "MessagePage",

@@ -9,7 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from .fault_matrix import MODES, case_id, cases, run_case
+from .fault_matrix import (
+    HOSTILE_GRACE,
+    HOSTILE_MARGIN,
+    HOSTILE_TIMEOUT,
+    MODES,
+    case_id,
+    cases,
+    hostile_cases,
+    not_applicable,
+    run_case,
+    run_hostile,
+)
 
 CASES = cases()
 AT_ONCE = 4
@@ -41,3 +52,36 @@ def test_reliability_doc_shows_every_case() -> None:
         if f"| {case_id(c).split('/', 1)[1].replace('/', ' | ')} |" not in doc
     ]
     assert not missing, missing
+
+
+HOSTILE_CASES = hostile_cases()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("api", ["assistants", "responses"])
+def test_a_hostile_server_cannot_hang_strand_or_leak(api: str, mode: str) -> None:
+    """Behind the hostile proxy every applicable cell ends typed within timeout +
+    cancel_grace + 0.5 s, leaves no run active, names its run, and holds no key."""
+    mine = [case for case in HOSTILE_CASES if case[0] == api]
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        cells = list(pool.map(lambda case: run_hostile(*case, mode=mode), mine))
+    ran = [cell for cell in cells if cell.na is None]
+    wrong = [
+        f"{mode} {cell.api}/{cell.operation}/{cell.case}: {cell.outcome}: {cell.problems}"
+        f" ({cell.detail})"
+        for cell in ran
+        if cell.problems
+    ]
+    assert len(ran) >= 20
+    assert wrong == []
+    assert max(cell.seconds for cell in ran) <= HOSTILE_TIMEOUT + HOSTILE_GRACE + HOSTILE_MARGIN
+
+
+def test_every_hostile_cell_is_run_or_says_why_not() -> None:
+    """Each (case, operation, wire) either runs or is n/a with a reason, and the doc lists it."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "reliability.md").read_text()
+    for api, operation, case in HOSTILE_CASES:
+        why = not_applicable(case, operation, api)
+        assert why is None or len(why) > 20
+        assert f"| {api} | {operation} | {case} |" in doc, (api, operation, case)

@@ -4,10 +4,14 @@ installed it runs on the library's stand-ins; with Keep, on Keep's own classes."
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
 import json
 import logging
-import re
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,15 +26,19 @@ from assistant_bridge.integrations.keep.openaiassistant_provider import (
     OpenaiassistantProviderAuthConfig,
 )
 from assistant_bridge.knowledge import KnowledgeBase, sample_runbooks
-from assistant_bridge.testing import Emulator, FailRun, StayInProgress
+from assistant_bridge.testing import Emulator, FailRun, SayJson, StayInProgress
 
 ALERT = "Analyze this alert: Server CPU at 100% on web-1 for 10 minutes"
 
 
-def make(auth: dict[str, Any], provider_id: str = "triage") -> OpenaiassistantProvider:
-    """The provider as Keep builds it: a context manager, an id and a ProviderConfig."""
+def make(
+    auth: dict[str, Any], provider_id: str = "triage", name: str | None = None
+) -> OpenaiassistantProvider:
+    """The provider as Keep builds it: a context manager, an id and a ProviderConfig (Keep's
+    install passes the type as the id and the user's name as the config's name)."""
     context = module.ContextManager(tenant_id="singletenant", workflow_id="test")
-    return OpenaiassistantProvider(context, provider_id, module.ProviderConfig(authentication=auth))
+    config = module.ProviderConfig(authentication=auth, name=name)
+    return OpenaiassistantProvider(context, provider_id, config)
 
 
 @pytest.fixture
@@ -110,6 +118,27 @@ class TestKeepConventions:
             assert {"required", "description", "sensitive", "hint"} <= set(meta)
         assert [n for n, m in fields.items() if m["required"]] == ["api_key"]
         assert [n for n, m in fields.items() if m["sensitive"]] == ["api_key", "thread_registry"]
+
+    def test_auth_fields_are_written_as_keep_writes_them(self) -> None:
+        """Keep's docs renderer reads the fields from the source: each is a
+        ``dataclasses.field(metadata={...})`` with literal required, description, sensitive."""
+        tree = ast.parse(inspect.getsource(module))
+        (auth,) = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ClassDef) and node.name.endswith("AuthConfig")
+        ]
+        fields = [item for item in auth.body if isinstance(item, ast.AnnAssign)]
+        assert len(fields) == len(dataclasses.fields(OpenaiassistantProviderAuthConfig))
+        for item in fields:
+            call = item.value
+            assert isinstance(call, ast.Call)
+            assert ast.unparse(call.func) == "dataclasses.field", ast.unparse(item)
+            (metadata,) = [k.value for k in call.keywords if k.arg == "metadata"]
+            assert isinstance(metadata, ast.Dict)
+            keys = {k.value: v for k, v in zip(metadata.keys, metadata.values, strict=True)}  # type: ignore[union-attr]
+            for key in ("required", "description", "sensitive"):
+                assert isinstance(keys[key], ast.Constant), (ast.unparse(item), key)
 
     def test_the_key_never_shows_in_the_config_repr(self) -> None:
         """The auth config's repr leaves the key out."""
@@ -276,6 +305,196 @@ class TestQuery:
         assert "enrich_alert" not in caplog.text
 
 
+SCHEMA_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "environment_restoration",
+        "schema": {
+            "type": "object",
+            "properties": {
+                "environment": {"type": "string", "enum": ["production", "debug", "pre-prod"]},
+            },
+            "required": ["environment"],
+            "additionalProperties": False,
+        },
+        "strict": True,
+    },
+}
+
+
+class TestAiStepConventions:
+    """A step's ``model``, ``max_tokens`` and ``structured_output_format``, as Keep's openai
+    provider takes them."""
+
+    @pytest.mark.parametrize("way", ["by_id", "in_config"])
+    def test_schema_format_is_sent_and_the_reply_follows_it(
+        self, way: str, request: pytest.FixtureRequest
+    ) -> None:
+        """The step's schema is the run's format (the emulator answers in it) and the parsed
+        reply is the schema's object, both ways."""
+        provider: OpenaiassistantProvider = request.getfixturevalue(way)
+        result = provider.query(prompt=ALERT, structured_output_format=SCHEMA_FORMAT)
+        assert set(result["response"]) == {"environment"}
+        assert result["response"]["environment"] in ("production", "debug", "pre-prod")
+
+    def test_schema_format_as_rendered_json_text(self, by_id: OpenaiassistantProvider) -> None:
+        """A format rendered to JSON text by a template is read the same."""
+        result = by_id.query(prompt=ALERT, structured_output_format=json.dumps(SCHEMA_FORMAT))
+        assert set(result["response"]) == {"environment"}
+
+    def test_json_object_format(self, by_id: OpenaiassistantProvider) -> None:
+        """{type: json_object}: the reply is parsed as JSON even with parse_json off."""
+        result = by_id.query(
+            prompt=ALERT, structured_output_format={"type": "json_object"}, parse_json=False
+        )
+        assert isinstance(result["response"], dict)
+
+    def test_reply_outside_the_schema_fails_the_step(
+        self, by_id: OpenaiassistantProvider, assistant_emulator: Emulator
+    ) -> None:
+        """A reply the schema refuses fails the step, naming the provider and the place."""
+        assistant_emulator.script(SayJson({"environment": "staging"}))
+        with pytest.raises(module.ProviderException) as info:
+            by_id.query(prompt=ALERT, structured_output_format=SCHEMA_FORMAT)
+        message = str(info.value)
+        assert "'triage'" in message
+        assert "SchemaValidationError" in message
+        assert "environment" in message
+
+    def test_config_schema_checks_replies_too(
+        self, assistant_emulator: Emulator, store_id: str
+    ) -> None:
+        """The assistant's own schema (response_format in the config) checks its replies."""
+        provider = make(
+            {
+                "api_key": assistant_emulator.api_key,
+                "base_url": assistant_emulator.base_url,
+                "model": "gpt-4o-mini",
+                "response_format": json.dumps(SCHEMA_FORMAT),
+            }
+        )
+        assistant_emulator.script(SayJson({"other": 1}))
+        with pytest.raises(module.ProviderException, match="SchemaValidationError"):
+            provider.query(prompt=ALERT)
+        provider.dispose()
+
+    @pytest.mark.parametrize("way", ["by_id", "in_config"])
+    def test_max_tokens_is_sent(self, way: str, request: pytest.FixtureRequest) -> None:
+        """max_tokens bounds the reply: one token cuts the run short, and the step fails."""
+        provider: OpenaiassistantProvider = request.getfixturevalue(way)
+        with pytest.raises(module.ProviderException, match=r"(?i)incomplete|max_"):
+            provider.query(prompt=ALERT, max_tokens="1")
+        assert provider.query(prompt=ALERT, max_tokens=2000)["response"]
+
+    @pytest.mark.parametrize("way", ["assistant_id", "model"])
+    def test_model_per_step(self, way: str) -> None:
+        """The step's model replaces the assistant's: one the server does not serve is
+        refused (and named), one it serves answers."""
+        with Emulator(models=["gpt-4o-mini", "gpt-4o"]) as emulator:
+            chosen = (
+                {"assistant_id": emulator.create_assistant()}
+                if way == "assistant_id"
+                else {"model": "gpt-4o-mini"}
+            )
+            provider = make({"api_key": emulator.api_key, "base_url": emulator.base_url, **chosen})
+            try:
+                with pytest.raises(module.ProviderException, match="no-such-model"):
+                    provider.query(prompt=ALERT, model="no-such-model")
+                assert provider.query(prompt=ALERT, model="gpt-4o")["response"]
+            finally:
+                provider.dispose()
+
+    @pytest.mark.parametrize(
+        ("params", "match"),
+        [
+            ({"structured_output_format": {"type": "yaml"}}, "structured_output_format"),
+            ({"structured_output_format": "{nope"}, "structured_output_format"),
+            ({"structured_output_format": {"type": "json_schema"}}, "structured_output_format"),
+            ({"max_tokens": "many"}, "max_tokens"),
+            ({"max_tokens": 0}, "max_tokens"),
+        ],
+    )
+    def test_bad_step_values_are_refused_before_sending(
+        self,
+        by_id: OpenaiassistantProvider,
+        assistant_emulator: Emulator,
+        params: dict[str, Any],
+        match: str,
+    ) -> None:
+        """A format or token count no template could mean fails the step, sending nothing."""
+        before = len(assistant_emulator.requests)
+        with pytest.raises(module.ProviderException, match=match):
+            by_id.query(prompt=ALERT, **params)
+        assert len(assistant_emulator.requests) == before
+
+
+class TestNamesAndSecrets:
+    """Errors name the provider as configured; the key shows nowhere."""
+
+    def test_install_errors_name_the_configured_provider(self) -> None:
+        """Keep's install passes the type as the id: the error names the user's name."""
+        with pytest.raises(module.ProviderConfigException) as info:
+            make({"api_key": "sk-x1234567"}, provider_id="openaiassistant", name="triage-bot")
+        assert "'triage-bot'" in str(info.value)
+        assert "'openaiassistant'" not in str(info.value)
+
+    def test_step_errors_name_the_configured_provider(self, assistant_emulator: Emulator) -> None:
+        """A failed step names the provider as configured, then the error's type."""
+        provider = make(
+            {
+                "api_key": assistant_emulator.api_key,
+                "base_url": assistant_emulator.base_url,
+                "assistant_id": assistant_emulator.create_assistant(),
+            },
+            provider_id="openaiassistant",
+            name="triage-bot",
+        )
+        assistant_emulator.script(FailRun("server_error", "The model crashed."))
+        with pytest.raises(module.ProviderException) as info:
+            provider.query(prompt=ALERT)
+        provider.dispose()
+        assert str(info.value).startswith("openaiassistant provider 'triage-bot': RunFailedError")
+
+    @pytest.mark.parametrize("wrong", [False, True])
+    def test_install_and_run_never_echo_the_key(
+        self,
+        assistant_emulator: Emulator,
+        store_id: str,
+        caplog: pytest.LogCaptureFixture,
+        wrong: bool,
+    ) -> None:
+        """Building, checking and running the provider (a good key or a refused one) puts the
+        key in no log line, result, scope or error."""
+        key = "sk-wrong-0123456789abcdef" if wrong else assistant_emulator.api_key
+        assert key
+        seen: list[str] = []
+        with caplog.at_level(logging.DEBUG):
+            for auth in (
+                {"assistant_id": assistant_emulator.create_assistant()},
+                {"model": "gpt-4o-mini", "vector_store_ids": store_id},
+            ):
+                provider = make(
+                    {"api_key": key, "base_url": assistant_emulator.base_url, **auth},
+                    provider_id="openaiassistant",
+                    name="triage-bot",
+                )
+                seen.append(repr(provider.authentication_config))
+                seen.append(json.dumps(provider.validate_scopes()))
+                try:
+                    seen.append(json.dumps(provider.query(prompt=ALERT)))
+                except module.ProviderException as exc:
+                    assert wrong
+                    chain: BaseException | None = exc
+                    while chain is not None:
+                        seen.extend([str(chain), repr(chain), repr(vars(chain))])
+                        chain = chain.__cause__ or chain.__context__
+                finally:
+                    provider.dispose()
+        seen.extend(record.getMessage() + repr(vars(record)) for record in caplog.records)
+        assert caplog.records
+        assert not [text for text in seen if key in text]
+
+
 class TestScopes:
     def test_all_scopes_granted(self, by_id: OpenaiassistantProvider) -> None:
         """A working key, an existing assistant and readable stores: all True."""
@@ -335,14 +554,74 @@ def test_stand_ins_are_used_without_keep() -> None:
 
 
 def test_docs_show_the_example_files_as_they_are() -> None:
-    """docs/keep.md quotes the example workflow and providers file verbatim."""
+    """docs/keep.md quotes the example providers file and workflow verbatim."""
     root = Path(__file__).parent.parent
-    blocks = re.findall(r"```yaml\n(.*?)```", (root / "docs" / "keep.md").read_text(), re.S)
+    page = (root / "docs" / "keep.md").read_text()
     examples = root / "examples" / "keep"
-    assert blocks == [
-        (examples / "providers.example.yaml").read_text(),
-        (examples / "triage-workflow.yaml").read_text(),
-    ]
+    for example in ("providers/triage-assistant.yaml", "triage-workflow.yaml"):
+        assert f"```yaml\n{(examples / example).read_text()}```" in page, example
+
+
+def test_example_providers_file_is_a_keep_provisioning_file() -> None:
+    """The example providers file has what Keep's provisioning reads: name, type, and an
+    authentication the provider accepts (the Responses way)."""
+    path = (
+        Path(__file__).parent.parent / "examples" / "keep" / "providers" / "triage-assistant.yaml"
+    )
+    data = yaml.safe_load(path.read_text())
+    assert (data["name"], data["type"]) == ("triage-assistant", "openaiassistant")
+    provider = make({**data["authentication"], "api_key": "sk-x1234567"})
+    assert isinstance(provider._who["assistant"], module.AssistantSpec)
+
+
+class TestInstallIntoKeep:
+    """``python -m assistant_bridge.integrations.keep install``."""
+
+    @staticmethod
+    def fake_keep(root: Path) -> Path:
+        providers = root / "keep" / "providers"
+        (providers / "base").mkdir(parents=True)
+        (root / "keep" / "__init__.py").write_text("raise RuntimeError('Keep was imported')\n")
+        (providers / "__init__.py").touch()
+        return providers
+
+    def test_copies_the_drop_in_into_the_keep_it_finds(self, tmp_path: Path) -> None:
+        """Run with the Keep on the path, it writes the drop-in into Keep's package, without
+        importing Keep."""
+        providers = self.fake_keep(tmp_path)
+        env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+        done = subprocess.run(
+            [sys.executable, "-m", "assistant_bridge.integrations.keep", "install"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        target = providers / "openaiassistant_provider" / "openaiassistant_provider.py"
+        assert target.read_text() == Path(module.__file__ or "").read_text()
+        assert (target.parent / "__init__.py").exists()
+        assert str(target) in done.stdout
+
+    def test_without_keep_it_says_so(self, tmp_path: Path) -> None:
+        """No Keep in the environment: exit 1 with the reason, nothing written."""
+        done = subprocess.run(
+            [sys.executable, "-m", "assistant_bridge.integrations.keep", "install"],
+            env={**os.environ, "PYTHONPATH": ""},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        try:
+            import keep  # type: ignore[import-not-found]  # noqa: F401
+        except ImportError:
+            assert done.returncode == 1
+            assert "Keep is not installed" in done.stderr
+        else:  # pragma: no cover - a Keep beside the suite: it is found instead
+            assert done.returncode == 0
 
 
 def test_example_workflow_triages_then_continues_the_thread() -> None:

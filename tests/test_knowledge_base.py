@@ -49,6 +49,7 @@ from assistant_bridge.knowledge._plan import (
     plan_sync,
 )
 from assistant_bridge.testing import Emulator, FakeClock, Fault
+from assistant_bridge.transports import AsyncOpenAITransport
 from assistant_bridge.transports._vector_stores import (
     AsyncVectorStoreAPI,
     AttachFile,
@@ -701,6 +702,9 @@ class TestOrphans:
         (store_id,) = assistant_emulator.store.vector_stores
         assert (len(account(assistant_emulator)), len(held(assistant_emulator, store_id))) == (3, 2)
         orphan = (account(assistant_emulator) - held(assistant_emulator, store_id)).pop()
+        plan = KnowledgeBase(client, "runbooks").plan(folder)
+        assert plan.orphans == (orphan,)
+        assert f"delete   {orphan} (uploaded by an interrupted sync)" in plan.lines()
         result = KnowledgeBase(client, "runbooks").sync(folder)
         assert result.orphans == (orphan,)
         assert orphan not in account(assistant_emulator)
@@ -912,6 +916,20 @@ class TestAsync:
         (store_id,) = assistant_emulator.store.vector_stores
         assert account(assistant_emulator) == held(assistant_emulator, store_id)
 
+    def test_an_async_transport_is_a_target(
+        self, assistant_emulator: Emulator, folder: Path
+    ) -> None:
+        """An AsyncOpenAITransport serves as the async twin's target, as a transport does
+        the sync one's."""
+
+        async def main() -> str:
+            async with AsyncOpenAITransport(
+                assistant_emulator.api_key or "sk-any", base_url=assistant_emulator.base_url
+            ) as transport:
+                return (await AsyncKnowledgeBase(transport, "kb").sync(folder)).summary()
+
+        assert asyncio.run(main()) == "uploaded 5, unchanged 0, removed 0"
+
     def test_each_twin_refuses_the_other_kind_of_client(
         self, assistant_emulator: Emulator, aclient: Any, client: Any
     ) -> None:
@@ -1066,13 +1084,22 @@ class TestCommand:
     def test_emptying_needs_allow_removal(
         self, assistant_emulator: Emulator, folder: Path, tmp_path_factory: pytest.TempPathFactory
     ) -> None:
-        """An empty folder onto a full store is refused on one line; --allow-removal goes on."""
+        """An empty folder onto a full store is refused on one line, exit 3 (configuration),
+        changing nothing; --allow-removal goes on."""
+        from assistant_bridge._cli.main import main
+
         self.run(["kb", "sync", str(folder), "--store", "kb"])
         empty = tmp_path_factory.mktemp("empty")
         before = writes(assistant_emulator)
-        code, out, err = self.run(["kb", "sync", str(empty), "--store", "kb"])
-        assert (code != 0, out, err.count("\n")) == (True, "", 1)
-        assert "--allow-removal" in err
+        out, err = io.StringIO(), io.StringIO()
+        code = main(["kb", "sync", str(empty), "--store", "kb"], out=out, err=err)
+        assert (code, out.getvalue()) == (3, "")
+        assert err.getvalue() == (
+            "assistant-bridge: configuration: Syncing 'kb' would remove 5 of the 5 files in its "
+            "store (cpu-saturation.md, disk-full.md, incident-2024-03-cpu.md, …); nothing "
+            "was changed. Check the source folder, or allow the removal (--allow-removal, or "
+            "allow_removal=True).\n"
+        )
         assert writes(assistant_emulator) == before
         code, out, _ = self.run(["kb", "sync", str(empty), "--store", "kb", "--allow-removal"])
         assert code == 0
@@ -1140,7 +1167,8 @@ def test_docs_shell_example_prints_what_the_page_shows(
     )
     assert done.returncode == 0, done.stderr
     assert re.sub(r"vs_\w+", "vs_abc123", done.stdout) == shown
-    assert "would remove 2 of the 2 files in its store (cpu.md, disk-full.md)" in done.stderr
+    refusal = re.findall(r"exit status 3.*?```text\n(.*?)```", text, re.S)[0]
+    assert done.stderr == refusal
 
 
 def test_public_names_and_layers() -> None:

@@ -52,21 +52,26 @@ def limiter(limit: RateLimit, clock: FakeClock) -> Limiter:
 class TestRateLimit:
     def test_a_limit_must_be_a_positive_whole_number(self) -> None:
         """rpm=0, a negative burst or a bool are refused before anything is built."""
-        for bad in ({"rpm": 0}, {"tpm": -5}, {"burst": -1}, {"rpm": True}):
+        for bad in (
+            {"requests_per_minute": 0},
+            {"tokens_per_minute": -5},
+            {"burst": -1},
+            {"requests_per_minute": True},
+        ):
             with pytest.raises(ConfigurationError):
                 RateLimit(**bad)  # type: ignore[arg-type]
 
     def test_per_second_is_the_rate_rounded_up_plus_the_burst(self) -> None:
         """The bound the storm test checks: ceil(rpm / 60) + burst."""
-        assert RateLimit(rpm=90, burst=2).per_second() == 4
-        assert RateLimit(rpm=600).per_second() == 10
-        assert RateLimit(tpm=1000).per_second() is None
+        assert RateLimit(requests_per_minute=90, burst=2).per_second() == 4
+        assert RateLimit(requests_per_minute=600).per_second() == 10
+        assert RateLimit(tokens_per_minute=1000).per_second() is None
 
 
 class TestArithmetic:
     def test_after_a_quiet_spell_burst_plus_one_go_at_once_then_one_per_interval(self) -> None:
         """rpm=600, burst=2: three start now, the rest 100 ms apart."""
-        rates, cells, waits = RateLimit(rpm=600, burst=2).rates(), _gcra.Cells(), []
+        rates, cells, waits = RateLimit(requests_per_minute=600, burst=2).rates(), _gcra.Cells(), []
         for _ in range(6):
             cells, granted, wait = _gcra.reserve(cells, rates, 0.0, 0, math.inf)
             assert granted
@@ -75,7 +80,7 @@ class TestArithmetic:
 
     def test_a_refused_reservation_changes_nothing(self) -> None:
         """Beyond max_wait: refused with the wait it would need, and the cells unchanged."""
-        rates = RateLimit(rpm=60).rates()
+        rates = RateLimit(requests_per_minute=60).rates()
         cells, _, _ = _gcra.reserve(_gcra.Cells(), rates, 0.0, 0, 0.0)
         after, granted, wait = _gcra.reserve(cells, rates, 0.0, 0, 0.5 * SECOND)
         assert not granted
@@ -92,7 +97,7 @@ class TestArithmetic:
         self, rpm: int, burst: int, arrivals: list[float]
     ) -> None:
         """Whenever requests ask, the starts granted fit ceil(rpm / 60) + burst a second."""
-        limit = RateLimit(rpm=rpm, burst=burst)
+        limit = RateLimit(requests_per_minute=rpm, burst=burst)
         rates, cells, starts = limit.rates(), _gcra.Cells(), []
         for t in sorted(arrivals):
             cells, granted, wait = _gcra.reserve(cells, rates, t * SECOND, 0, math.inf)
@@ -103,7 +108,7 @@ class TestArithmetic:
     def test_tokens_are_spread_and_a_big_ask_goes_alone(self) -> None:
         """tpm=6000 (100 a second): 100 tokens now, the next 100 a second later; an ask of
         500 waits until the bucket is empty, then goes."""
-        rates, cells = RateLimit(tpm=6000).rates(), _gcra.Cells()
+        rates, cells = RateLimit(tokens_per_minute=6000).rates(), _gcra.Cells()
         cells, _, first = _gcra.reserve(cells, rates, 0.0, 100, math.inf)
         cells, _, second = _gcra.reserve(cells, rates, 0.0, 100, math.inf)
         cells, _, big = _gcra.reserve(cells, rates, 0.0, 500, math.inf)
@@ -111,7 +116,7 @@ class TestArithmetic:
 
     def test_a_correction_gives_tokens_back_but_not_into_the_past(self) -> None:
         """An estimate too high is given back; giving back more than was taken stops at now."""
-        rates = RateLimit(tpm=6000).rates()
+        rates = RateLimit(tokens_per_minute=6000).rates()
         cells, _, _ = _gcra.reserve(_gcra.Cells(), rates, 0.0, 300, math.inf)
         assert _gcra.correct(cells, rates, 0.0, -200).tokens == pytest.approx(1.0 * SECOND)
         assert _gcra.correct(cells, rates, 0.0, -10_000).tokens == 0.0
@@ -119,14 +124,14 @@ class TestArithmetic:
 
     def test_requests_made_without_a_slot_are_charged_after(self) -> None:
         """Two requests sent at once without a slot: the next waits two intervals."""
-        rates = RateLimit(rpm=60).rates()
+        rates = RateLimit(requests_per_minute=60).rates()
         cells = _gcra.correct(_gcra.Cells(), rates, 0.0, 0, requests=2)
         _, _, wait = _gcra.reserve(cells, rates, 0.0, 0, math.inf)
         assert wait == pytest.approx(2.0 * SECOND)
 
     def test_nothing_starts_during_a_cool_down_and_the_longer_one_holds(self) -> None:
         """A 3s cool-down, then a 1s one: the next start is 3s away."""
-        rates = RateLimit(rpm=6000).rates()
+        rates = RateLimit(requests_per_minute=6000).rates()
         cells = _gcra.cool_down(_gcra.Cells(), 0.0, 3.0)
         cells = _gcra.cool_down(cells, 0.0, 1.0)
         _, _, wait = _gcra.reserve(cells, rates, 0.0, 0, math.inf)
@@ -135,12 +140,45 @@ class TestArithmetic:
     def test_the_service_saying_less_is_left_tightens_never_loosens(self) -> None:
         """burst=4 allows five at once; the service says one is left: one goes, the next
         waits an interval. Saying 1000 are left changes nothing."""
-        rates = RateLimit(rpm=60, burst=4).rates()
+        rates = RateLimit(requests_per_minute=60, burst=4).rates()
         tight = _gcra.observe(_gcra.Cells(), rates, 0.0, 1, None)
         tight, _, first = _gcra.reserve(tight, rates, 0.0, 0, math.inf)
         _, _, second = _gcra.reserve(tight, rates, 0.0, 0, math.inf)
         assert (first, second) == (0.0, pytest.approx(1.0 * SECOND))
         assert _gcra.observe(tight, rates, 0.0, 1000, 10**9) == tight
+
+
+class TestObservingTightens:
+    def test_only_less_than_the_cells_allow_at_once_can_tighten(self) -> None:
+        """burst=4 allows 5 at once, one second of 6000 a minute is 100 tokens: 5 requests or
+        100 tokens left change nothing (no store round trip), 4 or 99 may."""
+        rates = RateLimit(requests_per_minute=60, tokens_per_minute=6000, burst=4).rates()
+        assert not _gcra.observing_tightens(rates, 5, 100)
+        assert not _gcra.observing_tightens(rates, None, None)
+        assert _gcra.observing_tightens(rates, 4, None)
+        assert _gcra.observing_tightens(rates, None, 99)
+
+    @settings(max_examples=80, deadline=None)
+    @given(
+        burst=st.integers(0, 5),
+        before=st.floats(-5, 5, allow_nan=False),
+        left=st.integers(0, 20),
+        tokens_left=st.integers(0, 300),
+    )
+    def test_what_cannot_tighten_changes_no_decision(
+        self, burst: int, before: float, left: int, tokens_left: int
+    ) -> None:
+        """When observing_tightens says no, observe leaves every later wait as it was."""
+        limit = RateLimit(requests_per_minute=60, tokens_per_minute=6000, burst=burst)
+        rates, now = limit.rates(), 10.0 * SECOND
+        cells = _gcra.Cells(now + before * SECOND, now + before * SECOND)
+        if _gcra.observing_tightens(rates, left, tokens_left):
+            return
+        seen = _gcra.observe(cells, rates, now, left, tokens_left)
+        for tokens in (0, 50, 500):
+            assert _gcra.reserve(seen, rates, now, tokens, math.inf)[2] == pytest.approx(
+                _gcra.reserve(cells, rates, now, tokens, math.inf)[2]
+            )
 
 
 class TestHeaders:
@@ -175,7 +213,7 @@ class TestUrl:
     def test_a_memory_url(self) -> None:
         """Limits and name from the URL; the host part names a memory limit."""
         parsed = parse_url("memory://alerts?rpm=500&tpm=200000&burst=5")
-        assert parsed.limit == RateLimit(rpm=500, tpm=200000, burst=5)
+        assert parsed.limit == RateLimit(requests_per_minute=500, tokens_per_minute=200000, burst=5)
         assert (parsed.scheme, parsed.name) == ("memory", "alerts")
         assert parse_url("memory://?rpm=5").name == "default"
 
@@ -193,16 +231,16 @@ class TestUrl:
         """Our parameters are taken out; the rest goes to the Redis client."""
         parsed = parse_url("redis://:pw@redis:6379/2?rpm=60&name=org&socket_timeout=2")
         assert parsed.server == "redis://:pw@redis:6379/2?socket_timeout=2"
-        assert (parsed.name, parsed.limit) == ("org", RateLimit(rpm=60))
+        assert (parsed.name, parsed.limit) == ("org", RateLimit(requests_per_minute=60))
 
     @pytest.mark.parametrize(
         ("url", "why"),
         [
             ("http://x?rpm=5", "scheme"),
             ("memory://?rpm=five", "not a whole number"),
-            ("memory://?rpm=0", "rpm must be"),
+            ("memory://?rpm=0", "rpm=0 is refused"),
             ("memory://?rpm=5&colour=red", "unknown parameter 'colour'"),
-            ("redis://:hunter2@redis:6379/0?rpm=0", "rpm must be"),
+            ("redis://:hunter2@redis:6379/0?burst=-1", "burst=-1 is refused"),
         ],
     )
     def test_a_bad_url_is_refused_naming_why_without_the_password(self, url: str, why: str) -> None:
@@ -247,7 +285,7 @@ class TestLimiter:
     def test_waits_for_its_slot(self) -> None:
         """rpm=60: the second request of the same instant waits a second."""
         clock = FakeClock()
-        limit = limiter(RateLimit(rpm=60), clock)
+        limit = limiter(RateLimit(requests_per_minute=60), clock)
         assert limit.acquire(10).waited == 0.0
         assert limit.acquire(10).waited == pytest.approx(1.0)
         assert clock.sleeps == [pytest.approx(1.0)]
@@ -256,7 +294,7 @@ class TestLimiter:
         """A slot 1s away with 0.5s left: RateLimitTimeoutError saying how long, no sleep;
         the slot is still there for the next ask that can wait for it."""
         clock = FakeClock()
-        limit = limiter(RateLimit(rpm=60), clock)
+        limit = limiter(RateLimit(requests_per_minute=60), clock)
         limit.acquire()
         with pytest.raises(RateLimitTimeoutError) as caught:
             limit.acquire(within=0.5)
@@ -273,7 +311,9 @@ class TestLimiter:
         """A 429 elsewhere while this request waits: it does not go during the cool-down,
         and its tokens are given back before it queues again."""
         clock = FakeClock()
-        store = MemoryStore(RateLimit(rpm=60, tpm=6000), clock=clock.now)
+        store = MemoryStore(
+            RateLimit(requests_per_minute=60, tokens_per_minute=6000), clock=clock.now
+        )
 
         def sleep(seconds: float) -> None:
             clock.sleep(seconds)
@@ -289,7 +329,7 @@ class TestLimiter:
     def test_a_429_without_retry_after_cools_down_a_second(self) -> None:
         """cool_down(None) holds everything for DEFAULT_COOL_DOWN."""
         clock = FakeClock()
-        limit = limiter(RateLimit(rpm=6000), clock)
+        limit = limiter(RateLimit(requests_per_minute=6000), clock)
         limit.cool_down(None)
         assert limit.acquire().waited == pytest.approx(1.0)
 
@@ -297,7 +337,7 @@ class TestLimiter:
         """Usage above the estimate delays the next ask; headers saying nothing is left
         delay it until the service frees one."""
         clock = FakeClock()
-        limit = limiter(RateLimit(rpm=6000, tpm=6000, burst=5), clock)
+        limit = limiter(RateLimit(requests_per_minute=6000, tokens_per_minute=6000, burst=5), clock)
         limit.acquire(100)
         limit.correct(200)
         assert limit.acquire(0).waited == 0.0  # a token-free request is not held
@@ -309,7 +349,7 @@ class TestLimiter:
     def test_sync_and_async_share_one_store_and_every_decision(self) -> None:
         """A sync and an async limiter on one store alternate on the same schedule."""
         clock = FakeClock()
-        store = MemoryStore(RateLimit(rpm=120), clock=clock.now)
+        store = MemoryStore(RateLimit(requests_per_minute=120), clock=clock.now)
         sync = Limiter(store, clock=clock.now, sleep=clock.sleep)
 
         async def sleep(seconds: float) -> None:
@@ -329,7 +369,7 @@ class TestLimiter:
     def test_the_async_limiter_times_out_the_same_way(self) -> None:
         """AsyncLimiter.acquire raises the same typed error, having slept not at all."""
         clock = FakeClock()
-        store = MemoryStore(RateLimit(rpm=1), clock=clock.now)
+        store = MemoryStore(RateLimit(requests_per_minute=1), clock=clock.now)
 
         async def sleep(seconds: float) -> None:
             clock.sleep(seconds)

@@ -49,7 +49,7 @@ def test_queries_take_from_an_in_process_limit_by_default(
         assert limited is not None
         store = limited.limiter._store
         assert isinstance(store, MemoryStore)
-        assert store.limit == RateLimit(rpm=6000, tpm=1_000_000)
+        assert store.limit == RateLimit(requests_per_minute=6000, tokens_per_minute=1_000_000)
         assert auth["api_key"] not in provider._rate_limit
         assert "name=key-" in provider._rate_limit
     finally:

@@ -53,7 +53,7 @@ class TestScript:
     def test_the_lua_script_decides_as_the_python_arithmetic(self, redis_url: str) -> None:
         """The same commands, one by one, to a Redis store and an in-process one: the same
         grants, refusals, waits and cool-downs."""
-        limit = RateLimit(rpm=60, tpm=6000, burst=2)
+        limit = RateLimit(requests_per_minute=60, tokens_per_minute=6000, burst=2)
         redis_store = RedisStore.from_url(redis_url, limit, name="parity")
         memory = MemoryStore(limit)
         commands: list[Command] = [
@@ -128,7 +128,7 @@ class TestShared:
                 if process.poll() is None:
                     process.kill()
                     process.wait()
-        limit = RateLimit(rpm=330, burst=1)
+        limit = RateLimit(requests_per_minute=330, burst=1)
         assert len(starts) == 24
         assert most_in_a_second(starts) <= limit.per_second()
         # 24 slots, 2 of them free (burst + 1): the other 22 come one interval apart.

@@ -25,10 +25,10 @@ from assistant_bridge.ratelimit import (
     RateLimit,
     RateLimitedTransport,
     RateLimitTimeoutError,
+    Slot,
+    ask_tokens,
     estimate_tokens,
 )
-from assistant_bridge.ratelimit._limiter import Slot
-from assistant_bridge.ratelimit._transport import ask_tokens
 from assistant_bridge.testing import Emulator, Fault
 from assistant_bridge.transports import (
     CreateThreadAndRun,
@@ -111,7 +111,7 @@ class TestSync:
     ) -> None:
         """Each request the emulator answered was a slot taken (or charged after, for an
         operation that made more than one); the ask's estimate is corrected to its usage."""
-        limiter = Recording(RateLimit(rpm=60_000, tpm=10_000_000))
+        limiter = Recording(RateLimit(requests_per_minute=60_000, tokens_per_minute=10_000_000))
         transport = RateLimitedTransport(emulator.transport(), limiter)
         session = ThreadSession(transport, "asst_abc", wait=wait)
         reply = session.ask(PROMPT)
@@ -138,7 +138,7 @@ class TestSync:
         """The service answers the start 429 with retry-after 1.5s: the limiter cools down
         for 1.5s, the session retries, and the retry's slot comes after the cool-down."""
         emulator.inject(Fault.http(429, retry_after=1.5), "threads.create_and_run")
-        limiter = Recording(RateLimit(rpm=60_000))
+        limiter = Recording(RateLimit(requests_per_minute=60_000))
         transport = RateLimitedTransport(emulator.transport(), limiter)
         began = time.monotonic()
         ThreadSession(transport, "asst_abc", wait="poll").ask(PROMPT)
@@ -151,7 +151,7 @@ class TestSync:
     def test_no_slot_before_the_deadline_sends_nothing(self, emulator: Emulator) -> None:
         """The minute's one request is spent: the ask fails with RateLimitTimeoutError
         within its timeout, and the emulator received nothing."""
-        limiter = Limiter(MemoryStore(RateLimit(rpm=1)))
+        limiter = Limiter(MemoryStore(RateLimit(requests_per_minute=1)))
         limiter.acquire()
         transport = RateLimitedTransport(emulator.transport(), limiter)
         began = time.monotonic()
@@ -163,7 +163,7 @@ class TestSync:
 
     def test_the_services_headers_reach_the_limiter(self, emulator: Emulator) -> None:
         """On the Responses wire every answer carries x-ratelimit-*: the limiter hears them."""
-        limiter = Recording(RateLimit(rpm=60_000))
+        limiter = Recording(RateLimit(requests_per_minute=60_000))
         transport = RateLimitedTransport(emulator.transport("responses"), limiter)
         spec = AssistantSpec(name="triage", model="gpt-4o-mini", instructions="Triage.")
         ThreadSession(transport, assistant=spec).ask(PROMPT)
@@ -180,7 +180,9 @@ class TestAsync:
     ) -> None:
         """Over AsyncOpenAITransport, as over the sync one: a slot per request answered
         (or charged after), and the estimate corrected to the run's usage."""
-        limiter = AsyncRecording(MemoryStore(RateLimit(rpm=60_000, tpm=10_000_000)))
+        limiter = AsyncRecording(
+            MemoryStore(RateLimit(requests_per_minute=60_000, tokens_per_minute=10_000_000))
+        )
         inner = AsyncOpenAITransport(emulator.api_key, base_url=emulator.base_url)
         transport = AsyncRateLimitedTransport(inner, limiter)
 

@@ -6,8 +6,9 @@ import logging
 import re
 import threading
 from collections.abc import Iterable
+from typing import NoReturn
 
-__all__ = ["mask_in_logs", "redact"]
+__all__ = ["mask_in_logs", "raise_detached", "redact"]
 
 # OpenAI keys (sk-..., sk-proj-...), also in the masked form the service echoes back
 # ("Incorrect API key provided: sk-proj-****abcd"), and bearer tokens. A key starts a word,
@@ -16,18 +17,34 @@ _KEY_LIKE = re.compile(
     r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-*.]{3,}|(?i:bearer)\s+[A-Za-z0-9_\-.~+/=*]{8,}"
 )
 _KEY_PREFIX = re.compile(r"^sk-(?:proj-|svcacct-|admin-)?")
+# The password of a URL's userinfo (``https://gateway:SECRET@host/v1``): a key by another name.
+_USERINFO_PASSWORD = re.compile(r"(?<=://)([^/?#@\s:]*):[^/?#@\s]+@")
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with each secret (also without its ``sk-…`` prefix) and anything shaped like
-    an API key replaced by ``***``."""
+    an API key replaced by ``***``, and so is the password of any URL's userinfo."""
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
             body = _KEY_PREFIX.sub("", secret)
             if body != secret and len(body) >= 8:
                 text = text.replace(body, "***")
+    text = _USERINFO_PASSWORD.sub(r"\1:***@", text)
     return _KEY_LIKE.sub("***", text)
+
+
+def raise_detached(error: BaseException) -> NoReturn:
+    """Raise ``error`` with no link to the exception being handled.
+
+    ``raise ... from None`` only hides that exception from tracebacks: ``__context__`` still
+    holds it, and a foreign error (openai's, httpx's) carries the request with the key in a
+    header. Code that translates one into ours raises ours through this.
+    """
+    try:
+        raise error from None
+    finally:
+        error.__context__ = None
 
 
 # The loggers of the client stack that may print what a server echoed (response headers at

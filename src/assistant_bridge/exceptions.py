@@ -14,7 +14,8 @@
     │   ├── ServerError             5xx: the service failed
     │   └── APIConnectionError      no answer: connection refused, reset or timed out
     │       ├── UnsentRequestError  the request never reached the server: safe to repeat
-    │       └── StreamInterruptedError  an event stream broke off or went silent
+    │       ├── StreamInterruptedError  an event stream broke off, went silent or ended mid-event
+    │       └── MalformedResponseError  an answer that cannot be read: not JSON, or the wrong object
     ├── RunError                    the run itself did not end well
     │   ├── RunFailedError          status "failed", with last_error code and message
     │   ├── RunCancelledError       status "cancelled"
@@ -62,6 +63,7 @@ __all__ = [
     "APIConnectionError",
     "UnsentRequestError",
     "StreamInterruptedError",
+    "MalformedResponseError",
     "RunError",
     "RunFailedError",
     "RunCancelledError",
@@ -134,7 +136,16 @@ def _masked(text: str | None) -> str | None:
 
 
 class TransportError(AssistantBridgeError):
-    """The server answered with an error, or did not answer at all."""
+    """The server answered with an error, or did not answer at all.
+
+    When the failure concerns a run, ``thread_id`` and ``run_id`` name it (None when unknown)
+    and ``cancel_confirmed`` says whether the session saw the run stop after cancelling it
+    (None when it had nothing to cancel).
+    """
+
+    thread_id: str | None = None
+    run_id: str | None = None
+    cancel_confirmed: bool | None = None
 
     def __init__(self, message: str, **fields: Unpack[ErrorFields]) -> None:
         # Key-shaped text is masked here too, whoever builds the error (the transport's
@@ -233,7 +244,18 @@ class UnsentRequestError(APIConnectionError):
 
 
 class StreamInterruptedError(APIConnectionError):
-    """An event stream broke off, or stayed silent longer than allowed, before it ended."""
+    """An event stream broke off, stayed silent longer than allowed, or ended in the middle of
+    an event, before the run settled."""
+
+
+class MalformedResponseError(APIConnectionError):
+    """The server answered, but not with what the operation returns: a body that is not JSON
+    (cut short, an HTML page from a proxy) or an object of another type (a thread where a run
+    of that thread was asked for).
+
+    Nothing in it can be trusted, so it counts as a lost answer: the request may have been
+    carried out (a write is looked up, not repeated), and a read is simply tried again.
+    """
 
 
 class RunIds(TypedDict):

@@ -9,6 +9,7 @@ import attrs
 
 from assistant_bridge import JsonParser, Reply, SchemaParser, TextParser, ThreadSession
 from assistant_bridge.testing import FakeTransport, ScriptedBackend
+from assistant_bridge.transports import AsyncTransport, Transport
 from assistant_bridge.transports._wire import Built
 from assistant_bridge.transports.ops import Op
 
@@ -104,6 +105,7 @@ async def transports_meet_the_contract() -> None:
 
 
 R = TypeVar("R")
+T = TypeVar("T")
 OpT = TypeVar("OpT")
 
 
@@ -156,12 +158,10 @@ async def perform_is_typed_by_the_operation() -> None:
     from assistant_bridge._values.events import RunEvent
     from assistant_bridge.testing import AsyncFakeTransport, StreamingFakeTransport
     from assistant_bridge.transports import (
-        AsyncTransport,
         GetRun,
         ListRunMessages,
         RunSettings,
         StreamRun,
-        Transport,
     )
 
     transport: Transport = OpenAITransport("sk")
@@ -180,3 +180,55 @@ async def perform_is_typed_by_the_operation() -> None:
     GetRun("t")  # type: ignore[call-arg]
     run: str = transport.perform(GetRun("t", "r"))  # type: ignore[assignment]
     print(run)
+
+
+class SyncWrapper:
+    """A wrapper: one generic perform, supports delegated."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+
+    def perform(self, op: Op[T]) -> T:
+        return self.inner.perform(op)
+
+    def supports(self, op_type: type[Op[Any]]) -> bool:
+        return self.inner.supports(op_type)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncWrapper:
+    """The async twin: the same one generic perform, awaited."""
+
+    def __init__(self, inner: AsyncTransport) -> None:
+        self.inner = inner
+
+    async def perform(self, op: Op[T]) -> T:
+        return await self.inner.perform(op)
+
+    def supports(self, op_type: type[Op[Any]]) -> bool:
+        return self.inner.supports(op_type)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def wrappers_are_transports() -> None:
+    """A wrapper with one generic perform is a Transport (or AsyncTransport): sessions take
+    it, and perform through the protocol keeps each operation's type, streams included."""
+    from collections.abc import AsyncIterator, Iterator
+
+    from assistant_bridge import AsyncOpenAITransport, AsyncThreadSession, OpenAITransport, Run
+    from assistant_bridge._values.events import RunEvent
+    from assistant_bridge.transports import GetRun, RunSettings, StreamRun
+
+    sync: Transport = SyncWrapper(OpenAITransport("sk"))
+    ThreadSession(SyncWrapper(OpenAITransport("sk")), "asst_1")
+    assert_type(sync.perform(GetRun("t", "r")), Run)
+    assert_type(sync.perform(StreamRun("t", RunSettings())), Iterator[RunEvent])
+    asynchronous: AsyncTransport = AsyncWrapper(AsyncOpenAITransport("sk"))
+    AsyncThreadSession(AsyncWrapper(AsyncOpenAITransport("sk")), "asst_1")
+    assert_type(await asynchronous.perform(GetRun("t", "r")), Run)
+    events = await asynchronous.perform(StreamRun("t", RunSettings()))
+    assert_type(events, AsyncIterator[RunEvent])

@@ -292,7 +292,9 @@ def metadata_pair(text: str) -> tuple[str, str]:
 
 def base_url_warning(environ: Mapping[str, str]) -> str | None:
     """Why ``OPENAI_BASE_URL`` looks wrong (no ``/v1`` path), or None when it looks right."""
-    url = environ.get("OPENAI_BASE_URL")
+    from assistant_bridge._redact import redact  # the URL's userinfo may hold a key
+
+    url = redact(environ.get("OPENAI_BASE_URL") or "", [environ.get("OPENAI_API_KEY")])
     if not url:
         return None
     path = urlsplit(url).path.rstrip("/")

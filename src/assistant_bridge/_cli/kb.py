@@ -23,7 +23,7 @@ def add_parser(subparsers: Any) -> None:
     kb = subparsers.add_parser(
         "kb", help="keep a vector store (knowledge base) equal to a folder of files"
     )
-    actions = kb.add_subparsers(dest="kb_command", required=True)
+    actions = kb.add_subparsers(dest="kb_command", required=True, metavar="{sync,delete}")
     sync = actions.add_parser(
         "sync", help="upload new and changed files, remove deleted ones, wait for indexing"
     )

@@ -136,6 +136,7 @@ def describe(exc: BaseException, args: argparse.Namespace | None = None) -> str:
         RunError,
         RunTimeoutError,
     )
+    from assistant_bridge.runstate import ACTIVE_STATUSES
 
     if isinstance(exc, KeyboardInterrupt):
         return str(exc) or "stopped by Ctrl-C"
@@ -165,7 +166,8 @@ def describe(exc: BaseException, args: argparse.Namespace | None = None) -> str:
         )
     elif isinstance(exc, RunError) and exc.run_id and exc.run_id not in text:
         text += f" (thread {exc.thread_id}, run {exc.run_id})"
-    if isinstance(exc, RunError) and exc.status in {"queued", "in_progress", "requires_action"}:
+    if isinstance(exc, RunError) and exc.status and exc.status in ACTIVE_STATUSES:
+        # The run may still end otherwise (the state table says which statuses are active).
         text += f"; resume with: {ask.resume_line(args, exc.thread_id, exc.run_id)}"
     if isinstance(exc, NotFoundError):
         import os

@@ -28,7 +28,7 @@ from assistant_bridge._values.checks import (
     check_text,
     wrong_type,
 )
-from assistant_bridge._values.spec import AssistantSpec
+from assistant_bridge._values.spec import AssistantSpec, JsonSchemaFormat, ResponseFormat
 from assistant_bridge.exceptions import ArgumentTypeError, InvalidArgumentError
 
 __all__ = [
@@ -45,11 +45,23 @@ Check = Callable[[Any, str], Any]
 THREAD_IDS = ("thread_", "conv_")
 RUN_IDS = ("run_", "resp_")
 MAX_TOOLS = 128
+MAX_OUTPUT_TOKENS = 1_000_000
+"""A bound no model's output reaches; larger asks are typos."""
 """The API takes at most 128 tools on an assistant or a run."""
 
 # What every session calls on its transport (sync and async spell them alike).
 _OPERATIONS = ("perform", "supports")
 _MODEL = re.compile(r"\S{1,256}")
+
+
+def _response_format(value: Any, name: str) -> ResponseFormat:
+    """A reply format for one run: "text", "json_object" or a JsonSchemaFormat."""
+    if isinstance(value, JsonSchemaFormat) or value in ("text", "json_object"):
+        return value  # type: ignore[no-any-return]
+    if not isinstance(value, str):
+        raise wrong_type(name, "'text', 'json_object' or a JsonSchemaFormat", value)
+    msg = f"{name} must be 'text', 'json_object' or a JsonSchemaFormat, got {value!r}."
+    raise InvalidArgumentError(msg, argument=name)
 
 
 def _optional(check: Check) -> Check:
@@ -116,6 +128,8 @@ ASK_CHECKS: Mapping[str, Check] = {
     # Run metadata holds 15 pairs: the library uses one to mark the ask (see reliability).
     "metadata": lambda v, n: check_metadata(v, n, max_pairs=15),
     "wait": _optional(lambda v, n: check_choice(v, n, ("auto", "stream", "poll"))),
+    "response_format": _optional(_response_format),
+    "max_output_tokens": _optional(lambda v, n: check_count(v, n, low=1, high=MAX_OUTPUT_TOKENS)),
 }
 """How each of :class:`~assistant_bridge.AskOptions` is checked."""
 

@@ -19,7 +19,7 @@ from assistant_bridge._session.flow import (
     WaitSettings,
     do,
 )
-from assistant_bridge._session.follow import follow
+from assistant_bridge._session.follow import follow, stop_lost_run
 from assistant_bridge._session.sending import Lookup, not_repeated, retried, streamed
 from assistant_bridge._values.events import (
     ReplyReady,
@@ -92,11 +92,13 @@ def ask_flow(
         )
     )
     lookup: Lookup | None = None
+    find: FindRun | None = None
     if thread_id is not None and settings.can_find_runs:
         find = FindRun(thread_id, plan.ask_key)
+        finding = find
 
         def find_started() -> Flow[Run | None]:
-            return (yield from retried(find, settings))
+            return (yield from retried(finding, settings))
 
         lookup = find_started
 
@@ -104,7 +106,10 @@ def ask_flow(
         started: Run | RunStream = yield from retried(start, settings, lookup=lookup)
     except TransportError as exc:
         made = getattr(exc, "thread_id", None)
-        if thread_id is not None or made is None:
+        if thread_id is not None:
+            yield from stop_lost_run(exc, thread_id, settings, find)
+            raise
+        if made is None:
             raise
         # The thread was made, then starting the run failed: keep the thread (none is left
         # behind), and start on it if that surely did not happen yet.
@@ -122,11 +127,14 @@ def ask_flow(
                 if policy.ambiguous(exc)
                 else f" Thread {made} was created; the session keeps it for the next ask."
             )
+            yield from stop_lost_run(exc, made, settings, None)
             raise
         yield from do(Sleep(delay))
         retry = streamed(StartRun(made, request, content=plan.prompt), settings)
         started = yield from retried(retry, settings)
-    reply = yield from follow(started, plan.parser, settings, request, on_thread)
+    reply = yield from follow(
+        started, plan.parser, settings, request, on_thread, lost=(thread_id, find)
+    )
     yield Emit(ReplyReady(reply))
     return reply
 

@@ -28,7 +28,7 @@ from assistant_bridge._session.polling import AdaptivePolling, PollPolicy
 from assistant_bridge._session.retry import RetryPolicy
 from assistant_bridge._values.models import Usage
 from assistant_bridge._values.reply import Reply, conversation_markdown
-from assistant_bridge._values.spec import AssistantSpec
+from assistant_bridge._values.spec import AssistantSpec, ResponseFormat
 from assistant_bridge.exceptions import ConfigurationError, RunTimeoutError
 from assistant_bridge.transports._protocol import Transport
 from assistant_bridge.transports.ops import (
@@ -85,6 +85,8 @@ class AskOptions(TypedDict, total=False):
     tools: Sequence[Mapping[str, Any]] | None
     metadata: Mapping[str, str] | None
     wait: Wait | None
+    response_format: ResponseFormat | None
+    max_output_tokens: int | None
 
 
 T = TypeVar("T")
@@ -189,6 +191,8 @@ class SessionCore(Generic[P]):
         tools: Sequence[Mapping[str, Any]] | None = None,
         metadata: Mapping[str, str] | None = None,
         wait: Wait | None = None,
+        response_format: ResponseFormat | None = None,
+        max_output_tokens: int | None = None,
     ) -> tuple[Flow[Reply[Any]], WaitSettings]:
         """Check the ask's input (before anything is sent) and build its flow; the deadline
         starts now."""
@@ -200,6 +204,8 @@ class SessionCore(Generic[P]):
             model=model,
             tools=tools,
             metadata=metadata,
+            response_format=response_format,
+            max_output_tokens=max_output_tokens,
         )
         settings = self._settings(timeout, wait)
 

@@ -50,45 +50,36 @@ def drive_events(
 
     An exception raised by an operation is thrown back into the flow, so the flow's own
     cleanup (cancel the run) sees it as if it were local. When the consumer stops early, the
-    flow gets :class:`Abandoned` and still cleans up.
+    flow gets :class:`Abandoned` and still cleans up (emitting nothing more).
     """
+    abandoned = False
     try:
         work = next(flow)
         while True:
             if isinstance(work, Emit):
-                try:
-                    yield work.event
-                except GeneratorExit:
-                    _abandon(flow, transport, sleep)
-                    raise
+                if not abandoned:
+                    try:
+                        yield work.event
+                    except GeneratorExit:
+                        abandoned = True
+                        work = flow.throw(Abandoned())
+                        continue
                 work = flow.send(None)
                 continue
             try:
                 result = _do(work, transport, sleep)
             except BaseException as exc:  # handed to the flow, which decides
+                if abandoned and not isinstance(exc, Exception):
+                    raise
                 work = flow.throw(exc)
             else:
                 work = flow.send(result)
     except StopIteration as stop:
+        if abandoned:
+            raise GeneratorExit from None
         return cast(T, stop.value)
-
-
-def _abandon(flow: Flow[object], transport: Transport, sleep: Callable[[float], None]) -> None:
-    """Let the flow clean up (cancel its run) after its watcher went away."""
-    try:
-        work = flow.throw(Abandoned())
-        while True:
-            if isinstance(work, Emit):
-                work = flow.send(None)
-                continue
-            try:
-                result = _do(work, transport, sleep)
-            except Exception as exc:  # the flow's cleanup decides (a refused cancel, say)
-                work = flow.throw(exc)
-            else:
-                work = flow.send(result)
-    except (StopIteration, Abandoned):
-        return
+    except Abandoned:
+        raise GeneratorExit from None
 
 
 def drive(flow: Flow[T], transport: Transport, sleep: Callable[[float], None]) -> T:
@@ -135,32 +126,41 @@ async def adrive_events(
 ) -> AsyncGenerator[StreamEvent, None]:
     """The async twin of :func:`drive_events`; the result lands in ``outcome.value``.
 
-    When the task is cancelled, the CancelledError is thrown into the flow like any other
-    exception, so the flow cancels its run; that cleanup is shielded from further
-    cancellations (it is bounded by ``cancel_grace``) before the cancellation goes on.
+    When the task is cancelled, or the consumer stops early, the CancelledError (or
+    :class:`Abandoned`) is thrown into the flow like any other exception, so the flow cancels
+    its run; that cleanup is shielded from further cancellations (it is bounded by
+    ``cancel_grace``) before the cancellation goes on.
     """
-    cleaning = False
+    cleaning = abandoned = False
     try:
         work = next(flow)
         while True:
             if isinstance(work, Emit):
-                try:
-                    yield work.event
-                except GeneratorExit:
-                    await _aabandon(flow, transport, sleep)
-                    raise
+                if not abandoned:
+                    try:
+                        yield work.event
+                    except GeneratorExit:
+                        cleaning = abandoned = True
+                        work = flow.throw(Abandoned())
+                        continue
                 work = flow.send(None)
                 continue
             try:
                 doing = _ado(work, transport, sleep)
                 result = await (_shielded(doing) if cleaning else doing)
             except BaseException as exc:  # handed to the flow, which decides
+                if abandoned and not isinstance(exc, Exception):
+                    raise
                 cleaning = cleaning or isinstance(exc, asyncio.CancelledError)
                 work = flow.throw(exc)
             else:
                 work = flow.send(result)
     except StopIteration as stop:
+        if abandoned:
+            raise GeneratorExit from None
         outcome.value = cast(T, stop.value)
+    except Abandoned:
+        raise GeneratorExit from None
 
 
 async def _shielded(work: Awaitable[T]) -> T:
@@ -173,25 +173,6 @@ async def _shielded(work: Awaitable[T]) -> T:
             if task.done():
                 raise
             continue
-
-
-async def _aabandon(
-    flow: Flow[object], transport: AsyncTransport, sleep: Callable[[float], Awaitable[None]]
-) -> None:
-    try:
-        work = flow.throw(Abandoned())
-        while True:
-            if isinstance(work, Emit):
-                work = flow.send(None)
-                continue
-            try:
-                result = await _shielded(_ado(work, transport, sleep))
-            except Exception as exc:  # the flow's cleanup decides (a refused cancel, say)
-                work = flow.throw(exc)
-            else:
-                work = flow.send(result)
-    except (StopIteration, Abandoned):
-        return
 
 
 async def adrive(

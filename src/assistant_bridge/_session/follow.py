@@ -34,17 +34,20 @@ from assistant_bridge._values.models import Message, Run, ToolOutput
 from assistant_bridge._values.reply import Reply, citations_of, files_of
 from assistant_bridge.exceptions import (
     ActionRequiredError,
+    APIConnectionError,
     AssistantBridgeError,
     BadRequestError,
     ParseError,
     RunExpiredError,
     RunIncompleteError,
     RunTimeoutError,
+    ServerError,
     StreamInterruptedError,
     TransportError,
 )
 from assistant_bridge.transports.ops import (
     FileName,
+    FindRun,
     GetRun,
     ListRunMessages,
     RunSettings,
@@ -70,6 +73,7 @@ class _Follow:
     rounds: int = 0
     seen: object = None
     warned: bool = False
+    thread_id: str | None = None
 
 
 def follow(
@@ -78,12 +82,15 @@ def follow(
     settings: WaitSettings,
     request: RunSettings | None,
     on_thread: Callable[[str], None],
+    lost: tuple[str | None, FindRun | None] = (None, None),
 ) -> Flow[Reply[Any]]:
     """Follow a run to its reply: read its stream while there is one, poll it otherwise, and
     at each status do what the table says. A stream that breaks off, ends early or stays
     silent past the stall gap falls back to polling the same run: nothing is lost and no
     second run starts. Whenever the ask ends without the reply while the run is active, the
-    run is cancelled (within ``cancel_grace``) and the error says so.
+    run is cancelled (within ``cancel_grace``) and the error says so; a stream that fails
+    before naming its run finds it first (``lost``: its thread, and how to find the ask's run
+    on it), see :func:`stop_lost_run`.
     """
     state = _Follow(run=started if isinstance(started, Run) else None)
     if not isinstance(started, Run):
@@ -100,6 +107,7 @@ def follow(
                     )
             run = state.run
             assert run is not None
+            state.thread_id = run.thread_id
             on_thread(run.thread_id)
             if run.status != state.seen:
                 state.seen = run.status
@@ -129,7 +137,75 @@ def follow(
         if state.run is not None and _still_running(exc, state.run, settings):
             confirmed, _ = yield from cancel_and_confirm(state.run, settings)
             _note_cancel(exc, state.run, confirmed)
+        elif state.run is None and (lost[0] or state.thread_id) is not None:
+            # The stream was opened, so the run was started: it must not be left running.
+            thread = lost[0] or state.thread_id
+            assert thread is not None
+            yield from stop_lost_run(exc, thread, settings, lost[1], sent=True)
         raise
+
+
+def stop_lost_run(
+    exc: BaseException,
+    thread_id: str,
+    settings: WaitSettings,
+    find: FindRun | None,
+    *,
+    sent: bool = False,
+) -> Flow[None]:
+    """The answer that would have named a started run was lost, silent or unreadable: find the
+    run (by the id read from the start of the answer, else by the ask's mark), cancel it within
+    ``cancel_grace``, and let the error name it and say whether the cancel was confirmed.
+
+    Where nothing can find it (the Responses API cannot list a conversation's responses, and
+    no id arrived), the error names the conversation, with ``run_id`` None and
+    ``cancel_confirmed`` False. ``sent``: the start surely reached the server (its stream
+    opened); otherwise only a failure that may have reached it (a lost or unreadable answer, a
+    5xx) is looked into.
+    """
+    maybe = isinstance(exc, ServerError) or (isinstance(exc, APIConnectionError) and not exc.unsent)
+    if not (sent or maybe) or getattr(exc, "cancel_confirmed", None) is not None:
+        return
+    grace_end = settings.clock() + settings.cancel_grace
+    salvaged = getattr(exc, "run_id", None)
+    run: Run | None = None
+    try:
+        if salvaged is not None:
+            run = yield from retried(GetRun(thread_id, salvaged), settings, until=grace_end)
+        elif find is not None:
+            run = yield from retried(find, settings, until=grace_end)
+            if run is None:
+                _note(exc, f" No run of this ask was found on thread {thread_id}.")
+                return
+    except TransportError as error:
+        logger.debug("could not find the run the ask started on %s: %s", thread_id, error)
+    if run is None:
+        if isinstance(exc, AssistantBridgeError):
+            if getattr(exc, "thread_id", None) is None:
+                exc.thread_id = thread_id  # type: ignore[attr-defined]
+            exc.cancel_confirmed = False  # type: ignore[attr-defined]
+        _note(
+            exc,
+            f" The run it may have started on {thread_id} could not be found (no id arrived"
+            f"{'' if find is None else ' and its lookup failed'}), so it was not cancelled; it "
+            "may still be going, and the next ask there waits for it.",
+        )
+        return
+    confirmed = True  # a run that already ended is not left running
+    if settings.machine.is_active(run.status):
+        confirmed, _ = yield from cancel_and_confirm(run, settings, grace_end)
+    _note_cancel(exc, run, confirmed)
+
+
+def _note(exc: BaseException, note: str) -> None:
+    """Add ``note`` to a library error's message (and first argument)."""
+    if not isinstance(exc, AssistantBridgeError):
+        logger.warning("%s", note.strip())
+        return
+    if isinstance(getattr(exc, "message", None), str):
+        exc.message += note  # type: ignore[attr-defined]
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (exc.args[0] + note, *exc.args[1:])
 
 
 def _still_running(exc: BaseException, run: Run, settings: WaitSettings) -> bool:
@@ -338,10 +414,17 @@ def _answer_tools(
         latest = yield from retried(GetRun(run.thread_id, run.id), settings)
         return None if _pending(latest) == sent else latest
 
+    # Where runs cannot be found (Responses), outputs start a new run that the old one never
+    # shows: a lost submission cannot be looked up, so it is never sent twice.
+    same_run = settings.can_find_runs
     try:
-        result = yield from retried(submit, settings, lookup=taken)
+        result = yield from retried(submit, settings, lookup=taken if same_run else None)
     except BadRequestError:
         yield from _explain_refused_outputs(run, settings, began)
+        raise
+    except TransportError as exc:
+        if not same_run:
+            yield from stop_lost_run(exc, run.thread_id, settings, None)
         raise
     state.rounds += 1
     state.messages = []
@@ -349,6 +432,8 @@ def _answer_tools(
         state.run = result
     else:
         state.stream = result
+        if not same_run:
+            state.run = None  # the stream names the new run in its first event
 
 
 def _run_tools(run: Run, settings: WaitSettings) -> Flow[tuple[ToolOutput, ...]]:

@@ -38,8 +38,10 @@ __all__ = ["Lookup", "cancel_and_confirm", "not_repeated", "poll_until", "retrie
 logger = logging.getLogger("assistant_bridge")
 T = TypeVar("T")
 
-MIN_REQUEST_SECONDS = 1.0
-"""The least time a request is given, so a reply that arrives at the deadline is collected."""
+MIN_REQUEST_SECONDS = 0.1
+"""The least time a request is given, even once the ask's time is spent (the last look at a
+run, a cancel's confirmation): short, so it never stretches the ask past its bound. While
+time is left, a request is given all of it, measured across its whole answer."""
 
 Lookup = Callable[[], Flow[object]]
 """After an ambiguous failure of a write: what it did (a value), or None if surely nothing."""
@@ -64,17 +66,19 @@ def retried(
     is waited for, cancelled or reported, as the session's policy says.
     """
     end = settings.deadline if until is None else until
-    attempt = 0
+    attempt = locked = 0
     while True:
         budget = max(MIN_REQUEST_SECONDS, end - settings.clock())
         if per_try is not None:
             budget = min(budget, per_try)
         try:
-            return (yield from do(attrs.evolve(op, budget=budget)))
+            answer = yield attrs.evolve(op, budget=budget)  # the op as it is, to perform
+            return cast(T, answer)
         except ActiveRunError as exc:
             if op.idempotent:
                 raise
-            yield from _clear_active_run(exc, settings)
+            yield from _clear_active_run(exc, settings, locked)
+            locked += 1
             continue
         except TransportError as exc:
             policy = settings.retry
@@ -119,10 +123,22 @@ def not_repeated(op: Op[object]) -> str:
     return " The request may have reached the server, so it was not repeated."
 
 
-def _clear_active_run(exc: ActiveRunError, settings: WaitSettings) -> Flow[None]:
-    """Another run holds the thread: wait for it, cancel it, or raise, per the policy."""
-    if settings.on_active_run == "raise" or exc.run_id is None or exc.thread_id is None:
+def _clear_active_run(exc: ActiveRunError, settings: WaitSettings, tries: int) -> Flow[None]:
+    """Another run holds the thread: wait for it, cancel it, or raise, per the policy. When
+    the server does not name it (Responses' ``conversation_locked``), it cannot be looked at
+    or cancelled: "wait" and "cancel" both wait (``tries`` waits so far) and try again."""
+    if settings.on_active_run == "raise" or exc.thread_id is None:
         raise exc
+    if exc.run_id is None:
+        delay = settings.poll.delay(tries, None)
+        if settings.clock() + delay >= settings.deadline:
+            exc.message += (
+                " Waited for the response in progress until the deadline; it is still going."
+            )
+            raise exc
+        logger.info("%s is busy; asking again in %.2fs", exc.thread_id, delay)
+        yield from do(Sleep(delay))
+        return
     other = yield from retried(GetRun(exc.thread_id, exc.run_id), settings)
     if settings.on_active_run == "cancel":
         confirmed, _ = yield from cancel_and_confirm(other, settings)
@@ -130,7 +146,12 @@ def _clear_active_run(exc: ActiveRunError, settings: WaitSettings) -> Flow[None]
             exc.message += f" Cancelling run {exc.run_id} was not confirmed in time."
             raise exc
         return
-    other = yield from poll_until(other, settings, settings.deadline, _active(settings))
+    try:
+        other = yield from poll_until(other, settings, settings.deadline, _active(settings))
+    except TransportError:
+        if settings.clock() < settings.deadline:
+            raise
+        # A look at the other run failed at the deadline: the conflict is still the story.
     if settings.machine.is_active(other.status):
         exc.message += f" Waited for run {exc.run_id} until the deadline; it is still active."
         raise exc
@@ -157,10 +178,14 @@ def _active(settings: WaitSettings) -> Callable[[Run], bool]:
     return lambda run: settings.machine.is_active(run.status)
 
 
-def cancel_and_confirm(run: Run, settings: WaitSettings) -> Flow[tuple[bool, Run]]:
+def cancel_and_confirm(
+    run: Run, settings: WaitSettings, grace_end: float | None = None
+) -> Flow[tuple[bool, Run]]:
     """Cancel ``run`` and poll until it leaves the active states, all within ``cancel_grace``
-    (the cancel is retried inside it); True when it was seen stopped."""
-    grace_end = settings.clock() + settings.cancel_grace
+    (from now, or until ``grace_end`` when the grace began earlier; the cancel is retried
+    inside it); True when it was seen stopped."""
+    if grace_end is None:
+        grace_end = settings.clock() + settings.cancel_grace
     try:
         try:
             cancel = CancelRun(run.thread_id, run.id)

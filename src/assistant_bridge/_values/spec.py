@@ -86,6 +86,27 @@ class JsonSchemaFormat:
 ResponseFormat = str | JsonSchemaFormat
 
 
+def assistants_format(value: ResponseFormat) -> dict[str, Any]:
+    """A reply format as the Assistants API writes it (an assistant's or a run's
+    ``response_format``)."""
+    if isinstance(value, JsonSchemaFormat):
+        schema = {"name": value.name, "schema": dict(value.schema), "strict": value.strict}
+        return {"type": "json_schema", "json_schema": schema}
+    return {"type": value}
+
+
+def responses_format(value: ResponseFormat) -> dict[str, Any]:
+    """A reply format as the Responses API writes it (``text.format``)."""
+    if isinstance(value, JsonSchemaFormat):
+        return {
+            "type": "json_schema",
+            "name": value.name,
+            "schema": dict(value.schema),
+            "strict": value.strict,
+        }
+    return {"type": value}
+
+
 def _check_format(_i: object, _a: object, value: ResponseFormat) -> None:
     if isinstance(value, str) and value not in ("text", "json_object"):
         msg = f"response_format must be 'text', 'json_object' or a JsonSchemaFormat, got {value!r}."
@@ -324,17 +345,7 @@ class AssistantSpec:
         }
         if self.temperature is not None:
             body["temperature"] = self.temperature
-        if isinstance(self.response_format, JsonSchemaFormat):
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": self.response_format.name,
-                    "schema": dict(self.response_format.schema),
-                    "strict": self.response_format.strict,
-                },
-            }
-        else:
-            body["response_format"] = {"type": self.response_format}
+        body["response_format"] = assistants_format(self.response_format)
         return body
 
     def responses_body(self) -> dict[str, Any]:
@@ -352,15 +363,7 @@ class AssistantSpec:
                 if tool.file_ids:
                     container["file_ids"] = list(tool.file_ids)
                 tools.append({"type": "code_interpreter", "container": container})
-        if isinstance(self.response_format, JsonSchemaFormat):
-            fmt: dict[str, Any] = {
-                "type": "json_schema",
-                "name": self.response_format.name,
-                "schema": dict(self.response_format.schema),
-                "strict": self.response_format.strict,
-            }
-        else:
-            fmt = {"type": self.response_format}
+        fmt = responses_format(self.response_format)
         body: dict[str, Any] = {"model": self.model, "text": {"format": fmt}}
         if self.instructions is not None:
             body["instructions"] = self.instructions

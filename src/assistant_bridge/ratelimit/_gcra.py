@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["Cells", "Rates", "cool_down", "correct", "observe", "reserve"]
+__all__ = ["Cells", "Rates", "cool_down", "correct", "observe", "observing_tightens", "reserve"]
 
 SECOND = 1_000_000
 """Microseconds in a second: the unit of every time here."""
@@ -96,3 +96,14 @@ def observe(
         floor = now + rates.token_window - max(tokens_left, 0) * rates.token_interval
         tokens = max(tokens, floor)
     return Cells(requests, tokens, cells.cool)
+
+
+def observing_tightens(rates: Rates, requests_left: int | None, tokens_left: int | None) -> bool:
+    """Whether :func:`observe` could change anything: only when the service says less is left
+    than the cells ever allow at once (so most answers need no round trip to the store)."""
+    tight = False
+    if requests_left is not None and rates.request_interval > 0:
+        tight = requests_left * rates.request_interval < rates.request_window
+    if not tight and tokens_left is not None and rates.token_interval > 0:
+        tight = tokens_left * rates.token_interval < rates.token_window
+    return tight

@@ -17,6 +17,7 @@ from typing import Any, Self, TypeAlias
 import attrs
 
 from assistant_bridge.ratelimit._errors import RateLimitTimeoutError
+from assistant_bridge.ratelimit._gcra import observing_tightens
 from assistant_bridge.ratelimit._headers import service_view
 from assistant_bridge.ratelimit._limits import RateLimit
 from assistant_bridge.ratelimit._redis import AsyncRedisStore, RedisStore
@@ -26,6 +27,7 @@ from assistant_bridge.ratelimit._store import (
     CoolDown,
     Cooling,
     Correct,
+    Observe,
     Reserve,
     Store,
     Verdict,
@@ -88,9 +90,20 @@ def acquiring(
 
 
 def _describe(limit: RateLimit) -> str:
-    parts = [f"{limit.rpm} requests"] if limit.rpm else []
-    parts += [f"{limit.tpm} tokens"] if limit.tpm else []
+    parts = [f"{limit.requests_per_minute} requests"] if limit.requests_per_minute else []
+    parts += [f"{limit.tokens_per_minute} tokens"] if limit.tokens_per_minute else []
     return " and ".join(parts) + " a minute" if parts else "the service's cool-down only"
+
+
+def _tightening(headers: Mapping[str, str], limit: RateLimit) -> Observe | None:
+    """The Observe command for ``headers``, or None when it could not change the cells."""
+    view = service_view(headers)
+    if view is None:
+        return None
+    rates = limit.rates()
+    if view.cool > 0 or observing_tightens(rates, view.requests_left, view.tokens_left):
+        return view
+    return None
 
 
 def _cool_down(retry_after: float | None) -> CoolDown:
@@ -169,8 +182,9 @@ class Limiter(_LimiterBase):
         self._store.run(_cool_down(retry_after))
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Correct the limiter's view from an answer's ``x-ratelimit-*`` headers."""
-        view = service_view(headers)
+        """Correct the limiter's view from an answer's ``x-ratelimit-*`` headers (the store
+        is only asked when they say less is left than the limiter allows at once)."""
+        view = _tightening(headers, self.limit)
         if view is not None:
             self._store.run(view)
 
@@ -233,7 +247,7 @@ class AsyncLimiter(_LimiterBase):
 
     async def observe(self, headers: Mapping[str, str]) -> None:
         """See :meth:`Limiter.observe`."""
-        view = service_view(headers)
+        view = _tightening(headers, self.limit)
         if view is not None:
             await self._store.arun(view)
 

@@ -26,30 +26,33 @@ def _burst(_i: object, attribute: attrs.Attribute[int], value: int) -> None:
 
 @attrs.frozen
 class RateLimit:
-    """A limit shared by every worker: ``rpm`` requests and ``tpm`` tokens per minute (None:
-    not limited), spread evenly; ``burst`` more requests may go at once after a quiet spell.
+    """A limit shared by every worker: requests and tokens per minute (None: not limited),
+    spread evenly; ``burst`` more requests may go at once after a quiet spell.
 
-    So no one-second window holds more than ``ceil(rpm / 60) + burst`` requests. Tokens are
+    So no one-second window holds more than ``ceil(requests_per_minute / 60) + burst``
+    requests. Tokens are
     spread the same way, with one second's worth of slack (an ask that needs more goes alone).
     With neither set, only the service's word is shared: cool-downs after a 429, and waits
     when its headers say nothing is left.
     """
 
-    rpm: int | None = attrs.field(default=None, validator=_per_minute)
-    tpm: int | None = attrs.field(default=None, validator=_per_minute)
+    requests_per_minute: int | None = attrs.field(default=None, validator=_per_minute)
+    tokens_per_minute: int | None = attrs.field(default=None, validator=_per_minute)
     burst: int = attrs.field(default=0, validator=_burst)
 
     def rates(self) -> Rates:
         """The limit in the GCRA cells' units (microseconds per request and per token)."""
-        request_interval = 60 * SECOND / self.rpm if self.rpm else 0.0
-        token_interval = 60 * SECOND / self.tpm if self.tpm else 0.0
+        rpm, tpm = self.requests_per_minute, self.tokens_per_minute
+        request_interval = 60 * SECOND / rpm if rpm else 0.0
+        token_interval = 60 * SECOND / tpm if tpm else 0.0
         return Rates(
             request_interval=request_interval,
             request_window=request_interval * (self.burst + 1),
             token_interval=token_interval,
-            token_window=float(SECOND) if self.tpm else 0.0,
+            token_window=float(SECOND) if tpm else 0.0,
         )
 
     def per_second(self) -> int | None:
         """The most requests any one-second window holds: ``ceil(rpm / 60) + burst``."""
-        return None if self.rpm is None else math.ceil(self.rpm / 60) + self.burst
+        rpm = self.requests_per_minute
+        return None if rpm is None else math.ceil(rpm / 60) + self.burst

@@ -144,6 +144,20 @@ class _Meter:
         return [Tell("correct", {"tokens": run.usage.total_tokens - charged})]
 
 
+class _StreamMeter:
+    """What a stream's events tell the meter: the stream's tokens are charged to the first
+    run it shows, and that run's usage (at the stream's end) corrects them."""
+
+    def __init__(self, meter: _Meter, tokens: int) -> None:
+        self._meter, self._tokens = meter, tokens
+
+    def saw(self, event: RunEvent) -> list[Tell]:
+        tell = self._meter.ran(event, self._tokens)
+        if isinstance(getattr(event, "run", None), Run):
+            self._tokens = 0
+        return tell
+
+
 def _told(error: Exception) -> None:
     logger.warning("the rate limiter could not be corrected after a request: %s", error)
 
@@ -213,14 +227,12 @@ class _Metered(Iterator[RunEvent]):
     def __init__(
         self, events: Iterator[RunEvent], owner: RateLimitedTransport, tokens: int
     ) -> None:
-        self._events, self._owner, self._tokens = events, owner, tokens
+        self._events, self._owner = events, owner
+        self._seen = _StreamMeter(owner._meter, tokens)
 
     def __next__(self) -> RunEvent:
         event = next(self._events)
-        tell = self._owner._meter.ran(event, self._tokens)
-        if isinstance(getattr(event, "run", None), Run):
-            self._tokens = 0  # charged once, to the first run the stream shows
-        self._owner._tell(tell)
+        self._owner._tell(self._seen.saw(event))
         return event
 
     def close(self) -> None:
@@ -293,14 +305,12 @@ class _AsyncMetered(AsyncIterator[RunEvent]):
     def __init__(
         self, events: AsyncIterator[RunEvent], owner: AsyncRateLimitedTransport, tokens: int
     ) -> None:
-        self._events, self._owner, self._tokens = events, owner, tokens
+        self._events, self._owner = events, owner
+        self._seen = _StreamMeter(owner._meter, tokens)
 
     async def __anext__(self) -> RunEvent:
         event = await anext(self._events)
-        tell = self._owner._meter.ran(event, self._tokens)
-        if isinstance(getattr(event, "run", None), Run):
-            self._tokens = 0
-        await self._owner._tell(tell)
+        await self._owner._tell(self._seen.saw(event))
         return event
 
     async def aclose(self) -> None:

@@ -70,11 +70,13 @@ def parse_url(url: str) -> LimitURL:
     rest = [(k, v) for k, v in pairs if k not in OURS]
     if parts.scheme == "memory" and rest:
         raise _refuse(url, f"unknown parameter {rest[0][0]!r} (it takes {', '.join(OURS)})")
-    numbers = {k: _whole(url, k, ours[k]) for k in ("rpm", "tpm", "burst") if k in ours}
+    fields = {"rpm": "requests_per_minute", "tpm": "tokens_per_minute", "burst": "burst"}
+    numbers = {fields[k]: _whole(url, k, ours[k]) for k in fields if k in ours}
     try:
         limit = RateLimit(**numbers)
     except InvalidArgumentError as exc:
-        raise _refuse(url, str(exc).rstrip(".")) from None
+        short = next(k for k, v in fields.items() if v == exc.argument)
+        raise _refuse(url, f"{short}={ours[short]} is refused ({str(exc).rstrip('.')})") from None
     name = ours.get("name") or (parts.netloc if parts.scheme == "memory" else "") or "default"
     server = "" if parts.scheme == "memory" else parts._replace(query=urlencode(rest)).geturl()
     return LimitURL(parts.scheme, limit, name, server)

@@ -12,7 +12,8 @@
   client, with scripted behaviours (:class:`SayText`, :class:`SayJson`, :class:`RequestTools`,
   :class:`FailRun`, :class:`ExpireRun`, :class:`EndIncomplete`, :class:`StayInProgress`, and
   the default :class:`Triage`) and fault injection (:class:`Fault`). Its pytest fixture is
-  ``assistant_emulator``.
+  ``assistant_emulator``; :class:`RateLimit` makes it limit each key as the service does.
+* :func:`vcr_config` gives vcrpy settings that keep API keys out of recorded cassettes.
 
 Example::
 
@@ -25,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+from assistant_bridge.testing._cassettes import vcr_config
 from assistant_bridge.testing._emulator.behaviours import (
     Behaviour,
     EndIncomplete,
@@ -40,6 +42,7 @@ from assistant_bridge.testing._emulator.behaviours import (
     Triage,
 )
 from assistant_bridge.testing._emulator.faults import Fault, FaultEvent
+from assistant_bridge.testing._emulator.ratelimits import RateLimit
 from assistant_bridge.testing._emulator_kit import Emulator
 from assistant_bridge.testing._fakes import (
     AsyncFakeTransport,
@@ -65,6 +68,7 @@ __all__ = [
     "FaultEvent",
     "KnowledgeFile",
     "Outcome",
+    "RateLimit",
     "RequestTools",
     "RunContext",
     "RunScript",
@@ -74,4 +78,5 @@ __all__ = [
     "StayInProgress",
     "StreamingFakeTransport",
     "Triage",
+    "vcr_config",
 ]

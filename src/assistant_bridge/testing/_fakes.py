@@ -110,10 +110,14 @@ class FakeTransport(TransportMethods):
         self.calls.append(call)
         return self._handler(call)
 
-    def perform(self, op: ops.Op[T], /) -> T:
+    @overload
+    def perform(self, op: ops.StreamOp, /) -> Iterator[RunEvent]: ...
+    @overload
+    def perform(self, op: ops.Op[T], /) -> T: ...
+    def perform(self, op: ops.Op[Any], /) -> Any:
         """The handler's answer to ``op`` (a stream's events iterated)."""
         answer = self.answer(op)
-        return cast(T, iter(cast(Iterable[RunEvent], answer)) if op.streams else answer)
+        return iter(cast(Iterable[RunEvent], answer)) if op.streams else answer
 
     def names(self) -> list[str]:
         """The names of the calls made so far, in order."""
@@ -161,7 +165,7 @@ class AsyncFakeTransport:
         return self._fake.supports(op_type)
 
     @overload
-    async def perform(self, op: ops.Op[Iterator[RunEvent]], /) -> AsyncIterator[RunEvent]: ...
+    async def perform(self, op: ops.StreamOp, /) -> AsyncIterator[RunEvent]: ...
     @overload
     async def perform(self, op: ops.Op[T], /) -> T: ...
     async def perform(self, op: ops.Op[object], /) -> object:

@@ -24,6 +24,7 @@ from assistant_bridge.transports._assistants_json import (
     run_step_from_json,
     thread_from_json,
 )
+from assistant_bridge.transports._decoding import json_object, same_run
 from assistant_bridge.transports._wire import (
     ASSISTANTS_BETA,
     Answer,
@@ -39,7 +40,12 @@ __all__ = ["AssistantsWire", "assistants_event", "error_text"]
 
 def _run(answer: Answer) -> models.Run:
     poll_after = parse_poll_after(answer.headers.get("openai-poll-after-ms"))
-    return run_from_json(answer.json, poll_after_ms=poll_after)
+    return run_from_json(json_object(answer.json, "thread.run"), poll_after_ms=poll_after)
+
+
+def _run_of(thread_id: str, run_id: str) -> Any:
+    """Decodes an answer that must be run ``run_id`` of thread ``thread_id``."""
+    return lambda answer: same_run(_run(answer), thread_id, run_id)
 
 
 def _get(path: str, then: Any, **query: Any) -> Request[Any]:
@@ -108,7 +114,7 @@ def assistants_event(name: str, data: str) -> events.RunEvent | None:
     if name == "done" or data == "[DONE]":
         return None
     if name.startswith("thread.run.") and not name.startswith("thread.run.step."):
-        return events.RunStatusChanged(run_from_json(json.loads(data)))
+        return events.RunStatusChanged(run_from_json(json_object(json.loads(data), "thread.run")))
     if name == "thread.message.delta":
         payload = json.loads(data)
         parts = (payload.get("delta") or {}).get("content") or ()
@@ -136,7 +142,8 @@ class AssistantsWire(FileRequests):
 
     @handles(ops.CreateThread)
     def create_thread(self, op: ops.CreateThread) -> Request[models.Thread]:
-        return _post("/threads", lambda a: thread_from_json(a.json), _meta(op.metadata))
+        decode = lambda a: thread_from_json(json_object(a.json, "thread"))  # noqa: E731
+        return _post("/threads", decode, _meta(op.metadata))
 
     @handles(ops.StartRun)
     def start_run(self, op: ops.StartRun) -> Request[models.Run]:
@@ -168,7 +175,7 @@ class AssistantsWire(FileRequests):
         """The newest run of the thread whose metadata marks it with the ask's key."""
 
         def pick(answer: Answer) -> models.Run | None:
-            for item in answer.json.get("data") or ():
+            for item in json_object(answer.json, "list").get("data") or ():
                 if (item.get("metadata") or {}).get(ASK_KEY) == op.key:
                     return run_from_json(item)
             return None
@@ -177,22 +184,24 @@ class AssistantsWire(FileRequests):
 
     @handles(ops.GetRun)
     def get_run(self, op: ops.GetRun) -> Request[models.Run]:
-        return _get(f"/threads/{op.thread_id}/runs/{op.run_id}", _run)
+        return _get(f"/threads/{op.thread_id}/runs/{op.run_id}", _run_of(op.thread_id, op.run_id))
 
     @handles(ops.CancelRun)
     def cancel_run(self, op: ops.CancelRun) -> Request[models.Run]:
-        return _post(f"/threads/{op.thread_id}/runs/{op.run_id}/cancel", _run)
+        path = f"/threads/{op.thread_id}/runs/{op.run_id}/cancel"
+        return _post(path, _run_of(op.thread_id, op.run_id))
 
     @handles(ops.SubmitToolOutputs)
     def submit_tool_outputs(self, op: ops.SubmitToolOutputs) -> Request[models.Run]:
         path = f"/threads/{op.thread_id}/runs/{op.run_id}/submit_tool_outputs"
-        return _post(path, _run, {"tool_outputs": _outputs(op.outputs)})
+        outputs = {"tool_outputs": _outputs(op.outputs)}
+        return _post(path, _run_of(op.thread_id, op.run_id), outputs)
 
     @handles(ops.ListRunMessages)
     def list_run_messages(self, op: ops.ListRunMessages) -> Request[models.MessagePage]:
         return _get(
             f"/threads/{op.thread_id}/messages",
-            lambda a: message_page_from_json(a.json),
+            lambda a: message_page_from_json(json_object(a.json, "list")),
             run_id=op.run_id,
             order="asc",
             limit=op.limit,

@@ -23,13 +23,22 @@ from typing import Any, ClassVar, Generic, Self, TypeVar, cast, overload
 
 import openai
 
-from assistant_bridge._redact import redact
+from assistant_bridge._redact import raise_detached, redact
 from assistant_bridge._values.events import RunEvent
 from assistant_bridge.exceptions import ConfigurationError, StreamInterruptedError, TransportError
 from assistant_bridge.transports import ops
 from assistant_bridge.transports._assistants import AssistantsWire
+from assistant_bridge.transports._decoding import decoded
 from assistant_bridge.transports._openai import map_openai_errors
 from assistant_bridge.transports._protocol import NamedOp, StreamingMethods, heard, unsupported
+from assistant_bridge.transports._reading import (
+    alines,
+    aread_body,
+    lines,
+    not_a_stream,
+    parse_json,
+    read_body,
+)
 from assistant_bridge.transports._sse import SseDecoder
 from assistant_bridge.transports._wire import (
     Answer,
@@ -137,7 +146,8 @@ class _ClientHolder(StreamingMethods, Generic[C]):
         return cls(**env_settings(cls.__name__, environ), **kwargs)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}(base_url={str(self._client.base_url)!r})>"
+        base_url = redact(str(self._client.base_url), self._secrets)
+        return f"<{type(self).__name__}(base_url={base_url!r})>"
 
     @property
     def client(self) -> C:
@@ -154,6 +164,9 @@ class _ClientHolder(StreamingMethods, Generic[C]):
             options["params"] = dict(request.query)
         method = getattr(self._client, request.method.lower())
         kwargs: dict[str, Any] = {"cast_to": self._response_class, "options": options}
+        if request.method != "DELETE":  # openai's delete() cannot stream; its answer is small
+            # Streamed, so the body is read chunk by chunk against the deadline (_reading).
+            kwargs["stream"] = True
         if request.method == "POST":
             kwargs["body"] = dict(request.body or {})
         return method(request.path, **kwargs)
@@ -171,11 +184,12 @@ class _ClientHolder(StreamingMethods, Generic[C]):
         )
 
 
-def _answer(response: Any, binary: bool = False) -> Answer:
+def _answer(response: Any, body: bytes, binary: bool = False) -> Answer:
+    """The answer of ``response``, whose ``body`` was read."""
     heard(response.headers)
     if binary:
-        return Answer(None, response.headers, response.content)
-    return Answer(response.json(), response.headers)
+        return Answer(None, response.headers, body)
+    return Answer(parse_json(body), response.headers)
 
 
 class ClientTransport(_ClientHolder[openai.OpenAI]):
@@ -193,18 +207,25 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
     client_class = openai.OpenAI
     http_client_class = openai.DefaultHttpxClient
 
-    def perform(self, op: Op[T], /) -> T:
+    @overload
+    def perform(self, op: StreamOp, /) -> Iterator[RunEvent]: ...
+    @overload
+    def perform(self, op: Op[T], /) -> T: ...
+    def perform(self, op: Op[Any], /) -> Any:
         """Send the requests the wire builds for ``op``, or open its stream."""
         step = self._build(op)
         if isinstance(op, StreamOp):
-            return cast(T, self._open(cast(Stream, step), op))
-        return self._run(cast(Built[T], step), op.budget)
+            return self._open(cast(Stream, step), op)
+        return self._run(step, op.budget)
 
     def _run(self, step: Built[T], budget: float | None) -> T:
+        until = _stream_end(budget)
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
-                answer = _answer(self._send(step, budget), step.binary)
-            step = step.then(answer)
+                response = self._send(step, budget)
+                body = read_body(response, until, self._secrets)
+                answer = _answer(response, body, step.binary)
+            step = decoded(step.then, answer)
         return step
 
     def _open(self, stream: Stream, op: StreamOp) -> Iterator[RunEvent]:
@@ -212,6 +233,9 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         until = _stream_end(op.budget)
         with _made(target), map_openai_errors(self._secrets):
             response = self._send_stream(target, op.stall_timeout)
+            if (wrong := not_a_stream(response)) is not None:
+                response.close()
+                raise wrong
         heard(response.headers)
         return _Closing(_events(response, target.converter(), self._secrets, until), response)
 
@@ -232,7 +256,7 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
     http_client_class = openai.DefaultAsyncHttpxClient
 
     @overload
-    async def perform(self, op: Op[Iterator[RunEvent]], /) -> AsyncIterator[RunEvent]: ...
+    async def perform(self, op: StreamOp, /) -> AsyncIterator[RunEvent]: ...
     @overload
     async def perform(self, op: Op[T], /) -> T: ...
     async def perform(self, op: Op[Any], /) -> Any:
@@ -243,10 +267,13 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
         return await self._run(step, op.budget)
 
     async def _run(self, step: Built[T], budget: float | None) -> T:
+        until = _stream_end(budget)
         while isinstance(step, Request):
             with _made(step), map_openai_errors(self._secrets):
-                answer = _answer(await self._send(step, budget), step.binary)
-            step = step.then(answer)
+                response = await self._send(step, budget)
+                body = await aread_body(response, until, self._secrets)
+                answer = _answer(response, body, step.binary)
+            step = decoded(step.then, answer)
         return step
 
     async def _open(self, stream: Stream, op: StreamOp) -> AsyncIterator[RunEvent]:
@@ -254,6 +281,9 @@ class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
         until = _stream_end(op.budget)
         with _made(target), map_openai_errors(self._secrets):
             response = await self._send_stream(target, op.stall_timeout)
+            if (wrong := not_a_stream(response)) is not None:
+                await response.aclose()
+                raise wrong
         heard(response.headers)
         events = _aevents(response, target.converter(), self._secrets, until)
         return _AsyncClosing(events, response)
@@ -356,7 +386,7 @@ def _made(request: Request[Any] | StreamRequest) -> Iterator[None]:
         yield
     except TransportError as exc:
         if request.made_thread is not None and getattr(exc, "thread_id", None) is None:
-            exc.thread_id = request.made_thread  # type: ignore[attr-defined]
+            exc.thread_id = request.made_thread
         raise
 
 
@@ -419,15 +449,21 @@ class _EventReader:
         :class:`StreamInterruptedError` (with the key masked)."""
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
-        if isinstance(exc, Exception):
-            raise _interrupted(exc, self._secrets) from None
+        if isinstance(exc, Exception) and not isinstance(exc, StreamInterruptedError):
+            raise_detached(_interrupted(exc, self._secrets))
 
     def read(self, line: str | None) -> RunEvent | None:
-        """The event ``line`` completes (None at the end of the stream is a blank line)."""
+        """The event ``line`` completes. A stream that ends in the middle of an event, or
+        sends one that cannot be read, is interrupted: its run is polled from there."""
+        if line is None and self._decoder.pending:
+            raise _interrupted(EOFError("the stream ended in the middle of an event"), ())
         found = self._decoder.feed("" if line is None else line)
         if line is not None and time.monotonic() > self._until:
             raise _overrun(self._secrets)
-        return None if found is None else self._convert(*found)
+        if found is None:
+            return None
+        with self:
+            return self._convert(*found)
 
 
 def _events(
@@ -435,12 +471,12 @@ def _events(
 ) -> Iterator[RunEvent]:
     """The stream's domain events, until it ends or ``until``. A stream read to its end
     leaves its connection to the pool for the next request."""
-    reader, lines = _EventReader(convert, secrets, until), response.iter_lines()
+    reader, read = _EventReader(convert, secrets, until), lines(response, until)
     line: str | None = ""
     try:
         while line is not None:
             with reader:
-                line = next(lines, None)
+                line = next(read, None)
             if (event := reader.read(line)) is not None:
                 yield event
     finally:
@@ -452,17 +488,17 @@ async def _aevents(
     response: Any, convert: EventConverter, secrets: Sequence[str | None], until: float
 ) -> AsyncIterator[RunEvent]:
     """The async twin of :func:`_events`."""
-    reader, lines = _EventReader(convert, secrets, until), response.aiter_lines()
+    reader, read = _EventReader(convert, secrets, until), alines(response, until)
     line: str | None = ""
     try:
         while line is not None:
             with reader:
-                line = await anext(lines, None)
+                line = await anext(read, None)
             if (event := reader.read(line)) is not None:
                 yield event
     finally:
         with contextlib.suppress(Exception):
-            await lines.aclose()
+            await read.aclose()
         with contextlib.suppress(Exception):
             await response.aclose()
 

@@ -17,13 +17,14 @@ from typing import Any
 
 import openai
 
-from assistant_bridge._redact import mask_in_logs, redact
+from assistant_bridge._redact import mask_in_logs, raise_detached, redact
 from assistant_bridge.exceptions import (
     ActiveRunError,
     APIConnectionError,
     AuthenticationError,
     BadRequestError,
     ConflictError,
+    MalformedResponseError,
     NotFoundError,
     RateLimitError,
     ServerError,
@@ -37,6 +38,11 @@ _ACTIVE_RUN = re.compile(
     r"(?:(thread_[A-Za-z0-9]+) already has an active run (run_[A-Za-z0-9]+))"
     r"|(?:to (thread_[A-Za-z0-9]+) while a run (run_[A-Za-z0-9]+) is active)"
 )
+# The Responses API's active-run conflict: another response is in progress on the conversation.
+# The answer names neither the conversation nor the response; the request names the first.
+_LOCKED_CODE = "conversation_locked"
+_LOCKED_TEXT = re.compile(r"another process is currently operating on this conversation", re.I)
+_CONVERSATION = re.compile(r"conv_[A-Za-z0-9_-]+")
 
 _ADVICE = {
     AuthenticationError: "check OPENAI_API_KEY (and OPENAI_ORG_ID) and the key's permissions",
@@ -96,6 +102,10 @@ def _status_error(exc: openai.APIStatusError, secrets: Sequence[str | None]) -> 
         "code": _field(body.get("code"), secrets),
         "param": _field(body.get("param"), secrets),
     }
+    if status == 400 and (
+        body.get("code") == _LOCKED_CODE or _LOCKED_TEXT.search(server_text) is not None
+    ):
+        return _conversation_locked(exc, server_text, kwargs)
     active = _ACTIVE_RUN.search(server_text) if status == 400 else None
     if active:
         thread_id = active.group(1) or active.group(3)
@@ -121,6 +131,31 @@ def _status_error(exc: openai.APIStatusError, secrets: Sequence[str | None]) -> 
         cls = BadRequestError
     msg = f"The server answered {status}: {server_text} ({_ADVICE[cls]})."
     return cls(msg, **kwargs)
+
+
+def _conversation_locked(
+    exc: openai.APIStatusError, server_text: str, fields: dict[str, Any]
+) -> ActiveRunError:
+    """``conversation_locked``: the conversation (from the request: the answer does not name
+    it) has a response in progress whose id the server does not give."""
+    thread_id = None
+    request: Any = getattr(exc, "request", None)
+    with contextlib.suppress(Exception):
+        found = _CONVERSATION.search(request.url.path + request.content.decode("utf-8", "replace"))
+        thread_id = found.group(0) if found else None
+    where = f"conversation {thread_id}" if thread_id else "the conversation"
+    msg = (
+        f"The server refused the request: {server_text} Another response is in progress on "
+        f"{where}; wait for it to finish, or cancel it, before asking again."
+    )
+    fields["code"] = fields.get("code") or _LOCKED_CODE
+    return ActiveRunError(msg, thread_id=thread_id, run_id=None, **fields)
+
+
+def _other_error(exc: openai.APIError, secrets: Sequence[str | None]) -> TransportError:
+    """Any other ``openai`` error (a response that failed its validation, say)."""
+    detail = redact(f"{type(exc).__name__}: {exc.message}", secrets)[:200]
+    return MalformedResponseError(f"The server's answer could not be used ({detail}).")
 
 
 # The HTTP stacks openai speaks through (httpx for openai 1.x/2.x, httpx2 for 3.x, and their
@@ -190,16 +225,22 @@ def _connection_error(
 
 @contextlib.contextmanager
 def map_openai_errors(secrets: Sequence[str | None] = ()) -> Iterator[None]:
-    """Translate ``openai`` exceptions raised inside the block into ours.
+    """Translate ``openai`` exceptions raised inside the block into ours (a body that is not
+    JSON is the caller's to report: see ``_reading.parse_json``).
 
-    The original is not chained (``from None``): its request object carries the key in a
-    header, and tracebacks print chained exceptions. Everything useful is copied over, with
-    the key masked in every field; the client stack's log lines are masked too.
+    The original is neither chained nor kept as ``__context__`` (:func:`raise_detached`): its
+    request object carries the key in a header. Everything useful is copied over, with the key
+    masked in every field; the client stack's log lines are masked too.
     """
     mask_in_logs(secrets)
     try:
         yield
     except openai.APIStatusError as exc:
-        raise _status_error(exc, secrets) from None
+        mapped = _status_error(exc, secrets)
     except openai.APIConnectionError as exc:  # APITimeoutError included
-        raise _connection_error(exc, secrets) from None
+        mapped = _connection_error(exc, secrets)
+    except openai.APIError as exc:
+        mapped = _other_error(exc, secrets)
+    else:
+        return
+    raise_detached(mapped)

@@ -24,6 +24,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Generic,
+    Never,
     ParamSpec,
     Protocol,
     TypeVar,
@@ -34,7 +35,7 @@ from typing import (
 from assistant_bridge._values.events import RunEvent
 from assistant_bridge.exceptions import UnsupportedOperationError
 from assistant_bridge.transports import ops
-from assistant_bridge.transports.ops import Op
+from assistant_bridge.transports.ops import Op, StreamOp
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -44,7 +45,11 @@ T = TypeVar("T")
 class Transport(Protocol):
     """What a :class:`~assistant_bridge.ThreadSession` needs: operations performed."""
 
-    def perform(self, op: Op[T], /) -> T:
+    @overload
+    def perform(self, op: StreamOp, /) -> Iterator[RunEvent]: ...
+    @overload
+    def perform(self, op: Op[T], /) -> T: ...
+    def perform(self, op: Op[Any], /) -> Any:
         """Send ``op`` and answer with its result (a stream's events for a
         :class:`~.ops.StreamOp`)."""
         ...
@@ -64,7 +69,7 @@ class AsyncTransport(Protocol):
     operation answers with an async iterator of events."""
 
     @overload
-    async def perform(self, op: Op[Iterator[RunEvent]], /) -> AsyncIterator[RunEvent]: ...
+    async def perform(self, op: StreamOp, /) -> AsyncIterator[RunEvent]: ...
     @overload
     async def perform(self, op: Op[T], /) -> T: ...
     async def perform(self, op: Op[Any], /) -> Any:
@@ -162,8 +167,12 @@ class NamedOp(Generic[P, T]):
     def __get__(self, obj: None, owner: type) -> Callable[..., Any]: ...
     @overload
     def __get__(
-        self: NamedOp[P, Iterator[RunEvent]], obj: _AsyncCloses, owner: type
+        self: NamedOp[P, Never], obj: _AsyncCloses, owner: type
     ) -> Callable[P, Coroutine[Any, Any, AsyncIterator[RunEvent]]]: ...
+    @overload
+    def __get__(
+        self: NamedOp[P, Never], obj: _Closes, owner: type
+    ) -> Callable[P, Iterator[RunEvent]]: ...
     @overload
     def __get__(self, obj: _AsyncCloses, owner: type) -> Callable[P, Coroutine[Any, Any, T]]: ...
     @overload

@@ -21,6 +21,7 @@ import attrs
 
 from assistant_bridge._runstate.table import DEFAULT_MACHINE
 from assistant_bridge._values import events, models
+from assistant_bridge._values.spec import responses_format
 from assistant_bridge.exceptions import ConfigurationError
 from assistant_bridge.transports import _wire as wire
 from assistant_bridge.transports import ops
@@ -30,6 +31,7 @@ from assistant_bridge.transports._assistants_json import (
     last_error_from,
     usage_from_json,
 )
+from assistant_bridge.transports._decoding import json_object, same_run
 from assistant_bridge.transports.ops import Metadata, RunSettings, handles
 
 __all__ = ["ResponsesEvents", "ResponsesWire", "message_from_item", "run_from_response"]
@@ -140,6 +142,10 @@ def response_body(request: RunSettings) -> dict[str, Any]:
         body["tools"] = [dict(t) for t in request.tools]
     if request.metadata is not None:
         body["metadata"] = dict(request.metadata)
+    if request.response_format is not None:
+        body["text"] = {"format": responses_format(request.response_format)}
+    if request.max_output_tokens is not None:
+        body["max_output_tokens"] = request.max_output_tokens
     body["background"] = True
     body["store"] = True
     return body
@@ -193,7 +199,7 @@ def _steps(data: Mapping[str, Any]) -> tuple[models.RunStep, ...]:
 
 
 def _thread(answer: wire.Answer) -> models.Thread:
-    data = answer.json
+    data = json_object(answer.json, "conversation")
     return models.Thread(
         id=str(data["id"]),
         created_at=data.get("created_at"),
@@ -211,10 +217,13 @@ def _new_conversation(
 class ResponsesEvents:
     """Turns a Responses API stream into domain events; remembers the response's id."""
 
-    def __init__(self, thread_id: str) -> None:
+    def __init__(
+        self, thread_id: str, seen: Callable[[Mapping[str, Any]], object] | None = None
+    ) -> None:
         self.thread_id = thread_id
         self.response_id: str | None = None
         self.last_sequence = -1
+        self._seen = seen  # told every response object the stream carries
 
     def convert(self, name: str, data: str) -> events.RunEvent | None:
         if name == "error":
@@ -224,8 +233,11 @@ class ResponsesEvents:
         if isinstance(sequence, int):
             self.last_sequence = sequence
         if isinstance(payload.get("response"), dict) and name.startswith("response."):
-            self.response_id = str(payload["response"]["id"])
-            return events.RunStatusChanged(run_from_response(payload["response"], self.thread_id))
+            response = json_object(payload["response"], "response")
+            self.response_id = str(response["id"])
+            if self._seen is not None:
+                self._seen(response)
+            return events.RunStatusChanged(run_from_response(response, self.thread_id))
         if name == "response.output_text.delta":
             return events.TextDelta(str(payload.get("item_id", "")), str(payload.get("delta", "")))
         item = payload.get("item")
@@ -239,10 +251,13 @@ class ResponsesEvents:
 
 
 def _stream(
-    thread_id: str, request: RunSettings, items: list[dict[str, Any]]
+    thread_id: str,
+    request: RunSettings,
+    items: list[dict[str, Any]],
+    seen: Callable[[Mapping[str, Any]], object] | None = None,
 ) -> wire.StreamRequest:
     body = {**response_body(request), "conversation": thread_id, "input": items, "stream": True}
-    return wire.StreamRequest("/responses", body, lambda: ResponsesEvents(thread_id).convert)
+    return wire.StreamRequest("/responses", body, lambda: ResponsesEvents(thread_id, seen).convert)
 
 
 class ResponsesWire(wire.FileRequests):
@@ -256,16 +271,26 @@ class ResponsesWire(wire.FileRequests):
         super().__init__()
         self._finished: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
 
-    def _run(self, thread_id: str) -> Any:
+    def _run(self, thread_id: str, run_id: str | None = None) -> Any:
+        """Decodes a response (which must be ``run_id`` when given) on ``thread_id``."""
+
         def decode(answer: wire.Answer) -> models.Run:
-            run = run_from_response(answer.json, thread_id)
-            if not DEFAULT_MACHINE.is_active(run.status):
-                self._finished[run.id] = answer.json
-                while len(self._finished) > _CACHE_SIZE:
-                    self._finished.popitem(last=False)
+            run = self._remember(json_object(answer.json, "response"), thread_id)
+            if run_id is not None:
+                same_run(run, thread_id, run_id)
             return run
 
         return decode
+
+    def _remember(self, data: Mapping[str, Any], thread_id: str | None = None) -> models.Run:
+        """``data`` as a run, kept when it ended: it never changes then (one that ended asking
+        for function calls included: their outputs go to a new response)."""
+        run = run_from_response(data, thread_id)
+        if not DEFAULT_MACHINE.is_active(run.status) or run.required_action:
+            self._finished[run.id] = data
+            while len(self._finished) > _CACHE_SIZE:
+                self._finished.popitem(last=False)
+        return run
 
     def _respond(
         self, thread_id: str, request: RunSettings, items: list[dict[str, Any]]
@@ -298,7 +323,7 @@ class ResponsesWire(wire.FileRequests):
     def stream_run(self, op: ops.StreamRun) -> wire.StreamRequest:
         _no_item_metadata(op.message_metadata)
         items = [] if op.content is None else [_user_item(op.content)]
-        return _stream(op.thread_id, op.request, items)
+        return _stream(op.thread_id, op.request, items, self._remember)
 
     @handles(ops.StreamThreadAndRun)
     def stream_thread_and_run(self, op: ops.StreamThreadAndRun) -> wire.Request[wire.StreamRequest]:
@@ -307,24 +332,21 @@ class ResponsesWire(wire.FileRequests):
 
         def stream(answer: wire.Answer) -> wire.StreamRequest:
             made = _thread(answer).id
-            opened = _stream(made, op.request, [_user_item(op.content)])
+            opened = _stream(made, op.request, [_user_item(op.content)], self._remember)
             return attrs.evolve(opened, made_thread=made)
 
         return _new_conversation(op.thread_metadata, stream)
 
     @handles(ops.StreamToolOutputs)
     def stream_tool_outputs(self, op: ops.StreamToolOutputs) -> wire.StreamRequest:
-        return _stream(op.thread_id, *_output_items(op.outputs, op.request))
+        return _stream(op.thread_id, *_output_items(op.outputs, op.request), self._remember)
 
     @handles(ops.GetRun)
     def get_run(self, op: ops.GetRun) -> models.Run | wire.Request[models.Run]:
-        return self._get_run(op.thread_id, op.run_id)
-
-    def _get_run(self, thread_id: str, run_id: str) -> models.Run | wire.Request[models.Run]:
-        data = self._finished.get(run_id)
+        data = self._finished.get(op.run_id)
         if data is not None:
-            return run_from_response(data, thread_id)
-        return wire.Request("GET", f"/responses/{run_id}", self._run(thread_id))
+            return run_from_response(data, op.thread_id)
+        return wire.Request("GET", f"/responses/{op.run_id}", self._run(op.thread_id, op.run_id))
 
     @handles(ops.CancelRun)
     def cancel_run(self, op: ops.CancelRun) -> models.Run | wire.Request[models.Run]:
@@ -347,12 +369,15 @@ class ResponsesWire(wire.FileRequests):
                 )
                 path = f"/conversations/{thread_id}/items"
                 return wire.Request("POST", path, lambda _: abandoned, body={"items": items})
-            return wire.Request("POST", f"/responses/{run_id}/cancel", self._run(thread_id))
+            path = f"/responses/{run_id}/cancel"
+            return wire.Request("POST", path, self._run(thread_id, run_id))
 
-        current = self._get_run(thread_id, run_id)
-        if isinstance(current, models.Run):
-            return cancel(current)
-        return attrs.evolve(current, then=lambda a: cancel(self._run(thread_id)(a)))
+        finished = self._finished.get(run_id)
+        if finished is not None:
+            return cancel(run_from_response(finished, thread_id))
+        # Not seen finished, so in progress as far as we know: cancel at once, without reading
+        # it first (a read that hangs would keep the cancel from being sent within the grace).
+        return wire.Request("POST", f"/responses/{run_id}/cancel", self._run(thread_id, run_id))
 
     @handles(ops.SubmitToolOutputs)
     def submit_tool_outputs(self, op: ops.SubmitToolOutputs) -> wire.Request[models.Run]:
@@ -379,7 +404,9 @@ class ResponsesWire(wire.FileRequests):
         data = self._finished.get(run_id)
         if data is not None:
             return page(data)
-        return wire.Request("GET", f"/responses/{run_id}", lambda a: page(a.json))
+        return wire.Request(
+            "GET", f"/responses/{run_id}", lambda a: page(json_object(a.json, "response"))
+        )
 
     @handles(ops.RunSteps)
     def run_steps(

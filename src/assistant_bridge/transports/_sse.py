@@ -12,6 +12,11 @@ class SseDecoder:
         self._event: str | None = None
         self._data: list[str] = []
 
+    @property
+    def pending(self) -> bool:
+        """True in the middle of an event: a field was read and no blank line ended it yet."""
+        return self._event is not None or bool(self._data)
+
     def feed(self, line: str) -> tuple[str, str] | None:
         """One line (without its newline); returns a finished (event, data) or None."""
         if not line:

@@ -24,8 +24,12 @@ from typing import IO, Any, TypeAlias, TypeVar, cast
 
 import attrs
 
-from assistant_bridge._redact import redact
-from assistant_bridge.exceptions import AssistantBridgeError, TransportError
+from assistant_bridge._redact import raise_detached, redact
+from assistant_bridge.exceptions import (
+    AssistantBridgeError,
+    MalformedResponseError,
+    TransportError,
+)
 from assistant_bridge.transports._openai import map_openai_errors
 from assistant_bridge.transports._wire import ASSISTANTS_BETA
 from assistant_bridge.transports.ops import Op, handler_table, handles
@@ -229,7 +233,7 @@ def _request(operation: Op[Any]) -> _Request:
 
 
 def _unreadable(request: _Request, what: str) -> TransportError:
-    return TransportError(
+    return MalformedResponseError(
         f"The answer to {request.method.upper()} {request.path} is {what}, not the JSON object "
         "the API sends; a proxy or gateway may have answered instead. Nothing was changed on "
         "the strength of it."
@@ -245,7 +249,7 @@ def _reading(request: _Request, secrets: Sequence[str | None]) -> Iterator[None]
     except AssistantBridgeError:
         raise
     except ValueError:  # json.JSONDecodeError, UnicodeDecodeError: a 2xx that is not JSON
-        raise _unreadable(request, "not JSON") from None
+        raise_detached(_unreadable(request, "not JSON"))  # the decoder's error holds the body
 
 
 def _object(request: _Request, answer: object) -> dict[str, Any]:

@@ -14,14 +14,13 @@ the fakes a handler (see ``docs/architecture.md``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Generic, TypeAlias, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Generic, Never, TypeAlias, TypeVar
 
 import attrs
 
-from assistant_bridge._values.events import RunEvent
 from assistant_bridge._values.models import Assistant, MessagePage, Run, RunStep, Thread, ToolOutput
-from assistant_bridge._values.spec import AssistantSpec
+from assistant_bridge._values.spec import AssistantSpec, ResponseFormat, assistants_format
 
 __all__ = [
     "ASK_KEY",
@@ -94,6 +93,8 @@ class RunSettings:
     tools: tuple[Mapping[str, Any], ...] | None = attrs.field(default=None, converter=_freeze_tools)
     metadata: Mapping[str, str] | None = attrs.field(default=None, converter=_freeze_metadata)
     assistant: AssistantSpec | None = None
+    response_format: ResponseFormat | None = None
+    max_output_tokens: int | None = None
 
     def body(self) -> dict[str, Any]:
         """The Assistants API fields to send, without those left unset."""
@@ -104,6 +105,10 @@ class RunSettings:
             "model": self.model,
             "tools": None if self.tools is None else [dict(t) for t in self.tools],
             "metadata": None if self.metadata is None else dict(self.metadata),
+            "response_format": (
+                None if self.response_format is None else assistants_format(self.response_format)
+            ),
+            "max_completion_tokens": self.max_output_tokens,
         }
         return {k: v for k, v in fields.items() if v is not None}
 
@@ -145,10 +150,14 @@ class Op(Generic[T_co]):
 
 
 @attrs.frozen
-class StreamOp(Op[Iterator[RunEvent]]):
-    """An operation answered with the run's events as they happen (an async iterator on an
-    async transport). ``stall_timeout`` is the longest silence between two events (None: no
-    limit)."""
+class StreamOp(Op[Never]):
+    """An operation answered with the run's events as they happen: an iterator of
+    :class:`~assistant_bridge.RunEvent` on a sync transport, an async iterator on an async one.
+    ``stall_timeout`` is the longest silence between two events (None: no limit).
+
+    Its answer's type depends on the transport, so the transports' ``perform`` types it (an
+    overload for stream operations); as an ``Op`` it promises nothing of its own (``Never``),
+    which lets a wrapper's one generic ``perform(op: Op[T]) -> T`` serve streams too."""
 
     stall_timeout: float | None = attrs.field(default=DEFAULT_STALL_TIMEOUT, kw_only=True)
 

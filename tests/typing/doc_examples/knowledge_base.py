@@ -47,7 +47,7 @@ with Emulator() as emulator:
         print(error.args[0][:52])  # Syncing 'notes' would remove 3 of the 3 files in its
     print(notes.sync({}, allow_removal=True).summary())  # uploaded 0, unchanged 0, removed 3
 
-# docs/knowledge-base.md:179 (run)
+# docs/knowledge-base.md:180 (run)
 import asyncio
 
 from openai import AsyncOpenAI

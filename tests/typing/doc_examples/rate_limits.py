@@ -22,7 +22,7 @@ transport = RateLimitedTransport(
     f"redis://{os.environ['REDIS_HOST']}:6379/0?rpm=500&tpm=200000&burst=5&name=org-main",
 )
 
-# docs/rate-limits.md:90 (run)
+# docs/rate-limits.md:92 (run)
 from assistant_bridge.ratelimit import Limiter, RateLimitTimeoutError
 
 limiter = Limiter.from_url("memory://docs-deadline?rpm=1")
@@ -32,7 +32,7 @@ try:
 except RateLimitTimeoutError as exc:
     print(f"not sent; the next slot is {exc.retry_after:.0f}s away")
 
-# docs/rate-limits.md:124 (run)
+# docs/rate-limits.md:126 (run)
 from assistant_bridge.ratelimit import Limiter
 
 with Limiter.from_url("memory://docs-direct?rpm=600&tpm=60000") as limiter:
@@ -42,12 +42,12 @@ with Limiter.from_url("memory://docs-direct?rpm=600&tpm=60000") as limiter:
     limiter.observe({"x-ratelimit-remaining-requests": "42"})
 print(f"waited {slot.waited:.2f}s")
 
-# docs/rate-limits.md:138 (run)
+# docs/rate-limits.md:140 (run)
 from assistant_bridge.ratelimit import Limiter, MemoryStore, RateLimit
 from assistant_bridge.testing import FakeClock
 
 clock = FakeClock()
-store = MemoryStore(RateLimit(rpm=60), clock=clock.now)
+store = MemoryStore(RateLimit(requests_per_minute=60), clock=clock.now)
 limiter = Limiter(store, clock=clock.now, sleep=clock.sleep)
 limiter.acquire()
 limiter.acquire()

@@ -42,3 +42,15 @@ async def triage(alert_id: str, incident_id: str, text: str) -> str:
 
 
 print(asyncio.run(triage("alert-1001", "incident-42", "CPU at 100% on web-1")))
+
+# docs/scaling.md:150 (fragment)
+from assistant_bridge import AssistantSpec, OpenAITransport
+from assistant_bridge.ratelimit import RateLimitedTransport
+from assistant_bridge.registry import KeyedSession, open_registry
+
+registry = open_registry("redis://redis:6379/0")
+transport = RateLimitedTransport(
+    OpenAITransport.from_env(), "redis://redis:6379/0?rpm=475&tpm=190000&burst=5&name=org-main"
+)
+spec = AssistantSpec(name="alert-triage", model="gpt-4o-mini", instructions="Triage alerts.")
+session = KeyedSession(transport, "incident-42", registry=registry, assistant=spec)

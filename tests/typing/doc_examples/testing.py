@@ -37,7 +37,22 @@ def test_my_workflow_escalates(assistant_emulator: Emulator) -> None:
         result = triage(transport, assistant_id, "CPU at 100%")
     assert result["response"]["action"] == "escalate"
 
-# docs/testing.md:179 (run)
+# docs/testing.md:219 (run)
+import openai
+
+from assistant_bridge.testing import Emulator, RateLimit
+
+with Emulator(rate_limits=RateLimit(requests_per_minute=2)) as emu:
+    with emu.client(max_retries=0) as client:
+        first = client.models.with_raw_response.list()
+        assert first.headers["x-ratelimit-remaining-requests"] == "1"
+        client.models.list()
+        try:
+            client.models.list()
+        except openai.RateLimitError as exc:
+            assert exc.response.headers["retry-after-ms"]
+
+# docs/testing.md:237 (run)
 from assistant_bridge import ThreadSession
 from assistant_bridge.testing import Emulator, Fault
 
@@ -49,7 +64,7 @@ with Emulator() as emu:
     assert [f.route for f in emu.fired_faults] == ["threads.create_and_run", "runs.retrieve"]
     assert emu.counts()["threads.create_and_run"] == 2
 
-# docs/testing.md:195 (fragment)
+# docs/testing.md:253 (fragment)
 emu.inject(Fault.reset_before(), "messages.create")                   # nothing written
 emu.inject(Fault.reset_after(), "runs.create")                        # written, answer lost
 emu.inject(Fault.slow(2.0), "messages.list", times=None)              # every time

@@ -44,7 +44,7 @@ with Emulator() as emu:
     print()
     print(stream.reply.to_dict()["raw_response"])
 
-# docs/tools-streaming-async.md:101 (run)
+# docs/tools-streaming-async.md:106 (run)
 import asyncio
 from assistant_bridge import AssistantSpec, AsyncOpenAITransport, AsyncThreadSession
 from assistant_bridge.testing import Emulator
@@ -58,7 +58,7 @@ async def main(base_url: str) -> None:
 with Emulator() as emu:
     asyncio.run(main(emu.base_url))
 
-# docs/tools-streaming-async.md:128 (run)
+# docs/tools-streaming-async.md:133 (run)
 import asyncio
 from assistant_bridge import AssistantSpec, AsyncOpenAITransport, AsyncThreadSession, aask_many
 from assistant_bridge.testing import Emulator

@@ -29,7 +29,9 @@ from assistant_bridge import (
     JsonParser,
     JsonSchemaFormat,
     OpenAITransport,
+    Parser,
     ResponsesTransport,
+    SchemaParser,
     TextParser,
     ThreadSession,
     map_openai_errors,
@@ -72,47 +74,90 @@ _TRUE = frozenset({"true", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "no", "n", "off", "0"})
 #: Parameters Keep itself passes to every query, which this provider does not use.
 _KEEP_OWN = frozenset({"enrich_alert", "enrich_incident", "audit_enabled"})
-
-
-def _field(description: str, hint: str, *, required: bool = False, sensitive: bool = False) -> Any:
-    """A config field with the metadata Keep's UI reads; optional ones default to None."""
-    metadata = {
-        "required": required,
-        "description": description,
-        "sensitive": sensitive,
-        "hint": hint,
-    }
-    if required:
-        return dataclasses.field(metadata=metadata, repr=not sensitive)
-    return dataclasses.field(default=None, metadata=metadata, repr=not sensitive)
+#: A reply format: "text", "json_object" or a JSON schema.
+ResponseFormat = str | JsonSchemaFormat
 
 
 @pydantic.dataclasses.dataclass
 class OpenaiassistantProviderAuthConfig:
     """How to reach the assistant: the key, and either ``assistant_id`` or the assistant's
-    definition (``model``, ``instructions``, ``vector_store_ids``, ``response_format``)."""
+    definition (``model``, ``instructions``, ``vector_store_ids``, ``response_format``).
 
-    api_key: str = _field("OpenAI API key", "sk-...", required=True, sensitive=True)
-    organization_id: str | None = _field("OpenAI organization ID", "org-...")
-    base_url: str | None = _field(
-        "API base URL, for an OpenAI-compatible server", "https://api.openai.com/v1"
+    Each field is written out as Keep's providers write theirs (``dataclasses.field`` with a
+    literal ``metadata``): Keep's UI and its docs renderer read them from the source."""
+
+    api_key: str = dataclasses.field(
+        metadata={
+            "required": True,
+            "description": "OpenAI API key",
+            "sensitive": True,
+            "hint": "sk-...",
+        },
+        repr=False,
     )
-    assistant_id: str | None = _field(
-        "Assistant ID on an Assistants-compatible server "
-        "(leave empty to define the assistant with model and instructions)",
-        "asst_...",
+    organization_id: str | None = dataclasses.field(
+        metadata={
+            "required": False,
+            "description": "OpenAI organization ID",
+            "sensitive": False,
+            "hint": "org-...",
+        },
+        default=None,
     )
-    model: str | None = _field("Model of the assistant defined here (Responses API)", "gpt-4o-mini")
-    instructions: str | None = _field(
-        "Instructions of the assistant defined here",
-        "You triage monitoring alerts; answer with JSON only.",
+    base_url: str | None = dataclasses.field(
+        metadata={
+            "required": False,
+            "description": "API base URL, for an OpenAI-compatible server",
+            "sensitive": False,
+            "hint": "https://api.openai.com/v1",
+        },
+        default=None,
     )
-    vector_store_ids: str | None = _field(
-        "Knowledge base: vector store IDs to search, comma-separated", "vs_abc123,vs_def456"
+    assistant_id: str | None = dataclasses.field(
+        metadata={
+            "required": False,
+            "description": "Assistant ID on an Assistants-compatible server "
+            "(leave empty to define the assistant with model and instructions)",
+            "sensitive": False,
+            "hint": "asst_...",
+        },
+        default=None,
     )
-    response_format: str | None = _field(
-        "Reply format: text, json_object, or a JSON schema as JSON",
-        '{"name": "verdict", "schema": {"type": "object"}}',
+    model: str | None = dataclasses.field(
+        metadata={
+            "required": False,
+            "description": "Model of the assistant defined here (Responses API)",
+            "sensitive": False,
+            "hint": "gpt-4o-mini",
+        },
+        default=None,
+    )
+    instructions: str | None = dataclasses.field(
+        metadata={
+            "required": False,
+            "description": "Instructions of the assistant defined here",
+            "sensitive": False,
+            "hint": "You triage monitoring alerts; answer with JSON only.",
+        },
+        default=None,
+    )
+    vector_store_ids: str | None = dataclasses.field(
+        metadata={
+            "required": False,
+            "description": "Knowledge base: vector store IDs to search, comma-separated",
+            "sensitive": False,
+            "hint": "vs_abc123,vs_def456",
+        },
+        default=None,
+    )
+    response_format: str | None = dataclasses.field(
+        metadata={
+            "required": False,
+            "description": "Reply format: text, json_object, or a JSON schema as JSON",
+            "sensitive": False,
+            "hint": '{"name": "verdict", "schema": {"type": "object"}}',
+        },
+        default=None,
     )
     rate_limit: str | None = dataclasses.field(
         metadata={
@@ -124,12 +169,17 @@ class OpenaiassistantProviderAuthConfig:
         },
         default=None,
     )
-    thread_registry: str | None = _field(
-        "Where thread_key's conversations are kept, for every worker: a registry URL "
-        "(sqlite:///, redis://, postgresql://); by default Keep's Redis when Keep runs with "
-        "REDIS=true, else SQLite in Keep's state folder",
-        "redis://redis:6379/0",
-        sensitive=True,  # a store's URL may carry its password
+    thread_registry: str | None = dataclasses.field(
+        metadata={
+            "required": False,
+            "description": "Where thread_key's conversations are kept, for every worker: a "
+            "registry URL (sqlite:///, redis://, postgresql://); by default Keep's Redis when "
+            "Keep runs with REDIS=true, else SQLite in Keep's state folder",
+            "sensitive": True,  # a store's URL may carry its password
+            "hint": "redis://redis:6379/0",
+        },
+        default=None,
+        repr=False,
     )
 
 
@@ -179,17 +229,28 @@ class OpenaiassistantProvider(BaseProvider):
         except (TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
             self._config_error(f"invalid configuration: {exc}", raw.get("api_key"))
         try:
-            self._who = _assistant_of(self.authentication_config, self.provider_id)
+            self._who = _assistant_of(self.authentication_config, self.display_name)
             self._rate_limit = _rate_limit_url(self.authentication_config, os.environ)
             self._registry_url = _registry_url(self.authentication_config, os.environ)
         except ConfigurationError as exc:
             self._config_error(str(exc), self.authentication_config.api_key)
 
+    @property
+    def display_name(self) -> str:
+        """The name the provider was configured under (Keep's ``provider_name``, the key in a
+        providers file), for messages; Keep's install passes the type as ``provider_id``."""
+        name = getattr(self.config, "name", None)
+        return name if isinstance(name, str) and name.strip() else self.provider_id
+
     def _config_error(self, detail: str, api_key: object) -> NoReturn:
-        secret = api_key if isinstance(api_key, str) else None
-        text = detail.replace(secret, "***") if secret and len(secret) >= 4 else detail
-        msg = f"openaiassistant provider {self.provider_id!r}: {text}"
+        msg = f"openaiassistant provider {self.display_name!r}: {_hide(detail, api_key)}"
         raise ProviderConfigException(msg, provider_id=self.provider_id) from None
+
+    def _failure(self, exc: AssistantBridgeError) -> ProviderException:
+        """Keep's error for a failed step or check: the provider's name, the error's type and
+        message (the library's messages never hold the key; it is masked all the same)."""
+        detail = _hide(f"{type(exc).__name__}: {exc}", self.authentication_config.api_key)
+        return ProviderException(f"openaiassistant provider {self.display_name!r}: {detail}")
 
     def _get_transport(self) -> ClientTransport:
         if self._transport is None:
@@ -228,6 +289,12 @@ class OpenaiassistantProvider(BaseProvider):
     # -- scopes ----------------------------------------------------------------------------
     def validate_scopes(self) -> dict[str, bool | str]:
         """Check the key, the assistant (or model) and the vector stores with reads only."""
+        try:
+            return self._scopes()
+        except AssistantBridgeError as exc:
+            raise self._failure(exc) from exc
+
+    def _scopes(self) -> dict[str, bool | str]:
         transport = self._get_transport()
         cfg = self.authentication_config
         client: Any = getattr(transport, "client", None)
@@ -263,6 +330,9 @@ class OpenaiassistantProvider(BaseProvider):
     def _query(
         self,
         prompt: str | None = None,
+        model: str | None = None,
+        max_tokens: int | str | None = None,
+        structured_output_format: Mapping[str, Any] | str | None = None,
         thread_id: str | None = None,
         max_wait_time: float | str = 60,
         parse_json: bool | str = True,
@@ -272,27 +342,46 @@ class OpenaiassistantProvider(BaseProvider):
         idempotency_key: str | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
-        """Ask ``prompt`` (on ``thread_id``, or on the one conversation of ``thread_key``, e.g.
-        ``{{ incident.id }}``, shared by every worker; ``idempotency_key``, e.g. ``{{ alert.id }}``,
-        makes a repeated step hand back its first reply) and return the reply as plain JSON:
-        ``response`` (parsed JSON when ``parse_json`` and the text is JSON), ``thread_id``,
-        ``run_id``, ``messages``, ``raw_response``."""
+        """Ask the assistant and return its reply as plain JSON.
+
+        The result holds ``response`` (parsed JSON when the reply is JSON), ``thread_id``,
+        ``run_id``, ``messages`` and ``raw_response``.
+
+        Args:
+            prompt (str): The alert or question to ask the assistant.
+            model (str): The model for this step (overrides the assistant's).
+            max_tokens (int): The most tokens the reply may take.
+            structured_output_format (dict): The reply format, as Keep's openai provider takes it.
+            thread_id (str): Continue this thread (a new one when empty).
+            max_wait_time (float): Seconds before the run is cancelled.
+            parse_json (bool): Parse the reply as JSON when it is JSON.
+            additional_instructions (str): Extra instructions for this run.
+            metadata (dict): Run metadata; values become strings.
+            thread_key (str): One conversation per key (an incident id), shared by every worker.
+            idempotency_key (str): A repeated step with this key hands back its first reply.
+        """
         unknown = sorted(set(kwargs) - _KEEP_OWN)
         if unknown:
             self.logger.warning(
-                "openaiassistant ignores unknown parameters: %s", ", ".join(unknown)
+                "openaiassistant provider %r ignores unknown parameters: %s",
+                self.display_name,
+                ", ".join(unknown),
             )
         try:
             text = _text(prompt, "prompt")
             if text is None:
                 msg = "prompt is required: the alert or question to ask the assistant."
                 raise ConfigurationError(msg)
-            parser = JsonParser(strict=False) if _flag(parse_json, True) else TextParser()
+            step_format = _step_format(structured_output_format)
+            parser = _parser_for(step_format or self._format(), _flag(parse_json, True))
             key, thread = _text(thread_key, "thread_key"), _text(thread_id, "thread_id")
             if key is not None and thread is not None:
                 msg = "give thread_id or thread_key, not both."
                 raise ConfigurationError(msg)
             extra = {
+                "model": _text(model, "model"),
+                "max_output_tokens": _tokens(max_tokens),
+                "response_format": step_format,
                 "additional_instructions": _text(
                     additional_instructions, "additional_instructions"
                 ),
@@ -319,12 +408,17 @@ class OpenaiassistantProvider(BaseProvider):
                 )
                 reply = session.ask(text, **extra)  # type: ignore[arg-type]
         except AssistantBridgeError as exc:
-            raise ProviderException(f"{type(exc).__name__}: {exc}") from exc
+            raise self._failure(exc) from exc
         self.logger.info(
             "openaiassistant answered", extra={"thread_id": reply.thread_id, "run_id": reply.run_id}
         )
         plain: dict[str, Any] = json.loads(json.dumps(reply.to_dict(), default=str))
         return plain
+
+    def _format(self) -> ResponseFormat | None:
+        """The reply format of the assistant defined in the config, if it has one."""
+        spec = self._who.get("assistant")
+        return spec.response_format if isinstance(spec, AssistantSpec) else None
 
 
 # -- helpers: the assistant from the config, and Keep's rendered values --------------------
@@ -431,6 +525,67 @@ def _response_format(value: str | None) -> str | JsonSchemaFormat:
             str(data.get("name") or "reply"), data["schema"], bool(data.get("strict", True))
         )
     return JsonSchemaFormat("reply", data)
+
+
+def _step_format(value: object) -> ResponseFormat | None:
+    """A step's ``structured_output_format`` as Keep's openai provider takes it:
+    ``{type: json_schema, json_schema: {name, schema, strict}}``, ``{type: json_object}`` or
+    ``{type: text}``, as a mapping or the same as JSON text."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NOTHING):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            value = None
+    kind = value.get("type") if isinstance(value, Mapping) else None
+    if kind in ("text", "json_object"):
+        return cast(str, kind)
+    spec = value.get("json_schema") if isinstance(value, Mapping) else None
+    if (
+        kind == "json_schema"
+        and isinstance(spec, Mapping)
+        and isinstance(spec.get("schema"), Mapping)
+    ):
+        return JsonSchemaFormat(
+            str(spec.get("name") or "reply"), spec["schema"], bool(spec.get("strict", False))
+        )
+    msg = (
+        "structured_output_format must be {type: json_schema, json_schema: {name, schema, "
+        "strict}}, {type: json_object} or {type: text} (a mapping, or the same as JSON), got "
+        f"{str(value)[:80]!r}."
+    )
+    raise ConfigurationError(msg)
+
+
+def _parser_for(fmt: ResponseFormat | None, parse_json: bool) -> Parser[Any]:
+    """How a reply is read: against the schema it was asked for, as JSON when JSON was asked
+    for, else as JSON when it is JSON (``parse_json``) or as text."""
+    if isinstance(fmt, JsonSchemaFormat):
+        return SchemaParser(fmt.schema)
+    if fmt == "json_object":
+        return JsonParser()
+    return JsonParser(strict=False) if parse_json else TextParser()
+
+
+def _tokens(value: object) -> int | None:
+    """max_tokens: a positive whole number, or one rendered as text ("100")."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in _NOTHING):
+        return None
+    number = value.strip() if isinstance(value, str) else value
+    if isinstance(number, str) and number.isdigit():
+        number = int(number)
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        msg = f"max_tokens must be a positive whole number, got {value!r}."
+        raise ConfigurationError(msg)
+    return number
+
+
+def _hide(text: str, secret: object) -> str:
+    """``text`` with the key masked, should it ever appear in it."""
+    if isinstance(secret, str) and len(secret) >= 4:
+        return text.replace(secret, "***")
+    return text
 
 
 def _text(value: object, name: str) -> str | None:

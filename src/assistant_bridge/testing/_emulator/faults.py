@@ -8,13 +8,18 @@ tests can assert on it.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Literal
 
 import attrs
 
-__all__ = ["Fault", "FaultEvent", "FaultPlan"]
+from .exchanges import sse
+from .http import Response, StreamCut
+
+__all__ = ["Fault", "FaultEvent", "FaultPlan", "fault_answer", "with_stream_fault"]
 
 FaultKind = Literal["status", "reset_before", "reset_after", "slow", "stream_cut", "stream_error"]
 
@@ -131,3 +136,51 @@ class FaultPlan:
                 self.fired.append(event)
                 return rule.fault
             return None
+
+
+def fault_answer(fault: Fault) -> Response:
+    """The error a ``status`` fault answers, in the service's shape (429 with retry headers)."""
+    headers = {"content-type": "application/json"}
+    if fault.status == 429:
+        message, code, kind = (
+            "Rate limit reached for requests. Please try again later.",
+            "rate_limit_exceeded",
+            "requests",
+        )
+        if fault.retry_after is not None:
+            headers["retry-after"] = f"{fault.retry_after:g}"
+            headers["retry-after-ms"] = str(int(fault.retry_after * 1000))
+    else:
+        message, code, kind = (
+            "The server had an error while processing your request. Sorry about that!",
+            None,
+            "server_error",
+        )
+    body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return Response(fault.status, headers, json.dumps(body).encode())
+
+
+def with_stream_fault(response: Response, fault: Fault) -> Response:
+    """A streamed answer that is cut, or ends with an ``error`` event, after some events."""
+    if response.stream is None or fault.kind not in ("stream_cut", "stream_error"):
+        return response
+    inner = response.stream
+
+    async def faulty() -> AsyncIterator[bytes]:
+        sent = 0
+        async for chunk in inner:
+            if sent >= fault.after_events:
+                if fault.kind == "stream_cut":
+                    raise StreamCut
+                error = {
+                    "message": "The server had an error while processing your request.",
+                    "type": "server_error",
+                    "param": None,
+                    "code": "server_error",
+                }
+                yield sse("error", {"error": error})
+                return
+            yield chunk
+            sent += chunk.count(b"\n\n")
+
+    return attrs.evolve(response, stream=faulty())

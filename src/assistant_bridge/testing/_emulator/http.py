@@ -1,9 +1,14 @@
 """A small asyncio HTTP/1.1 server: keep-alive, chunked streaming, and connection faults.
 
 The standard library's ``ThreadingHTTPServer`` spends a thread per connection; a thousand
-polling clients need an event loop. This one reads requests with ``Content-Length`` bodies
-(what HTTP clients send to JSON APIs), answers with a fixed body or a stream of chunks, and can
-reset a connection on purpose, before or after the application has handled the request.
+polling clients need an event loop. This one reads request bodies framed by
+``Content-Length`` or chunked, answers with a fixed body or a stream of chunks, and can reset a
+connection on purpose, before or after the application has handled the request.
+
+As a server facing any client: a body over its cap is answered 413 however it is framed (a
+chunked one is counted as it is read and never held past the cap), bad framing
+(``Content-Length: abc`` or ``-5``, a bad chunk size) is answered 400, and the connection is
+then closed; never a traceback or a silent close.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +27,7 @@ import attrs
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 * 1024 * 1024
+LINGER_SECONDS = 2.0
 
 
 @attrs.frozen
@@ -45,6 +52,18 @@ class Response:
 
 
 @attrs.frozen
+class FormFile:
+    """A file field of a multipart/form-data body."""
+
+    filename: str
+    data: bytes = attrs.field(repr=lambda data: f"<{len(data)} bytes>")
+
+
+class BadForm(ValueError):
+    """A multipart body we cannot read (the app answers it in the service's error shape)."""
+
+
+@attrs.frozen
 class Reset:
     """Drop the connection with a TCP reset instead of answering."""
 
@@ -53,10 +72,18 @@ App = Callable[[Request], Awaitable[Response | Reset]]
 
 
 class BadRequest(Exception):
-    """The bytes on the wire are not an HTTP request we can read."""
+    """The bytes on the wire are not an HTTP request we can read (answered ``status``)."""
+
+    def __init__(self, reason: str, status: int = 400) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
-async def _read_request(reader: asyncio.StreamReader) -> Request | None:
+def _too_large(cap: int) -> BadRequest:
+    return BadRequest(f"Request body too large: the limit is {cap} bytes.", 413)
+
+
+async def _read_request(reader: asyncio.StreamReader, cap: int) -> Request | None:
     try:
         head = await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
@@ -64,7 +91,7 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
             raise BadRequest("truncated request head") from None
         return None
     except asyncio.LimitOverrunError:
-        raise BadRequest("request head too large") from None
+        raise BadRequest("request head too large", 431) from None
     lines = head.decode("latin-1").split("\r\n")
     try:
         method, target, _version = lines[0].split(" ", 2)
@@ -76,12 +103,17 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
             continue
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        body = await _read_chunked(reader)
+    encoding = headers.get("transfer-encoding", "").lower()
+    if encoding:
+        if encoding != "chunked":
+            raise BadRequest(f"unsupported Transfer-Encoding {encoding!r}", 501)
+        if "content-length" in headers:
+            raise BadRequest("both Content-Length and Transfer-Encoding: chunked were sent")
+        body = await _read_chunked(reader, cap)
     else:
-        length = int(headers.get("content-length") or 0)
-        if length > MAX_BODY_BYTES:
-            raise BadRequest("body too large")
+        length = _content_length(headers.get("content-length"))
+        if length > cap:
+            raise _too_large(cap)
         body = await reader.readexactly(length) if length else b""
     parts = urlsplit(target)
     return Request(
@@ -93,15 +125,50 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
     )
 
 
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks: list[bytes] = []
+def _content_length(value: str | None) -> int:
+    """A ``Content-Length``: digits only (``abc``, ``-5`` and ``+5`` are bad framing)."""
+    if value is None:
+        return 0
+    if not value.isascii() or not value.isdigit():
+        raise BadRequest(f"bad Content-Length {value!r}")
+    return int(value)
+
+
+async def _read_chunked(reader: asyncio.StreamReader, cap: int) -> bytes:
+    """A chunked body, counted as it is read: past ``cap`` it stops reading (413)."""
+    body = bytearray()
     while True:
-        size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+        try:
+            line = await reader.readuntil(b"\r\n")
+        except asyncio.LimitOverrunError:
+            raise BadRequest("chunk size line too long") from None
+        size_text = line[:-2].split(b";", 1)[0].strip()
+        if not size_text or any(c not in b"0123456789abcdefABCDEF" for c in size_text):
+            raise BadRequest(f"bad chunk size {size_text[:32]!r}")
+        size = int(size_text, 16)
         if size == 0:
-            await reader.readuntil(b"\r\n")
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
+            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers, if any
+                pass
+            return bytes(body)
+        if len(body) + size > cap:
+            raise _too_large(cap)
+        body += await reader.readexactly(size)
+        if await reader.readexactly(2) != b"\r\n":
+            raise BadRequest("chunk not followed by CRLF")
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Before closing on an answered bad request, read and drop what the client is still
+    sending for a moment (64 KiB at a time, so memory stays flat): closing with unread bytes
+    would reset the connection and the client might lose the answer."""
+    with contextlib.suppress(OSError, RuntimeError):
+        if writer.can_write_eof():
+            writer.write_eof()
+    deadline = asyncio.get_running_loop().time() + LINGER_SECONDS
+    with contextlib.suppress(OSError, asyncio.TimeoutError, ConnectionError):
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            if not await asyncio.wait_for(reader.read(64 * 1024), left):
+                return
 
 
 def _head(status: int, headers: dict[str, str]) -> bytes:
@@ -129,9 +196,11 @@ class HttpServer:
         app: App,
         host: str = "127.0.0.1",
         port: int = 0,
-        on_bad_request: Callable[[str], None] | None = None,
+        on_bad_request: Callable[[str, int], None] | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self._app = app
+        self._cap = max_body_bytes
         self._on_bad_request = on_bad_request
         self._host = host
         self._port = port
@@ -161,14 +230,18 @@ class HttpServer:
         try:
             while True:
                 try:
-                    request = await _read_request(reader)
+                    request = await _read_request(reader, self._cap)
                 except BadRequest as exc:
                     if self._on_bad_request is not None:
-                        self._on_bad_request(str(exc))
+                        self._on_bad_request(str(exc), exc.status)
+                    # The service's error shape; these words are ours (its front end's are
+                    # not in our recordings).
                     error = {"message": str(exc), "type": "invalid_request_error"}
                     body = json.dumps({"error": {**error, "param": None, "code": None}})
                     headers = {"content-type": "application/json"}
-                    await self._write(writer, Response(400, headers, body.encode()), close=True)
+                    refusal = Response(exc.status, headers, body.encode())
+                    await self._write(writer, refusal, close=True)
+                    await _linger(reader, writer)
                     return
                 if request is None:
                     return
@@ -215,3 +288,28 @@ class HttpServer:
 
 class StreamCut(Exception):
     """Raised inside a response stream to drop the connection mid-body."""
+
+
+def form_fields(request: Request) -> dict[str, str | FormFile]:
+    """The fields of a multipart/form-data body: text, or a :class:`FormFile` for a file."""
+    content_type = request.headers.get("content-type", "")
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not match:
+        raise BadForm("Expected a multipart/form-data body with a boundary.")
+    boundary = b"--" + match.group(1).encode()
+    fields: dict[str, str | FormFile] = {}
+    for part in request.body.split(boundary)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, data = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        disposition = head.decode("utf-8", errors="replace")
+        name = re.search(r'name="([^"]*)"', disposition)
+        filename = re.search(r'filename="([^"]*)"', disposition)
+        if name:
+            data = data[:-2] if data.endswith(b"\r\n") else data
+            fields[name.group(1)] = (
+                FormFile(filename.group(1), data)
+                if filename
+                else data.decode("utf-8", errors="replace")
+            )
+    return fields

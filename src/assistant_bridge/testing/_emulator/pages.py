@@ -38,12 +38,19 @@ def page(items: list[dict[str, Any]], query: Mapping[str, list[str]]) -> dict[st
         rows = rows[ids.index(after) + 1 :] if after in ids else []
         ids = [r["id"] for r in rows]
     if before is not None:
-        rows = rows[: ids.index(before)] if before in ids else rows
+        # The page right before the cursor, in the same order (``has_more``: more before it).
+        rows = rows[: ids.index(before)] if before in ids else []
+        data = rows[-limit:]
+        return _listing(data, len(rows) > limit)
     data = rows[:limit]
+    return _listing(data, len(rows) > limit)
+
+
+def _listing(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
     return {
         "object": "list",
         "data": data,
         "first_id": data[0]["id"] if data else None,
         "last_id": data[-1]["id"] if data else None,
-        "has_more": len(rows) > limit,
+        "has_more": has_more,
     }

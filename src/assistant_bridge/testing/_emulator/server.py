@@ -5,15 +5,19 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
-from .app import EmulatorApp, Exchange, LoggedRequest
 from .behaviours import Behaviour, Triage
+from .exchanges import Exchange, LoggedRequest
 from .faults import Fault, FaultEvent, FaultPlan
-from .http import HttpServer
+from .file_records import FileRecord
+from .gate import EmulatorApp
+from .http import MAX_BODY_BYTES, HttpServer
 from .models import Models
-from .responses import _text_of
+from .ratelimits import RateLimit
+from .resource_table import FILES
+from .response_records import text_of
 from .store import Store
 
 DEFAULT_KEY = "sk-emulator"
@@ -28,6 +32,9 @@ class EmulatorServer:
     Requests must carry ``api_key`` as a bearer token (``api_key=None`` accepts any).
     ``models`` narrows the models served (``GET /v1/models``) and accepted; by default any
     model name is accepted and a catalogue of the service's models is listed.
+    ``conversation_locks=False`` lets a second response start on a conversation that has
+    one in progress (the service answers 400 ``conversation_locked``, and so does this by
+    default). ``max_body_bytes`` caps a request body (64 MiB; over it, 413 however it is framed).
     Runs follow scripted behaviours (:meth:`script`), the default being :class:`Triage`;
     faults are injected with :meth:`inject`; :attr:`requests`, :meth:`counts`, :attr:`store`
     and, with ``record_bodies=True``, :attr:`exchanges` let tests see what happened.
@@ -46,6 +53,9 @@ class EmulatorServer:
         default: Behaviour | None = None,
         record_bodies: bool = False,
         models: Iterable[str] | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        conversation_locks: bool = True,
+        rate_limits: RateLimit | Mapping[str, RateLimit] | None = None,
     ) -> None:
         self.api_key = api_key
         self.faults = FaultPlan()
@@ -57,10 +67,18 @@ class EmulatorServer:
             poll_after_ms=poll_after_ms,
             default=default if default is not None else Triage(),
             models=Models.of(models),
+            rate_limits=rate_limits,
         )
+        self.app.conversation_locks = conversation_locks
         if record_bodies:
             self.app.exchanges = []
-        self._server = HttpServer(self.app, host, port, on_bad_request=self.app.log_unreadable)
+        self._server = HttpServer(
+            self.app,
+            host,
+            port,
+            on_bad_request=self.app.log_unreadable,
+            max_body_bytes=max_body_bytes,
+        )
         self._host = host
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -161,7 +179,7 @@ class EmulatorServer:
         self, fault: Fault, route: str = "*", *, nth: int | None = None, times: int | None = 1
     ) -> None:
         """Make requests of ``route`` fail with ``fault`` (see :class:`Fault`)."""
-        from .app import ROUTE_NAMES
+        from .routes import ROUTE_NAMES
 
         if route != "*" and route not in ROUTE_NAMES:
             msg = f"unknown route {route!r}; use one of {sorted(ROUTE_NAMES)} or '*'"
@@ -197,7 +215,9 @@ class EmulatorServer:
         """A run's (or a response's) current status."""
         with self.app.lock:
             if run_id in self.app.responses:
-                return self.app._response(run_id).status
+                response = self.app.responses[run_id]
+                self.app.advance_response(response)
+                return response.status
             run = self.store.runs[run_id]
             self.store.advance(run)
             return run.status
@@ -207,13 +227,15 @@ class EmulatorServer:
         run id is not recorded, so None), oldest first."""
         with self.app.lock:
             if thread_id in self.app.conversations:
-                self.app._advance_conversation(thread_id)
+                self.app.advance_conversation(thread_id)
                 return [
-                    (str(i.get("role")), _text_of(i), None)
+                    (str(i.get("role")), text_of(i), None)
                     for i in self.app.conversations[thread_id].items
                     if i.get("type") == "message"
                 ]
-            return [(m.role, m.text, m.run_id) for m in self.store.threads[thread_id].messages]
+            return [
+                (m.role, m.text, m.run_id) for m in self.store.threads[thread_id].messages.values()
+            ]
 
     def runs_of(self, thread_id: str) -> list[str]:
         """The ids of a thread's runs (or a conversation's responses), oldest first."""
@@ -233,10 +255,21 @@ class EmulatorServer:
                 if run.status in ("queued", "in_progress", "requires_action", "cancelling"):
                     active.append(run.id)
             for response in self.app.responses.values():
-                self.app._advance_response(response)
+                self.app.advance_response(response)
                 if response.status in ("queued", "in_progress"):
                     active.append(response.id)
             return active
+
+    def create_output_file(self, data: bytes, filename: str = "output.png") -> str:
+        """Make a file as the model's tools make them (a chart, a generated document): purpose
+        ``assistants_output``, downloadable, as a code-interpreter output is; returns its id.
+        (A file uploaded with ``purpose=assistants`` is not downloadable, as at the service.)"""
+        with self.app.lock:
+            record = FileRecord(
+                FILES.new_id(), filename, "assistants_output", bytes(data), self.store.now()
+            )
+            self.store.files[record.id] = record
+            return record.id
 
     def create_assistant(
         self,
@@ -261,7 +294,7 @@ class EmulatorServer:
         if vector_store_ids:
             body["tool_resources"] = {"file_search": {"vector_store_ids": list(vector_store_ids)}}
         with self.app.lock:
-            created: dict[str, Any] = self.app._assistants_create(body=body)
+            created: dict[str, Any] = self.app.assistants_create(body=body)
             if assistant_id is not None:
                 record = self.store.assistants.pop(created["id"])
                 record.id = assistant_id

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from .behaviours import KnowledgeFile, Outcome
+from .file_records import BatchRecord, FileRecord, VectorStoreRecord
 
 ACTIVE = {"queued", "in_progress", "requires_action", "cancelling"}
 _ALPHABET = string.ascii_letters + string.digits
@@ -130,7 +131,7 @@ class ThreadRecord:
     created_at: int
     metadata: dict[str, str] = attrs.Factory(dict)
     tool_resources: dict[str, Any] = attrs.Factory(dict)
-    messages: list[MessageRecord] = attrs.Factory(list)
+    messages: dict[str, MessageRecord] = attrs.Factory(dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -262,143 +263,6 @@ class RunRecord:
         }
 
 
-@attrs.define
-class FileRecord:
-    id: str
-    filename: str
-    purpose: str
-    data: bytes
-    created_at: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "object": "file",
-            "id": self.id,
-            "purpose": self.purpose,
-            "filename": self.filename,
-            "bytes": len(self.data),
-            "created_at": self.created_at,
-            "expires_at": None,
-            "status": "processed",
-            "status_details": None,
-        }
-
-
-def _counts(statuses: Sequence[str]) -> dict[str, int]:
-    return {
-        "in_progress": statuses.count("in_progress"),
-        "completed": statuses.count("completed"),
-        "failed": statuses.count("failed"),
-        "cancelled": statuses.count("cancelled"),
-        "total": len(statuses),
-    }
-
-
-@attrs.define
-class VectorStoreFile:
-    """A file in a vector store: ``in_progress`` until ``ready_at`` on the store's clock."""
-
-    file_id: str
-    added_at: int
-    ready_at: float
-    size: int
-    attributes: dict[str, Any] = attrs.Factory(dict)
-    chunking: dict[str, Any] = attrs.Factory(
-        lambda: {
-            "type": "static",
-            "static": {"max_chunk_size_tokens": 800, "chunk_overlap_tokens": 400},
-        }
-    )
-    cancelled: bool = False
-
-    def status(self, clock: float) -> str:
-        if self.cancelled:
-            return "cancelled"
-        return "completed" if clock >= self.ready_at else "in_progress"
-
-
-@attrs.define
-class VectorStoreRecord:
-    id: str
-    created_at: int
-    name: str | None = None
-    description: str | None = None
-    metadata: dict[str, str] = attrs.Factory(dict)
-    files: dict[str, VectorStoreFile] = attrs.Factory(dict)
-    expires_after: dict[str, Any] | None = None
-    last_active_at: int | None = None
-
-    @property
-    def file_ids(self) -> list[str]:
-        return list(self.files)
-
-    def searchable_ids(self) -> list[str]:
-        """The files a search finds: all but cancelled ones (a run that starts while a file is
-        still ``in_progress`` finds it, as if indexing had finished by the time it searched)."""
-        return [f.file_id for f in self.files.values() if not f.cancelled]
-
-    def to_json(self, clock: float) -> dict[str, Any]:
-        statuses = [f.status(clock) for f in self.files.values()]
-        return {
-            "id": self.id,
-            "object": "vector_store",
-            "created_at": self.created_at,
-            "name": self.name,
-            "description": self.description,
-            "usage_bytes": sum(f.size for f in self.files.values()),
-            "file_counts": _counts(statuses),
-            "status": "in_progress" if "in_progress" in statuses else "completed",
-            "expires_after": self.expires_after,
-            "expires_at": None,
-            "last_active_at": self.last_active_at or self.created_at,
-            "metadata": self.metadata,
-        }
-
-    def file_json(self, file_id: str, clock: float) -> dict[str, Any]:
-        found = self.files[file_id]
-        return {
-            "id": file_id,
-            "object": "vector_store.file",
-            "usage_bytes": found.size,
-            "created_at": found.added_at,
-            "vector_store_id": self.id,
-            "status": found.status(clock),
-            "last_error": None,
-            "chunking_strategy": found.chunking,
-            "attributes": found.attributes,
-        }
-
-
-@attrs.define
-class BatchRecord:
-    id: str
-    vector_store_id: str
-    file_ids: list[str]
-    created_at: int
-    cancelled: bool = False
-
-    def to_json(self, store: VectorStoreRecord | None, clock: float) -> dict[str, Any]:
-        statuses = [
-            store.files[f].status(clock) if store and f in store.files else "cancelled"
-            for f in self.file_ids
-        ]
-        status = (
-            "cancelled"
-            if self.cancelled
-            else "in_progress"
-            if "in_progress" in statuses
-            else "completed"
-        )
-        return {
-            "id": self.id,
-            "object": "vector_store.file_batch",
-            "created_at": self.created_at,
-            "status": status,
-            "vector_store_id": self.vector_store_id,
-            "file_counts": _counts(statuses),
-        }
-
-
 def chunks_of(text: str) -> list[str]:
     """Split text into word-sized deltas, as the service streams it."""
     out: list[str] = []
@@ -456,7 +320,7 @@ class Store:
         files: list[KnowledgeFile] = []
         for store_id in store_ids:
             store = self.vector_stores.get(store_id)
-            for file_id in store.searchable_ids() if store else ():
+            for file_id in store.searchable_ids(self.clock()) if store else ():
                 record = self.files.get(file_id)
                 if record is not None:
                     text = record.data.decode("utf-8", errors="replace")
@@ -616,7 +480,7 @@ class Store:
             completed_at=stamp,
             incomplete_reason=outcome.reason if outcome.kind == "incomplete" else None,
         )
-        thread.messages.append(message)
+        thread.messages[message.id] = message
         run.message = message
         step = StepRecord(
             new_id("step_"),

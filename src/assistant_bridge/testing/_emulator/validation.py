@@ -1,266 +1,43 @@
-"""Request bodies checked as the service checks them: known fields, JSON types, enums, ranges.
-
-Each route has a schema; a body that breaks it answers 400 with the service's wording and
-codes (``unknown_parameter``, ``invalid_type``, ``invalid_value``,
-``missing_required_parameter``) and the dotted ``param`` path, e.g. ``messages[0].role``.
-Fields not marked required accept ``null``, as most of the service's do.
+"""Request bodies checked as the service checks them, one schema per route (both wires share
+the shapes: metadata, tools, formats, filters). A body that breaks its schema answers 400
+with the service's wording and codes (``unknown_parameter``, ``invalid_type``,
+``invalid_value``, ``missing_required_parameter``, ``string_above_max_length``, …) and the
+dotted ``param`` path, e.g. ``messages[0].role``. Fields not marked required accept ``null``,
+as most of the service's do. Checks across fields are rules of the schemas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from .errors import ApiError
+from .http import FormFile
+from .schema import (
+    Anything,
+    Arr,
+    Bool,
+    Enum,
+    Filter,
+    Map,
+    Num,
+    Obj,
+    OneOf,
+    Spec,
+    Str,
+    Tagged,
+    check_fields,
+)
+from .strict import strict_format, strict_function
 
 __all__ = ["SCHEMAS", "validate"]
 
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "decimal"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-_ARTICLE = {"integer": "an integer", "array": "an array", "object": "an object"}
-
-
-def _a(kind: str) -> str:
-    return _ARTICLE.get(kind, f"a {kind}")
-
-
-def _type_error(param: str, expected: str, value: Any) -> ApiError:
-    return ApiError(
-        400,
-        f"Invalid type for '{param}': expected {expected}, but got {_a(_kind(value))} instead.",
-        param=param,
-        code="invalid_type",
-    )
-
-
-def _missing(where: str) -> ApiError:
-    return ApiError(
-        400,
-        f"Missing required parameter: '{where}'.",
-        param=where,
-        code="missing_required_parameter",
-    )
-
-
-def _quoted(values: Sequence[Any]) -> str:
-    words = [f"'{v}'" for v in values]
-    if len(words) <= 2:
-        return " and ".join(words)
-    return ", ".join(words[:-1]) + f", and {words[-1]}"
-
-
-class Spec:
-    """One node of a schema: checks a value found at ``param``."""
-
-    kinds: frozenset[str] = frozenset()
-    expected = "a value"
-
-    def check(self, value: Any, param: str) -> None:
-        if _kind(value) not in self.kinds:
-            raise _type_error(param, self.expected, value)
-
-
-@attrs.frozen
-class Str(Spec):
-    kinds = frozenset({"string"})
-    expected = "a string"
-
-
-@attrs.frozen
-class Bool(Spec):
-    kinds = frozenset({"boolean"})
-    expected = "a boolean"
-
-
-@attrs.frozen
-class Num(Spec):
-    """A decimal (integers accepted), optionally within [low, high]."""
-
-    low: float | None = None
-    high: float | None = None
-    integer: bool = False
-
-    @property
-    def kinds(self) -> frozenset[str]:  # type: ignore[override]
-        return frozenset({"integer"} if self.integer else {"integer", "decimal"})
-
-    @property
-    def expected(self) -> str:  # type: ignore[override]
-        return "an integer" if self.integer else "a decimal"
-
-    def check(self, value: Any, param: str) -> None:
-        super().check(value, param)
-        word = "integer" if self.integer else "decimal"
-        if self.low is not None and value < self.low:
-            raise ApiError(
-                400,
-                f"Invalid '{param}': {word} below minimum value. Expected a value >= "
-                f"{self.low:g}, but got {value:g} instead.",
-                param=param,
-                code=f"{word}_below_min_value",
-            )
-        if self.high is not None and value > self.high:
-            raise ApiError(
-                400,
-                f"Invalid '{param}': {word} above maximum value. Expected a value <= "
-                f"{self.high:g}, but got {value:g} instead.",
-                param=param,
-                code=f"{word}_above_max_value",
-            )
-
-
-@attrs.frozen
-class Anything(Spec):
-    kinds = frozenset({"string", "integer", "decimal", "boolean", "array", "object", "null"})
-
-
-@attrs.frozen
-class Enum(Spec):
-    values: tuple[str, ...]
-    kinds = frozenset({"string"})
-    expected = "a string"
-
-    def check(self, value: Any, param: str) -> None:
-        super().check(value, param)
-        if value not in self.values:
-            raise ApiError(
-                400,
-                f"Invalid value: '{value}'. Supported values are: {_quoted(self.values)}.",
-                param=param,
-                code="invalid_value",
-            )
-
-
-@attrs.frozen
-class Arr(Spec):
-    item: Spec = Anything()
-    max_items: int | None = None
-    kinds = frozenset({"array"})
-    expected = "an array"
-
-    def check(self, value: Any, param: str) -> None:
-        super().check(value, param)
-        if self.max_items is not None and len(value) > self.max_items:
-            raise ApiError(
-                400,
-                f"Invalid '{param}': array too long. Expected an array with maximum length "
-                f"{self.max_items}, but got an array with length {len(value)} instead.",
-                param=param,
-                code="array_above_max_length",
-            )
-        for n, item in enumerate(value):
-            self.item.check(item, f"{param}[{n}]")
-
-
-@attrs.frozen
-class Obj(Spec):
-    """An object with known ``fields``; ``open`` objects also take fields not listed."""
-
-    fields: Mapping[str, Spec] = attrs.field(factory=dict)
-    required: tuple[str, ...] = ()
-    open: bool = False
-    kinds = frozenset({"object"})
-    expected = "an object"
-
-    def check(self, value: Any, param: str) -> None:
-        super().check(value, param)
-        check_fields(self, value, param)
-
-
-def check_fields(spec: Obj, value: Mapping[str, Any], prefix: str) -> None:
-    """Check each field of ``value`` against ``spec``, then the required ones."""
-    for name, item in value.items():
-        where = f"{prefix}.{name}" if prefix else name
-        field = spec.fields.get(name)
-        if field is None:
-            if spec.open:
-                continue
-            raise ApiError(
-                400, f"Unknown parameter: '{where}'.", param=where, code="unknown_parameter"
-            )
-        if item is None and name not in spec.required:
-            continue
-        field.check(item, where)
-    for name in spec.required:
-        if value.get(name) is None:
-            raise _missing(f"{prefix}.{name}" if prefix else name)
-
-
-@attrs.frozen
-class Map(Spec):
-    """An object of free keys whose values all follow ``value`` (metadata, attributes)."""
-
-    value: Spec = Anything()
-    kinds = frozenset({"object"})
-    expected = "an object"
-
-    def check(self, value: Any, param: str) -> None:
-        super().check(value, param)
-        for key, item in value.items():
-            self.value.check(item, f"{param}.{key}")
-
-
-@attrs.frozen
-class OneOf(Spec):
-    """The first option whose JSON kind fits the value decides."""
-
-    options: tuple[Spec, ...]
-
-    @property
-    def kinds(self) -> frozenset[str]:  # type: ignore[override]
-        return frozenset().union(*(o.kinds for o in self.options))
-
-    @property
-    def expected(self) -> str:  # type: ignore[override]
-        return "one of " + " or ".join(o.expected.split(" ", 1)[-1] for o in self.options)
-
-    def check(self, value: Any, param: str) -> None:
-        for option in self.options:
-            if _kind(value) in option.kinds:
-                option.check(value, param)
-                return
-        raise _type_error(param, self.expected, value)
-
-
-@attrs.frozen
-class Tagged(Spec):
-    """An object whose ``type`` field picks its shape among ``variants``."""
-
-    variants: Mapping[str, Obj]
-    kinds = frozenset({"object"})
-    expected = "an object"
-
-    def check(self, value: Any, param: str) -> None:
-        super().check(value, param)
-        where = f"{param}.type" if param else "type"
-        kind = value.get("type")
-        if kind is None:
-            raise _missing(where)
-        Enum(tuple(self.variants)).check(kind, where)
-        variant = self.variants[kind]
-        fields = {"type": Str(), **variant.fields}
-        check_fields(Obj(fields, variant.required, variant.open), value, param)
-
-
-# -- the shapes ------------------------------------------------------------------------------
-META = Map(Str())
+FILTER = Filter()
+# The service's limits on metadata (16 pairs, keys up to 64, values up to 512 characters), with
+# the codes of its Responses answers; the Assistants routes check the same table.
+META = Map(Str(max_length=512), max_properties=16, max_key_length=64)
 FILE_IDS = Arr(Str())
 RANKING = Obj({"ranker": Str(), "score_threshold": Num(0, 1), "hybrid_search": Anything()})
 ASSISTANT_TOOL = Tagged(
@@ -279,6 +56,7 @@ ASSISTANT_TOOL = Tagged(
                         "strict": Bool(),
                     },
                     required=("name",),
+                    rules=(strict_function,),
                 )
             },
             required=("function",),
@@ -300,7 +78,9 @@ TOOL_RESOURCES = Obj(
     }
 )
 JSON_SCHEMA = Obj(
-    {"name": Str(), "description": Str(), "schema": Map(), "strict": Bool()}, required=("name",)
+    {"name": Str(), "description": Str(), "schema": Map(), "strict": Bool()},
+    required=("name",),
+    rules=(strict_format,),
 )
 RESPONSE_FORMAT = OneOf(
     (
@@ -408,7 +188,14 @@ EXPIRES_AFTER = Obj(
     {"anchor": Enum(("last_active_at",)), "days": Num(1, 365, True)}, required=("anchor", "days")
 )
 ATTRIBUTES = Map(OneOf((Str(), Num(), Bool())))
-ITEM = Obj({"type": Str(), "role": Str(), "content": Anything()}, open=True)
+ITEM = Obj(
+    {
+        "type": Str(),
+        "role": Enum(("user", "assistant", "system", "developer")),
+        "content": Anything(),
+    },
+    open=True,
+)
 TEXT_FORMAT = Tagged(
     {
         "text": Obj(),
@@ -416,17 +203,126 @@ TEXT_FORMAT = Tagged(
         "json_schema": Obj(
             {"name": Str(), "description": Str(), "schema": Map(), "strict": Bool()},
             required=("name", "schema"),
+            rules=(strict_format,),
         ),
     }
 )
-RESPONSE_TOOL = Obj({"type": Str()}, required=("type",), open=True)
+
+
+_HOSTED = Obj(open=True)  # hosted tools the emulator accepts and never calls
+RESPONSE_TOOL = Tagged(
+    {
+        "function": Obj(
+            {"name": Str(), "description": Str(), "parameters": Map(), "strict": Bool()},
+            required=("name",),
+            rules=(strict_function,),
+        ),
+        "file_search": Obj(
+            {
+                "vector_store_ids": FILE_IDS,
+                "max_num_results": Num(1, 50, True),
+                "ranking_options": RANKING,
+                "filters": FILTER,
+            },
+            required=("vector_store_ids",),
+        ),
+        **dict.fromkeys(
+            (
+                "web_search",
+                "web_search_preview",
+                "web_search_2025_08_26",
+                "web_search_preview_2025_03_11",
+                "code_interpreter",
+                "computer_use_preview",
+                "image_generation",
+                "local_shell",
+                "shell",
+                "mcp",
+                "custom",
+                "apply_patch",
+            ),
+            _HOSTED,
+        ),
+    }
+)
+#: The ``include`` values the service knows (an unknown one is its 400 ``invalid_value``).
+RESPONSE_INCLUDES = (
+    "file_search_call.results",
+    "web_search_call.results",
+    "web_search_call.action.sources",
+    "message.input_image.image_url",
+    "computer_call_output.output.image_url",
+    "code_interpreter_call.outputs",
+    "reasoning.encrypted_content",
+    "message.output_text.logprobs",
+)
+
+
+def _background_is_stored(body: Mapping[str, Any], param: str) -> None:
+    """Rule of a response: background mode keeps the response, so it needs ``store``."""
+    if body.get("background") and body.get("store") is False:
+        raise ApiError(400, "Background mode requires 'store' to be true.", param="background")
+
+
+def _one_history(body: Mapping[str, Any], param: str) -> None:
+    """Rule of a response: a conversation or a previous response, not both."""
+    if body.get("conversation") and body.get("previous_response_id"):
+        raise ApiError(
+            400,
+            "Mutually exclusive parameters: Ensure you are only providing one of: "
+            "'previous_response_id' or 'conversation'.",
+            param="previous_response_id",
+            code="mutually_exclusive_parameters",
+        )
+
+
+def _some_files(body: Mapping[str, Any], param: str) -> None:
+    """Rule of a file batch: ``file_ids`` or ``files``, not neither."""
+    if not body.get("file_ids") and not body.get("files"):
+        raise ApiError(
+            400,
+            "Missing required parameter: 'file_ids'.",
+            param="file_ids",
+            code="missing_required_parameter",
+        )
+
+
+def _chosen_function_in_tools(body: Mapping[str, Any], param: str) -> None:
+    """Rule of a response: a ``tool_choice`` naming a function needs that function in
+    ``tools`` (the service's words; its ``code`` here is not known from a recording)."""
+    choice = body.get("tool_choice")
+    if isinstance(choice, Mapping) and choice.get("type") == "function":
+        names = {t.get("name") for t in body.get("tools") or () if t.get("type") == "function"}
+        if choice.get("name") not in names:
+            raise ApiError(
+                400,
+                f"Tool choice '{choice.get('name')}' not found in 'tools' parameter.",
+                param="tool_choice",
+            )
+
+
 RESPONSE_FIELDS: dict[str, Spec] = {
     "model": Str(),
     "input": OneOf((Str(), Arr(ITEM))),
     "instructions": Str(),
     "tools": Arr(RESPONSE_TOOL),
     "tool_choice": OneOf(
-        (Enum(("none", "auto", "required")), Obj({"type": Str()}, required=("type",), open=True))
+        (
+            Enum(("none", "auto", "required")),
+            Tagged(
+                {
+                    "function": Obj({"name": Str()}, required=("name",)),
+                    "file_search": Obj(),
+                    "allowed_tools": _HOSTED,
+                    "mcp": _HOSTED,
+                    "custom": _HOSTED,
+                    "web_search_preview": Obj(),
+                    "code_interpreter": Obj(),
+                    "image_generation": Obj(),
+                    "computer_use_preview": Obj(),
+                }
+            ),
+        )
     ),
     "parallel_tool_calls": Bool(),
     "temperature": Num(0, 2),
@@ -440,7 +336,7 @@ RESPONSE_FIELDS: dict[str, Spec] = {
     "background": Bool(),
     "previous_response_id": Str(),
     "conversation": OneOf((Str(), Obj({"id": Str()}, required=("id",)))),
-    "include": Arr(Str()),
+    "include": Arr(Enum(RESPONSE_INCLUDES)),
     "metadata": META,
     "reasoning": Map(),
     "truncation": Enum(("auto", "disabled")),
@@ -454,7 +350,37 @@ RESPONSE_FIELDS: dict[str, Spec] = {
     "context_management": Anything(),
 }
 
+PURPOSES = ("fine-tune", "assistants", "batch", "user_data", "vision", "evals")
+
+
+@attrs.frozen
+class Purpose(Spec):
+    """A file's ``purpose``, refused in the service's recorded words (not its enum wording)."""
+
+    kinds = frozenset({"string"})
+    expected = "a string"
+
+    def check(self, value: Any, param: str) -> None:
+        super().check(value, param)
+        if value not in PURPOSES:
+            listed = ", ".join(f"'{p}'" for p in PURPOSES)
+            raise ApiError(400, f"'{value}' is not one of [{listed}] - 'purpose'", param=param)
+
+
+@attrs.frozen
+class Upload(Spec):
+    """The file of a multipart upload."""
+
+    kinds = frozenset({"object"})
+    expected = "a file"
+
+    def check(self, value: Any, param: str) -> None:
+        if not isinstance(value, FormFile):
+            raise ApiError(400, f"Expected '{param}' to be a file.", param=param)
+
+
 SCHEMAS: dict[str, Obj] = {
+    "files.create": Obj({"purpose": Purpose(), "file": Upload()}, required=("purpose", "file")),
     "assistants.create": Obj(ASSISTANT_FIELDS, required=("model",)),
     "assistants.update": Obj(ASSISTANT_FIELDS),
     "threads.create": THREAD,
@@ -495,7 +421,7 @@ SCHEMAS: dict[str, Obj] = {
     "vector_stores.search": Obj(
         {
             "query": OneOf((Str(), Arr(Str()))),
-            "filters": Map(),
+            "filters": FILTER,
             "max_num_results": Num(1, 50, True),
             "ranking_options": RANKING,
             "rewrite_query": Bool(),
@@ -513,9 +439,14 @@ SCHEMAS: dict[str, Obj] = {
             "files": Arr(Obj({"file_id": Str()}, required=("file_id",), open=True)),
             "chunking_strategy": CHUNKING,
             "attributes": ATTRIBUTES,
-        }
+        },
+        rules=(_some_files,),
     ),
-    "responses.create": Obj(RESPONSE_FIELDS, required=("model",)),
+    "responses.create": Obj(
+        RESPONSE_FIELDS,
+        required=("model",),
+        rules=(_background_is_stored, _one_history, _chosen_function_in_tools),
+    ),
     "responses.input_tokens": Obj(RESPONSE_FIELDS, open=True),
     "conversations.create": Obj({"items": Arr(ITEM, max_items=20), "metadata": META}),
     "conversations.update": Obj({"metadata": META}, required=("metadata",)),
