@@ -76,7 +76,7 @@ def test_the_bench_script_runs_and_prints_its_tables() -> None:
     import subprocess
 
     done = subprocess.run(
-        [sys.executable, "bench/storm.py", "--workers", "2", "--alerts", "40", "--incidents",
+        [sys.executable, "bench/storm.py", "--workers", "3", "--alerts", "40", "--incidents",
          "4", "--stores", "sqlite", "--scaling", "1", "--scaling-alerts", "10"],
         cwd=BENCH.parent, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
