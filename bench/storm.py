@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     print(
         f"storm: {args.workers} workers x {args.concurrency} asks, {args.alerts} alerts over "
-        f"{args.incidents} incidents, runs of {args.run_delay}s, {base.kill} workers killed at 30%\n"
+        f"{args.incidents} incidents, runs of {args.run_delay}s, {base.kill} killed at 30%\n"
     )
     print(HEADER)
     before = storm(_storm.StormConfig(**{**_fields(base), "mode": "local"}), args.run_delay)
