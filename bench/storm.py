@@ -113,12 +113,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         concurrency=args.concurrency,
         ttl=args.ttl,
         run_delay=args.run_delay,
-        kill=2,
+        kill=min(2, args.workers - 1),
         deadline=3600,
     )
     print(
         f"storm: {args.workers} workers x {args.concurrency} asks, {args.alerts} alerts over "
-        f"{args.incidents} incidents, runs of {args.run_delay}s, 2 workers killed at 30%\n"
+        f"{args.incidents} incidents, runs of {args.run_delay}s, {base.kill} killed at 30%\n"
     )
     print(HEADER)
     before = storm(_storm.StormConfig(**{**_fields(base), "mode": "local"}), args.run_delay)

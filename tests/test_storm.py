@@ -69,3 +69,21 @@ def test_storm_with_killed_and_stopped_workers(storm: Any, registry_url: str) ->
     # alert above), and its alerts were delivered again.
     assert result.stopped_pid is not None
     assert result.lost_by_stopped >= 1
+
+
+def test_the_bench_script_runs_and_prints_its_tables() -> None:
+    """bench/storm.py runs as documented (briefly here) and prints before, after and cost."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "bench/storm.py", "--workers", "3", "--alerts", "40", "--incidents",
+         "4", "--stores", "sqlite", "--scaling", "1", "--scaling-alerts", "10"],
+        cwd=BENCH.parent, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    before = next(line for line in lines if line.startswith("before (local)"))
+    after = next(line for line in lines if line.startswith("after (sqlite)"))
+    assert after.split()[3:9] == ["1.00", "0", "0", "0", "0", "0"]  # no conflict, no duplicate
+    assert float(before.split()[2]) > 0
+    assert any(line.startswith("sqlite") for line in lines)  # the registry's cost per ask
