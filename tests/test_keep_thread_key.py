@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from assistant_bridge.integrations.keep import openaiassistant_provider as module
+from assistant_bridge.integrations.keep._rendered import registry_url
 from assistant_bridge.integrations.keep.openaiassistant_provider import (
     OpenaiassistantProvider,
     OpenaiassistantProviderAuthConfig,
-    _registry_url,
 )
 from assistant_bridge.testing import Emulator
 
@@ -77,7 +77,7 @@ def _config(**fields: Any) -> OpenaiassistantProviderAuthConfig:
 
 def test_the_registry_defaults_to_keeps_state_folder_then_its_redis() -> None:
     state = {"SECRET_MANAGER_DIRECTORY": "/state"}
-    assert _registry_url(_config(), state) == "sqlite:////state/assistant_bridge_threads.db"
+    assert registry_url(_config(), state) == "sqlite:////state/assistant_bridge_threads.db"
     redis = {
         **state,
         "REDIS": "true",
@@ -85,9 +85,9 @@ def test_the_registry_defaults_to_keeps_state_folder_then_its_redis() -> None:
         "REDIS_PORT": "6380",
         "REDIS_PASSWORD": "p@ss",
     }
-    assert _registry_url(_config(), redis) == "redis://:p%40ss@keep-redis:6380/0"
+    assert registry_url(_config(), redis) == "redis://:p%40ss@keep-redis:6380/0"
     chosen = _config(thread_registry="postgresql://keep@db/keep")
-    assert _registry_url(chosen, redis) == "postgresql://keep@db/keep"
+    assert registry_url(chosen, redis) == "postgresql://keep@db/keep"
 
 
 def test_thread_key_on_the_responses_api(assistant_emulator: Emulator, tmp_path: Path) -> None:
