@@ -228,3 +228,28 @@ def test_several_processes_one_thread_per_key_no_lost_update(registry_url: str) 
     assert sum(r.epoch for r in records) == workers * rounds  # one epoch per claim
     for record in records:  # every worker saw the same, single thread for the key
         assert {s[record.key] for s in seen if record.key in s} == {record.thread_id}
+
+
+def test_workers_opening_a_new_sqlite_file_at_once(tmp_path: Path) -> None:
+    """Eight workers open a registry on one new SQLite file at the same moment, thirty times:
+    none fails (switching a file to WAL does not wait for a busy file by itself)."""
+    import threading
+
+    failures: list[BaseException] = []
+    for trial in range(30):
+        url = f"sqlite:///{tmp_path / f'r{trial}.db'}"
+        start = threading.Barrier(8)
+
+        def worker(url: str = url, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                open_registry(url).close()
+            except BaseException as exc:
+                failures.append(exc)
+
+        threads = [threading.Thread(target=worker) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert failures == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -71,9 +72,25 @@ class SqliteStore:
             str(path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._use_wal(busy_timeout)
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self.run(self._schema())
+
+    def _use_wal(self, busy_timeout: float) -> None:
+        """Switch the file to WAL once. The switch wants the file to itself and SQLite does not
+        wait for it (no busy handler), so workers opening a new file at once try again until
+        the busy timeout; a file already in WAL needs nothing."""
+        deadline = time.monotonic() + busy_timeout
+        while True:
+            try:
+                (mode,) = self._conn.execute("PRAGMA journal_mode").fetchone()
+                if str(mode).lower() != "wal":
+                    self._conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def _schema(self) -> Plan[None]:
         for text in self._plans.schema():
