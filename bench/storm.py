@@ -104,7 +104,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scaling", default="1,2,4,8", help="worker counts for throughput")
     parser.add_argument("--scaling-alerts", type=int, default=0, help="default: alerts / 5")
     parser.add_argument("--plot", help="write throughput against workers to this PNG")
+    parser.add_argument(
+        "--parts",
+        default="storm,scaling,cost",
+        help="which parts to run: storm (the faults table), scaling, cost (comma-separated)",
+    )
     args = parser.parse_args(argv)
+    parts = {p for p in args.parts.split(",") if p}
+    unknown = parts - {"storm", "scaling", "cost"}
+    if unknown:
+        parser.error(f"unknown part(s): {', '.join(sorted(unknown))}")
     stores = [s for s in args.stores.split(",") if s]
     base = _storm.StormConfig(
         workers=args.workers,
@@ -120,19 +129,38 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"storm: {args.workers} workers x {args.concurrency} asks, {args.alerts} alerts over "
         f"{args.incidents} incidents, runs of {args.run_delay}s, {base.kill} killed at 30%\n"
     )
+    if "storm" in parts:
+        faults_table(base, stores, args.run_delay)
+    counts = [int(n) for n in args.scaling.split(",") if n]
+    if "scaling" in parts:
+        curves = scaling(base, stores, counts, args)
+        if args.plot:
+            plot(curves, counts, args.plot)
+    if "cost" in parts:
+        print("\nregistry cost per ask (claim + 3 commits + release), ms")
+        for name in stores:
+            with store(name) as url:
+                if url is not None:
+                    print(f"{name:<18}{registry_cost(url):>8.2f}", flush=True)
+
+
+def faults_table(base: _storm.StormConfig, stores: Sequence[str], run_delay: float) -> None:
+    """The storm with two workers killed, before and after on each store."""
     print(HEADER)
-    before = storm(_storm.StormConfig(**{**_fields(base), "mode": "local"}), args.run_delay)
+    before = storm(_storm.StormConfig(**{**_fields(base), "mode": "local"}), run_delay)
     print(row("before (local)", before), flush=True)
     for name in stores:
         with store(name) as url:
             if url is None:
                 continue
-            after = storm(
-                _storm.StormConfig(**{**_fields(base), "registry_url": url}), args.run_delay
-            )
+            after = storm(_storm.StormConfig(**{**_fields(base), "registry_url": url}), run_delay)
             print(row(f"after ({name})", after), flush=True)
 
-    counts = [int(n) for n in args.scaling.split(",") if n]
+
+def scaling(
+    base: _storm.StormConfig, stores: Sequence[str], counts: Sequence[int], args: Any
+) -> dict[str, list[float]]:
+    """Throughput against worker counts, no faults: the curves to plot."""
     small = args.scaling_alerts or max(100, args.alerts // 5)
     print(f"\nthroughput (alerts/s) against workers, {small} alerts, no faults")
     print(f"{'store':<18}" + "".join(f"{n:>8}" for n in counts))
@@ -158,14 +186,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if figures:
             curves[label] = figures
             print(f"{label:<18}" + "".join(f"{f:>8.1f}" for f in figures), flush=True)
-
-    print("\nregistry cost per ask (claim + 3 commits + release), ms")
-    for name in stores:
-        with store(name) as url:
-            if url is not None:
-                print(f"{name:<18}{registry_cost(url):>8.2f}", flush=True)
-    if args.plot:
-        plot(curves, counts, args.plot)
+    return curves
 
 
 def _fields(config: _storm.StormConfig) -> dict[str, Any]:
