@@ -199,21 +199,26 @@ class TestExports:
 
     def test_import_loads_nothing_heavy_until_a_name_is_used(self) -> None:
         """``import assistant_bridge`` (what the command line's --help pays) loads neither
-        openai nor attrs nor the emulator; the first session name loads what it needs."""
+        openai nor attrs nor the emulator; the first session name loads what it needs, and
+        openai is loaded when the first transport is built."""
         probe = (
             "import sys, json\n"
             "import assistant_bridge\n"
             "first = sorted(sys.modules)\n"
             "from assistant_bridge import ThreadSession, OpenAITransport\n"
-            "print(json.dumps([first, sorted(sys.modules)]))"
+            "named = sorted(sys.modules)\n"
+            "OpenAITransport(api_key='sk-probe', base_url='http://127.0.0.1:9/v1')\n"
+            "print(json.dumps([first, named, sorted(sys.modules)]))"
         )
         out = subprocess.run(
             [sys.executable, "-c", probe], capture_output=True, text=True, check=True
         ).stdout
-        bare, used = (set(names) for names in json.loads(out))
+        bare, named, built = (set(names) for names in json.loads(out))
         assert not {"openai", "attrs", "assistant_bridge.testing._emulator"} & bare
-        assert {"openai", "assistant_bridge._session"} <= used
-        assert "assistant_bridge.testing._emulator" not in used
+        assert "assistant_bridge._session" in named
+        assert not {"openai", "pydantic"} & named
+        assert "openai" in built
+        assert "assistant_bridge.testing._emulator" not in built
 
     def test_version(self) -> None:
         """__version__ is a string."""

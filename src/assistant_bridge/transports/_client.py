@@ -19,9 +19,7 @@ import importlib
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Generic, Self, TypeVar, cast, overload
-
-import openai
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar, cast, overload
 
 from assistant_bridge._redact import raise_detached, redact
 from assistant_bridge._values.events import RunEvent
@@ -51,6 +49,9 @@ from assistant_bridge.transports._wire import (
 )
 from assistant_bridge.transports.ops import Op, StreamOp
 
+if TYPE_CHECKING:
+    import openai
+
 __all__ = [
     "AsyncClientTransport",
     "AsyncOpenAITransport",
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-C = TypeVar("C", openai.OpenAI, openai.AsyncOpenAI)
+C = TypeVar("C", "openai.OpenAI", "openai.AsyncOpenAI")
 
 
 class _ClientHolder(StreamingMethods, Generic[C]):
@@ -78,8 +79,11 @@ class _ClientHolder(StreamingMethods, Generic[C]):
     with proxies or certificates, say). Neither needs an ``openai`` client built by hand.
     """
 
-    client_class: ClassVar[type[Any]]
-    http_client_class: ClassVar[type[Any]]
+    client_class: ClassVar[str]
+    """The ``openai`` client class's name: ``openai`` is imported when a transport is first
+    built, not when this module is (a first import then costs what it adds, not openai's)."""
+    http_client_class: ClassVar[str]
+    """The name of ``openai``'s HTTP client class for this flavour (sync or async)."""
     wire_class: ClassVar[Callable[[], Wire]]
 
     def __init__(
@@ -95,8 +99,11 @@ class _ClientHolder(StreamingMethods, Generic[C]):
         http_client: Any = None,
         max_connections: int | None = None,
     ) -> None:
+        import openai
+
         if http_client is None and max_connections is not None:
-            http_client = self.http_client_class(limits=_limits(max_connections))
+            http_client_class = getattr(openai, self.http_client_class)
+            http_client = http_client_class(limits=_limits(max_connections))
         if client is None:
             if not api_key:
                 msg = (
@@ -106,7 +113,7 @@ class _ClientHolder(StreamingMethods, Generic[C]):
                 raise ConfigurationError(msg)
             client = cast(
                 C,
-                self.client_class(
+                getattr(openai, self.client_class)(
                     api_key=api_key,
                     organization=organization,
                     project=project,
@@ -192,7 +199,7 @@ def _answer(response: Any, body: bytes, binary: bool = False) -> Answer:
     return Answer(parse_json(body), response.headers)
 
 
-class ClientTransport(_ClientHolder[openai.OpenAI]):
+class ClientTransport(_ClientHolder["openai.OpenAI"]):
     """A wire sent through ``openai.OpenAI``; see :class:`OpenAITransport` and
     :class:`ResponsesTransport`.
 
@@ -204,8 +211,8 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
     transport look a spec up once) and file names.
     """
 
-    client_class = openai.OpenAI
-    http_client_class = openai.DefaultHttpxClient
+    client_class = "OpenAI"
+    http_client_class = "DefaultHttpxClient"
 
     @overload
     def perform(self, op: StreamOp, /) -> Iterator[RunEvent]: ...
@@ -249,11 +256,11 @@ class ClientTransport(_ClientHolder[openai.OpenAI]):
         self.close()
 
 
-class AsyncClientTransport(_ClientHolder[openai.AsyncOpenAI]):
+class AsyncClientTransport(_ClientHolder["openai.AsyncOpenAI"]):
     """The async twin of :class:`ClientTransport`: the same operations, awaited."""
 
-    client_class = openai.AsyncOpenAI
-    http_client_class = openai.DefaultAsyncHttpxClient
+    client_class = "AsyncOpenAI"
+    http_client_class = "DefaultAsyncHttpxClient"
 
     @overload
     async def perform(self, op: StreamOp, /) -> AsyncIterator[RunEvent]: ...
@@ -344,6 +351,8 @@ def _limits(max_connections: int) -> Any:
     if not 1 <= max_connections <= 10_000:
         msg = f"max_connections must be from 1 to 10000, got {max_connections}."
         raise ConfigurationError(msg)
+    import openai
+
     package = _http_package(openai.DefaultHttpxClient)
     limits = importlib.import_module(package).Limits
     return limits(max_connections=max_connections, max_keepalive_connections=max_connections)

@@ -13,9 +13,7 @@ import re
 import socket
 import ssl
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from assistant_bridge._redact import mask_in_logs, raise_detached, redact
 from assistant_bridge.exceptions import (
@@ -31,6 +29,9 @@ from assistant_bridge.exceptions import (
     TransportError,
     UnsentRequestError,
 )
+
+if TYPE_CHECKING:
+    import openai
 
 __all__ = ["map_openai_errors"]
 
@@ -208,6 +209,8 @@ def _connection_error(
 ) -> APIConnectionError:
     """Ours for a failed connection: :class:`UnsentRequestError` when it certainly never
     reached the server (safe to repeat, even a write), else an ambiguous APIConnectionError."""
+    import openai
+
     cause = redact(repr(exc.__cause__) if exc.__cause__ else str(exc), secrets)
     why = _why_unsent(exc)
     if why is not None:
@@ -232,6 +235,8 @@ def map_openai_errors(secrets: Sequence[str | None] = ()) -> Iterator[None]:
     request object carries the key in a header. Everything useful is copied over, with the key
     masked in every field; the client stack's log lines are masked too.
     """
+    import openai  # here, not at the top: a first import of the library does not pay for it
+
     mask_in_logs(secrets)
     try:
         yield
