@@ -9,7 +9,6 @@ naming the argument, so nothing malformed ever reaches the wire.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -138,6 +137,8 @@ def _check_options(method: str, options: Mapping[str, Any], checks: Mapping[str,
     for name, value in options.items():
         check = checks.get(name)
         if check is None:
+            import difflib  # only for a misspelt name: not on every first import
+
             close = difflib.get_close_matches(name, checks, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             msg = f"{method}() got an unexpected keyword argument {name!r}{hint}"
