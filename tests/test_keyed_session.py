@@ -19,6 +19,7 @@ from assistant_bridge.registry import (
     KeyedSession,
     LeaseLostError,
     LeaseWaitTimeoutError,
+    RegistryStoreError,
     open_async_registry,
     open_registry,
 )
@@ -297,3 +298,23 @@ def test_async_sessions_share_one_thread_per_key(emu: Emulator, registry_url: st
     assert len(threads) == 2
     assert sum(len(emu.runs_of(t)) for t in threads) == 6
     assert _conflicts(emu) == 0
+
+
+def test_an_unreachable_registry_fails_the_ask_typed_before_anything_is_sent(
+    emu: Emulator,
+) -> None:
+    pytest.importorskip("redis", reason="redis-py is not installed ([redis] extra)")
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    registry = open_registry(f"redis://:pw-s3cret@127.0.0.1:{port}/0")
+    transport = emu.transport()
+    session = KeyedSession(transport, "inc-1", registry=registry, assistant_id="asst_x")
+    with pytest.raises(RegistryStoreError) as caught:
+        session.ask("CPU at 100%", idempotency_key="alert-1", timeout=5)
+    transport.close()
+    assert caught.value.operation == "answer"  # the first thing an ask asks of the store
+    assert "pw-s3cret" not in str(caught.value)
+    assert emu.requests == []  # nothing reached the API

@@ -3,6 +3,7 @@ flavours (sync and async): leases, fencing, answers, orphans, expiry, and severa
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import time
 from pathlib import Path
@@ -14,7 +15,10 @@ from assistant_bridge.exceptions import AssistantBridgeError, InvalidArgumentErr
 from assistant_bridge.registry import (
     Answer,
     LeaseLostError,
+    RegistryError,
+    RegistryStoreError,
     RegistryURLError,
+    open_async_registry,
     open_registry,
 )
 from tests.registry_backends import Opener
@@ -253,3 +257,88 @@ def test_workers_opening_a_new_sqlite_file_at_once(tmp_path: Path) -> None:
         for thread in threads:
             thread.join(30)
     assert failures == []
+
+
+# -- a store that fails ------------------------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _assert_detached(error: BaseException, secret: str) -> None:
+    """Nothing reachable from ``error`` (message, args, attributes, cause, context) shows
+    ``secret``, and no driver exception hangs on it."""
+    assert error.__cause__ is None
+    assert error.__context__ is None
+    seen = [str(error), repr(error), *map(repr, error.args), *map(repr, vars(error).values())]
+    assert not [text for text in seen if secret in text]
+
+
+UNREACHABLE = [
+    pytest.param("redis://:s3cret-pw@127.0.0.1:{port}/0", "redis", id="redis"),
+    pytest.param("postgresql://me:s3cret-pw@127.0.0.1:{port}/db", "psycopg", id="postgres"),
+]
+
+
+@pytest.mark.parametrize(("template", "driver"), UNREACHABLE)
+def test_an_unreachable_store_is_a_typed_error_without_its_password(
+    template: str, driver: str
+) -> None:
+    pytest.importorskip(driver, reason=f"{driver} is not installed")
+    url = template.format(port=_free_port())
+
+    def use() -> None:
+        registry = open_registry(url)  # PostgreSQL connects here; Redis at the first call
+        registry.claim("inc-1", "worker-a", 30)
+
+    with pytest.raises(RegistryStoreError) as caught:
+        use()
+    error = caught.value
+    assert isinstance(error, RegistryError)
+    assert error.store == url.replace("s3cret-pw", "***")
+    assert error.operation in ("open", "claim")
+    assert error.reason  # the driver's exception type, e.g. ConnectionError
+    assert error.store in str(error)
+    assert error.operation in str(error)
+    _assert_detached(error, "s3cret-pw")
+
+
+@pytest.mark.parametrize(("template", "driver"), UNREACHABLE)
+def test_an_unreachable_store_async(template: str, driver: str) -> None:
+    pytest.importorskip(driver, reason=f"{driver} is not installed")
+    url = template.format(port=_free_port())
+
+    async def use() -> None:
+        registry = await open_async_registry(url)
+        try:
+            await registry.get("inc-1")
+        finally:
+            await registry.aclose()
+
+    with pytest.raises(RegistryStoreError) as caught:
+        asyncio.run(use())
+    _assert_detached(caught.value, "s3cret-pw")
+
+
+def test_a_sqlite_file_that_cannot_be_opened(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'no-such-folder' / 'registry.db'}"
+    with pytest.raises(RegistryStoreError, match="failed during open: OperationalError") as caught:
+        open_registry(url)
+    assert caught.value.reason == "OperationalError"
+    _assert_detached(caught.value, "no password here")
+
+
+def test_a_store_failing_mid_life_is_typed_and_our_errors_pass(tmp_path: Path) -> None:
+    registry = open_registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    lease = registry.claim("inc-1", "worker-a", 0.05)
+    assert lease is not None
+    time.sleep(0.1)
+    registry.claim("inc-1", "worker-b", 30)
+    with pytest.raises(LeaseLostError):  # ours: not wrapped
+        registry.commit(lease, thread_id="t1")
+    registry.close()
+    with pytest.raises(RegistryStoreError, match="during get: ProgrammingError"):
+        registry.get("inc-1")  # a closed connection: the driver's error, typed

@@ -13,6 +13,7 @@ from assistant_bridge.registry._errors import (
     LeaseLostError,
     LeaseWaitTimeoutError,
     RegistryError,
+    RegistryStoreError,
     RegistryURLError,
 )
 from assistant_bridge.registry._keyed import AsyncKeyedSession, KeyedSession
@@ -46,6 +47,7 @@ __all__ = [
     "RecordChanges",
     "Registry",
     "RegistryError",
+    "RegistryStoreError",
     "RegistryURLError",
     "ThreadRecord",
     "open_async_registry",

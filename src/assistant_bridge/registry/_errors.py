@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from assistant_bridge.exceptions import AssistantBridgeError, ConfigurationError
 
-__all__ = ["LeaseLostError", "LeaseWaitTimeoutError", "RegistryError", "RegistryURLError"]
+__all__ = [
+    "LeaseLostError",
+    "LeaseWaitTimeoutError",
+    "RegistryError",
+    "RegistryStoreError",
+    "RegistryURLError",
+]
 
 
 class RegistryError(AssistantBridgeError):
@@ -13,6 +19,27 @@ class RegistryError(AssistantBridgeError):
 
 class RegistryURLError(RegistryError, ConfigurationError):
     """A registry URL names no backend this library has, or its client is not installed."""
+
+
+class RegistryStoreError(RegistryError):
+    """The registry's store failed: unreachable, refused the statement, or kept its lock past
+    the busy timeout. ``store`` is its URL (password masked), ``operation`` what was asked of
+    it (``claim``, ``commit``, ``open``, ...), ``reason`` the driver's exception type name.
+
+    A keyed ask raises it as it comes: before its run started, nothing was sent; after, the
+    run is found by its mark (written before it started) by the key's next holder, as after a
+    worker's death.
+    """
+
+    def __init__(self, message: str, *, store: str, operation: str, reason: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.store = store
+        self.operation = operation
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class LeaseLostError(RegistryError):

@@ -12,6 +12,7 @@ from typing_extensions import Unpack
 
 from assistant_bridge.exceptions import InvalidArgumentError
 from assistant_bridge.registry._errors import RegistryURLError
+from assistant_bridge.registry._guard import AsyncGuardedStore, GuardedStore, store_errors
 from assistant_bridge.registry._plans import Plan, SqlPlans
 from assistant_bridge.registry._record import (
     DEFAULT_RETENTION,
@@ -108,7 +109,7 @@ class Registry(_RegistryBase):
         self, store: Store, plans: _Plans, *, retention: float = DEFAULT_RETENTION, url: str = ""
     ) -> None:
         super().__init__(plans, retention, url)
-        self._store = store
+        self._store: Store = GuardedStore(store, url)
 
     def get(self, key: str) -> ThreadRecord | None:
         """The key's record, or None if there is none."""
@@ -181,7 +182,7 @@ class AsyncRegistry(_RegistryBase):
         url: str = "",
     ) -> None:
         super().__init__(plans, retention, url)
-        self._store = store
+        self._store: AsyncStore = AsyncGuardedStore(store, url)
 
     async def get(self, key: str) -> ThreadRecord | None:
         """See :meth:`Registry.get`."""
@@ -273,6 +274,12 @@ def _redacted(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+def _password(url: str) -> tuple[str, ...]:
+    """The URL's password, to mask in a driver's message."""
+    password = urlsplit(url).password
+    return (password, unquote(password)) if password else ()
+
+
 def _missing(extra: str, module: str) -> RegistryURLError:
     msg = f"This registry needs {module}: pip install 'assistant-bridge[{extra}]'."
     return RegistryURLError(msg)
@@ -292,6 +299,11 @@ def open_registry(
     ``redis://host:6379/0`` (``assistant-bridge[redis]``) or ``postgresql://user@host/db``
     (``assistant-bridge[postgres]``). ``prefix`` names the tables or Redis keys."""
     scheme, shown = _scheme(url), _redacted(url)
+    with store_errors(shown, "open", _password(url)):
+        return _open(url, scheme, shown, retention, prefix)
+
+
+def _open(url: str, scheme: str, shown: str, retention: float, prefix: str) -> Registry:
     if scheme == "sqlite":
         plans = SqlPlans(SQLITE_NOW, prefix + "_")
         return Registry(
@@ -318,6 +330,11 @@ async def open_async_registry(
 ) -> AsyncRegistry:
     """The async twin of :func:`open_registry`: same URLs, same stores."""
     scheme, shown = _scheme(url), _redacted(url)
+    with store_errors(shown, "open", _password(url)):
+        return await _aopen(url, scheme, shown, retention, prefix)
+
+
+async def _aopen(url: str, scheme: str, shown: str, retention: float, prefix: str) -> AsyncRegistry:
     if scheme == "sqlite":
         plans = SqlPlans(SQLITE_NOW, prefix + "_")
         store = AsyncSqliteStore(SqliteStore(_sqlite_path(url), plans))
