@@ -250,6 +250,26 @@ class KeyedSession(_KeyedCore[P]):
         self._registry = registry
         self._sleep = sleep
 
+    @overload
+    def ask(
+        self,
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        parser: None = None,
+        **options: Unpack[AskOptions],
+    ) -> Reply[P]: ...
+
+    @overload
+    def ask(
+        self,
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        parser: Parser[T],
+        **options: Unpack[AskOptions],
+    ) -> Reply[T]: ...
+
     def ask(
         self,
         prompt: str,
@@ -421,6 +441,26 @@ class AsyncKeyedSession(_KeyedCore[P]):
         self._transport = transport
         self._registry = registry
         self._sleep = sleep
+
+    @overload
+    async def ask(
+        self,
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        parser: None = None,
+        **options: Unpack[AskOptions],
+    ) -> Reply[P]: ...
+
+    @overload
+    async def ask(
+        self,
+        prompt: str,
+        *,
+        idempotency_key: str | None = None,
+        parser: Parser[T],
+        **options: Unpack[AskOptions],
+    ) -> Reply[T]: ...
 
     async def ask(
         self,
