@@ -51,6 +51,7 @@ class StormConfig:
     kill: int = 0  # workers killed with SIGKILL once 30% is answered
     stop: bool = False  # one worker SIGSTOPped at 55% for 2 x TTL, then SIGCONT
     deadline: float = 300.0
+    wait: str = "poll"  # how both arms follow a run: "poll" or "stream"
 
 
 @attrs.define
@@ -186,13 +187,14 @@ async def _work(
                 assistant_id=assistant_id,
                 ttl=config.ttl,
                 retry=retry,
+                wait=config.wait,
             )
             return await session.ask(prompt, idempotency_key=alert, timeout=config.timeout)
         plain = AsyncThreadSession(
             transport,
             assistant_id,
             thread_id=threads[incident],
-            wait="poll",
+            wait=config.wait,
             retry=retry,
             timeout=config.timeout,
         )

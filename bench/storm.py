@@ -105,6 +105,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--scaling-alerts", type=int, default=0, help="default: alerts / 5")
     parser.add_argument("--plot", help="write throughput against workers to this PNG")
     parser.add_argument(
+        "--wait",
+        choices=("poll", "stream"),
+        default="poll",
+        help="how both arms follow a run (default: poll, as the published figures)",
+    )
+    parser.add_argument(
         "--parts",
         default="storm,scaling,cost",
         help="which parts to run: storm (the faults table), scaling, cost (comma-separated)",
@@ -124,10 +130,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         run_delay=args.run_delay,
         kill=min(2, args.workers - 1),
         deadline=3600,
+        wait=args.wait,
     )
     print(
         f"storm: {args.workers} workers x {args.concurrency} asks, {args.alerts} alerts over "
-        f"{args.incidents} incidents, runs of {args.run_delay}s, {base.kill} killed at 30%\n"
+        f"{args.incidents} incidents, runs of {args.run_delay}s, {base.kill} killed at 30%, "
+        f"runs {'streamed' if args.wait == 'stream' else 'polled'}\n"
     )
     if "storm" in parts:
         faults_table(base, stores, args.run_delay)

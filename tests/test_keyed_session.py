@@ -318,3 +318,52 @@ def test_an_unreachable_registry_fails_the_ask_typed_before_anything_is_sent(
     assert caught.value.operation == "answer"  # the first thing an ask asks of the store
     assert "pw-s3cret" not in str(caught.value)
     assert emu.requests == []  # nothing reached the API
+
+
+def test_a_keyed_ask_streams_and_records_its_run_id_from_the_first_event(
+    emu: Emulator, tmp_path: Any
+) -> None:
+    emu.script(SayText("streamed", delay=1.0), times=1)
+    registry = open_registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    assistant = emu.create_assistant()
+    session = KeyedSession(emu.transport(), "inc-1", registry=registry, assistant_id=assistant)
+    replies: list[Any] = []
+    asking = threading.Thread(target=lambda: replies.append(session.ask("q", timeout=20)))
+    asking.start()
+    recorded = None
+    while asking.is_alive() and recorded is None:
+        recorded = registry.get("inc-1").run_id if registry.get("inc-1") else None
+        time.sleep(0.02)
+    assert asking.is_alive()  # the run id was in the registry while the run was going
+    asking.join(20)
+    assert replies[0].text == "streamed"
+    assert replies[0].run_id == recorded
+    counts = emu.counts()
+    assert counts["runs.create"] == 1
+    assert counts["runs.retrieve"] == 0  # one streamed request, no polls
+    # Asked to poll, a keyed ask polls.
+    polled = session.ask("again", wait="poll", timeout=20)
+    assert polled.thread_id == replies[0].thread_id
+    assert emu.counts()["runs.retrieve"] > 0
+    registry.close()
+
+
+def test_an_async_keyed_ask_streams_too(emu: Emulator, tmp_path: Any) -> None:
+    async def main() -> Any:
+        registry = await open_async_registry(f"sqlite:///{tmp_path / 'registry.db'}")
+        transport = AsyncOpenAITransport(emu.api_key, base_url=emu.base_url)
+        try:
+            session = AsyncKeyedSession(
+                transport, "inc-1", registry=registry, assistant_id=emu.create_assistant()
+            )
+            reply = await session.ask("q", idempotency_key="alert-1", timeout=20)
+            entry = await registry.answer("inc-1", "alert-1")
+            return reply, entry
+        finally:
+            await transport.aclose()
+            await registry.aclose()
+
+    reply, entry = asyncio.run(main())
+    assert reply.text == "triaged"
+    assert (entry.status, entry.run_id) == ("done", reply.run_id)
+    assert emu.counts()["runs.retrieve"] == 0

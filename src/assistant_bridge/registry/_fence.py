@@ -5,21 +5,24 @@ answers; it checks the lease before every operation, so a holder whose lease is 
 writes nothing more and cancels nothing (the next holder owns the run now).
 
 It wraps ``perform(op)`` like any transport wrapper (docs/architecture.md) and supports what
-the wrapped transport supports, except streams: a keyed ask polls, so every step of a run
-passes here. What to write before and after an operation is decided once (:func:`before`,
-:func:`after`, with :func:`._flow.mark_start` and :func:`._flow.mark_started`); the two
-classes only call or await.
+the wrapped transport supports, streams included: a streamed start commits its mark before it
+is sent like a polled one, and its run id as soon as the first event names the run; every
+event is let through only while the lease holds. What to write before and after an operation
+or event is decided once (:meth:`before`, :meth:`after`, :meth:`seen`, with
+:func:`._flow.mark_start` and :func:`._flow.mark_started`); the two classes only call or
+await.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, TypeVar, cast
 
 import attrs
 
+from assistant_bridge._values.events import RunEvent, RunStatusChanged
 from assistant_bridge.registry._errors import LeaseLostError
-from assistant_bridge.registry._flow import Holding, mark_start, mark_started
+from assistant_bridge.registry._flow import LOCAL_MARGIN, Holding, mark_start, mark_started
 from assistant_bridge.registry._record import Answer
 from assistant_bridge.transports.ops import (
     ASK_KEY,
@@ -29,10 +32,16 @@ from assistant_bridge.transports.ops import (
     Op,
     StartRun,
     StreamOp,
+    StreamRun,
+    StreamThreadAndRun,
+    StreamToolOutputs,
     SubmitToolOutputs,
 )
 
 T = TypeVar("T")
+
+_STARTS = (StartRun, CreateThreadAndRun, StreamRun, StreamThreadAndRun)
+"""The operations that start a run: the mark and epoch are committed before each is sent."""
 
 Write = tuple[Mapping[str, Any], Answer | None]
 """A commit to make: the record's fields and the ask's answer entry (or None)."""
@@ -49,15 +58,13 @@ class _FenceBase:
         self._marks: dict[str, str] = {}
 
     def supports(self, op_type: type[Op[Any]], /) -> bool:
-        if issubclass(op_type, StreamOp):
-            return False
         return bool(self._inner.supports(op_type))
 
     def before(self, op: Op[Any]) -> tuple[Op[Any], Write | None]:
         """Check the lease; say what to commit before ``op`` goes out (the mark and epoch
         before a start, a compare-and-set before a cancel or a submission) and what to send."""
         self.holding.check(self._clock())
-        if isinstance(op, (StartRun, CreateThreadAndRun)):
+        if isinstance(op, _STARTS):
             metadata = op.request.metadata
             session_mark = (metadata or {}).get(ASK_KEY)
             fields, answer, metadata = mark_start(self.holding, metadata)
@@ -65,14 +72,26 @@ class _FenceBase:
                 # The session looks a lost start up by its own mark; the run carries ours.
                 self._marks[session_mark] = metadata[ASK_KEY]
             request = attrs.evolve(op.request, metadata=metadata)
-            return attrs.evolve(op, request=request), (fields, answer)
+            return self._bounded(attrs.evolve(op, request=request)), (fields, answer)
         if isinstance(op, FindRun):
             return attrs.evolve(op, key=self._marks.get(op.key, op.key)), None
         if isinstance(op, CancelRun):
             return op, ({"run_status": "cancelling"}, None)
-        if isinstance(op, SubmitToolOutputs):
-            return op, ({"run_status": "queued"}, None)
-        return op, None
+        if isinstance(op, (SubmitToolOutputs, StreamToolOutputs)):
+            return self._bounded(op), ({"run_status": "queued"}, None)
+        return self._bounded(op), None
+
+    def _bounded(self, op: Op[T]) -> Op[T]:
+        """A stream is read only while the lease is sure to hold: its silence is bounded by
+        the lease's local share of the TTL. A longer silence breaks the stream off and the
+        session polls the run, each poll passing :meth:`before`'s check, so a holder whose
+        renewals stopped arriving stops in time even when the run says nothing."""
+        if not isinstance(op, StreamOp):
+            return op
+        bound = self.holding.ttl * LOCAL_MARGIN
+        if op.stall_timeout is not None and op.stall_timeout <= bound:
+            return op
+        return attrs.evolve(op, stall_timeout=bound)
 
     def after(self, op: Op[Any], result: Any) -> Write | None:
         """What to commit once ``op`` answered: a started run's id, at once."""
@@ -80,6 +99,16 @@ class _FenceBase:
             started: Write = mark_started(self.holding, result.id, result.status, result.thread_id)
             return started
         return None
+
+    def seen(self, event: object, starting: bool) -> tuple[Write | None, bool]:
+        """An event of a stream: the lease must still hold to let it through. While the
+        stream's run is ``starting`` (not yet named), the first status event names it: its id
+        is committed at once. Returns the commit to make and whether the run is still unnamed."""
+        self.holding.check(self._clock())
+        if starting and isinstance(event, RunStatusChanged):
+            run = event.run
+            return mark_started(self.holding, run.id, run.status, run.thread_id), False
+        return None, starting
 
     def _lost(self, exc: LeaseLostError) -> LeaseLostError:
         self.holding.lost = exc
@@ -101,9 +130,23 @@ class FencedTransport(_FenceBase):
     def perform(self, op: Op[T], /) -> T:
         sent, write = self.before(op)
         self._commit(write)
-        result: T = self._inner.perform(sent)
+        result: Any = self._inner.perform(sent)
+        if isinstance(sent, StreamOp):
+            return cast(T, self._watch(result, isinstance(sent, _STARTS)))
         self._commit(self.after(sent, result))
-        return result
+        return cast(T, result)
+
+    def _watch(self, events: Iterator[RunEvent], starting: bool) -> Iterator[RunEvent]:
+        """Let the stream's events through while the lease holds, committing the run id."""
+        try:
+            for event in events:
+                write, starting = self.seen(event, starting)
+                self._commit(write)
+                yield event
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
 
     def close(self) -> None:
         """The wrapped transport belongs to the caller: nothing to close here."""
@@ -126,8 +169,24 @@ class AsyncFencedTransport(_FenceBase):
         sent, write = self.before(op)
         await self._commit(write)
         result = await self._inner.perform(sent)
+        if isinstance(sent, StreamOp):
+            return self._watch(result, isinstance(sent, _STARTS))
         await self._commit(self.after(sent, result))
         return result
+
+    async def _watch(
+        self, events: AsyncIterator[RunEvent], starting: bool
+    ) -> AsyncIterator[RunEvent]:
+        """The awaited twin of :meth:`FencedTransport._watch`."""
+        try:
+            async for event in events:
+                write, starting = self.seen(event, starting)
+                await self._commit(write)
+                yield event
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def aclose(self) -> None:
         """The wrapped transport belongs to the caller: nothing to close here."""

@@ -128,6 +128,11 @@ class Nap(Op):
 Flow = Generator[Op, Any, T]
 
 
+LOCAL_MARGIN = 0.9
+"""A holder stops by itself once 90% of the TTL has passed since its last renewal, by its own
+clock, ahead of the registry (clocks drift; a stopped process wakes late)."""
+
+
 @attrs.define
 class Holding:
     """The lease an ask holds, shared by the flow, the fence and the renewer: the latest lease,

@@ -31,6 +31,7 @@ from assistant_bridge.exceptions import ConfigurationError, InvalidArgumentError
 from assistant_bridge.registry._errors import LeaseLostError
 from assistant_bridge.registry._fence import AsyncFencedTransport, FencedTransport
 from assistant_bridge.registry._flow import (
+    LOCAL_MARGIN,
     Api,
     AskOn,
     Flow,
@@ -54,16 +55,11 @@ logger = logging.getLogger("assistant_bridge.registry")
 P = TypeVar("P")
 T = TypeVar("T")
 
-_NOT_HERE = ("thread_id", "wait", "first_ask", "clock")
-"""Session options a keyed session sets itself: the key's thread, polling (the fence sees
-every step), and its own clock."""
+_NOT_HERE = ("thread_id", "first_ask", "clock")
+"""Session options a keyed session sets itself: the key's thread and its own clock."""
 
 RENEW_SHARE = 3
 """A holder renews its lease every TTL / RENEW_SHARE seconds."""
-
-LOCAL_MARGIN = 0.9
-"""A holder stops by itself once 90% of the TTL has passed since its last renewal, by its own
-clock, ahead of the registry (clocks drift; a stopped process wakes late)."""
 
 
 def wire_of(transport: object) -> str:
@@ -113,8 +109,8 @@ class _KeyedCore(Generic[P]):
         given = sorted(set(options) & set(_NOT_HERE))
         if given:
             msg = (
-                f"{type(self).__name__} chooses {', '.join(given)} itself (the key's thread, "
-                "polled); leave them out."
+                f"{type(self).__name__} chooses {', '.join(given)} itself (the key's thread "
+                "and its clock); leave them out."
             )
             raise InvalidArgumentError(msg, argument=given[0])
         if (assistant_id is None) == (options.get("assistant") is None):
@@ -152,7 +148,6 @@ class _KeyedCore(Generic[P]):
             **self._options,
             "thread_id": thread_id,
             "timeout": max(0.001, timeout),
-            "wait": "poll",
         }
         if self._assistant_id is not None:
             options.pop("assistant", None)
@@ -191,7 +186,8 @@ class KeyedSession(_KeyedCore[P]):
     run), one still running is resumed. A holder that loses its lease stops with
     :class:`~assistant_bridge.registry.LeaseLostError` and writes, starts and cancels nothing
     more. Session options (``timeout``, ``poll_policy``, ``tool_handler``, ``retry``, ...) are
-    those of :class:`~assistant_bridge.ThreadSession`; asks poll (no streaming).
+    those of :class:`~assistant_bridge.ThreadSession`; asks stream when the transport can
+    (``wait="auto"``), through the fence, as a session's do.
     """
 
     @overload
