@@ -5,7 +5,8 @@ workers are killed with SIGKILL and one is stopped past its lease.
 Checked from the emulator's records: one thread per incident, no two runs of a thread
 overlapping and no active-run conflict answered, every alert answered exactly once (one run
 each, the same run on every delivery), no run left active; the killed workers' runs resumed
-within the lease's TTL plus one poll; the stopped worker's lease refused when it woke.
+within the lease's TTL plus one poll; the stopped worker's lease refused when it woke. Runs
+are polled, then streamed (what a keyed ask does by default).
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ def storm() -> Iterator[Any]:
         sys.path.remove(str(BENCH))
 
 
-def test_storm_with_killed_and_stopped_workers(storm: Any, registry_url: str) -> None:
+@pytest.mark.parametrize("wait", ["poll", "stream"])
+def test_storm_with_killed_and_stopped_workers(storm: Any, registry_url: str, wait: str) -> None:
     config = storm.StormConfig(
+        wait=wait,
         workers=4,
         alerts=300,
         incidents=30,
