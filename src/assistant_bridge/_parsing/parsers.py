@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar, Union, cast, get_args, get_o
 import attrs
 
 from assistant_bridge._parsing.jsonschema import check_schema, validate
+from assistant_bridge._values.value import Value
 from assistant_bridge.exceptions import ConfigurationError, ParseError, SchemaValidationError
 
 __all__ = ["JsonParser", "Parser", "SchemaParser", "TextParser"]
@@ -36,8 +37,8 @@ class Parser(Protocol[T_co]):
         ...
 
 
-@attrs.frozen
-class TextParser:
+@attrs.frozen(repr=False)
+class TextParser(Value):
     """Returns the text unchanged."""
 
     def parse(self, text: str) -> str:
@@ -49,8 +50,8 @@ def _preview(text: str, limit: int = 80) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-@attrs.frozen
-class JsonParser:
+@attrs.frozen(repr=False)
+class JsonParser(Value):
     """Finds JSON in a reply: the whole text, a fenced ```json block, or the first object or
     array inside prose, in that order.
 
@@ -153,8 +154,8 @@ def _path(parts: typing.Iterable[object]) -> str:
     return out
 
 
-@attrs.frozen
-class SchemaParser(Generic[T]):
+@attrs.frozen(repr=False)
+class SchemaParser(Value, Generic[T]):
     """JSON checked against a schema: an attrs class, a pydantic model (v1 or v2) or a JSON
     Schema dict. Returns an instance of the class, or the validated JSON for a dict schema.
 

@@ -22,6 +22,7 @@ from typing import Any, cast
 import attrs
 
 from assistant_bridge._values.models import Run, RunStatus
+from assistant_bridge._values.value import Value
 from assistant_bridge.exceptions import (
     ConfigurationError,
     RunCancelledError,
@@ -47,28 +48,28 @@ __all__ = [
 ]
 
 
-@attrs.frozen
-class KeepWaiting:
+@attrs.frozen(repr=False)
+class KeepWaiting(Value):
     """The run is still working: wait, then look again (until the deadline)."""
 
 
-@attrs.frozen
-class Finish:
+@attrs.frozen(repr=False)
+class Finish(Value):
     """The run is done: collect its messages and build the reply."""
 
 
-@attrs.frozen
-class FinishIncomplete:
+@attrs.frozen(repr=False)
+class FinishIncomplete(Value):
     """The run stopped early: collect what it wrote and raise RunIncompleteError with it."""
 
 
-@attrs.frozen
-class HandleRequiredAction:
+@attrs.frozen(repr=False)
+class HandleRequiredAction(Value):
     """The run waits for tool outputs: run the tool handler, or cancel and raise."""
 
 
-@attrs.frozen
-class RaiseError:
+@attrs.frozen(repr=False)
+class RaiseError(Value):
     """The run ended without a reply: raise the error ``factory`` builds from it."""
 
     factory: Callable[[Run], RunError]
@@ -128,8 +129,8 @@ def unexpected_status(run: Run) -> RunError:
     )
 
 
-@attrs.frozen
-class Row:
+@attrs.frozen(repr=False)
+class Row(Value):
     """One line of the table: what to do at a status, and whether the run still holds its
     thread there (an active run must be waited for or cancelled before the next one)."""
 
@@ -187,8 +188,8 @@ def _key(status: object) -> RunStatus | str:
     return RunStatus.parse(status) if isinstance(status, str) else cast(RunStatus, status)
 
 
-@attrs.frozen
-class RunStateMachine:
+@attrs.frozen(repr=False)
+class RunStateMachine(Value):
     """Maps a run's status to what the session does next, and tells which statuses are
     active. Replace the table or one entry (:meth:`with_handler`); the table is read-only."""
 

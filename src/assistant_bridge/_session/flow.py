@@ -27,6 +27,7 @@ from assistant_bridge._values.events import (
     StreamEvent,
 )
 from assistant_bridge._values.models import ToolCall, ToolOutput
+from assistant_bridge._values.value import Value
 from assistant_bridge.transports.ops import (
     DEFAULT_STALL_TIMEOUT,
     Op,
@@ -42,7 +43,7 @@ ToolHandler = Callable[[Sequence[ToolCall]], Sequence[ToolOutput]]
 
 
 # -- what a flow asks its driver for ------------------------------------------------------------
-class Work(Generic[T_co]):
+class Work(Value, Generic[T_co]):
     """Work a flow asks its driver to do besides transport operations; the driver sends
     back a ``T_co``."""
 
@@ -52,28 +53,28 @@ RunStream = Iterator[RunEvent] | AsyncIterator[RunEvent]
 by the async one; the flow only hands it back in :class:`NextEvent` and :class:`CloseStream`."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class NextEvent(Work[RunEvent | None]):
     """The stream's next event, or None when it has ended."""
 
     stream: RunStream
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CloseStream(Work[None]):
     """Stop reading a stream and release its connection."""
 
     stream: RunStream
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Sleep(Work[None]):
     """Wait ``seconds`` before the next operation."""
 
     seconds: float
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CallTools(Work[Sequence[ToolOutput]]):
     """Run the user's tool handler on a run's tool calls, within ``budget`` seconds."""
 
@@ -82,7 +83,7 @@ class CallTools(Work[Sequence[ToolOutput]]):
     budget: float
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class Emit(Work[None]):
     """Hand an event to whoever is watching the ask (``stream()``); ignored by ``ask()``."""
 
@@ -107,8 +108,8 @@ def do(work: Op[T] | Work[T]) -> Generator[Yielded, object, T]:
 
 
 # -- settings and plans ---------------------------------------------------------------------
-@attrs.frozen
-class WaitSettings:
+@attrs.frozen(repr=False)
+class WaitSettings(Value):
     """How a session waits for a run: table, poll policy, clock, deadline, tool handling,
     whether to stream (with the longest silence a stream may keep), retries and cleanup."""
 
@@ -136,8 +137,8 @@ class WaitSettings:
         return max(0.05, min(self.stall_timeout, self.remaining() + 0.05))
 
 
-@attrs.frozen
-class AskPlan:
+@attrs.frozen(repr=False)
+class AskPlan(Value):
     """One question: the prompt, where it goes, how to run it and how to read the answer."""
 
     prompt: str

@@ -11,6 +11,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from assistant_bridge._values.checks import factor_field, seconds_field
+from assistant_bridge._values.value import Value
 
 __all__ = ["AdaptivePolling", "FixedInterval", "PollPolicy"]
 
@@ -24,8 +25,8 @@ class PollPolicy(Protocol):
         ...
 
 
-@attrs.frozen
-class FixedInterval:
+@attrs.frozen(repr=False)
+class FixedInterval(Value):
     """Always the same wait (the seed's 1 s); ignores the server's hint unless told."""
 
     interval: float = attrs.field(default=1.0, validator=seconds_field)
@@ -37,8 +38,8 @@ class FixedInterval:
         return self.interval
 
 
-@attrs.frozen
-class AdaptivePolling:
+@attrs.frozen(repr=False)
+class AdaptivePolling(Value):
     """The default: a first look at 0.5 s, then waits growing by ``factor`` to ``cap``; the
     server's hint (``openai-poll-after-ms``) wins when sent, up to ``max_server_hint``.
 

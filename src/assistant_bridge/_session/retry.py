@@ -17,6 +17,7 @@ from collections.abc import Callable
 import attrs
 
 from assistant_bridge._values.checks import check_count, check_number, factor_field, seconds_field
+from assistant_bridge._values.value import Value
 from assistant_bridge.exceptions import (
     APIConnectionError,
     ConflictError,
@@ -37,8 +38,8 @@ def _fraction(_i: object, attribute: attrs.Attribute[float], value: float) -> No
     check_number(value, attribute.name, low=0.0, high=1.0)
 
 
-@attrs.frozen
-class RetryPolicy:
+@attrs.frozen(repr=False)
+class RetryPolicy(Value):
     """Exponential backoff with jitter, honouring the server's Retry-After.
 
     ``max_attempts`` counts every try, the first included (1 = never retry). Waits start at

@@ -27,6 +27,7 @@ from assistant_bridge._parsing.jsonschema import validate
 from assistant_bridge._values.checks import check_count, check_seconds
 from assistant_bridge._values.models import ToolCall, ToolOutput
 from assistant_bridge._values.spec import FunctionTool
+from assistant_bridge._values.value import Value
 from assistant_bridge.exceptions import ConfigurationError, ToolError
 
 __all__ = ["RegisteredTool", "ToolRegistry"]
@@ -78,8 +79,8 @@ def _docs(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     return summary, params
 
 
-@attrs.frozen
-class RegisteredTool:
+@attrs.frozen(repr=False)
+class RegisteredTool(Value):
     """A function the assistant may call, with its schema."""
 
     name: str

@@ -13,6 +13,7 @@ import attrs
 
 from assistant_bridge._values.models import Message, Run, ToolCall
 from assistant_bridge._values.reply import Reply
+from assistant_bridge._values.value import Value
 
 __all__ = [
     "MessageDone",
@@ -24,45 +25,45 @@ __all__ = [
 ]
 
 
-@attrs.frozen
-class RunStatusChanged:
+@attrs.frozen(repr=False)
+class RunStatusChanged(Value):
     """The run (or response) reached a new status."""
 
     run: Run
 
 
-@attrs.frozen
-class TextDelta:
+@attrs.frozen(repr=False)
+class TextDelta(Value):
     """A piece of the assistant's text, as it is written."""
 
     message_id: str
     text: str
 
 
-@attrs.frozen
-class MessageDone:
+@attrs.frozen(repr=False)
+class MessageDone(Value):
     """A message of the run is complete."""
 
     message: Message
 
 
-@attrs.frozen
-class ToolCallsRequested:
+@attrs.frozen(repr=False)
+class ToolCallsRequested(Value):
     """The run asked for tool calls; the session is answering them."""
 
     calls: tuple[ToolCall, ...]
     run: Run
 
 
-@attrs.frozen
-class ReplyReady:
+@attrs.frozen(repr=False)
+class ReplyReady(Value):
     """The last event: the reply, exactly as ``ask`` would return it."""
 
     reply: Reply[Any]
 
 
-@attrs.frozen
-class StreamFailed:
+@attrs.frozen(repr=False)
+class StreamFailed(Value):
     """The service reported an error inside the stream (transport-level, not yielded)."""
 
     message: str

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 
 from assistant_bridge._values.display import escape, quoted
+from assistant_bridge._values.value import Value
 
 __all__ = [
     "Assistant",
@@ -64,8 +65,8 @@ class RunStatus(enum.StrEnum):
             return value
 
 
-@attrs.frozen
-class Usage:
+@attrs.frozen(repr=False)
+class Usage(Value):
     """Tokens a run consumed."""
 
     prompt_tokens: int = 0
@@ -73,8 +74,8 @@ class Usage:
     total_tokens: int = 0
 
 
-@attrs.frozen
-class TextAnnotation:
+@attrs.frozen(repr=False)
+class TextAnnotation(Value):
     """A citation inside message text: a ``file_citation`` or a ``file_path``."""
 
     type: str
@@ -85,8 +86,8 @@ class TextAnnotation:
     quote: str | None = None
 
 
-@attrs.frozen
-class TextContent:
+@attrs.frozen(repr=False)
+class TextContent(Value):
     """A text part of a message, with its annotations."""
 
     text: str
@@ -94,8 +95,8 @@ class TextContent:
     type: str = "text"
 
 
-@attrs.frozen
-class ImageFileContent:
+@attrs.frozen(repr=False)
+class ImageFileContent(Value):
     """An image part of a message, by file id."""
 
     file_id: str
@@ -103,8 +104,8 @@ class ImageFileContent:
     type: str = "image_file"
 
 
-@attrs.frozen
-class UnknownContent:
+@attrs.frozen(repr=False)
+class UnknownContent(Value):
     """A content part of a type this version does not model; ``raw`` keeps it whole."""
 
     type: str
@@ -114,8 +115,8 @@ class UnknownContent:
 ContentPart = TextContent | ImageFileContent | UnknownContent
 
 
-@attrs.frozen
-class Message:
+@attrs.frozen(repr=False)
+class Message(Value):
     """One message of a thread."""
 
     id: str
@@ -155,8 +156,8 @@ class Message:
         }
 
 
-@attrs.frozen
-class MessagePage:
+@attrs.frozen(repr=False)
+class MessagePage(Value):
     """One page of a message listing, oldest first."""
 
     messages: tuple[Message, ...]
@@ -164,8 +165,8 @@ class MessagePage:
     last_id: str | None = None
 
 
-@attrs.frozen
-class Thread:
+@attrs.frozen(repr=False)
+class Thread(Value):
     """A conversation: a thread of the Assistants API."""
 
     id: str
@@ -174,8 +175,8 @@ class Thread:
     raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)
 
 
-@attrs.frozen
-class ToolCall:
+@attrs.frozen(repr=False)
+class ToolCall(Value):
     """A call the run asks the caller to make: a function name and its JSON arguments."""
 
     id: str
@@ -184,39 +185,39 @@ class ToolCall:
     type: str = "function"
 
 
-@attrs.frozen
-class ToolOutput:
+@attrs.frozen(repr=False)
+class ToolOutput(Value):
     """The answer to one tool call."""
 
     tool_call_id: str
     output: str
 
 
-@attrs.frozen
-class RequiredAction:
+@attrs.frozen(repr=False)
+class RequiredAction(Value):
     """What a run in ``requires_action`` waits for: outputs for these tool calls."""
 
     tool_calls: tuple[ToolCall, ...]
     type: str = "submit_tool_outputs"
 
 
-@attrs.frozen
-class LastError:
+@attrs.frozen(repr=False)
+class LastError(Value):
     """Why a run failed: ``server_error``, ``rate_limit_exceeded`` or ``invalid_prompt``."""
 
     code: str | None
     message: str | None
 
 
-@attrs.frozen
-class IncompleteDetails:
+@attrs.frozen(repr=False)
+class IncompleteDetails(Value):
     """Why a run ended incomplete, e.g. ``max_completion_tokens``."""
 
     reason: str | None
 
 
-@attrs.frozen
-class Run:
+@attrs.frozen(repr=False)
+class Run(Value):
     """A run of an assistant on a thread, as last seen.
 
     ``status`` is a :class:`RunStatus`, or the raw string when a newer server sends a status
@@ -244,8 +245,8 @@ class Run:
     raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)
 
 
-@attrs.frozen
-class Assistant:
+@attrs.frozen(repr=False)
+class Assistant(Value):
     """An assistant object: model, instructions and tools."""
 
     id: str
@@ -257,8 +258,8 @@ class Assistant:
     raw: JsonObject = attrs.field(factory=_empty, repr=False, eq=False)
 
 
-@attrs.frozen
-class StepCall:
+@attrs.frozen(repr=False)
+class StepCall(Value):
     """One tool call of a run step. For code interpreter: the code (``input``) and its logs
     (``output``) and any image files; for a function: its arguments and output."""
 
@@ -269,8 +270,8 @@ class StepCall:
     file_ids: tuple[str, ...] = ()
 
 
-@attrs.frozen
-class RunStep:
+@attrs.frozen(repr=False)
+class RunStep(Value):
     """A step of a run: writing a message, or calling tools (with what each call did)."""
 
     id: str

@@ -19,6 +19,7 @@ from assistant_bridge._values.models import (
     Usage,
     citations_markdown,
 )
+from assistant_bridge._values.value import Value
 
 __all__ = [
     "Citation",
@@ -42,8 +43,8 @@ def strip_markers(text: str) -> str:
     return re.sub(r" +([.,;:])", r"\1", MARKER.sub("", text))
 
 
-@attrs.frozen
-class Citation:
+@attrs.frozen(repr=False)
+class Citation(Value):
     """One source the answer cites: numbered by first appearance, with the file it points at
     (id, and name once resolved), the quoted passage where the service gives one, where the
     marker stands in its message, and the marker itself."""
@@ -59,8 +60,8 @@ class Citation:
     end_index: int | None = None
 
 
-@attrs.frozen
-class OutputFile:
+@attrs.frozen(repr=False)
+class OutputFile(Value):
     """A file the run produced (a code-interpreter image or file): its id, kind and name."""
 
     file_id: str
@@ -128,8 +129,8 @@ def files_of(messages: Sequence[Message]) -> tuple[OutputFile, ...]:
     return tuple(found.values())
 
 
-@attrs.frozen
-class Reply(Generic[T]):
+@attrs.frozen(repr=False)
+class Reply(Value, Generic[T]):
     """What one run answered.
 
     ``messages`` holds only the messages this run wrote, oldest first; ``text`` is their text

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from assistant_bridge._values.checks import check_metadata, check_number, check_text
+from assistant_bridge._values.value import Value
 from assistant_bridge.exceptions import ConfigurationError
 
 __all__ = [
@@ -45,8 +46,8 @@ def _ids(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
-@attrs.frozen
-class FunctionTool:
+@attrs.frozen(repr=False)
+class FunctionTool(Value):
     """A function the assistant may call; ``parameters`` is its JSON Schema."""
 
     name: str
@@ -57,15 +58,15 @@ class FunctionTool:
     strict: bool = False
 
 
-@attrs.frozen
-class FileSearch:
+@attrs.frozen(repr=False)
+class FileSearch(Value):
     """Search these vector stores (the knowledge base)."""
 
     vector_store_ids: tuple[str, ...] = attrs.field(default=(), converter=_ids)
 
 
-@attrs.frozen
-class CodeInterpreter:
+@attrs.frozen(repr=False)
+class CodeInterpreter(Value):
     """Run code in a sandbox, with these files available."""
 
     file_ids: tuple[str, ...] = attrs.field(default=(), converter=_ids)
@@ -74,8 +75,8 @@ class CodeInterpreter:
 Tool = FunctionTool | FileSearch | CodeInterpreter
 
 
-@attrs.frozen
-class JsonSchemaFormat:
+@attrs.frozen(repr=False)
+class JsonSchemaFormat(Value):
     """Structured output: replies must match ``schema`` (pairs with SchemaParser)."""
 
     name: str
@@ -149,8 +150,8 @@ def _to_tools(value: Sequence[Tool]) -> tuple[Tool, ...]:
     return tools
 
 
-@attrs.frozen
-class AssistantSpec:
+@attrs.frozen(repr=False)
+class AssistantSpec(Value):
     """What an assistant is: name, model, instructions, tools, reply format, temperature."""
 
     name: str = attrs.field(validator=_check_name)

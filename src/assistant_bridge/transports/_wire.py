@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeAlias, TypeVar, Union
 import attrs
 
 from assistant_bridge._values.events import RunEvent
+from assistant_bridge._values.value import Value
 from assistant_bridge.transports import ops
 from assistant_bridge.transports.ops import Op, handler_table, handles
 
@@ -26,8 +27,8 @@ ASSISTANTS_BETA = {"OpenAI-Beta": "assistants=v2"}
 """The header the Assistants API asks for."""
 
 
-@attrs.frozen
-class Answer:
+@attrs.frozen(repr=False)
+class Answer(Value):
     """What the server answered: the JSON body (or, for a ``binary`` request, the bytes) and
     the response headers (lower-case names)."""
 
@@ -36,8 +37,8 @@ class Answer:
     content: bytes = b""
 
 
-@attrs.frozen
-class Request(Generic[T_co]):
+@attrs.frozen(repr=False)
+class Request(Value, Generic[T_co]):
     """One request, and ``then``: the result from its answer, or the next request."""
 
     method: Literal["GET", "POST", "DELETE"]
@@ -57,8 +58,8 @@ EventConverter = Callable[[str, str], RunEvent | None]
 """Turns one server-sent (event, data) pair into a domain event, or None to skip it."""
 
 
-@attrs.frozen
-class StreamRequest:
+@attrs.frozen(repr=False)
+class StreamRequest(Value):
     """A POST whose answer is an event stream; ``converter`` is built fresh per stream, since
     it may keep state (the Responses API names the response only in its first events)."""
 

@@ -21,6 +21,7 @@ import attrs
 
 from assistant_bridge._values.models import Assistant, MessagePage, Run, RunStep, Thread, ToolOutput
 from assistant_bridge._values.spec import AssistantSpec, ResponseFormat, assistants_format
+from assistant_bridge._values.value import Value
 
 __all__ = [
     "ASK_KEY",
@@ -78,8 +79,8 @@ def _outputs(value: Sequence[ToolOutput]) -> tuple[ToolOutput, ...]:
     return tuple(value)
 
 
-@attrs.frozen
-class RunSettings:
+@attrs.frozen(repr=False)
+class RunSettings(Value):
     """What to start a run with: the assistant and the per-ask overrides (None = not sent).
 
     ``assistant_id`` names an assistant object (Assistants API); ``assistant`` carries the
@@ -117,8 +118,8 @@ def _method_name(class_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
 
 
-@attrs.frozen
-class Op(Generic[T_co]):
+@attrs.frozen(repr=False)
+class Op(Value, Generic[T_co]):
     """An operation a transport performs, answered with a ``T_co``.
 
     ``budget`` is how many seconds its request may take (connect, read, and all of a
@@ -149,7 +150,7 @@ class Op(Generic[T_co]):
         }
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class StreamOp(Op[Never]):
     """An operation answered with the run's events as they happen: an iterator of
     :class:`~assistant_bridge.RunEvent` on a sync transport, an async iterator on an async one.
@@ -170,7 +171,7 @@ RunRequest = RunSettings
 
 
 # -- threads and runs -------------------------------------------------------------------------
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CreateThread(Op[Thread]):
     """Create an empty thread."""
 
@@ -178,30 +179,30 @@ class CreateThread(Op[Thread]):
 
 
 # What the operations that start or continue a run ask, polled or streamed alike.
-@attrs.frozen(slots=False)
-class _OnThread:
+@attrs.frozen(slots=False, repr=False)
+class _OnThread(Value):
     thread_id: str
     request: RunSettings
     content: str | None = attrs.field(default=None, kw_only=True)
     message_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
 
-@attrs.frozen(slots=False)
-class _WithThread:
+@attrs.frozen(slots=False, repr=False)
+class _WithThread(Value):
     content: str
     request: RunSettings
     thread_metadata: Metadata = attrs.field(default=None, kw_only=True, converter=_freeze_metadata)
 
 
-@attrs.frozen(slots=False)
-class _Outputs:
+@attrs.frozen(slots=False, repr=False)
+class _Outputs(Value):
     thread_id: str
     run_id: str
     outputs: tuple[ToolOutput, ...] = attrs.field(converter=_outputs)
     request: RunSettings | None = attrs.field(default=None, kw_only=True)
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class StartRun(_OnThread, Op[Run]):
     """Start a run on a thread, adding ``content`` as the user's message in the same request
     (so the message exists only if the run does)."""
@@ -209,14 +210,14 @@ class StartRun(_OnThread, Op[Run]):
     idempotent = False
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CreateThreadAndRun(_WithThread, Op[Run]):
     """Create a thread holding one user message and start a run on it."""
 
     idempotent = False
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class GetRun(Op[Run]):
     """Fetch a run's current state."""
 
@@ -224,7 +225,7 @@ class GetRun(Op[Run]):
     run_id: str
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class CancelRun(Op[Run]):
     """Ask the server to cancel a run; it answers with the run, usually "cancelling".
     Repeating it is harmless."""
@@ -233,7 +234,7 @@ class CancelRun(Op[Run]):
     run_id: str
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class SubmitToolOutputs(_Outputs, Op[Run]):
     """Answer a run's required action with one output per tool call; the run goes on.
     ``request`` is the run's settings, for APIs that continue with a new response."""
@@ -241,7 +242,7 @@ class SubmitToolOutputs(_Outputs, Op[Run]):
     idempotent = False
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class ListRunMessages(Op[MessagePage]):
     """One page of the messages a run wrote, oldest first, starting after ``after``."""
 
@@ -251,7 +252,7 @@ class ListRunMessages(Op[MessagePage]):
     limit: int = attrs.field(default=100, kw_only=True)
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class FindRun(Op[Run | None]):
     """The run of ``thread_id`` whose metadata has ``ASK_KEY`` = ``key``, if any."""
 
@@ -259,7 +260,7 @@ class FindRun(Op[Run | None]):
     key: str
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class RunSteps(Op[tuple[RunStep, ...]]):
     """The run's steps (tool calls, code and logs), oldest first."""
 
@@ -268,17 +269,17 @@ class RunSteps(Op[tuple[RunStep, ...]]):
 
 
 # -- streams -----------------------------------------------------------------------------------
-@attrs.frozen
+@attrs.frozen(repr=False)
 class StreamRun(_OnThread, StreamOp):
     """Start a run (with the user's message) and stream its events."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class StreamThreadAndRun(_WithThread, StreamOp):
     """Create a thread with the user's message, start a run and stream its events."""
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class StreamToolOutputs(_Outputs, StreamOp):
     """Submit tool outputs and stream the rest of the run."""
 
@@ -298,7 +299,7 @@ def as_stream(
 
 
 # -- assistants and files ----------------------------------------------------------------------
-@attrs.frozen
+@attrs.frozen(repr=False)
 class ResolveAssistant(Op[str | None]):
     """Make ``spec`` usable: the id of its assistant object (created, or found and updated),
     or None where the API takes the definition with every run."""
@@ -306,21 +307,21 @@ class ResolveAssistant(Op[str | None]):
     spec: AssistantSpec
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class GetAssistant(Op[Assistant]):
     """An assistant object, as the server has it (the Assistants API)."""
 
     assistant_id: str
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class FileName(Op[str]):
     """A file's name (for citations)."""
 
     file_id: str
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class DownloadFile(Op[bytes]):
     """A file's content."""
 
