@@ -367,3 +367,36 @@ def test_an_async_keyed_ask_streams_too(emu: Emulator, tmp_path: Any) -> None:
     assert reply.text == "triaged"
     assert (entry.status, entry.run_id) == ("done", reply.run_id)
     assert emu.counts()["runs.retrieve"] == 0
+
+
+def test_responses_keys_record_their_wire_and_the_spec_hash(
+    emu: Emulator, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from assistant_bridge import AssistantSpec, ResponsesTransport
+    from assistant_bridge.exceptions import ConfigurationError
+
+    registry = open_registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    transport = ResponsesTransport(emu.api_key, base_url=emu.base_url)
+    spec = AssistantSpec(name="triage", model="gpt-4o-mini", instructions="Triage alerts.")
+    session = KeyedSession(transport, "inc-1", registry=registry, assistant=spec)
+    first = session.ask("CPU at 100%", idempotency_key="alert-1", timeout=20)
+    record = registry.get("inc-1")
+    assert (record.wire, record.thread_id) == ("responses", first.thread_id)
+    assert first.thread_id.startswith("conv_")
+    assert record.spec_hash == spec.content_hash()
+    # The assistant changes in code: the record says so, and the change is logged.
+    changed = AssistantSpec(name="triage", model="gpt-4o-mini", instructions="Be brief.")
+    again = KeyedSession(transport, "inc-1", registry=registry, assistant=changed)
+    with caplog.at_level("INFO", logger="assistant_bridge.registry"):
+        follow_up = again.ask("Still at 100%", timeout=20)
+    assert follow_up.thread_id == first.thread_id
+    assert registry.get("inc-1").spec_hash == changed.content_hash()
+    assert "changed assistant spec" in caplog.text
+    # A conversation id means nothing on the Assistants wire: refused before anything is sent.
+    before = len(emu.requests)
+    other = KeyedSession(emu.transport(), "inc-1", registry=registry, assistant_id="asst_x")
+    with pytest.raises(ConfigurationError, match="holds a responses thread"):
+        other.ask("q", timeout=5)
+    assert len(emu.requests) == before
+    transport.close()
+    registry.close()

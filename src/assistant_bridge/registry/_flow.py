@@ -180,6 +180,8 @@ class KeyedSettings:
     clock: Callable[[], float]
     claim_poll: float = 0.05
     thread_metadata: Mapping[str, str] | None = None
+    spec_hash: str | None = None
+    """The content hash of the session's ``AssistantSpec`` (None with an assistant id)."""
 
 
 def _owner(settings: KeyedSettings) -> str:
@@ -229,12 +231,14 @@ def keyed_ask(
                 # Another holder finished it while this one waited for the lease.
                 done = ResumeOn(holding, entry.thread_id, entry.run_id, parser, left())
                 return cast(Reply[Any], (yield done))
-        thread_id = (yield from _latest(holding)).thread_id
+        latest = yield from _latest(holding)
+        thread_id = latest.thread_id
         if thread_id is None:
             metadata = {**(settings.thread_metadata or {}), KEY_METADATA: key_hash(key)}
             thread = yield Api(holding, CreateThread(metadata=metadata))
             yield from _commit(holding, thread_id=thread.id, wire=settings.wire)
             thread_id = thread.id
+        yield from _note_spec(settings, holding, latest.spec_hash)
         try:
             reply = cast(
                 Reply[Any], (yield AskOn(holding, thread_id, prompt, parser, left(), options))
@@ -298,6 +302,22 @@ def _claim(settings: KeyedSettings, seconds: float, deadline: float) -> Flow[Lea
         pause = settings.claim_poll * min(4.0, 1.0 + tries / 8) * random.uniform(0.5, 1.0)
         yield Nap(min(pause, remaining))
         tries += 1
+
+
+def _note_spec(settings: KeyedSettings, holding: Holding, recorded: str | None) -> Flow[None]:
+    """Record the hash of the spec the key's thread is asked with, when it is new or changed
+    (one commit then, none otherwise); a change is logged, since the thread's earlier answers
+    came from another definition of the assistant."""
+    if settings.spec_hash is None or settings.spec_hash == recorded:
+        return
+    if recorded is not None:
+        logger.info(
+            "key %r: its thread is now asked with a changed assistant spec (%s, was %s)",
+            settings.key,
+            settings.spec_hash,
+            recorded,
+        )
+    yield from _commit(holding, spec_hash=settings.spec_hash)
 
 
 def _latest(holding: Holding) -> Flow[ThreadRecord]:

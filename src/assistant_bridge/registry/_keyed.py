@@ -27,6 +27,7 @@ from assistant_bridge._session.sessions import (
     ThreadSession,
 )
 from assistant_bridge._values.reply import Reply
+from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError, InvalidArgumentError
 from assistant_bridge.registry._errors import LeaseLostError
 from assistant_bridge.registry._fence import AsyncFencedTransport, FencedTransport
@@ -66,11 +67,15 @@ def wire_of(transport: object) -> str:
     """The wire a transport speaks: "responses" or "assistants" (a thread id means nothing on
     the other). Wrappers (a rate limiter, the fence) are looked through to what they wrap."""
     for _ in range(8):
-        wire = getattr(transport, "wire_class", None)
-        if wire is not None:
-            return "responses" if "Responses" in getattr(wire, "__name__", "") else "assistants"
-        if "Responses" in type(transport).__name__:
+        names = (
+            type(transport).__name__,
+            type(getattr(transport, "_wire", None)).__name__,
+            getattr(getattr(transport, "wire_class", None), "__name__", ""),
+        )
+        if any("Responses" in name for name in names):
             return "responses"
+        if any("Assistants" in name for name in names[1:]):
+            return "assistants"
         inner = next(
             (
                 getattr(transport, n)
@@ -83,6 +88,11 @@ def wire_of(transport: object) -> str:
             break
         transport = inner
     return "assistants"
+
+
+def _spec_hash(spec: object) -> str | None:
+    """The content hash of the session's ``AssistantSpec`` (None with an assistant id)."""
+    return spec.content_hash() if isinstance(spec, AssistantSpec) else None
 
 
 def default_owner() -> str:
@@ -133,6 +143,7 @@ class _KeyedCore(Generic[P]):
             clock=time.monotonic,
             claim_poll=claim_poll,
             thread_metadata=self._thread_metadata,
+            spec_hash=_spec_hash(options.get("assistant")),
         )
 
     @property
