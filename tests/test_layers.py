@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
     "_session": {"_values", "_runstate", "_parsing", "transports", "_redact", "exceptions"},
     "ratelimit": {"_values", "transports", "_redact", "exceptions"},
     # Keyed sessions: a layer on the sessions' public API and the transport contract.
-    "registry": {"_values", "_parsing", "_session", "transports", "exceptions"},
+    "registry": {"_values", "_parsing", "_session", "transports", "_redact", "exceptions"},
     "testing": {"*"},
     "integrations": {"*"},
     "knowledge": {"*"},
