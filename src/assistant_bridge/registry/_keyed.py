@@ -136,6 +136,7 @@ class _KeyedCore(Generic[P]):
             timeout=self._timeout,
             clock=time.monotonic,
             claim_poll=claim_poll,
+            wakes=bool(getattr(registry, "wakes", False)),
             thread_metadata=self._thread_metadata,
         )
 
@@ -236,7 +237,7 @@ class KeyedSession(_KeyedCore[P]):
         parser: Parser[Any] | None = None,
         ttl: float = DEFAULT_TTL,
         owner: str | None = None,
-        claim_poll: float = 0.05,
+        claim_poll: float = 0.02,
         sleep: Callable[[float], None] = time.sleep,
         **options: Unpack[SessionOptions],
     ) -> None:
@@ -408,7 +409,7 @@ class AsyncKeyedSession(_KeyedCore[P]):
         parser: Parser[Any] | None = None,
         ttl: float = DEFAULT_TTL,
         owner: str | None = None,
-        claim_poll: float = 0.05,
+        claim_poll: float = 0.02,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **options: Unpack[SessionOptions],
     ) -> None:
