@@ -183,7 +183,9 @@ class KeyedSession(_KeyedCore[P]):
     """Ask under a key, with any number of workers on any number of hosts (one per store).
 
     ``KeyedSession(transport, "incident-42", registry=open_registry(url), assistant=spec)``.
-    Each ask claims the key's lease (waiting its turn within its deadline), finishes what a
+    Each ask claims the key's lease (waiting its turn within its deadline, first come, first
+    served: on Redis a release wakes the next waiter; on SQLite and PostgreSQL waiters claim
+    again every ``claim_poll`` seconds, 20 ms by default, with jitter), finishes what a
     holder that died left behind (resuming that run, never starting a second one), writes its
     mark and epoch before it starts a run, records the run id as soon as it is known, renews
     the lease every third of ``ttl`` while it waits, and releases at the end. Every worker
