@@ -163,9 +163,11 @@ class Holding:
             raise self.lost
 
 
-TICKET_TTL = 3.0
-"""Seconds a waiter's ticket in the key's queue lives unless the waiter claims again: a waiter
-that died stops holding up those behind it after this long."""
+TICKET_TTL = 1.0
+"""Seconds a waiter's ticket in the key's queue lives unless the waiter claims again (it does
+every ``claim_poll``, or every ``WAKE_WAIT`` at most on Redis): a waiter that died stops holding
+up those behind it after this long, sooner than a dead holder's lease ends (its TTL, 30 s by
+default). A live waiter stalled longer only loses its place."""
 
 WAKE_WAIT = 0.25
 """On a store that wakes waiters (Redis), the longest a waiter blocks before it claims again
