@@ -286,6 +286,39 @@ def test_waiters_get_the_lease_in_the_order_they_came(emu: Emulator, registry_ur
     registry.close()
 
 
+def test_async_waiters_get_the_lease_in_the_order_they_came(
+    emu: Emulator, registry_url: str
+) -> None:
+    assistant = emu.create_assistant()
+
+    async def main() -> list[int]:
+        registry = await open_async_registry(registry_url)
+        transport = AsyncOpenAITransport(emu.api_key, base_url=emu.base_url)
+        holder = await registry.claim("inc-1", "someone-else", 30)
+        served: list[int] = []
+
+        async def ask(i: int) -> None:
+            session = AsyncKeyedSession(
+                transport, "inc-1", registry=registry, assistant_id=assistant
+            )
+            await session.ask(f"alert {i}", timeout=30)
+            served.append(i)
+
+        try:
+            asks = []
+            for i in range(4):
+                asks.append(asyncio.create_task(ask(i)))
+                await asyncio.sleep(0.15)  # each takes its ticket before the next one comes
+            await registry.release(holder)
+            await asyncio.gather(*asks)
+        finally:
+            await transport.aclose()
+            await registry.aclose()
+        return served
+
+    assert asyncio.run(main()) == [0, 1, 2, 3]
+
+
 def test_a_dead_waiter_holds_up_an_ask_no_longer_than_its_ticket(
     emu: Emulator, registry_url: str
 ) -> None:
