@@ -240,9 +240,9 @@ def test_a_stale_holder_is_refused_before_it_starts_a_run(emu: Emulator, tmp_pat
     registry.close()
 
 
-def test_waiting_for_the_lease_is_bounded_by_the_deadline(emu: Emulator, tmp_path: Any) -> None:
-    registry = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
-    registry.claim("inc-1", "someone-else", 30)
+def test_waiting_for_the_lease_is_bounded_by_the_deadline(emu: Emulator, registry_url: str) -> None:
+    registry = open_registry(registry_url)
+    holder = registry.claim("inc-1", "someone-else", 30)
     session = KeyedSession(
         emu.transport(), "inc-1", registry=registry, assistant_id=emu.create_assistant()
     )
@@ -251,6 +251,89 @@ def test_waiting_for_the_lease_is_bounded_by_the_deadline(emu: Emulator, tmp_pat
         session.ask("alert", timeout=0.5)
     assert time.monotonic() - began < 3
     assert emu.store.runs == {}
+    # The ask that gave up left the queue: it holds up no one behind it.
+    registry.release(holder)
+    assert registry.claim("inc-1", "next", 30) is not None
+    registry.close()
+
+
+def test_waiters_get_the_lease_in_the_order_they_came(emu: Emulator, registry_url: str) -> None:
+    registry = open_registry(registry_url)
+    holder = registry.claim("inc-1", "someone-else", 30)
+    assistant = emu.create_assistant()
+    served: list[int] = []
+    failures: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        own = open_registry(registry_url)
+        session = KeyedSession(emu.transport(), "inc-1", registry=own, assistant_id=assistant)
+        try:
+            session.ask(f"alert {i}", timeout=30)
+            served.append(i)  # runs of one key never overlap: replies end in lease order
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(5)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.15)  # each takes its ticket before the next one comes
+    registry.release(holder)
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    assert served == [0, 1, 2, 3, 4]
+    registry.close()
+
+
+def test_async_waiters_get_the_lease_in_the_order_they_came(
+    emu: Emulator, registry_url: str
+) -> None:
+    assistant = emu.create_assistant()
+
+    async def main() -> list[int]:
+        registry = await open_async_registry(registry_url)
+        transport = AsyncOpenAITransport(emu.api_key, base_url=emu.base_url)
+        holder = await registry.claim("inc-1", "someone-else", 30)
+        served: list[int] = []
+
+        async def ask(i: int) -> None:
+            session = AsyncKeyedSession(
+                transport, "inc-1", registry=registry, assistant_id=assistant
+            )
+            await session.ask(f"alert {i}", timeout=30)
+            served.append(i)
+
+        try:
+            asks = []
+            for i in range(4):
+                asks.append(asyncio.create_task(ask(i)))
+                await asyncio.sleep(0.15)  # each takes its ticket before the next one comes
+            await registry.release(holder)
+            await asyncio.gather(*asks)
+        finally:
+            await transport.aclose()
+            await registry.aclose()
+        return served
+
+    assert asyncio.run(main()) == [0, 1, 2, 3]
+
+
+def test_a_dead_waiter_holds_up_an_ask_no_longer_than_its_ticket(
+    emu: Emulator, registry_url: str
+) -> None:
+    registry = open_registry(registry_url)
+    holder = registry.claim("inc-1", "someone-else", 30)
+    assert registry.claim("inc-1", "dead-waiter", 30, queue_ttl=0.6) is None  # never again
+    registry.release(holder)
+    session = KeyedSession(
+        emu.transport(), "inc-1", registry=registry, assistant_id=emu.create_assistant()
+    )
+    began = time.monotonic()
+    session.ask("alert", timeout=10)
+    waited = time.monotonic() - began
+    assert 0.3 < waited < 3
     registry.close()
 
 

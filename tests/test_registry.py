@@ -169,6 +169,67 @@ def test_records_and_answers_expire(open_store: Opener) -> None:
     assert registry.get("inc-new").thread_id == "t2"
 
 
+def _queue_behind(registry: Any, key: str, owners: list[str], queue_ttl: float = 30) -> None:
+    """Each owner is refused (the key is held) and takes a ticket, in this order."""
+    for owner in owners:
+        assert registry.claim(key, owner, 30, queue_ttl=queue_ttl) is None
+        time.sleep(0.01)  # distinct times taken, even on a millisecond clock
+
+
+def test_waiters_are_served_first_come_first_served(open_store: Opener) -> None:
+    registry = open_store()
+    holder = registry.claim("inc-1", "holder", 30)
+    waiters = ["w1", "w2", "w3", "w4"]
+    _queue_behind(registry, "inc-1", waiters)
+    served = []
+    lease = holder
+    while len(served) < len(waiters):
+        registry.release(lease)
+        if registry.wakes:  # the release woke the oldest waiter, and only it
+            assert registry.wait_turn("inc-1", waiters[len(served)], 2)
+            assert not any(registry.wait_turn("inc-1", w, 0.05) for w in waiters[len(served) + 1 :])
+        assert registry.claim("inc-1", "newcomer", 30) is None  # no ticket: behind the queue
+        for owner in reversed(waiters):  # the later waiters ask first, and are refused
+            if owner in served:
+                continue
+            claimed = registry.claim("inc-1", owner, 30, queue_ttl=30)
+            if claimed is not None:
+                served.append(owner)
+                lease = claimed
+    assert served == waiters
+    assert lease.epoch == 5  # one epoch per claim: no refused claim bumped it
+    registry.release(lease)
+    assert registry.claim("inc-1", "newcomer", 30) is not None  # queue empty, lease free
+
+
+def test_a_dead_waiters_ticket_stops_blocking_after_its_ttl(open_store: Opener) -> None:
+    registry = open_store()
+    holder = registry.claim("inc-1", "holder", 30)
+    _queue_behind(registry, "inc-1", ["dead"], queue_ttl=0.4)  # never claims again
+    _queue_behind(registry, "inc-1", ["live"])
+    registry.release(holder)
+    assert registry.claim("inc-1", "live", 30, queue_ttl=30) is None  # "dead" is still ahead
+    time.sleep(0.5)
+    lease = registry.claim("inc-1", "live", 30, queue_ttl=30)
+    assert lease is not None
+    assert lease.owner == "live"
+    registry.release(lease)
+    # The dead waiter's ticket is gone for good: coming back, it queues afresh.
+    assert registry.claim("inc-1", "dead", 30) is not None
+
+
+def test_a_waiter_that_leaves_blocks_no_one(open_store: Opener) -> None:
+    registry = open_store()
+    holder = registry.claim("inc-1", "holder", 30)
+    _queue_behind(registry, "inc-1", ["gone", "next"])
+    assert registry.leave("inc-1", "gone")
+    assert not registry.leave("inc-1", "gone")  # nothing left to give up
+    registry.release(holder)
+    assert registry.claim("inc-1", "next", 30, queue_ttl=30) is not None
+    with pytest.raises(InvalidArgumentError):
+        registry.claim("inc-1", "x", 30, queue_ttl=0)
+
+
 def test_urls() -> None:
     with pytest.raises(RegistryURLError, match="Unknown registry URL scheme"):
         open_registry("mysql://host/db")

@@ -168,9 +168,24 @@ class Holding:
             raise self.lost
 
 
+TICKET_TTL = 1.0
+"""Seconds a waiter's ticket in the key's queue lives unless the waiter claims again (it does
+every ``claim_poll``, or every ``WAKE_WAIT`` at most on Redis): a waiter that died stops holding
+up those behind it after this long, sooner than a dead holder's lease ends (its TTL, 30 s by
+default). A live waiter stalled longer only loses its place."""
+
+WAKE_WAIT = 0.25
+"""On a store that wakes waiters (Redis), the longest a waiter blocks before it claims again
+anyway: how late it notices a holder that died (its lease expired) or a waiter ahead of it
+that died, never how late it hears of a release."""
+
+
 @attrs.frozen
 class KeyedSettings:
-    """What every ask of one keyed session shares."""
+    """What every ask of one keyed session shares.
+
+    ``wakes`` says whether the registry wakes the key's next waiter on release (Redis); if not,
+    waiters claim again every ``claim_poll`` seconds (with jitter)."""
 
     key: str
     owner: str
@@ -178,7 +193,8 @@ class KeyedSettings:
     wire: str
     timeout: float
     clock: Callable[[], float]
-    claim_poll: float = 0.05
+    claim_poll: float = 0.02
+    wakes: bool = False
     thread_metadata: Mapping[str, str] | None = None
     spec_hash: str | None = None
     """The content hash of the session's ``AssistantSpec`` (None with an assistant id)."""
@@ -285,23 +301,47 @@ def _answered(
 
 
 def _claim(settings: KeyedSettings, seconds: float, deadline: float) -> Flow[Lease]:
-    """Claim the key's lease, trying again (with a little jitter) until the deadline."""
-    owner = _owner(settings)
-    tries = 0
-    while True:
-        lease = yield Reg("claim", (settings.key, owner, settings.ttl), {"wire": settings.wire})
-        if lease is not None:
-            return cast(Lease, lease)
-        remaining = deadline - settings.clock()
-        if remaining <= 0:
-            msg = (
-                f"The ask waited {seconds:g}s for the lease on key {settings.key!r}, which "
-                "another holder kept; nothing was sent. Ask again with a longer timeout."
-            )
-            raise LeaseWaitTimeoutError(msg, key=settings.key, timeout=seconds)
-        pause = settings.claim_poll * min(4.0, 1.0 + tries / 8) * random.uniform(0.5, 1.0)
-        yield Nap(min(pause, remaining))
-        tries += 1
+    """Claim the key's lease, first come, first served, until the deadline: the first refusal
+    takes a ticket in the key's queue and every later claim keeps it alive; between claims the
+    waiter blocks until a release wakes it (where the store can) or pauses briefly. A waiter
+    that gives up (deadline, error) leaves the queue."""
+    key, owner = settings.key, _owner(settings)
+    claim = Reg(
+        "claim", (key, owner, settings.ttl), {"wire": settings.wire, "queue_ttl": TICKET_TTL}
+    )
+    queued = False
+    try:
+        while True:
+            lease = yield claim
+            if lease is not None:
+                return cast(Lease, lease)
+            queued = True
+            remaining = deadline - settings.clock()
+            if remaining <= 0:
+                msg = (
+                    f"The ask waited {seconds:g}s for the lease on key {key!r}, which "
+                    "another holder kept; nothing was sent. Ask again with a longer timeout."
+                )
+                raise LeaseWaitTimeoutError(msg, key=key, timeout=seconds)
+            if settings.wakes:
+                yield Reg("wait_turn", (key, owner, min(WAKE_WAIT, remaining)))
+            else:
+                pause = settings.claim_poll * random.uniform(0.75, 1.25)
+                yield Nap(min(pause, remaining))
+    except GeneratorExit:
+        raise
+    except BaseException:
+        if queued:
+            yield from _leave(key, owner)
+        raise
+
+
+def _leave(key: str, owner: str) -> Flow[None]:
+    """Give up a waiter's ticket; if that fails too, the ticket lapses after its TTL."""
+    try:
+        yield Reg("leave", (key, owner))
+    except Exception as exc:
+        logger.warning("key %r: leaving the queue failed (%s); the ticket lapses", key, exc)
 
 
 def _note_spec(settings: KeyedSettings, holding: Holding, recorded: str | None) -> Flow[None]:

@@ -142,6 +142,7 @@ class _KeyedCore(Generic[P]):
             timeout=self._timeout,
             clock=time.monotonic,
             claim_poll=claim_poll,
+            wakes=bool(getattr(registry, "wakes", False)),
             thread_metadata=self._thread_metadata,
             spec_hash=_spec_hash(options.get("assistant")),
         )
@@ -188,7 +189,9 @@ class KeyedSession(_KeyedCore[P]):
     """Ask under a key, with any number of workers on any number of hosts (one per store).
 
     ``KeyedSession(transport, "incident-42", registry=open_registry(url), assistant=spec)``.
-    Each ask claims the key's lease (waiting its turn within its deadline), finishes what a
+    Each ask claims the key's lease (waiting its turn within its deadline, first come, first
+    served: on Redis a release wakes the next waiter; on SQLite and PostgreSQL waiters claim
+    again every ``claim_poll`` seconds, 20 ms by default, with jitter), finishes what a
     holder that died left behind (resuming that run, never starting a second one), writes its
     mark and epoch before it starts a run, records the run id as soon as it is known, renews
     the lease every third of ``ttl`` while it waits, and releases at the end. Every worker
@@ -243,7 +246,7 @@ class KeyedSession(_KeyedCore[P]):
         parser: Parser[Any] | None = None,
         ttl: float = DEFAULT_TTL,
         owner: str | None = None,
-        claim_poll: float = 0.05,
+        claim_poll: float = 0.02,
         sleep: Callable[[float], None] = time.sleep,
         **options: Unpack[SessionOptions],
     ) -> None:
@@ -435,7 +438,7 @@ class AsyncKeyedSession(_KeyedCore[P]):
         parser: Parser[Any] | None = None,
         ttl: float = DEFAULT_TTL,
         owner: str | None = None,
-        claim_poll: float = 0.05,
+        claim_poll: float = 0.02,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **options: Unpack[SessionOptions],
     ) -> None:

@@ -90,8 +90,15 @@ class SqlPlans:
     def answers(self) -> str:
         return f"{self.prefix}answers"
 
+    @property
+    def waiters(self) -> str:
+        return f"{self.prefix}waiters"
+
+    wakes = False
+    """A SQL store cannot wake a waiter: waiters try their claim again after a short pause."""
+
     def schema(self) -> tuple[str, ...]:
-        t, a = self.threads, self.answers
+        t, a, w = self.threads, self.answers, self.waiters
         return (
             f"CREATE TABLE IF NOT EXISTS {t} (key TEXT PRIMARY KEY, wire TEXT, thread_id TEXT, "
             "run_id TEXT, run_status TEXT, mark TEXT, idempotency_key TEXT, spec_hash TEXT, "
@@ -100,6 +107,11 @@ class SqlPlans:
             f"CREATE TABLE IF NOT EXISTS {a} (key TEXT NOT NULL, idempotency_key TEXT NOT NULL, "
             "status TEXT NOT NULL, thread_id TEXT, run_id TEXT, mark TEXT, "
             "updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (key, idempotency_key))",
+            # The queue of waiters, one ticket per (key, owner), served oldest ``taken`` first;
+            # a ticket not refreshed by ``expires`` counts no more (its waiter died or left).
+            f"CREATE TABLE IF NOT EXISTS {w} (key TEXT NOT NULL, owner TEXT NOT NULL, "
+            "taken DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL, "
+            "PRIMARY KEY (key, owner))",
             f"CREATE INDEX IF NOT EXISTS {t}_updated ON {t} (updated)",
             f"CREATE INDEX IF NOT EXISTS {a}_updated ON {a} (updated)",
         )
@@ -126,20 +138,54 @@ class SqlPlans:
         assert record is not None
         return record
 
-    def claim(self, key: str, owner: str, ttl: float, wire: str | None) -> Plan[Lease | None]:
-        t, now = self.threads, self.now
+    def claim(
+        self, key: str, owner: str, ttl: float, wire: str | None, queue_ttl: float | None
+    ) -> Plan[Lease | None]:
+        t, w, now = self.threads, self.waiters, self.now
+        # The lease goes to the oldest live ticket of the key (or to anyone when none waits),
+        # and only when the lease is free: one upsert, whose row lock orders rival claims.
+        head = (
+            f"(SELECT q.owner FROM {w} q WHERE q.key = %s AND q.expires > {now} "
+            "ORDER BY q.taken, q.owner LIMIT 1)"
+        )
         rows = yield Statement(
             f"INSERT INTO {t} (key, wire, epoch, owner, lease_expires, updated) "
-            f"VALUES (%s, %s, 1, %s, {now} + %s, {now}) "
+            f"SELECT %s, %s, 1, %s, {now} + %s, {now} WHERE COALESCE({head}, %s) = %s "
             f"ON CONFLICT (key) DO UPDATE SET epoch = {t}.epoch + 1, owner = excluded.owner, "
             "lease_expires = excluded.lease_expires, updated = excluded.updated, "
             f"wire = COALESCE({t}.wire, excluded.wire) "
             f"WHERE {t}.owner IS NULL OR {t}.lease_expires <= {now} "
             f"RETURNING {self._columns}",
-            (key, wire, owner, float(ttl)),
+            (key, wire, owner, float(ttl), key, owner, owner),
         )
         record = self._record(rows)
-        return None if record is None else lease_from(record)
+        if record is not None:
+            # Served: this owner's ticket goes, and so do tickets their waiters left to expire.
+            yield Statement(
+                f"DELETE FROM {w} WHERE key = %s AND (owner = %s OR expires <= {now})",
+                (key, owner),
+            )
+            return lease_from(record)
+        if queue_ttl is not None:
+            # Take a ticket (a fresh one if this owner's had expired), or keep it alive.
+            yield Statement(
+                f"INSERT INTO {w} (key, owner, taken, expires) VALUES (%s, %s, {now}, {now} + %s) "
+                f"ON CONFLICT (key, owner) DO UPDATE SET taken = CASE WHEN {w}.expires <= {now} "
+                f"THEN excluded.taken ELSE {w}.taken END, expires = excluded.expires",
+                (key, owner, float(queue_ttl)),
+            )
+        return None
+
+    def leave(self, key: str, owner: str) -> Plan[bool]:
+        rows = yield Statement(
+            f"DELETE FROM {self.waiters} WHERE key = %s AND owner = %s RETURNING key", (key, owner)
+        )
+        return bool(rows)
+
+    def wait_turn(self, key: str, owner: str, timeout: float) -> Plan[bool]:
+        # Never called: the registry sleeps instead (``wakes`` is False).
+        return False
+        yield Statement("")  # pragma: no cover - makes this a generator
 
     def _held(self) -> str:
         return f"key = %s AND epoch = %s AND owner = %s AND lease_expires > {self.now}"
@@ -230,6 +276,7 @@ class SqlPlans:
             f"DELETE FROM {self.answers} WHERE updated < {now} - %s RETURNING key",
             (float(retention),),
         )
+        yield Statement(f"DELETE FROM {self.waiters} WHERE expires <= {now}")
         return len(gone) + len(answers)
 
     def clock(self) -> Plan[float]:

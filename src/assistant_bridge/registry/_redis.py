@@ -4,6 +4,11 @@ server's clock (``TIME``), so no two workers' clocks have to agree.
 A record is a hash ``<namespace>:thread:<key>``; an answer (idempotency entry) is a hash
 ``<namespace>:answer:<key, idempotency key>``. Every write sets the key's expiry to the
 retention (7 days by default), so Redis forgets old records by itself.
+
+The key's waiters queue in two sorted sets, ``<namespace>:queue:<key>`` (owner by the time its
+ticket was taken) and ``<namespace>:due:<key>`` (owner by when its ticket expires). A release
+pushes a token onto the oldest live waiter's own list (``<namespace>:wake:...``), on which that
+waiter blocks (``BLPOP``) between claims, so the lease changes hands without a poll.
 """
 
 from __future__ import annotations
@@ -35,6 +40,25 @@ local function held(k, epoch, owner)
   local v = redis.call('HMGET', k, 'epoch', 'owner', 'lease_expires')
   return v[1] == epoch and v[2] == owner and tonumber(v[3] or '0') > now
 end
+local function live_head(queue, expiries)
+  -- The key's oldest live ticket, after dropping the tickets nobody refreshed.
+  local gone = redis.call('ZRANGEBYSCORE', expiries, '-inf', now)
+  if #gone > 0 then
+    redis.call('ZREM', queue, unpack(gone))
+    redis.call('ZREM', expiries, unpack(gone))
+  end
+  return redis.call('ZRANGE', queue, 0, 0)[1]
+end
+local function wake(k, queue, expiries, prefix, keep_ms)
+  -- The lease is free: hand the oldest live waiter its turn (a token on its own list).
+  local v = redis.call('HMGET', k, 'owner', 'lease_expires')
+  if v[1] and tonumber(v[2] or '0') > now then return end
+  local head = live_head(queue, expiries)
+  if head then
+    redis.call('LPUSH', prefix .. head, '1')
+    redis.call('PEXPIRE', prefix .. head, keep_ms)
+  end
+end
 local function refused(k)
   local r = redis.call('HGETALL', k)
   table.insert(r, '__lost'); table.insert(r, '1')
@@ -55,17 +79,40 @@ if ARGV[2] ~= '' then redis.call('HSETNX', KEYS[1], 'wire', ARGV[2]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return redis.call('HGETALL', KEYS[1])
 """,
-    # ARGV: key, owner, ttl, wire, retention_ms
+    # KEYS: record, queue (ticket -> taken), expiries (ticket -> expires), the owner's wake list
+    # ARGV: key, owner, ttl, wire, retention_ms, ticket ttl ('' to take no ticket)
     "claim": _PRELUDE
     + """
+local head = live_head(KEYS[2], KEYS[3])
 local v = redis.call('HMGET', KEYS[1], 'owner', 'lease_expires')
-if v[1] and tonumber(v[2] or '0') > now then return nil end
+if (v[1] and tonumber(v[2] or '0') > now) or (head and head ~= ARGV[2]) then
+  if ARGV[6] ~= '' then
+    redis.call('ZADD', KEYS[2], 'NX', fmt(now), ARGV[2])
+    redis.call('ZADD', KEYS[3], fmt(now + tonumber(ARGV[6])), ARGV[2])
+    redis.call('PEXPIRE', KEYS[2], ARGV[5])
+    redis.call('PEXPIRE', KEYS[3], ARGV[5])
+  end
+  return nil
+end
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('DEL', KEYS[4])
 redis.call('HINCRBY', KEYS[1], 'epoch', 1)
 redis.call('HSET', KEYS[1], 'key', ARGV[1], 'owner', ARGV[2],
   'lease_expires', fmt(now + tonumber(ARGV[3])), 'updated', fmt(now))
 if ARGV[4] ~= '' then redis.call('HSETNX', KEYS[1], 'wire', ARGV[4]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return redis.call('HGETALL', KEYS[1])
+""",
+    # KEYS: record, queue, expiries; ARGV: owner, wake lists' prefix
+    "leave": _PRELUDE
+    + """
+local left = redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('DEL', ARGV[2] .. ARGV[1])
+if left == 1 then wake(KEYS[1], KEYS[2], KEYS[3], ARGV[2], 60000) end
+if left == 1 then return {'left', '1'} end
+return nil
 """,
     # ARGV: epoch, owner, ttl, retention_ms
     "renew": _PRELUDE
@@ -95,17 +142,19 @@ if KEYS[2] then
 end
 return redis.call('HGETALL', KEYS[1])
 """,
-    # ARGV: epoch, owner
+    # KEYS: record, queue, expiries; ARGV: epoch, owner, wake lists' prefix
     "release": _PRELUDE
     + """
 local v = redis.call('HMGET', KEYS[1], 'epoch', 'owner')
 if v[1] ~= ARGV[1] or v[2] ~= ARGV[2] then return nil end
 redis.call('HDEL', KEYS[1], 'owner', 'lease_expires')
 redis.call('HSET', KEYS[1], 'updated', fmt(now))
+wake(KEYS[1], KEYS[2], KEYS[3], ARGV[3], 60000)
 return {'released', '1'}
 """,
 }
-"""The scripts by name; statements name them (``scan`` is the store's own: every record)."""
+"""The scripts by name; statements name them (``scan``, every record, and ``blpop``, waiting on
+a wake list, are the store's own)."""
 
 
 def rows_of(reply: Any) -> Sequence[Row]:
@@ -129,6 +178,19 @@ class RedisPlans:
     def _answer(self, key: str, idempotency_key: str) -> str:
         return f"{self.namespace}:answer:{json.dumps([key, idempotency_key])}"
 
+    def _queue(self, key: str) -> tuple[str, str, str]:
+        """The key's record, its queue of tickets (by time taken) and their expiries."""
+        return self._thread(key), f"{self.namespace}:queue:{key}", f"{self.namespace}:due:{key}"
+
+    def _wake_prefix(self, key: str) -> str:
+        """Before an owner's name, its wake list on ``key`` (the key's length in bytes first,
+        so no key and owner pair reads as another)."""
+        return f"{self.namespace}:wake:{len(key.encode())}:{key}:"
+
+    wakes = True
+    """A release (or a waiter leaving) wakes the key's oldest waiter: waiters block on their
+    wake list instead of polling."""
+
     @property
     def pattern(self) -> str:
         """Matches every record's Redis key (for the ``scan`` statement)."""
@@ -146,11 +208,24 @@ class RedisPlans:
         rows = yield Statement("open", (key, wire or "", self._keep_ms), (self._thread(key),))
         return record_from(rows[0])
 
-    def claim(self, key: str, owner: str, ttl: float, wire: str | None) -> Plan[Lease | None]:
+    def claim(
+        self, key: str, owner: str, ttl: float, wire: str | None, queue_ttl: float | None
+    ) -> Plan[Lease | None]:
+        ticket = "" if queue_ttl is None else repr(float(queue_ttl))
         rows = yield Statement(
-            "claim", (key, owner, repr(float(ttl)), wire or "", self._keep_ms), (self._thread(key),)
+            "claim",
+            (key, owner, repr(float(ttl)), wire or "", self._keep_ms, ticket),
+            (*self._queue(key), self._wake_prefix(key) + owner),
         )
         return lease_from(record_from(rows[0])) if rows else None
+
+    def leave(self, key: str, owner: str) -> Plan[bool]:
+        rows = yield Statement("leave", (owner, self._wake_prefix(key)), self._queue(key))
+        return bool(rows)
+
+    def wait_turn(self, key: str, owner: str, timeout: float) -> Plan[bool]:
+        rows = yield Statement("blpop", (timeout,), (self._wake_prefix(key) + owner,))
+        return bool(rows)
 
     def _checked(self, lease: Lease, rows: Sequence[Row], what: str) -> Lease:
         row = rows[0] if rows else {}
@@ -187,7 +262,11 @@ class RedisPlans:
         return self._checked(lease, rows, "commit")
 
     def release(self, lease: Lease) -> Plan[bool]:
-        rows = yield Statement("release", (lease.epoch, lease.owner), (self._thread(lease.key),))
+        rows = yield Statement(
+            "release",
+            (lease.epoch, lease.owner, self._wake_prefix(lease.key)),
+            self._queue(lease.key),
+        )
         return bool(rows)
 
     def orphans(self) -> Plan[list[ThreadRecord]]:
@@ -225,6 +304,9 @@ class RedisStore:
             for name in names:
                 pipe.hgetall(name)
             return [dict(r) for r in pipe.execute()]
+        if statement.text == "blpop":
+            popped = self._client.blpop(list(statement.keys), timeout=statement.params[0])
+            return [] if popped is None else [{"woken": "1"}]
         script = self._scripts[statement.text]
         return rows_of(script(keys=list(statement.keys), args=list(statement.params)))
 
@@ -249,6 +331,9 @@ class AsyncRedisStore:
             for name in names:
                 pipe.hgetall(name)
             return [dict(r) for r in await pipe.execute()]
+        if statement.text == "blpop":
+            popped = await self._client.blpop(list(statement.keys), timeout=statement.params[0])
+            return [] if popped is None else [{"woken": "1"}]
         script = self._scripts[statement.text]
         return rows_of(await script(keys=list(statement.keys), args=list(statement.params)))
 

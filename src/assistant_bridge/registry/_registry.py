@@ -4,7 +4,9 @@ async code; both run the same plans (:mod:`._plans`, :mod:`._redis`) on a store.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import time
 from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -42,9 +44,15 @@ MAX_KEY_LENGTH = 1024
 class _Plans(Protocol):
     """What a backend's plans offer (SQL and Redis alike)."""
 
+    @property
+    def wakes(self) -> bool: ...
     def get(self, key: str) -> Plan[ThreadRecord | None]: ...
     def open(self, key: str, wire: str | None) -> Plan[ThreadRecord]: ...
-    def claim(self, key: str, owner: str, ttl: float, wire: str | None) -> Plan[Lease | None]: ...
+    def claim(
+        self, key: str, owner: str, ttl: float, wire: str | None, queue_ttl: float | None
+    ) -> Plan[Lease | None]: ...  # fmt: skip
+    def leave(self, key: str, owner: str) -> Plan[bool]: ...
+    def wait_turn(self, key: str, owner: str, timeout: float) -> Plan[bool]: ...
     def renew(self, lease: Lease, ttl: float) -> Plan[Lease]: ...
     def commit(
         self, lease: Lease, fields: Any, answer: Answer | None
@@ -64,12 +72,23 @@ def check_key(key: object, name: str = "key") -> str:
     return key
 
 
-def check_ttl(ttl: object) -> float:
-    """A lease's time to live: a positive number of seconds."""
+def check_ttl(ttl: object, name: str = "ttl") -> float:
+    """A lease's (or a queue ticket's) time to live: a positive number of seconds."""
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
-        msg = f"ttl must be a positive number of seconds, not {ttl!r}."
-        raise InvalidArgumentError(msg, argument="ttl")
+        msg = f"{name} must be a positive number of seconds, not {ttl!r}."
+        raise InvalidArgumentError(msg, argument=name)
     return float(ttl)
+
+
+def _check_queue_ttl(queue_ttl: object) -> float | None:
+    return None if queue_ttl is None else check_ttl(queue_ttl, "queue_ttl")
+
+
+def _check_timeout(timeout: object) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        msg = f"timeout must be a number of seconds >= 0, not {timeout!r}."
+        raise InvalidArgumentError(msg, argument="timeout")
+    return float(timeout)
 
 
 class _RegistryBase:
@@ -83,6 +102,20 @@ class _RegistryBase:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._url}>"
 
+    @property
+    def wakes(self) -> bool:
+        """Whether a release wakes the key's next waiter (Redis): :meth:`Registry.wait_turn`
+        blocks until then. On SQLite and PostgreSQL it only sleeps, so waiters poll briefly."""
+        return self._plans.wakes
+
+    def _claim(
+        self, key: str, owner: str, ttl: float, wire: str | None, queue_ttl: float | None
+    ) -> Plan[Lease | None]:
+        return self._plans.claim(
+            check_key(key), check_key(owner, "owner"), check_ttl(ttl), wire,
+            _check_queue_ttl(queue_ttl),
+        )  # fmt: skip
+
     def _commit(
         self, lease: Lease, answer: Answer | None, fields: RecordChanges
     ) -> Plan[Lease]:  # fmt: skip
@@ -95,7 +128,9 @@ class _RegistryBase:
 class Registry(_RegistryBase):
     """A thread registry for sync code (open one with :func:`open_registry`).
 
-    - :meth:`claim` takes the key's lease (creating the record) and bumps its epoch;
+    - :meth:`claim` takes the key's lease (creating the record) and bumps its epoch, first
+      come, first served: a refused claim may queue (``queue_ttl``), :meth:`wait_turn` waits
+      to be woken (or sleeps) and :meth:`leave` gives the place up;
     - :meth:`renew`, :meth:`commit` (compare-and-set on the epoch) and :meth:`release` are for
       the holder; a stale holder's renewal or commit raises
       :class:`~assistant_bridge.registry.LeaseLostError`;
@@ -120,11 +155,38 @@ class Registry(_RegistryBase):
         return self._store.run(self._plans.open(check_key(key), wire))
 
     def claim(
-        self, key: str, owner: str, ttl: float = DEFAULT_TTL, *, wire: str | None = None
+        self,
+        key: str,
+        owner: str,
+        ttl: float = DEFAULT_TTL,
+        *,
+        wire: str | None = None,
+        queue_ttl: float | None = None,
     ) -> Lease | None:
-        """Take the key's lease for ``ttl`` seconds if nobody holds it (atomic; the epoch goes
-        up by one); None when another holder's lease is live."""
-        plan = self._plans.claim(check_key(key), check_key(owner, "owner"), check_ttl(ttl), wire)
+        """Take the key's lease for ``ttl`` seconds if nobody holds it and no one queues ahead
+        (atomic; the epoch goes up by one); None otherwise.
+
+        Waiters are served first come, first served: with ``queue_ttl``, a refused claim takes
+        ``owner``'s ticket in the key's queue (or keeps it alive for ``queue_ttl`` seconds
+        more), and while live tickets wait, only the oldest one's owner can claim. Claim again
+        before the ticket expires (a dead waiter's ticket lapses and stops blocking the queue);
+        :meth:`leave` gives it up; winning the lease removes it."""
+        return self._store.run(self._claim(key, owner, ttl, wire, queue_ttl))
+
+    def leave(self, key: str, owner: str) -> bool:
+        """Give up ``owner``'s ticket in the key's queue (a waiter past its deadline); False
+        when it had none."""
+        return self._store.run(self._plans.leave(check_key(key), check_key(owner, "owner")))
+
+    def wait_turn(self, key: str, owner: str, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for the key's lease to be handed to ``owner``'s
+        ticket (then claim again); True when woken. Where the store cannot wake a waiter
+        (:attr:`wakes` is False) this sleeps ``timeout`` and returns False."""
+        seconds = _check_timeout(timeout)
+        if not self.wakes:
+            time.sleep(seconds)
+            return False
+        plan = self._plans.wait_turn(check_key(key), check_key(owner, "owner"), seconds)
         return self._store.run(plan)
 
     def renew(self, lease: Lease, ttl: float = DEFAULT_TTL) -> Lease:
@@ -193,10 +255,28 @@ class AsyncRegistry(_RegistryBase):
         return await self._store.run(self._plans.open(check_key(key), wire))
 
     async def claim(
-        self, key: str, owner: str, ttl: float = DEFAULT_TTL, *, wire: str | None = None
+        self,
+        key: str,
+        owner: str,
+        ttl: float = DEFAULT_TTL,
+        *,
+        wire: str | None = None,
+        queue_ttl: float | None = None,
     ) -> Lease | None:
         """See :meth:`Registry.claim`."""
-        plan = self._plans.claim(check_key(key), check_key(owner, "owner"), check_ttl(ttl), wire)
+        return await self._store.run(self._claim(key, owner, ttl, wire, queue_ttl))
+
+    async def leave(self, key: str, owner: str) -> bool:
+        """See :meth:`Registry.leave`."""
+        return await self._store.run(self._plans.leave(check_key(key), check_key(owner, "owner")))
+
+    async def wait_turn(self, key: str, owner: str, timeout: float) -> bool:
+        """See :meth:`Registry.wait_turn`."""
+        seconds = _check_timeout(timeout)
+        if not self.wakes:
+            await asyncio.sleep(seconds)
+            return False
+        plan = self._plans.wait_turn(check_key(key), check_key(owner, "owner"), seconds)
         return await self._store.run(plan)
 
     async def renew(self, lease: Lease, ttl: float = DEFAULT_TTL) -> Lease:
