@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [HERE, os.path.dirname(HERE)]
 
 import _storm  # noqa: E402
+import attrs  # noqa: E402
 
 from assistant_bridge.testing import Emulator, SayText  # noqa: E402
 
@@ -111,6 +112,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="how both arms follow a run (default: poll, as the published figures)",
     )
     parser.add_argument(
+        "--scaling-waits",
+        default="",
+        help="the scaling curve for each of these (e.g. poll,stream: a plot panel each); "
+        "default: --wait",
+    )
+    parser.add_argument(
         "--parts",
         default="storm,scaling,cost",
         help="which parts to run: storm (the faults table), scaling, cost (comma-separated)",
@@ -141,9 +148,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         faults_table(base, stores, args.run_delay)
     counts = [int(n) for n in args.scaling.split(",") if n]
     if "scaling" in parts:
-        curves = scaling(base, stores, counts, args)
+        waits = [w for w in (args.scaling_waits or args.wait).split(",") if w]
+        if set(waits) - {"poll", "stream"}:
+            parser.error(f"--scaling-waits takes poll and stream, not {args.scaling_waits!r}")
+        panels = {
+            wait: scaling(attrs.evolve(base, wait=wait), stores, counts, args) for wait in waits
+        }
         if args.plot:
-            plot(curves, counts, args.plot)
+            plot(panels, counts, args.plot)
     if "cost" in parts:
         print("\nregistry cost per ask (claim + 3 commits + release), ms")
         for name in stores:
@@ -170,7 +182,10 @@ def scaling(
 ) -> dict[str, list[float]]:
     """Throughput against worker counts, no faults: the curves to plot."""
     small = args.scaling_alerts or max(100, args.alerts // 5)
-    print(f"\nthroughput (alerts/s) against workers, {small} alerts, no faults")
+    print(
+        f"\nthroughput (alerts/s) against workers, {small} alerts, no faults, "
+        f"runs {'streamed' if base.wait == 'stream' else 'polled'}"
+    )
     print(f"{'store':<18}" + "".join(f"{n:>8}" for n in counts))
     curves: dict[str, list[float]] = {}
     for label, name in [("before (local)", None), *((f"after ({s})", s) for s in stores)]:
@@ -203,22 +218,27 @@ def _fields(config: _storm.StormConfig) -> dict[str, Any]:
     return attrs.asdict(config)
 
 
-def plot(curves: dict[str, list[float]], counts: list[int], path: str) -> None:
+def plot(panels: dict[str, dict[str, list[float]]], counts: list[int], path: str) -> None:
+    """Throughput against workers, one panel per way of following runs (poll, stream)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6, 4))
-    for label, figures in curves.items():
-        axes.plot(counts[: len(figures)], figures, marker="o", label=label)
-    axes.set_xlabel("worker processes")
-    axes.set_ylabel("alerts answered per second")
-    axes.set_title("Alert storm: throughput against workers")
-    axes.set_xticks(counts)
-    axes.legend()
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(5 * len(panels), 4), sharey=True, squeeze=False
+    )
+    for ax, (wait, curves) in zip(axes[0], panels.items(), strict=True):
+        for label, figures in curves.items():
+            ax.plot(counts[: len(figures)], figures, marker="o", label=label)
+        ax.set_title(f"runs {'streamed' if wait == 'stream' else 'polled'} (--wait {wait})")
+        ax.set_xlabel("worker processes")
+        ax.set_xticks(counts)
+    axes[0][0].set_ylabel("alerts answered per second")
+    axes[0][-1].legend()
+    figure.suptitle("Alert storm: throughput against workers")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
     print(f"\nplot written to {path}")
 
 
