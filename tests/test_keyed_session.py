@@ -483,3 +483,44 @@ def test_responses_keys_record_their_wire_and_the_spec_hash(
     assert len(emu.requests) == before
     transport.close()
     registry.close()
+
+
+def test_a_lost_responses_start_does_not_lock_the_key(
+    emu: Emulator, tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On Responses a dead holder's start cannot be looked up by its mark: the key must not
+    stay locked on it. The next ask records it as lost (a warning) and asks; the dead job's
+    redelivery runs afresh, as docs/scaling.md says."""
+    from assistant_bridge import AssistantSpec, ResponsesTransport
+    from assistant_bridge.registry import Answer
+    from assistant_bridge.registry._flow import new_mark
+
+    registry = open_registry(f"sqlite:///{tmp_path / 'registry.db'}")
+    transport = ResponsesTransport(emu.api_key, base_url=emu.base_url)
+    spec = AssistantSpec(name="triage", model="gpt-4o-mini", instructions="Triage alerts.")
+    session = KeyedSession(transport, "inc-1", registry=registry, assistant=spec)
+    first = session.ask("CPU at 100%", timeout=20)
+    # A worker claims the key, writes its mark, sends its start and dies before the answer.
+    lease = registry.claim("inc-1", "dead-worker", 0.3, wire="responses")
+    mark = new_mark("inc-1", lease.epoch)
+    registry.commit(
+        lease,
+        answer=Answer("inc-1", "alert-dead", "pending", mark=mark),
+        mark=mark,
+        idempotency_key="alert-dead",
+        run_id=None,
+        run_status="starting",
+    )
+    time.sleep(0.4)
+    with caplog.at_level("WARNING", logger="assistant_bridge.registry"):
+        reply = session.ask("disk full", idempotency_key="alert-2", timeout=20)
+    assert reply.thread_id == first.thread_id
+    assert "cannot be looked up by its mark" in caplog.text
+    record = registry.get("inc-1")
+    assert (record.mark, record.owner) == (None, None)
+    assert registry.answer("inc-1", "alert-dead").status == "unstarted"
+    assert registry.orphans() == []
+    redelivered = session.ask("disk full (again)", idempotency_key="alert-dead", timeout=20)
+    assert redelivered.thread_id == first.thread_id
+    transport.close()
+    registry.close()

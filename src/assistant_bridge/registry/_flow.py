@@ -22,7 +22,12 @@ from typing import Any, TypeVar, cast
 import attrs
 
 from assistant_bridge._values.reply import Reply
-from assistant_bridge.exceptions import AssistantBridgeError, ConfigurationError, RunError
+from assistant_bridge.exceptions import (
+    AssistantBridgeError,
+    ConfigurationError,
+    RunError,
+    UnsupportedOperationError,
+)
 from assistant_bridge.registry._errors import LeaseLostError, LeaseWaitTimeoutError
 from assistant_bridge.registry._record import Answer, Lease, ThreadRecord
 from assistant_bridge.transports.ops import ASK_KEY, CreateThread, FindRun
@@ -386,11 +391,24 @@ def _recover(
     thread_id = record.thread_id
     assert record.mark is not None
     if run_id is None and thread_id is not None:
-        found = yield Api(holding, FindRun(thread_id, record.mark))
+        try:
+            found = yield Api(holding, FindRun(thread_id, record.mark))
+        except UnsupportedOperationError:
+            # Responses cannot list a conversation's responses by metadata: a start whose
+            # answer was lost is not found (docs/scaling.md). If that response is still going,
+            # the next ask meets the conversation's lock and waits for it within its deadline.
+            logger.warning(
+                "key %r: the pending ask %s may have started a response that cannot be looked "
+                "up by its mark on this wire; it is recorded as lost, and asked again it runs "
+                "afresh",
+                settings.key,
+                record.mark,
+            )
+            yield from _finish(holding, None, "lost", previous=previous)
+            return None
         run_id = None if found is None else found.id
     if run_id is None or thread_id is None:
-        # The mark was written but no run carries it: that ask never started. (On a wire that
-        # cannot look runs up by mark, a start whose answer was lost is not found: see docs.)
+        # The mark was written but no run carries it: that ask never started.
         logger.info("key %r: the pending ask %s never started", settings.key, record.mark)
         yield from _finish(holding, None, "unstarted", previous=previous)
         return None
