@@ -221,3 +221,16 @@ class TestEchoedKey:
             for cls in TransportError.__subclasses__()
             if issubclass(cls, AssistantBridgeError) and cls.__name__ != "APIConnectionError"
         }
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql://u@db/x?password=hunter22", "postgresql://u@db/x?password=***"),
+        ("redis://h/0?ssl=1&PASSWORD=hunter22&x=1", "redis://h/0?ssl=1&PASSWORD=***&x=1"),
+        ("postgresql://u:hunter22@db/x", "postgresql://u:***@db/x"),
+        ("postgresql://u@db/x?passwordless=1", "postgresql://u@db/x?passwordless=1"),
+    ],
+)
+def test_a_password_in_a_urls_query_or_userinfo_is_masked(text: str, shown: str) -> None:
+    assert redact(text) == shown

@@ -403,3 +403,35 @@ def test_a_store_failing_mid_life_is_typed_and_our_errors_pass(tmp_path: Path) -
     registry.close()
     with pytest.raises(RegistryStoreError, match="during get: ProgrammingError"):
         registry.get("inc-1")  # a closed connection: the driver's error, typed
+
+
+@pytest.mark.parametrize(
+    ("template", "driver"),
+    [
+        pytest.param("postgresql://me@127.0.0.1:{port}/db?password=s3cret-pw", "psycopg", id="pg"),
+        pytest.param("redis://127.0.0.1:{port}/0?password=s3cret-pw", "redis", id="redis"),
+    ],
+)
+def test_a_password_in_the_query_is_masked_too(template: str, driver: str) -> None:
+    pytest.importorskip(driver, reason=f"{driver} is not installed")
+    url = template.format(port=_free_port())
+
+    def use() -> None:
+        registry = open_registry(url)
+        assert "s3cret-pw" not in repr(registry)
+        registry.get("inc-1")
+
+    with pytest.raises(RegistryStoreError) as caught:
+        use()
+    assert caught.value.store.endswith("password=***")
+    _assert_detached(caught.value, "s3cret-pw")
+
+
+@pytest.mark.parametrize(
+    "url", ["redis://me:s3cret-pw@host:notaport/0", "redis://me:s3cret-pw@[::1/0"]
+)
+def test_a_url_its_client_cannot_read_is_a_url_error(url: str) -> None:
+    pytest.importorskip("redis", reason="redis-py is not installed")
+    with pytest.raises(RegistryURLError) as caught:
+        open_registry(url)
+    assert "s3cret-pw" not in str(caught.value)

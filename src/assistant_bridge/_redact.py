@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable
 from typing import NoReturn
 
-__all__ = ["mask_in_logs", "raise_detached", "redact"]
+__all__ = ["mask_in_logs", "raise_detached", "redact", "url_secrets"]
 
 # OpenAI keys (sk-..., sk-proj-...), also in the masked form the service echoes back
 # ("Incorrect API key provided: sk-proj-****abcd"), and bearer tokens. A key starts a word,
@@ -19,6 +19,10 @@ _KEY_LIKE = re.compile(
 _KEY_PREFIX = re.compile(r"^sk-(?:proj-|svcacct-|admin-)?")
 # The password of a URL's userinfo (``https://gateway:SECRET@host/v1``): a key by another name.
 _USERINFO_PASSWORD = re.compile(r"(?<=://)([^/?#@\s:]*):[^/?#@\s]+@")
+# A password passed as a URL's query parameter (``postgresql://u@db/x?password=SECRET``,
+# ``redis://host/0?password=SECRET``), as libpq and redis-py accept it.
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|pass|passwd|pwd|sslpassword)=)[^&#\s]+", re.I)
+_PASSWORD_PARAMS = ("password", "pass", "passwd", "pwd", "sslpassword")
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -31,7 +35,22 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
             if body != secret and len(body) >= 8:
                 text = text.replace(body, "***")
     text = _USERINFO_PASSWORD.sub(r"\1:***@", text)
+    text = _QUERY_PASSWORD.sub(r"\1***", text)
     return _KEY_LIKE.sub("***", text)
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The passwords a connection URL holds (in its userinfo or its query), as written and
+    decoded, to mask wherever a driver might repeat them."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        found = [parts.password or ""]
+    except ValueError:
+        return ()
+    found += [v for k, v in parse_qsl(parts.query) if k.lower() in _PASSWORD_PARAMS]
+    return tuple({w for v in found if v for w in (v, unquote(v))})
 
 
 def raise_detached(error: BaseException) -> NoReturn:

@@ -5,14 +5,17 @@ async code; both run the same plans (:mod:`._plans`, :mod:`._redis`) on a store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import time
+from collections.abc import Iterator
 from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from typing_extensions import Unpack
 
-from assistant_bridge.exceptions import InvalidArgumentError
+from assistant_bridge._redact import redact, url_secrets
+from assistant_bridge.exceptions import AssistantBridgeError, InvalidArgumentError
 from assistant_bridge.registry._errors import RegistryURLError
 from assistant_bridge.registry._guard import AsyncGuardedStore, GuardedStore, store_errors
 from assistant_bridge.registry._plans import Plan, SqlPlans
@@ -326,7 +329,11 @@ def _scheme(url: object) -> str:
     if not isinstance(url, str):
         msg = f"A registry URL is a string, not {type(url).__name__}."
         raise RegistryURLError(msg)
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # an unclosed IPv6 bracket, say; the URL is not echoed
+        msg = f"The registry URL cannot be read ({exc}); nothing was opened."
+        raise RegistryURLError(msg) from None
     if scheme in ("sqlite", "redis", "rediss", "postgresql", "postgres"):
         return scheme
     msg = (
@@ -346,18 +353,21 @@ def _sqlite_path(url: str) -> str:
 
 
 def _redacted(url: str) -> str:
-    """The URL without its password, for reprs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return parts._replace(netloc=netloc).geturl()
+    """The URL without its password (in its userinfo or its query), for reprs and errors."""
+    return redact(url, url_secrets(url))
 
 
-def _password(url: str) -> tuple[str, ...]:
-    """The URL's password, to mask in a driver's message."""
-    password = urlsplit(url).password
-    return (password, unquote(password)) if password else ()
+@contextlib.contextmanager
+def _readable(shown: str, url: str) -> Iterator[None]:
+    """A URL its store's client cannot read (``redis://host:notaport/0``) is a
+    :class:`RegistryURLError`, not the client's bare ``ValueError``."""
+    try:
+        yield
+    except AssistantBridgeError:
+        raise
+    except ValueError as exc:
+        msg = f"The registry URL {shown} cannot be used: {redact(str(exc), url_secrets(url))}."
+        raise RegistryURLError(msg) from None
 
 
 def _missing(extra: str, module: str) -> RegistryURLError:
@@ -379,7 +389,7 @@ def open_registry(
     ``redis://host:6379/0`` (``assistant-bridge[redis]``) or ``postgresql://user@host/db``
     (``assistant-bridge[postgres]``). ``prefix`` names the tables or Redis keys."""
     scheme, shown = _scheme(url), _redacted(url)
-    with store_errors(shown, "open", _password(url)):
+    with store_errors(shown, "open", url_secrets(url)), _readable(shown, url):
         return _open(url, scheme, shown, retention, prefix)
 
 
@@ -410,7 +420,7 @@ async def open_async_registry(
 ) -> AsyncRegistry:
     """The async twin of :func:`open_registry`: same URLs, same stores."""
     scheme, shown = _scheme(url), _redacted(url)
-    with store_errors(shown, "open", _password(url)):
+    with store_errors(shown, "open", url_secrets(url)), _readable(shown, url):
         return await _aopen(url, scheme, shown, retention, prefix)
 
 
