@@ -524,3 +524,41 @@ def test_a_lost_responses_start_does_not_lock_the_key(
     assert redelivered.thread_id == first.thread_id
     transport.close()
     registry.close()
+
+
+def test_bad_numbers_and_keys_are_refused_before_anything_is_claimed_or_sent(
+    emu: Emulator, tmp_path: Any
+) -> None:
+    from assistant_bridge.exceptions import ArgumentTypeError, ConfigurationError
+
+    registry = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
+    assistant = emu.create_assistant()
+
+    def keyed(**kwargs: Any) -> KeyedSession[str]:
+        return KeyedSession(emu.transport(), "k", registry=registry, **kwargs)
+
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(InvalidArgumentError, match="timeout"):
+            keyed(assistant_id=assistant).ask("alert", timeout=bad)
+        with pytest.raises(InvalidArgumentError, match="timeout"):
+            keyed(assistant_id=assistant, timeout=bad)
+        with pytest.raises(InvalidArgumentError, match="timeout"):
+            keyed(assistant_id=assistant).recover(timeout=bad)
+        with pytest.raises(InvalidArgumentError, match="claim_poll"):
+            keyed(assistant_id=assistant, claim_poll=bad)
+        with pytest.raises(InvalidArgumentError, match="ttl"):
+            keyed(assistant_id=assistant, ttl=bad)
+        with pytest.raises(InvalidArgumentError, match="retention"):
+            open_registry(f"sqlite:///{tmp_path / 'r2.db'}", retention=bad)
+    with pytest.raises(ArgumentTypeError, match="timeout"):
+        keyed(assistant_id=assistant).ask("alert", timeout="5")  # type: ignore[arg-type]
+    with pytest.raises(ArgumentTypeError, match="idempotency_key"):
+        keyed(assistant_id=assistant).ask("alert", idempotency_key=42)  # type: ignore[arg-type]
+    for key in ("inc\x00-1", "inc-\ud800"):
+        with pytest.raises(InvalidArgumentError, match="NUL character or a lone surrogate"):
+            KeyedSession(emu.transport(), key, registry=registry, assistant_id=assistant)
+    with pytest.raises(ConfigurationError, match="one of them"):
+        keyed()
+    assert registry.get("k") is None
+    assert emu.requests == [r for r in emu.requests if r.route == "assistants.create"]
+    registry.close()

@@ -26,6 +26,7 @@ from assistant_bridge._session.sessions import (
     SessionOptions,
     ThreadSession,
 )
+from assistant_bridge._values.checks import check_number, check_seconds
 from assistant_bridge._values.reply import Reply
 from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError, InvalidArgumentError
@@ -124,14 +125,17 @@ class _KeyedCore(Generic[P]):
             )
             raise InvalidArgumentError(msg, argument=given[0])
         if (assistant_id is None) == (options.get("assistant") is None):
-            msg = f"Give {type(self).__name__} either assistant_id=... or assistant=..., not both."
+            given_both = assistant_id is not None
+            msg = f"Give {type(self).__name__} either assistant_id=... or assistant=..., " + (
+                "not both." if given_both else "one of them (it names the assistant)."
+            )
             raise ConfigurationError(msg)
         self._transport_any = transport
         self._registry_any = registry
         self._assistant_id = assistant_id
         self._parser = parser
         options = dict(options)  # type: ignore[assignment]
-        self._timeout = float(options.pop("timeout", 60.0))
+        self._timeout = check_seconds(options.pop("timeout", 60.0), "timeout")
         self._thread_metadata = options.pop("thread_metadata", None)
         self._options = options
         self.settings = KeyedSettings(
@@ -141,7 +145,9 @@ class _KeyedCore(Generic[P]):
             wire=wire_of(transport),
             timeout=self._timeout,
             clock=time.monotonic,
-            claim_poll=claim_poll,
+            claim_poll=check_number(
+                claim_poll, "claim_poll", low=0.0, high=60.0, low_open=True, unit=" of seconds"
+            ),
             wakes=bool(getattr(registry, "wakes", False)),
             thread_metadata=self._thread_metadata,
             spec_hash=_spec_hash(options.get("assistant")),
@@ -179,6 +185,11 @@ class _KeyedCore(Generic[P]):
             local_expiry=time.monotonic() + ttl * LOCAL_MARGIN,
             idempotency_key=op.idempotency_key,
         )
+
+
+def _check_timeout(value: object) -> float | None:
+    """An ask's own deadline (None: the session's), checked before anything is claimed."""
+    return None if value is None else check_seconds(value, "timeout")
 
 
 def _check_idempotency_key(value: object) -> str | None:
@@ -295,7 +306,7 @@ class KeyedSession(_KeyedCore[P]):
         and whatever :meth:`ThreadSession.ask` raises.
         """
         idem = _check_idempotency_key(idempotency_key)
-        timeout = options.pop("timeout", None)
+        timeout = _check_timeout(options.pop("timeout", None))
         chosen = parser if parser is not None else self._parser
         flow = keyed_ask(self.settings, prompt, chosen, idem, timeout, options)
         return self._drive(flow)
@@ -303,7 +314,7 @@ class KeyedSession(_KeyedCore[P]):
     def recover(self, *, timeout: float | None = None) -> bool:
         """Finish what a holder that died left on this key (resume its run); True when there
         was something to finish. Workers call it for each of ``registry.orphans()``."""
-        return self._drive(keyed_recover(self.settings, self._parser, timeout))
+        return self._drive(keyed_recover(self.settings, self._parser, _check_timeout(timeout)))
 
     # -- the driver ----------------------------------------------------------------------------
     def _drive(self, flow: Flow[T]) -> T:
@@ -482,14 +493,16 @@ class AsyncKeyedSession(_KeyedCore[P]):
     ) -> Reply[Any]:
         """See :meth:`KeyedSession.ask`."""
         idem = _check_idempotency_key(idempotency_key)
-        timeout = options.pop("timeout", None)
+        timeout = _check_timeout(options.pop("timeout", None))
         chosen = parser if parser is not None else self._parser
         flow = keyed_ask(self.settings, prompt, chosen, idem, timeout, options)
         return await self._drive(flow)
 
     async def recover(self, *, timeout: float | None = None) -> bool:
         """See :meth:`KeyedSession.recover`."""
-        return await self._drive(keyed_recover(self.settings, self._parser, timeout))
+        return await self._drive(
+            keyed_recover(self.settings, self._parser, _check_timeout(timeout))
+        )
 
     async def _drive(self, flow: Generator[Op, Any, T]) -> T:
         result: Any = None

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 from typing_extensions import Unpack
 
 from assistant_bridge._redact import redact, url_secrets
+from assistant_bridge._values.checks import check_number, check_seconds, wrong_type
 from assistant_bridge.exceptions import AssistantBridgeError, InvalidArgumentError
 from assistant_bridge.registry._errors import RegistryURLError
 from assistant_bridge.registry._guard import AsyncGuardedStore, GuardedStore, store_errors
@@ -68,19 +69,41 @@ class _Plans(Protocol):
 
 
 def check_key(key: object, name: str = "key") -> str:
-    """A registry key: a non-empty string of at most 1024 characters."""
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY_LENGTH:
+    """A registry key: a non-empty str of at most 1024 characters that every store keeps as it
+    is (no NUL, which PostgreSQL refuses, and no lone surrogate, which UTF-8 cannot encode)."""
+    if not isinstance(key, str):
+        raise wrong_type(name, "a str", key)
+    if not key or len(key) > MAX_KEY_LENGTH:
         msg = f"{name} must be a non-empty string of at most {MAX_KEY_LENGTH} characters."
+        raise InvalidArgumentError(msg, argument=name)
+    if "\x00" in key or not _encodable(key):
+        msg = f"{name} holds a NUL character or a lone surrogate, which a store cannot keep."
         raise InvalidArgumentError(msg, argument=name)
     return key
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def check_ttl(ttl: object, name: str = "ttl") -> float:
-    """A lease's (or a queue ticket's) time to live: a positive number of seconds."""
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0:
-        msg = f"{name} must be a positive number of seconds, not {ttl!r}."
-        raise InvalidArgumentError(msg, argument=name)
-    return float(ttl)
+    """A lease's (or a queue ticket's) time to live: a finite, positive number of seconds."""
+    return check_seconds(ttl, name)
+
+
+MAX_RETENTION = 10 * 365 * 86400.0
+"""The longest ``retention`` a registry takes: ten years."""
+
+
+def check_retention(retention: object) -> float:
+    """How long records and answers are kept: a finite, positive number of seconds."""
+    return check_number(
+        retention, "retention", low=0.0, high=MAX_RETENTION, low_open=True, unit=" of seconds"
+    )
 
 
 def _check_queue_ttl(queue_ttl: object) -> float | None:
@@ -99,7 +122,7 @@ class _RegistryBase:
 
     def __init__(self, plans: _Plans, retention: float, url: str) -> None:
         self._plans = plans
-        self.retention = retention
+        self.retention = check_retention(retention)
         self._url = url
 
     def __repr__(self) -> str:
@@ -389,6 +412,7 @@ def open_registry(
     ``redis://host:6379/0`` (``assistant-bridge[redis]``) or ``postgresql://user@host/db``
     (``assistant-bridge[postgres]``). ``prefix`` names the tables or Redis keys."""
     scheme, shown = _scheme(url), _redacted(url)
+    retention = check_retention(retention)
     with store_errors(shown, "open", url_secrets(url)), _readable(shown, url):
         return _open(url, scheme, shown, retention, prefix)
 
@@ -420,6 +444,7 @@ async def open_async_registry(
 ) -> AsyncRegistry:
     """The async twin of :func:`open_registry`: same URLs, same stores."""
     scheme, shown = _scheme(url), _redacted(url)
+    retention = check_retention(retention)
     with store_errors(shown, "open", url_secrets(url)), _readable(shown, url):
         return await _aopen(url, scheme, shown, retention, prefix)
 
