@@ -562,3 +562,20 @@ def test_bad_numbers_and_keys_are_refused_before_anything_is_claimed_or_sent(
     assert registry.get("k") is None
     assert emu.requests == [r for r in emu.requests if r.route == "assistants.create"]
     registry.close()
+
+
+def test_an_assistant_id_on_the_responses_wire_is_refused_before_a_conversation_is_made(
+    emu: Emulator, tmp_path: Any
+) -> None:
+    from assistant_bridge import ResponsesTransport
+    from assistant_bridge.exceptions import ConfigurationError
+
+    registry = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
+    transport = ResponsesTransport(emu.api_key, base_url=emu.base_url)
+    session = KeyedSession(transport, "inc-1", registry=registry, assistant_id="asst_x")
+    with pytest.raises(ConfigurationError, match="no assistant objects"):
+        session.ask("alert", timeout=10)
+    assert emu.requests == []
+    assert registry.get("inc-1") is None
+    transport.close()
+    registry.close()

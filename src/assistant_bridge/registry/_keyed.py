@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import Any, Generic, TypeVar, cast, overload
 
 from typing_extensions import Unpack
@@ -171,6 +171,20 @@ class _KeyedCore(Generic[P]):
             options.pop("assistant", None)
         return options
 
+    def _check_assistant(self, options: Mapping[str, Any]) -> None:
+        """The Responses wire has no assistant objects: an assistant id alone names nothing
+        there. Refused before the key's conversation is made, as a session refuses it before
+        its first request."""
+        if self.settings.wire != "responses" or self._assistant_id is None:
+            return
+        if options.get("model") is None and self._options.get("model") is None:
+            msg = (
+                "The Responses API has no assistant objects: give the keyed session "
+                f"assistant=AssistantSpec(...) ({self._assistant_id!r} is an Assistants API "
+                "object). See docs/migration.md."
+            )
+            raise ConfigurationError(msg)
+
     def _adopt(self, session: ThreadSession[Any] | AsyncThreadSession[Any]) -> None:
         """Keep the assistant id a spec resolved to, so later asks skip resolving it."""
         resolved = session.assistant_id
@@ -306,6 +320,7 @@ class KeyedSession(_KeyedCore[P]):
         and whatever :meth:`ThreadSession.ask` raises.
         """
         idem = _check_idempotency_key(idempotency_key)
+        self._check_assistant(options)
         timeout = _check_timeout(options.pop("timeout", None))
         chosen = parser if parser is not None else self._parser
         flow = keyed_ask(self.settings, prompt, chosen, idem, timeout, options)
@@ -493,6 +508,7 @@ class AsyncKeyedSession(_KeyedCore[P]):
     ) -> Reply[Any]:
         """See :meth:`KeyedSession.ask`."""
         idem = _check_idempotency_key(idempotency_key)
+        self._check_assistant(options)
         timeout = _check_timeout(options.pop("timeout", None))
         chosen = parser if parser is not None else self._parser
         flow = keyed_ask(self.settings, prompt, chosen, idem, timeout, options)
