@@ -579,3 +579,23 @@ def test_an_assistant_id_on_the_responses_wire_is_refused_before_a_conversation_
     assert registry.get("inc-1") is None
     transport.close()
     registry.close()
+
+
+def test_a_transport_of_the_other_flavour_is_refused_at_once(emu: Emulator, tmp_path: Any) -> None:
+    from assistant_bridge.exceptions import ConfigurationError
+
+    async def build_async() -> None:
+        registry = await open_async_registry(f"sqlite:///{tmp_path / 'a.db'}")
+        try:
+            with pytest.raises(ConfigurationError, match="needs an async transport"):
+                AsyncKeyedSession(emu.transport(), "k", registry=registry, assistant_id="asst_x")
+        finally:
+            await registry.aclose()
+
+    asyncio.run(build_async())
+    registry = open_registry(f"sqlite:///{tmp_path / 's.db'}")
+    transport = AsyncOpenAITransport(emu.api_key, base_url=emu.base_url)
+    with pytest.raises(ConfigurationError, match="needs a sync transport"):
+        KeyedSession(transport, "k", registry=registry, assistant_id="asst_x")
+    registry.close()
+    asyncio.run(transport.aclose())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 import socket
@@ -201,6 +202,25 @@ class _KeyedCore(Generic[P]):
         )
 
 
+def _check_flavour(transport: object, *, awaited: bool) -> None:
+    """A sync keyed session needs a sync transport, an async one an async transport (whose
+    ``perform`` is awaited): refused here, not as a ``TypeError`` in the middle of an ask."""
+    perform = getattr(transport, "perform", None)
+    if perform is None or inspect.iscoroutinefunction(perform) == awaited:
+        return
+    if awaited:
+        msg = (
+            "AsyncKeyedSession needs an async transport (AsyncOpenAITransport, "
+            "AsyncResponsesTransport); for this one use KeyedSession."
+        )
+    else:
+        msg = (
+            "KeyedSession needs a sync transport (OpenAITransport, ResponsesTransport); "
+            "for this one use AsyncKeyedSession."
+        )
+    raise ConfigurationError(msg)
+
+
 def _check_timeout(value: object) -> float | None:
     """An ask's own deadline (None: the session's), checked before anything is claimed."""
     return None if value is None else check_seconds(value, "timeout")
@@ -278,6 +298,7 @@ class KeyedSession(_KeyedCore[P]):
         if not isinstance(registry, Registry):
             msg = "registry must be a Registry (open_registry(url)); async code: AsyncKeyedSession."
             raise ConfigurationError(msg)
+        _check_flavour(transport, awaited=False)
         super().__init__(
             transport, key, registry, assistant_id, parser, ttl, owner, claim_poll, options
         )
@@ -471,6 +492,7 @@ class AsyncKeyedSession(_KeyedCore[P]):
         if not isinstance(registry, AsyncRegistry):
             msg = "registry must be an AsyncRegistry (await open_async_registry(url))."
             raise ConfigurationError(msg)
+        _check_flavour(transport, awaited=True)
         super().__init__(
             transport, key, registry, assistant_id, parser, ttl, owner, claim_poll, options
         )
