@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -29,8 +26,15 @@ from assistant_bridge._session.sessions import (
 )
 from assistant_bridge._values.checks import check_number, check_seconds
 from assistant_bridge._values.reply import Reply
-from assistant_bridge._values.spec import AssistantSpec
 from assistant_bridge.exceptions import ConfigurationError, InvalidArgumentError
+from assistant_bridge.registry._arguments import (
+    check_flavour,
+    check_idempotency_key,
+    check_timeout,
+    default_owner,
+    spec_hash,
+    wire_of,
+)
 from assistant_bridge.registry._errors import LeaseLostError
 from assistant_bridge.registry._fence import AsyncFencedTransport, FencedTransport
 from assistant_bridge.registry._flow import (
@@ -63,43 +67,6 @@ _NOT_HERE = ("thread_id", "first_ask", "clock")
 
 RENEW_SHARE = 3
 """A holder renews its lease every TTL / RENEW_SHARE seconds."""
-
-
-def wire_of(transport: object) -> str:
-    """The wire a transport speaks: "responses" or "assistants" (a thread id means nothing on
-    the other). Wrappers (a rate limiter, the fence) are looked through to what they wrap."""
-    for _ in range(8):
-        names = (
-            type(transport).__name__,
-            type(getattr(transport, "_wire", None)).__name__,
-            getattr(getattr(transport, "wire_class", None), "__name__", ""),
-        )
-        if any("Responses" in name for name in names):
-            return "responses"
-        if any("Assistants" in name for name in names[1:]):
-            return "assistants"
-        inner = next(
-            (
-                getattr(transport, n)
-                for n in ("inner", "_inner", "_transport")
-                if hasattr(transport, n)
-            ),
-            None,
-        )
-        if inner is None:
-            break
-        transport = inner
-    return "assistants"
-
-
-def _spec_hash(spec: object) -> str | None:
-    """The content hash of the session's ``AssistantSpec`` (None with an assistant id)."""
-    return spec.content_hash() if isinstance(spec, AssistantSpec) else None
-
-
-def default_owner() -> str:
-    """Who holds a lease, for people reading the registry: host and process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class _KeyedCore(Generic[P]):
@@ -151,7 +118,7 @@ class _KeyedCore(Generic[P]):
             ),
             wakes=bool(getattr(registry, "wakes", False)),
             thread_metadata=self._thread_metadata,
-            spec_hash=_spec_hash(options.get("assistant")),
+            spec_hash=spec_hash(options.get("assistant")),
         )
 
     @property
@@ -200,34 +167,6 @@ class _KeyedCore(Generic[P]):
             local_expiry=time.monotonic() + ttl * LOCAL_MARGIN,
             idempotency_key=op.idempotency_key,
         )
-
-
-def _check_flavour(transport: object, *, awaited: bool) -> None:
-    """A sync keyed session needs a sync transport, an async one an async transport (whose
-    ``perform`` is awaited): refused here, not as a ``TypeError`` in the middle of an ask."""
-    perform = getattr(transport, "perform", None)
-    if perform is None or inspect.iscoroutinefunction(perform) == awaited:
-        return
-    if awaited:
-        msg = (
-            "AsyncKeyedSession needs an async transport (AsyncOpenAITransport, "
-            "AsyncResponsesTransport); for this one use KeyedSession."
-        )
-    else:
-        msg = (
-            "KeyedSession needs a sync transport (OpenAITransport, ResponsesTransport); "
-            "for this one use AsyncKeyedSession."
-        )
-    raise ConfigurationError(msg)
-
-
-def _check_timeout(value: object) -> float | None:
-    """An ask's own deadline (None: the session's), checked before anything is claimed."""
-    return None if value is None else check_seconds(value, "timeout")
-
-
-def _check_idempotency_key(value: object) -> str | None:
-    return None if value is None else check_key(value, "idempotency_key")
 
 
 class KeyedSession(_KeyedCore[P]):
@@ -298,7 +237,7 @@ class KeyedSession(_KeyedCore[P]):
         if not isinstance(registry, Registry):
             msg = "registry must be a Registry (open_registry(url)); async code: AsyncKeyedSession."
             raise ConfigurationError(msg)
-        _check_flavour(transport, awaited=False)
+        check_flavour(transport, awaited=False)
         super().__init__(
             transport, key, registry, assistant_id, parser, ttl, owner, claim_poll, options
         )
@@ -340,9 +279,9 @@ class KeyedSession(_KeyedCore[P]):
         won before the deadline (nothing sent), ``LeaseLostError`` when it is lost mid-ask,
         and whatever :meth:`ThreadSession.ask` raises.
         """
-        idem = _check_idempotency_key(idempotency_key)
+        idem = check_idempotency_key(idempotency_key)
         self._check_assistant(options)
-        timeout = _check_timeout(options.pop("timeout", None))
+        timeout = check_timeout(options.pop("timeout", None))
         chosen = parser if parser is not None else self._parser
         flow = keyed_ask(self.settings, prompt, chosen, idem, timeout, options)
         return self._drive(flow)
@@ -350,7 +289,7 @@ class KeyedSession(_KeyedCore[P]):
     def recover(self, *, timeout: float | None = None) -> bool:
         """Finish what a holder that died left on this key (resume its run); True when there
         was something to finish. Workers call it for each of ``registry.orphans()``."""
-        return self._drive(keyed_recover(self.settings, self._parser, _check_timeout(timeout)))
+        return self._drive(keyed_recover(self.settings, self._parser, check_timeout(timeout)))
 
     # -- the driver ----------------------------------------------------------------------------
     def _drive(self, flow: Flow[T]) -> T:
@@ -492,7 +431,7 @@ class AsyncKeyedSession(_KeyedCore[P]):
         if not isinstance(registry, AsyncRegistry):
             msg = "registry must be an AsyncRegistry (await open_async_registry(url))."
             raise ConfigurationError(msg)
-        _check_flavour(transport, awaited=True)
+        check_flavour(transport, awaited=True)
         super().__init__(
             transport, key, registry, assistant_id, parser, ttl, owner, claim_poll, options
         )
@@ -529,18 +468,16 @@ class AsyncKeyedSession(_KeyedCore[P]):
         **options: Unpack[AskOptions],
     ) -> Reply[Any]:
         """See :meth:`KeyedSession.ask`."""
-        idem = _check_idempotency_key(idempotency_key)
+        idem = check_idempotency_key(idempotency_key)
         self._check_assistant(options)
-        timeout = _check_timeout(options.pop("timeout", None))
+        timeout = check_timeout(options.pop("timeout", None))
         chosen = parser if parser is not None else self._parser
         flow = keyed_ask(self.settings, prompt, chosen, idem, timeout, options)
         return await self._drive(flow)
 
     async def recover(self, *, timeout: float | None = None) -> bool:
         """See :meth:`KeyedSession.recover`."""
-        return await self._drive(
-            keyed_recover(self.settings, self._parser, _check_timeout(timeout))
-        )
+        return await self._drive(keyed_recover(self.settings, self._parser, check_timeout(timeout)))
 
     async def _drive(self, flow: Generator[Op, Any, T]) -> T:
         result: Any = None
