@@ -241,7 +241,7 @@ def test_urls() -> None:
 
 
 def test_a_password_in_the_url_is_not_shown(tmp_path: Path) -> None:
-    from assistant_bridge.registry._registry import _redacted
+    from assistant_bridge._redact import redact_url as _redacted
 
     assert _redacted("redis://:s3cret@host:6379/0") == "redis://:***@host:6379/0"
     assert "s3cret" not in _redacted("postgresql://me:s3cret@db/x")

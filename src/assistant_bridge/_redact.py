@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterable
 from typing import NoReturn
 
-__all__ = ["mask_in_logs", "raise_detached", "redact", "url_secrets"]
+__all__ = ["mask_in_logs", "raise_detached", "redact", "redact_url", "url_secrets"]
 
 # OpenAI keys (sk-..., sk-proj-...), also in the masked form the service echoes back
 # ("Incorrect API key provided: sk-proj-****abcd"), and bearer tokens. A key starts a word,
@@ -37,6 +37,12 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     text = _USERINFO_PASSWORD.sub(r"\1:***@", text)
     text = _QUERY_PASSWORD.sub(r"\1***", text)
     return _KEY_LIKE.sub("***", text)
+
+
+def redact_url(url: str) -> str:
+    """A connection URL fit to show (reprs, errors): its passwords, in its userinfo or its
+    query, masked."""
+    return redact(url, url_secrets(url))
 
 
 def url_secrets(url: str) -> tuple[str, ...]:

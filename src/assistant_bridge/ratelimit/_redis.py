@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from assistant_bridge._redact import redact
+from assistant_bridge._redact import redact, redact_url
 from assistant_bridge.ratelimit._errors import RateLimitStoreError
 from assistant_bridge.ratelimit._gcra import SECOND
 from assistant_bridge.ratelimit._limits import RateLimit
@@ -124,19 +124,6 @@ def key(name: str) -> str:
     return f"{KEY_PREFIX}{{{name}}}"
 
 
-def _shown(url: str) -> str:
-    """The URL without its password, for reprs and errors."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return redact(url)
-    host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else ":***@"
-    port = f":{parts.port}" if parts.port else ""
-    return redact(parts._replace(netloc=f"{user}{host}{port}").geturl())
-
-
 class _RedisHolder:
     """What both Redis stores hold: the limit, the client, the script and the key."""
 
@@ -179,7 +166,7 @@ class RedisStore(_RedisHolder):
         """A store on the Redis server at ``url`` (``redis://``, ``rediss://``, ``unix://``)."""
         import redis
 
-        return cls(limit, redis.Redis.from_url(url), name=name, shown=_shown(url))
+        return cls(limit, redis.Redis.from_url(url), name=name, shown=redact_url(url))
 
     def run(self, command: Command) -> Any:
         with self._asking():
@@ -198,7 +185,7 @@ class AsyncRedisStore(_RedisHolder):
         """See :meth:`RedisStore.from_url`."""
         import redis.asyncio
 
-        return cls(limit, redis.asyncio.Redis.from_url(url), name=name, shown=_shown(url))
+        return cls(limit, redis.asyncio.Redis.from_url(url), name=name, shown=redact_url(url))
 
     async def arun(self, command: Command) -> Any:
         with self._asking():

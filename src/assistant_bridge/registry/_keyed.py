@@ -146,12 +146,9 @@ class _KeyedCore(Generic[P]):
         if self.settings.wire != "responses" or self._assistant_id is None:
             return
         if options.get("model") is None and self._options.get("model") is None:
-            msg = (
-                "The Responses API has no assistant objects: give the keyed session "
-                f"assistant=AssistantSpec(...) ({self._assistant_id!r} is an Assistants API "
-                "object). See docs/migration.md."
-            )
-            raise ConfigurationError(msg)
+            from assistant_bridge.transports._responses import no_assistant_objects
+
+            raise no_assistant_objects(self._assistant_id)
 
     def _adopt(self, session: ThreadSession[Any] | AsyncThreadSession[Any]) -> None:
         """Keep the assistant id a spec resolved to, so later asks skip resolving it."""

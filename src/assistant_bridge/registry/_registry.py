@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from typing_extensions import Unpack
 
-from assistant_bridge._redact import redact, url_secrets
+from assistant_bridge._redact import redact, redact_url, url_secrets
 from assistant_bridge._values.checks import check_number, check_seconds, wrong_type
 from assistant_bridge.exceptions import AssistantBridgeError, InvalidArgumentError
 from assistant_bridge.registry._errors import RegistryURLError
@@ -375,11 +375,6 @@ def _sqlite_path(url: str) -> str:
     return path[1:]
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password (in its userinfo or its query), for reprs and errors."""
-    return redact(url, url_secrets(url))
-
-
 @contextlib.contextmanager
 def _readable(shown: str, url: str) -> Iterator[None]:
     """A URL its store's client cannot read (``redis://host:notaport/0``) is a
@@ -411,7 +406,7 @@ def open_registry(
     """Open a registry from a URL: ``sqlite:///path.db`` (the default store; one host only),
     ``redis://host:6379/0`` (``assistant-bridge[redis]``) or ``postgresql://user@host/db``
     (``assistant-bridge[postgres]``). ``prefix`` names the tables or Redis keys."""
-    scheme, shown = _scheme(url), _redacted(url)
+    scheme, shown = _scheme(url), redact_url(url)
     retention = check_retention(retention)
     with store_errors(shown, "open", url_secrets(url)), _readable(shown, url):
         return _open(url, scheme, shown, retention, prefix)
@@ -443,7 +438,7 @@ async def open_async_registry(
     url: str, *, retention: float = DEFAULT_RETENTION, prefix: str = "assistant_bridge"
 ) -> AsyncRegistry:
     """The async twin of :func:`open_registry`: same URLs, same stores."""
-    scheme, shown = _scheme(url), _redacted(url)
+    scheme, shown = _scheme(url), redact_url(url)
     retention = check_retention(retention)
     with store_errors(shown, "open", url_secrets(url)), _readable(shown, url):
         return await _aopen(url, scheme, shown, retention, prefix)

@@ -116,19 +116,21 @@ def run_from_response(data: Mapping[str, Any], thread_id: str | None = None) -> 
     )
 
 
+def no_assistant_objects(assistant_id: str | None) -> ConfigurationError:
+    """The error for a Responses ask that names its assistant by id alone: this API has no
+    assistant objects, so nothing says which model to run."""
+    hint = f" ({assistant_id!r} is an Assistants API object)" if assistant_id else ""
+    msg = (
+        "The Responses API has no assistant objects: give the session "
+        f"assistant=AssistantSpec(...){hint}. See docs/migration.md."
+    )
+    return ConfigurationError(msg)
+
+
 def response_body(request: RunSettings) -> dict[str, Any]:
     """The body of a background response for ``request``: the spec, then the overrides."""
     if request.assistant is None and request.model is None:
-        hint = (
-            f" ({request.assistant_id!r} is an Assistants API object)"
-            if request.assistant_id
-            else ""
-        )
-        msg = (
-            "The Responses API has no assistant objects: give the session "
-            f"assistant=AssistantSpec(...){hint}. See docs/migration.md."
-        )
-        raise ConfigurationError(msg)
+        raise no_assistant_objects(request.assistant_id)
     body = request.assistant.responses_body() if request.assistant is not None else {}
     if request.model is not None:
         body["model"] = request.model
