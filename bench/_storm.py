@@ -262,6 +262,11 @@ def run_storm(config: StormConfig, emu: Any) -> StormResult:
     queue: deque[tuple[str, str]] = deque(
         (alert_id(i), incident_of(i, config.incidents)) for i in range(config.alerts)
     )
+    registry = None
+    if config.stop and config.mode == "keyed":  # to stop a worker while it holds a lease
+        from assistant_bridge.registry import open_registry
+
+        registry = open_registry(config.registry_url)
     began = time.monotonic()
     stop_until: float | None = None
     stopped: _Worker | None = None
@@ -280,7 +285,7 @@ def run_storm(config: StormConfig, emu: Any) -> StormResult:
                 killed = True
                 _kill(workers, config.kill, queue, result)
             if config.stop and stopped is None and answered >= 0.55:
-                stopped = _stop(workers, config, result)
+                stopped = _stop(workers, registry, result)
                 stop_until = time.monotonic() + 2 * config.ttl
             if stopped is not None and stop_until is not None and time.monotonic() >= stop_until:
                 os.kill(stopped.process.pid, signal.SIGCONT)
@@ -300,6 +305,8 @@ def run_storm(config: StormConfig, emu: Any) -> StormResult:
         if stop_until is not None and stopped is not None:
             os.kill(stopped.process.pid, signal.SIGCONT)
         _close(workers)
+        if registry is not None:
+            registry.close()
     _check(result, emu)
     return result
 
@@ -325,15 +332,34 @@ def _kill(
         w.holding.clear()
 
 
-def _stop(workers: Sequence[_Worker], config: StormConfig, result: StormResult) -> _Worker | None:
-    busy = [w for w in workers if w.alive and w.holding]
-    if not busy:
-        return None
-    chosen = busy[0]
-    os.kill(chosen.process.pid, signal.SIGSTOP)
-    result.stopped_pid = chosen.process.pid
-    result.stop_at = time.time()
-    return chosen
+def _stop(workers: Sequence[_Worker], registry: Any, result: StormResult) -> _Worker | None:
+    """SIGSTOP a busy worker, keeping it stopped only if it holds a lease mid-ask (so it must
+    wake to a lost lease); otherwise it continues at once and the queue tries again later."""
+    for chosen in (w for w in workers if w.alive and w.holding):
+        pid = chosen.process.pid
+        os.kill(pid, signal.SIGSTOP)
+        if registry is None or _holds_a_lease(registry, pid, chosen.holding.values()):
+            result.stopped_pid = pid
+            result.stop_at = time.time()
+            return chosen
+        os.kill(pid, signal.SIGCONT)
+    return None
+
+
+def _holds_a_lease(registry: Any, pid: int, jobs: Any) -> bool:
+    """Whether process ``pid`` holds an unexpired lease on one of its jobs' incidents with an
+    ask in flight (a mark written)."""
+    now = registry.clock()
+    for _, incident in jobs:
+        record = registry.get(incident)
+        if (
+            record is not None
+            and record.mark is not None
+            and f":{pid}:" in (record.owner or "")
+            and (record.lease_expires or 0) > now + 0.2
+        ):
+            return True
+    return False
 
 
 def _serve(

@@ -121,9 +121,9 @@ def _dead_holder(
     from assistant_bridge.registry import Answer
     from assistant_bridge.registry._flow import new_mark
 
-    lease = registry.claim("inc-1", "dead-worker", 0.5, wire="assistants")
     transport = emu.transport()
-    thread = transport.perform(CreateThread())
+    thread = transport.perform(CreateThread())  # before the claim: a cold start is slow
+    lease = registry.claim("inc-1", "dead-worker", 0.5, wire="assistants")
     mark = new_mark("inc-1", lease.epoch)
     answer = Answer("inc-1", "alert-1", "pending", mark=mark)
     lease = registry.commit(
@@ -167,6 +167,37 @@ def test_a_mark_without_a_run_means_the_ask_never_started(emu: Emulator, tmp_pat
     reply = session.ask("alert: disk full", idempotency_key="alert-1", timeout=20)
     assert reply.thread_id == thread_id
     assert emu.runs_of(thread_id) == [reply.run_id]  # started now, once
+    registry.close()
+
+
+def test_a_start_sent_after_its_holder_was_given_up_answers_its_ask_once(
+    emu: Emulator, registry_url: str
+) -> None:
+    """A holder stopped between writing its mark and sending its start (SIGSTOP, a long pause)
+    is given up as never started; when its start arrives late after all, the ask delivered
+    again follows that run instead of answering the alert a second time."""
+    registry = open_registry(registry_url)
+    assistant = emu.create_assistant()
+    thread_id, _ = _dead_holder(emu, registry, assistant, start=False, record_run=False)
+    mark = registry.get("inc-1").mark
+    time.sleep(0.6)
+    session = KeyedSession(emu.transport(), "inc-1", registry=registry, assistant_id=assistant)
+    other = session.ask("alert: cpu", idempotency_key="alert-2", timeout=20)
+    given_up = registry.answer("inc-1", "alert-1")
+    assert (given_up.status, given_up.mark) == ("unstarted", mark)
+    # The stopped holder wakes and its start goes out after all.
+    transport = emu.transport()
+    request = RunSettings(assistant_id=assistant, metadata={"assistant_bridge_ask": mark})
+    late = transport.perform(StartRun(thread_id, request, content="alert: disk full")).id
+    transport.close()
+    reply = session.ask("alert: disk full", idempotency_key="alert-1", timeout=20)
+    assert reply.run_id == late
+    assert emu.runs_of(thread_id) == [other.run_id, late]  # no third run
+    entry = registry.answer("inc-1", "alert-1")
+    assert (entry.status, entry.run_id) == ("done", late)
+    assert registry.get("inc-1").mark is None
+    # Asked again, it is answered from the record; an alert never started still runs afresh.
+    assert session.ask("alert: disk full", idempotency_key="alert-1").run_id == late
     registry.close()
 
 
@@ -237,6 +268,37 @@ def test_a_stale_holder_is_refused_before_it_starts_a_run(emu: Emulator, tmp_pat
         session_short.ask("second", timeout=10)
     assert len(emu.store.runs) == runs_before  # nothing was started
     assert registry.get("inc-1").owner == "someone-else"
+    registry.close()
+
+
+def test_a_holder_stopped_while_writing_its_mark_sends_no_start(
+    emu: Emulator, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = open_registry(f"sqlite:///{tmp_path / 'r.db'}")
+    assistant = emu.create_assistant()
+    session = KeyedSession(
+        emu.transport(), "inc-1", registry=registry, assistant_id=assistant, ttl=1.0
+    )
+    session.ask("first")  # the key has its thread now
+    original = registry.commit
+
+    def commit_then_pause(lease: Any, **fields: Any) -> Any:
+        done = original(lease, **fields)
+        if fields.get("mark"):
+            time.sleep(1.1)  # stopped as the commit's answer came back, past the lease
+        return done
+
+    registry.commit = commit_then_pause  # type: ignore[method-assign]
+    # The whole process is stopped: its renewals stop too.
+    monkeypatch.setattr(KeyedSession, "_renew", lambda self, holding, stop: None)
+    runs_before = len(emu.store.runs)
+    with pytest.raises(LeaseLostError):
+        session.ask("second", timeout=10)
+    assert len(emu.store.runs) == runs_before  # the start was never sent
+    registry.commit = original  # type: ignore[method-assign]
+    monkeypatch.undo()
+    # The next holder finds the mark without a run: the ask never started.
+    assert session.ask("third", timeout=10).text == "triaged"
     registry.close()
 
 

@@ -81,6 +81,11 @@ class _FenceBase:
             return self._bounded(op), ({"run_status": "queued"}, None)
         return self._bounded(op), None
 
+    def sending(self) -> None:
+        """Check the lease once more as the operation goes out: the commit before it took a
+        round trip, during which this process may have been stopped past its lease."""
+        self.holding.check(self._clock())
+
     def _bounded(self, op: Op[T]) -> Op[T]:
         """A stream is read only while the lease is sure to hold: its silence is bounded by
         the lease's local share of the TTL. A longer silence breaks the stream off and the
@@ -130,6 +135,7 @@ class FencedTransport(_FenceBase):
     def perform(self, op: Op[T], /) -> T:
         sent, write = self.before(op)
         self._commit(write)
+        self.sending()
         result: Any = self._inner.perform(sent)
         if isinstance(sent, StreamOp):
             return cast(T, self._watch(result, isinstance(sent, _STARTS)))
@@ -168,6 +174,7 @@ class AsyncFencedTransport(_FenceBase):
     async def perform(self, op: Op[Any], /) -> Any:
         sent, write = self.before(op)
         await self._commit(write)
+        self.sending()
         result = await self._inner.perform(sent)
         if isinstance(sent, StreamOp):
             return self._watch(result, isinstance(sent, _STARTS))

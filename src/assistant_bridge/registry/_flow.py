@@ -252,6 +252,10 @@ def keyed_ask(
                 # Another holder finished it while this one waited for the lease.
                 done = ResumeOn(holding, entry.thread_id, entry.run_id, parser, left())
                 return cast(Reply[Any], (yield done))
+            if entry is not None and entry.status == "unstarted" and entry.mark:
+                late = yield from _late_start(settings, holding, entry, parser, left)
+                if late is not None:
+                    return late
         latest = yield from _latest(holding)
         thread_id = latest.thread_id
         if thread_id is None:
@@ -425,11 +429,55 @@ def _recover(
     return previous, reply
 
 
+def _late_start(
+    settings: KeyedSettings,
+    holding: Holding,
+    entry: Answer,
+    parser: Any,
+    left: Callable[[], float],
+) -> Flow[Reply[Any] | None]:
+    """An ask given up as never started is asked again: look its old mark up once more before
+    starting afresh. A holder stopped between writing its mark and sending its start (SIGSTOP,
+    a long GC pause) may have sent it after the next holder looked; that run answers this ask,
+    and a second run would answer it twice. None when no run carries the mark."""
+    record = holding.lease.record
+    if record.thread_id is None or (entry.thread_id not in (None, record.thread_id)):
+        return None
+    pending = attrs.evolve(
+        record, mark=entry.mark, run_id=None, idempotency_key=entry.idempotency_key
+    )
+    try:
+        found = yield Api(holding, FindRun(record.thread_id, cast(str, entry.mark)))
+    except UnsupportedOperationError:
+        return None  # Responses: not found by mark (docs/scaling.md)
+    if found is None:
+        return None
+    logger.warning(
+        "key %r: the ask %r given up as never started did start late (run %s); it is "
+        "followed, not asked again",
+        settings.key,
+        entry.idempotency_key,
+        found.id,
+    )
+    yield from _commit(
+        holding,
+        mark=entry.mark,
+        run_id=found.id,
+        run_status=found.status,
+        idempotency_key=entry.idempotency_key,
+    )
+    recovered = yield from _recover(
+        settings, holding, attrs.evolve(pending, run_id=found.id), parser, left
+    )
+    return None if recovered is None else recovered[1]
+
+
 def _finish(
     holding: Holding, run_id: str | None, status: str, *, previous: str | None = None
 ) -> Flow[None]:
     """Record how the pending ask ended and clear its mark: its answer is ``done`` when its run
-    completed, ``unstarted`` otherwise (asked again, it runs afresh)."""
+    completed, ``unstarted`` otherwise (asked again, it runs afresh). An ask whose run was never
+    seen keeps its mark in the answer: asked again, it is looked up once more first."""
     record = holding.lease.record
     idem = previous if previous is not None else holding.idempotency_key
     answer = None
@@ -440,6 +488,7 @@ def _finish(
             "done" if status == "completed" else "unstarted",
             thread_id=record.thread_id,
             run_id=run_id,
+            mark=record.mark if run_id is None else None,
         )
     fields: dict[str, Any] = {"mark": None, "idempotency_key": None, "run_status": status}
     if run_id is not None:
