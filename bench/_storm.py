@@ -139,6 +139,7 @@ def worker_main(
     threads: dict[str, str],
     jobs: Connection,
     results: Connection,
+    asking: Any,
 ) -> None:
     """A worker: ``concurrency`` slots, each taking one alert at a time and answering it."""
     job_lock, result_lock = threading.Lock(), threading.Lock()
@@ -155,7 +156,7 @@ def worker_main(
     registry_logger = logging.getLogger("assistant_bridge.registry")
     registry_logger.setLevel(logging.INFO)
     registry_logger.addHandler(_Recoveries(send))
-    asyncio.run(_work(config, base_url, assistant_id, threads, next_job, send))
+    asyncio.run(_work(config, base_url, assistant_id, threads, next_job, send, asking))
 
 
 async def _work(
@@ -165,6 +166,7 @@ async def _work(
     threads: dict[str, str],
     next_job: Any,
     send: Any,
+    asking: Any,
 ) -> None:
     from assistant_bridge import AsyncOpenAITransport, AsyncThreadSession, RetryPolicy
     from assistant_bridge.registry import (
@@ -175,6 +177,8 @@ async def _work(
 
     transport = AsyncOpenAITransport(API_KEY, base_url=base_url)
     registry = await open_async_registry(config.registry_url) if config.mode == "keyed" else None
+    if registry is not None:
+        _count_asks(registry, asking)
     retry = RetryPolicy(max_attempts=6)
 
     async def answer(alert: str, incident: str) -> Any:
@@ -223,12 +227,30 @@ async def _work(
             await registry.aclose()
 
 
+def _count_asks(registry: Any, asking: Any) -> None:
+    """Keep ``asking`` (shared with the parent) at the number of keys whose lease this worker
+    holds with an ask's mark written: from a commit that writes a mark to the one that clears
+    it, which a holder stopped past its lease has refused."""
+    marked: set[str] = set()
+    commit = registry.commit
+
+    async def counting(lease: Any, **fields: Any) -> Any:
+        done = await commit(lease, **fields)
+        if "mark" in fields:
+            (marked.add if fields["mark"] else marked.discard)(lease.key)
+            asking.value = len(marked)
+        return done
+
+    registry.commit = counting
+
+
 # -- the parent: queue, faults, and the checks ------------------------------------------------
 @attrs.define
 class _Worker:
     process: Any
     jobs: Connection
     results: Connection
+    asking: Any  # how many of its asks hold a lease with their mark written (a shared int)
     holding: dict[str, tuple[str, str]] = attrs.Factory(dict)
     waiting: int = 0
     alive: bool = True
@@ -251,22 +273,18 @@ def run_storm(config: StormConfig, emu: Any) -> StormResult:
     for _ in range(config.workers):
         job_parent, job_child = context.Pipe()
         result_parent, result_child = context.Pipe()
+        asking = context.Value("i", 0, lock=False)
         process = context.Process(
             target=worker_main,
-            args=(config, emu.base_url, assistant_id, threads, job_child, result_child),
+            args=(config, emu.base_url, assistant_id, threads, job_child, result_child, asking),
             daemon=True,
         )
-        workers.append(_Worker(process, job_parent, result_parent))
+        workers.append(_Worker(process, job_parent, result_parent, asking))
     for w in workers:
         w.process.start()
     queue: deque[tuple[str, str]] = deque(
         (alert_id(i), incident_of(i, config.incidents)) for i in range(config.alerts)
     )
-    registry = None
-    if config.stop and config.mode == "keyed":  # to stop a worker while it holds a lease
-        from assistant_bridge.registry import open_registry
-
-        registry = open_registry(config.registry_url)
     began = time.monotonic()
     stop_until: float | None = None
     stopped: _Worker | None = None
@@ -285,7 +303,7 @@ def run_storm(config: StormConfig, emu: Any) -> StormResult:
                 killed = True
                 _kill(workers, config.kill, queue, result)
             if config.stop and stopped is None and answered >= 0.55:
-                stopped = _stop(workers, registry, result)
+                stopped = _stop(workers, result, config.mode == "keyed")
                 stop_until = time.monotonic() + 2 * config.ttl
             if stopped is not None and stop_until is not None and time.monotonic() >= stop_until:
                 os.kill(stopped.process.pid, signal.SIGCONT)
@@ -305,8 +323,6 @@ def run_storm(config: StormConfig, emu: Any) -> StormResult:
         if stop_until is not None and stopped is not None:
             os.kill(stopped.process.pid, signal.SIGCONT)
         _close(workers)
-        if registry is not None:
-            registry.close()
     _check(result, emu)
     return result
 
@@ -332,34 +348,19 @@ def _kill(
         w.holding.clear()
 
 
-def _stop(workers: Sequence[_Worker], registry: Any, result: StormResult) -> _Worker | None:
-    """SIGSTOP a busy worker, keeping it stopped only if it holds a lease mid-ask (so it must
-    wake to a lost lease); otherwise it continues at once and the queue tries again later."""
+def _stop(workers: Sequence[_Worker], result: StormResult, keyed: bool) -> _Worker | None:
+    """SIGSTOP a busy worker. Keyed, it stays stopped only if one of its asks holds a lease
+    with its mark written (so it must wake to a lost lease); otherwise it continues at once
+    and the queue tries again on its next turn."""
     for chosen in (w for w in workers if w.alive and w.holding):
         pid = chosen.process.pid
         os.kill(pid, signal.SIGSTOP)
-        if registry is None or _holds_a_lease(registry, pid, chosen.holding.values()):
+        if not keyed or chosen.asking.value > 0:  # read while stopped: it cannot change
             result.stopped_pid = pid
             result.stop_at = time.time()
             return chosen
         os.kill(pid, signal.SIGCONT)
     return None
-
-
-def _holds_a_lease(registry: Any, pid: int, jobs: Any) -> bool:
-    """Whether process ``pid`` holds an unexpired lease on one of its jobs' incidents with an
-    ask in flight (a mark written)."""
-    now = registry.clock()
-    for _, incident in jobs:
-        record = registry.get(incident)
-        if (
-            record is not None
-            and record.mark is not None
-            and f":{pid}:" in (record.owner or "")
-            and (record.lease_expires or 0) > now + 0.2
-        ):
-            return True
-    return False
 
 
 def _serve(

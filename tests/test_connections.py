@@ -173,9 +173,10 @@ def test_pool_limits_without_building_an_openai_client(
             concurrency=10,
         )
     assert [getattr(r, "text", r) for r in replies] == ["The verdict is escalate."] * 10
-    # One connection at a time; a busy machine may see the one connection replaced.
+    # One connection at a time, reused: a busy machine may see it replaced now and then,
+    # but ten polled asks (dozens of requests) never get a connection each.
     assert relay.peak == 1
-    assert relay.accepted <= 3
+    assert relay.accepted < 10
 
 
 def test_an_http_client_of_your_own(emu: Emulator) -> None:

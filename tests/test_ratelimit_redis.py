@@ -141,7 +141,7 @@ class TestShared:
         with Limiter.from_url(url) as hearing, Limiter.from_url(url) as other:
             hearing.cool_down(1.5)
             slot = other.acquire(within=5)
-        assert 1.4 <= slot.waited <= 1.7
+        assert 1.4 <= slot.waited <= 2.0  # the upper bound leaves room for a busy machine
 
     def test_no_slot_in_time_fails_and_reserves_nothing(self, redis_url: str) -> None:
         """A slot 2s away with 0.5s left: RateLimitTimeoutError at once, and the slot is
@@ -152,7 +152,7 @@ class TestShared:
             began = time.monotonic()
             with pytest.raises(RateLimitTimeoutError) as caught:
                 limiter.acquire(within=0.5)
-            assert time.monotonic() - began < 0.3
+            assert time.monotonic() - began < 0.45  # at once: it did not sleep its 0.5 s
             assert 1.8 <= (caught.value.retry_after or 0) <= 2.0
             with pytest.raises(RateLimitTimeoutError):
                 limiter.acquire(within=1.0)  # still about 2s away: nothing was taken
@@ -174,7 +174,8 @@ class TestShared:
                     return [first, second, third, fourth]
 
         first, second, third, fourth = asyncio.run(both())
+        # Lower bounds are the limit; upper bounds leave room for a busy machine's sleeps.
         assert first < 0.05
-        assert 0.05 <= second <= 0.15
-        assert 0.05 <= third <= 0.15
-        assert 0.4 <= fourth <= 0.6  # the service frees one in 1s / 2
+        assert 0.05 <= second <= 0.3
+        assert 0.05 <= third <= 0.3
+        assert 0.4 <= fourth <= 0.8  # the service frees one in 1s / 2

@@ -43,7 +43,7 @@ async def triage(alert_id: str, incident_id: str, text: str) -> str:
 
 print(asyncio.run(triage("alert-1001", "incident-42", "CPU at 100% on web-1")))
 
-# docs/scaling.md:186 (fragment)
+# docs/scaling.md:188 (fragment)
 from assistant_bridge import AssistantSpec, OpenAITransport
 from assistant_bridge.ratelimit import RateLimitedTransport
 from assistant_bridge.registry import KeyedSession, open_registry
