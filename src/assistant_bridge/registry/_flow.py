@@ -252,7 +252,7 @@ def keyed_ask(
                 # Another holder finished it while this one waited for the lease.
                 done = ResumeOn(holding, entry.thread_id, entry.run_id, parser, left())
                 return cast(Reply[Any], (yield done))
-            if entry is not None and entry.status == "unstarted" and entry.mark:
+            if entry is not None and entry.status == "unstarted":
                 late = yield from _late_start(settings, holding, entry, parser, left)
                 if late is not None:
                     return late
@@ -440,14 +440,11 @@ def _late_start(
     starting afresh. A holder stopped between writing its mark and sending its start (SIGSTOP,
     a long GC pause) may have sent it after the next holder looked; that run answers this ask,
     and a second run would answer it twice. None when no run carries the mark."""
-    record = holding.lease.record
-    if record.thread_id is None or (entry.thread_id not in (None, record.thread_id)):
+    thread_id = holding.lease.record.thread_id
+    if thread_id is None or entry.mark is None:
         return None
-    pending = attrs.evolve(
-        record, mark=entry.mark, run_id=None, idempotency_key=entry.idempotency_key
-    )
     try:
-        found = yield Api(holding, FindRun(record.thread_id, cast(str, entry.mark)))
+        found = yield Api(holding, FindRun(thread_id, entry.mark))
     except UnsupportedOperationError:
         return None  # Responses: not found by mark (docs/scaling.md)
     if found is None:
@@ -459,16 +456,10 @@ def _late_start(
         entry.idempotency_key,
         found.id,
     )
-    yield from _commit(
-        holding,
-        mark=entry.mark,
-        run_id=found.id,
-        run_status=found.status,
-        idempotency_key=entry.idempotency_key,
-    )
-    recovered = yield from _recover(
-        settings, holding, attrs.evolve(pending, run_id=found.id), parser, left
-    )
+    # The ask is pending again, as its holder left it; then recovered like any other.
+    yield from _commit(holding, mark=entry.mark, idempotency_key=entry.idempotency_key)
+    pending = attrs.evolve(holding.lease.record, run_id=found.id)
+    recovered = yield from _recover(settings, holding, pending, parser, left)
     return None if recovered is None else recovered[1]
 
 
